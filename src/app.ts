@@ -1,0 +1,74 @@
+import { Scalar } from "@scalar/hono-api-reference";
+import { HTTPException } from "hono/http-exception";
+import { contactsRouter } from "./contacts/contacts.index";
+import type { AppEnv } from "./env";
+import { ApiError, problemResponse } from "./lib/errors";
+import { createRouter } from "./lib/router";
+import { log } from "./lib/log";
+import { bodyLimits } from "./middleware/limits";
+import { requestContext } from "./middleware/request";
+import { setupRouter } from "./setup/setup.index";
+import { systemRouter } from "./system/system.index";
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    switch (err.status) {
+      case 400:
+        return new ApiError("validation_failed", err.message, [{ path: "body", message: err.message }]);
+      case 413:
+        return new ApiError("payload_too_large", "The request body is too large.");
+      case 415:
+        return new ApiError("unsupported_media_type", "This route takes application/json.");
+      case 401:
+        return new ApiError("unauthenticated", err.message || "Unauthenticated.");
+      case 404:
+        return new ApiError("not_found", "Not found.");
+    }
+  }
+  return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.");
+}
+
+export function createApp() {
+  const app = createRouter();
+  app.use("*", requestContext);
+  app.use("*", bodyLimits);
+
+  app.onError((err, c) => {
+    const problem = toApiError(err);
+    if (problem.status >= 500) {
+      log("error", "unhandled", {
+        request_id: c.get("requestId"),
+        error: err instanceof Error ? err.message : String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      });
+    }
+    return problemResponse(problem, c.get("requestId"));
+  });
+  app.notFound((c) => problemResponse(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c.get("requestId")));
+
+  app.route("/", systemRouter);
+  app.route("/", setupRouter);
+  app.route("/", contactsRouter);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "Inbox API",
+      version: "0.1.0",
+      description:
+        "A unified inbox over one timeline per contact: SMS, email, calls and notes, worked as conversations. Errors are RFC 9457 problem+json with a `code`.",
+    },
+    servers: [{ url: c.env.PUBLIC_BASE_URL ?? new URL(c.req.url).origin }],
+  }));
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Inbox API reference" }));
+  return app;
+}
+
+export const app = createApp();
+export type AppType = typeof app;

@@ -1,0 +1,67 @@
+import { z } from "@hono/zod-openapi";
+import { pickErrors } from "../lib/errors";
+import { apiRoute } from "../lib/route";
+import { Cursor, IdParam, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf } from "../lib/schemas";
+
+export const ContactSchema = z
+  .object({
+    id: Uuid,
+    name: z.string().nullable(),
+    phone: z.string().nullable().openapi({ description: "E.164" }),
+    email: z.string().nullable().openapi({ description: "lowercased" }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi("Contact");
+
+const Name = z.string().trim().min(1).max(200);
+const Phone = z.string().trim().min(1).max(40).openapi({ example: "+14155550123", description: "Any format; stored as E.164 (DEFAULT_PHONE_REGION when no country code)" });
+const Email = z.string().trim().email().max(320);
+export const ContactParam = IdParam("contact_id");
+
+export const listContacts = apiRoute("member", {
+  method: "get",
+  path: "/contacts",
+  tags: ["Contacts"],
+  summary: "List or search contacts, newest first",
+  request: {
+    query: z.object({
+      q: z.string().trim().min(1).max(200).optional().openapi({ description: "Case-insensitive substring of name, phone or email" }),
+      limit: Limit,
+      cursor: Cursor,
+    }),
+  },
+  responses: { 200: jsonContent(listOf(ContactSchema, "ContactList"), "A page of contacts") },
+});
+
+export const createContact = apiRoute("member", {
+  method: "post",
+  path: "/contacts",
+  tags: ["Contacts"],
+  summary: "Create a contact (a phone or an email at least)",
+  request: {
+    body: jsonBody(z.strictObject({ name: Name.nullable().optional(), phone: Phone.nullable().optional(), email: Email.nullable().optional() })),
+  },
+  responses: { 201: jsonContent(ContactSchema, "The new contact"), ...pickErrors(409) },
+});
+
+export const getContact = apiRoute("member", {
+  method: "get",
+  path: "/contacts/{contact_id}",
+  tags: ["Contacts"],
+  summary: "Get a contact",
+  request: { params: ContactParam },
+  responses: { 200: jsonContent(ContactSchema, "The contact") },
+});
+
+export const patchContact = apiRoute("member", {
+  method: "patch",
+  path: "/contacts/{contact_id}",
+  tags: ["Contacts"],
+  summary: "Change a contact's name, phone or email (null clears; one of phone/email must remain)",
+  request: {
+    params: ContactParam,
+    body: jsonBody(z.strictObject({ name: Name.nullable().optional(), phone: Phone.nullable().optional(), email: Email.nullable().optional() })),
+  },
+  responses: { 200: jsonContent(ContactSchema, "The updated contact"), ...pickErrors(409) },
+});

@@ -1,0 +1,50 @@
+import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { contacts, type Contact } from "../db/schema";
+import { iso } from "../lib/time";
+
+export const toContact = (ct: Contact) => ({
+  id: ct.id,
+  name: ct.name,
+  phone: ct.phone,
+  email: ct.email,
+  created_at: iso(ct.createdAt),
+  updated_at: iso(ct.updatedAt),
+});
+
+export const findContact = (d: Db, orgId: string, id: string) =>
+  d.select().from(contacts).where(and(eq(contacts.orgId, orgId), eq(contacts.id, id))).get();
+
+/** The contact that already holds this phone or email in the org, if any. */
+export const findByAddress = (d: Db, orgId: string, phone: string | null | undefined, email: string | null | undefined) => {
+  const match = [phone ? eq(contacts.phone, phone) : undefined, email ? eq(contacts.email, email) : undefined].filter(
+    (x): x is SQL => x !== undefined,
+  );
+  if (!match.length) return Promise.resolve(undefined);
+  return d.select().from(contacts).where(and(eq(contacts.orgId, orgId), or(...match))).get();
+};
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (m) => `\\${m}`);
+
+/** Newest first by id (UUID v7 sorts by creation); `q` matches name, email or the phone's digits. */
+export function searchContacts(d: Db, orgId: string, opts: { q?: string; after?: string; limit: number }) {
+  const filters: (SQL | undefined)[] = [eq(contacts.orgId, orgId), opts.after ? lt(contacts.id, opts.after) : undefined];
+  if (opts.q) {
+    const text = `%${likeEscape(opts.q.toLowerCase())}%`;
+    const digits = opts.q.replace(/\D/g, "");
+    filters.push(
+      or(
+        sql`lower(${contacts.name}) LIKE ${text} ESCAPE '\\'`,
+        sql`${contacts.email} LIKE ${text} ESCAPE '\\'`,
+        digits.length >= 3 ? sql`${contacts.phone} LIKE ${`%${digits}%`}` : sql`${contacts.phone} LIKE ${text} ESCAPE '\\'`,
+      ),
+    );
+  }
+  return d
+    .select()
+    .from(contacts)
+    .where(and(...filters))
+    .orderBy(desc(contacts.id))
+    .limit(opts.limit + 1)
+    .all();
+}

@@ -1,0 +1,319 @@
+import { sql } from "drizzle-orm";
+import {
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
+
+// Every time is stored as epoch milliseconds (INTEGER): range scans and keyset
+// cursors compare numbers, and the API renders ISO-8601 at the edge.
+const ms = (name: string) => integer(name);
+const created = () => ms("created_at").notNull();
+const updated = () => ms("updated_at").notNull();
+const flag = (name: string) => integer(name, { mode: "boolean" }).notNull().default(false);
+
+export const orgs = sqliteTable("orgs", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: created(),
+});
+
+export const members = sqliteTable(
+  "members",
+  {
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    userId: text("user_id").notNull(),
+    role: text("role", { enum: ["owner", "admin", "agent"] }).notNull(),
+    name: text("name"),
+    email: text("email"),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.userId] }),
+    index("members_user_idx").on(t.userId),
+    index("members_org_role_idx").on(t.orgId, t.role),
+  ],
+);
+
+export const contacts = sqliteTable(
+  "contacts",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    name: text("name"),
+    phone: text("phone"),
+    email: text("email"),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [
+    uniqueIndex("contacts_org_phone_uq").on(t.orgId, t.phone),
+    uniqueIndex("contacts_org_email_uq").on(t.orgId, t.email),
+    index("contacts_org_id_idx").on(t.orgId, t.id),
+  ],
+);
+
+export const channels = sqliteTable(
+  "channels",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    kind: text("kind", { enum: ["sms", "email"] }).notNull(),
+    // E.164 for sms, lowercased for email; unique across orgs because inbound
+    // webhooks pick the org by the address they were sent to.
+    address: text("address").notNull(),
+    provider: text("provider", { enum: ["twilio", "postmark", "log"] }).notNull(),
+    createdAt: created(),
+  },
+  (t) => [
+    uniqueIndex("channels_address_uq").on(t.kind, t.address),
+    index("channels_org_kind_idx").on(t.orgId, t.kind, t.createdAt),
+  ],
+);
+
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    contactId: text("contact_id").notNull().references(() => contacts.id),
+    assignedTo: text("assigned_to"),
+    starred: flag("starred"),
+    archived: flag("archived"),
+    unreadCount: integer("unread_count").notNull().default(0),
+    lastReadAt: ms("last_read_at"),
+    lastActivityId: text("last_activity_id"),
+    lastActivityType: text("last_activity_type"),
+    lastActivityDirection: text("last_activity_direction"),
+    lastActivityPreview: text("last_activity_preview"),
+    lastActivityAt: ms("last_activity_at"),
+    // The list order: last_activity_at, or created_at before any activity, so
+    // keyset cursors never meet a NULL.
+    sortAt: ms("sort_at").notNull(),
+    awaitingReplySince: ms("awaiting_reply_since"),
+    slaDueAt: ms("sla_due_at"),
+    pendingSuggestionId: text("pending_suggestion_id"),
+    // Where the contact last wrote to, per kind: replies leave from there.
+    lastSmsChannelId: text("last_sms_channel_id"),
+    lastEmailChannelId: text("last_email_channel_id"),
+    lastEmailSubject: text("last_email_subject"),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [
+    uniqueIndex("conversations_org_contact_uq").on(t.orgId, t.contactId),
+    // One index per list access path (SPEC 5 and 7); each ends in (sort_at, id)
+    // so a page is an index range walk whatever the org's size.
+    index("conversations_list_idx").on(t.orgId, t.archived, t.sortAt, t.id),
+    index("conversations_assignee_idx").on(t.orgId, t.assignedTo, t.archived, t.sortAt, t.id),
+    index("conversations_starred_idx")
+      .on(t.orgId, t.archived, t.sortAt, t.id)
+      .where(sql`${t.starred} = 1`),
+    index("conversations_unread_idx")
+      .on(t.orgId, t.archived, t.sortAt, t.id)
+      .where(sql`${t.unreadCount} > 0`),
+    index("conversations_sla_idx")
+      .on(t.orgId, t.archived, t.slaDueAt)
+      .where(sql`${t.slaDueAt} IS NOT NULL`),
+    index("conversations_sla_assignee_idx")
+      .on(t.orgId, t.assignedTo, t.archived, t.slaDueAt)
+      .where(sql`${t.slaDueAt} IS NOT NULL`),
+    index("conversations_waiting_idx")
+      .on(t.orgId, t.awaitingReplySince)
+      .where(sql`${t.awaitingReplySince} IS NOT NULL`),
+    index("conversations_contact_idx").on(t.contactId),
+  ],
+);
+
+export const activityTypes = ["sms", "email", "call", "note", "suggestion"] as const;
+
+// The timeline: one row per touchpoint. Suggestions (setter drafts) live here
+// too, as type "suggestion", so a thread's history reads from one index.
+export const activities = sqliteTable(
+  "activities",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    conversationId: text("conversation_id").notNull().references(() => conversations.id),
+    contactId: text("contact_id").notNull().references(() => contacts.id),
+    type: text("type", { enum: activityTypes }).notNull(),
+    direction: text("direction", { enum: ["inbound", "outbound"] }),
+    status: text("status").notNull(),
+    body: text("body"),
+    subject: text("subject"),
+    html: text("html"),
+    fromAddr: text("from_addr"),
+    toAddr: text("to_addr"),
+    channelId: text("channel_id"),
+    mediaIds: text("media_ids", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    authorId: text("author_id"),
+    provider: text("provider"),
+    providerMessageId: text("provider_message_id"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    sendAttempts: integer("send_attempts").notNull().default(0),
+    callDurationSeconds: integer("call_duration_seconds"),
+    callRecordingUrl: text("call_recording_url"),
+    callRecordingMediaId: text("call_recording_media_id"),
+    callTranscript: text("call_transcript"),
+    callSummary: text("call_summary"),
+    callSummaryStatus: text("call_summary_status", {
+      enum: ["pending", "ready", "failed", "unavailable"],
+    }),
+    // Suggestion bookkeeping (type = "suggestion").
+    suggestionChannel: text("suggestion_channel", { enum: ["sms", "email"] }),
+    sentMessageId: text("sent_message_id"),
+    resolvedBy: text("resolved_by"),
+    resolvedAt: ms("resolved_at"),
+    occurredAt: ms("occurred_at").notNull(),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [
+    // The dedup key of every ingest path (SPEC 9). NULL ids (notes, drafts) never collide.
+    uniqueIndex("activities_dedup_uq").on(t.orgId, t.provider, t.providerMessageId),
+    index("activities_thread_idx").on(t.conversationId, t.occurredAt, t.id),
+    index("activities_org_status_idx").on(t.orgId, t.type, t.status),
+  ],
+);
+
+export const views = sqliteTable(
+  "views",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    userId: text("user_id").notNull(),
+    key: text("key", { enum: ["unread", "recents", "starred", "all"] }),
+    name: text("name").notNull(),
+    position: integer("position").notNull(),
+    filters: text("filters", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [
+    index("views_owner_idx").on(t.orgId, t.userId, t.position),
+    uniqueIndex("views_owner_key_uq").on(t.orgId, t.userId, t.key),
+  ],
+);
+
+export const slaConfigs = sqliteTable("sla_configs", {
+  orgId: text("org_id").primaryKey().references(() => orgs.id),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  firstResponseMinutes: integer("first_response_minutes").notNull(),
+  businessHours: text("business_hours", { mode: "json" }).$type<BusinessHours | null>(),
+  updatedAt: updated(),
+});
+
+export type BusinessHours = {
+  timezone: string;
+  days: Partial<Record<"mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun", { start: string; end: string }[]>>;
+};
+
+export const setterConfigs = sqliteTable("setter_configs", {
+  orgId: text("org_id").primaryKey().references(() => orgs.id),
+  mode: text("mode", { enum: ["off", "suggestive"] }).notNull(),
+  instructions: text("instructions"),
+  updatedAt: updated(),
+});
+
+export const media = sqliteTable(
+  "media",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    contentType: text("content_type").notNull(),
+    size: integer("size").notNull(),
+    filename: text("filename"),
+    sha256: text("sha256"),
+    // "ready" once the bytes are in R2; inbound copies start "pending" and may end "failed".
+    status: text("status", { enum: ["pending", "ready", "failed"] }).notNull(),
+    sourceUrl: text("source_url"),
+    createdBy: text("created_by"),
+    createdAt: created(),
+  },
+  (t) => [index("media_org_idx").on(t.orgId, t.createdAt)],
+);
+
+export const trainingPairs = sqliteTable(
+  "training_pairs",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id),
+    conversationId: text("conversation_id").notNull(),
+    suggestionId: text("suggestion_id").notNull(),
+    sentMessageId: text("sent_message_id").notNull(),
+    draft: text("draft").notNull(),
+    sent: text("sent").notNull(),
+    label: text("label", { enum: ["accepted", "edited", "rewritten"] }).notNull(),
+    similarity: real("similarity").notNull(),
+    context: text("context", { mode: "json" })
+      .$type<{ role: "contact" | "agent"; body: string; occurred_at: string }[]>()
+      .notNull(),
+    sentBy: text("sent_by"),
+    createdAt: created(),
+  },
+  (t) => [
+    index("training_pairs_org_idx").on(t.orgId, t.createdAt, t.id),
+    index("training_pairs_label_idx").on(t.orgId, t.label, t.createdAt, t.id),
+    uniqueIndex("training_pairs_suggestion_uq").on(t.suggestionId),
+  ],
+);
+
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    orgId: text("org_id").notNull(),
+    key: text("key").notNull(),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    bodyHash: text("body_hash").notNull(),
+    state: text("state", { enum: ["in_flight", "done"] }).notNull(),
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    responseContentType: text("response_content_type"),
+    createdAt: created(),
+    expiresAt: ms("expires_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.key] }),
+    index("idempotency_expiry_idx").on(t.expiresAt),
+  ],
+);
+
+export const unroutableEvents = sqliteTable(
+  "unroutable_events",
+  {
+    id: text("id").primaryKey(),
+    // NULL when no org owns the address; those stay for the operator.
+    orgId: text("org_id"),
+    provider: text("provider").notNull(),
+    reason: text("reason").notNull(),
+    // For early call callbacks: the CallSid they wait for.
+    waitingFor: text("waiting_for"),
+    payload: text("payload", { mode: "json" }).$type<unknown>().notNull(),
+    receivedAt: ms("received_at").notNull(),
+    resolvedAt: ms("resolved_at"),
+  },
+  (t) => [
+    index("unroutable_org_idx").on(t.orgId, t.receivedAt, t.id),
+    index("unroutable_waiting_idx").on(t.provider, t.waitingFor).where(sql`${t.waitingFor} IS NOT NULL`),
+  ],
+);
+
+export type Org = typeof orgs.$inferSelect;
+export type Member = typeof members.$inferSelect;
+export type Contact = typeof contacts.$inferSelect;
+export type Channel = typeof channels.$inferSelect;
+export type Conversation = typeof conversations.$inferSelect;
+export type Activity = typeof activities.$inferSelect;
+export type View = typeof views.$inferSelect;
+export type SlaConfig = typeof slaConfigs.$inferSelect;
+export type Media = typeof media.$inferSelect;
+export type TrainingPair = typeof trainingPairs.$inferSelect;
+export type UnroutableEvent = typeof unroutableEvents.$inferSelect;
+export type Role = Member["role"];

@@ -1,0 +1,32 @@
+import { z } from "@hono/zod-openapi";
+
+// Shared request fragments: query strings are strict (SPEC 13: booleans are
+// `true`/`false` only, `limit` plain digits) so a typo is a 400, not a silent default.
+export const Uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "Must be a UUID.");
+export const IdParam = (name: string) =>
+  z.object({ [name]: Uuid.openapi({ param: { name, in: "path" } }) });
+
+export const QueryBool = z.enum(["true", "false"]).transform((v) => v === "true");
+export const Limit = z
+  .string()
+  .regex(/^\d+$/, "limit must be plain digits")
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(100))
+  .optional()
+  .openapi({ type: "string", example: "25", description: "1–100, default 25" });
+export const Cursor = z.string().min(1).max(512).optional().openapi({ description: "Opaque cursor from next_cursor" });
+
+export const Timestamp = z.string().openapi({ format: "date-time", example: "2026-11-24T10:00:00.000Z" });
+
+export const listOf = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ data: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
+
+export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  content: { "application/json": { schema } },
+  required: true,
+});

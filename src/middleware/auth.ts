@@ -1,0 +1,67 @@
+import { createMiddleware } from "hono/factory";
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyOptions } from "jose";
+import type { AppEnv, Bindings } from "../env";
+import { ApiError } from "../lib/errors";
+import { isUuid } from "../lib/ids";
+import { log } from "../lib/log";
+
+// One key set per JWKS URL for the isolate's life: jose caches keys and
+// refetches on an unknown `kid`, with its own cooldown.
+const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+const keySet = (url: string) => {
+  let set = keySets.get(url);
+  if (!set) keySets.set(url, (set = createRemoteJWKSet(new URL(url))));
+  return set;
+};
+
+const unauthenticated = (detail: string) => new ApiError("unauthenticated", detail, undefined, { "www-authenticate": 'Bearer realm="inbox"' });
+
+export type VerifiedUser = { userId: string; claims: { name?: string; email?: string } };
+
+/** Verifies a bearer token per SPEC 2: HS256 with the shared secret, else RS256/ES256 from the JWKS. */
+export async function verifyToken(token: string, env: Bindings): Promise<VerifiedUser> {
+  const options: JWTVerifyOptions = {
+    requiredClaims: ["exp"],
+    ...(env.AUTH_ISSUER ? { issuer: env.AUTH_ISSUER } : {}),
+    ...(env.AUTH_AUDIENCE ? { audience: env.AUTH_AUDIENCE } : {}),
+  };
+  let payload;
+  try {
+    if (env.AUTH_JWT_SECRET) {
+      const secret = new TextEncoder().encode(env.AUTH_JWT_SECRET);
+      ({ payload } = await jwtVerify(token, secret, { ...options, algorithms: ["HS256"] }));
+    } else if (env.AUTH_JWKS_URL) {
+      ({ payload } = await jwtVerify(token, keySet(env.AUTH_JWKS_URL), { ...options, algorithms: ["RS256", "ES256"] }));
+    } else {
+      log("error", "auth_not_configured", { hint: "set AUTH_JWT_SECRET or AUTH_JWKS_URL" });
+      throw unauthenticated("Authentication is not configured on this server.");
+    }
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    if (e instanceof joseErrors.JWTExpired) throw unauthenticated("The token has expired.");
+    if (e instanceof joseErrors.JOSEError) throw unauthenticated(`The token was refused (${e.code}).`);
+    throw unauthenticated("The token could not be verified.");
+  }
+  if (!isUuid(payload.sub)) throw unauthenticated("The token's sub must be a user UUID.");
+  return {
+    userId: payload.sub.toLowerCase(),
+    claims: {
+      name: typeof payload.name === "string" ? payload.name : undefined,
+      email: typeof payload.email === "string" ? payload.email : undefined,
+    },
+  };
+}
+
+export function bearerToken(header: string | undefined): string {
+  if (!header) throw unauthenticated("Missing Authorization: Bearer <token>.");
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw unauthenticated("Authorization must be 'Bearer <token>'.");
+  return m[1];
+}
+
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const user = await verifyToken(bearerToken(c.req.header("authorization")), c.env);
+  c.set("userId", user.userId);
+  c.set("claims", user.claims);
+  await next();
+});

@@ -1,0 +1,29 @@
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { ApiError } from "../lib/errors";
+
+const MiB = 1024 * 1024;
+const JSON_LIMIT = MiB;
+// Postmark inbound carries attachments inline (SPEC 13).
+const WEBHOOK_LIMIT = 40 * MiB;
+// Multipart framing around the file itself.
+const MULTIPART_SLACK = 64 * 1024;
+
+export const mediaMaxBytes = (env: AppEnv["Bindings"]) => Number(env.MEDIA_MAX_BYTES ?? "") || 25 * MiB;
+
+const tooLarge = (max: number) => () => {
+  throw new ApiError("payload_too_large", `The request body is over ${max} bytes.`);
+};
+
+/** Body size limits by route family: JSON API 1 MiB, media uploads MEDIA_MAX_BYTES, webhooks 40 MiB. */
+export const bodyLimits = createMiddleware<AppEnv>(async (c, next) => {
+  if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
+  const path = c.req.path;
+  const max = path.startsWith("/webhooks/")
+    ? WEBHOOK_LIMIT
+    : path === "/conversations/media"
+      ? mediaMaxBytes(c.env) + MULTIPART_SLACK
+      : JSON_LIMIT;
+  return bodyLimit({ maxSize: max, onError: tooLarge(max) })(c, next);
+});

@@ -1,0 +1,29 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { channels, members, type Channel, type Member, type Org } from "../db/schema";
+import { iso } from "../lib/time";
+
+export const toOrg = (o: Org) => ({ id: o.id, name: o.name, created_at: iso(o.createdAt) });
+export const toMember = (m: Member) => ({
+  user_id: m.userId,
+  role: m.role,
+  name: m.name,
+  email: m.email,
+  created_at: iso(m.createdAt),
+});
+export const toChannel = (ch: Channel) => ({
+  id: ch.id,
+  kind: ch.kind,
+  address: ch.address,
+  provider: ch.provider,
+  created_at: iso(ch.createdAt),
+});
+
+export const findMember = (d: Db, orgId: string, userId: string) =>
+  d.select().from(members).where(and(eq(members.orgId, orgId), eq(members.userId, userId))).get();
+
+export const listMembersOf = (d: Db, orgId: string) =>
+  d.select().from(members).where(eq(members.orgId, orgId)).orderBy(asc(members.createdAt), asc(members.userId)).all();
+
+export const listChannelsOf = (d: Db, orgId: string) =>
+  d.select().from(channels).where(eq(channels.orgId, orgId)).orderBy(asc(channels.createdAt), asc(channels.id)).all();

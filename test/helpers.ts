@@ -1,0 +1,86 @@
+import { env, exports } from "cloudflare:workers";
+import { SignJWT } from "jose";
+import { expect } from "vitest";
+
+export const BASE = "https://inbox.test";
+
+export async function token(userId: string, opts: { expiresIn?: string | number; claims?: Record<string, unknown>; secret?: string } = {}) {
+  return new SignJWT({ ...opts.claims })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(opts.expiresIn ?? "1h")
+    .sign(new TextEncoder().encode(opts.secret ?? env.AUTH_JWT_SECRET));
+}
+
+type CallOptions = {
+  method?: string;
+  token?: string | null;
+  org?: string | null;
+  body?: unknown;
+  raw?: BodyInit;
+  headers?: Record<string, string>;
+};
+
+/** An HTTP call to the Worker under test, as a client makes it. */
+export function call(path: string, o: CallOptions = {}) {
+  const headers = new Headers(o.headers);
+  if (o.token) headers.set("authorization", `Bearer ${o.token}`);
+  if (o.org) headers.set("x-org-id", o.org);
+  let body: BodyInit | undefined = o.raw;
+  if (o.body !== undefined) {
+    body = JSON.stringify(o.body);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  return exports.default.fetch(new Request(`${BASE}${path}`, { method: o.method ?? (body ? "POST" : "GET"), headers, body }));
+}
+
+export type Actor = { userId: string; token: string };
+export type TestOrg = { orgId: string; owner: Actor; as: (actor: Actor) => (path: string, o?: CallOptions) => Promise<Response> };
+
+export async function actor(claims?: Record<string, unknown>): Promise<Actor> {
+  const userId = crypto.randomUUID();
+  return { userId, token: await token(userId, { claims }) };
+}
+
+/** A fresh org whose owner is a fresh user; `as(actor)` binds token and X-Org-Id. */
+export async function newOrg(name = "Acme"): Promise<TestOrg> {
+  const owner = await actor({ name: "Olivia Owner", email: "Olivia@Example.com" });
+  const res = await call("/orgs", { token: owner.token, body: { name } });
+  expect(res.status).toBe(201);
+  const { id } = (await res.json()) as { id: string };
+  return {
+    orgId: id,
+    owner,
+    as: (a) => (path, o = {}) => call(path, { token: a.token, org: id, ...o }),
+  };
+}
+
+export async function addMember(org: TestOrg, role: "owner" | "admin" | "agent"): Promise<Actor> {
+  const a = await actor();
+  const res = await org.as(org.owner)(`/members/${a.userId}`, { method: "PUT", body: { role } });
+  expect(res.status).toBe(201);
+  return a;
+}
+
+/** Asserts an RFC 9457 answer with the SPEC 3 code, and returns its body. */
+export async function expectProblem(res: Response, status: number, code: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toContain("application/problem+json");
+  const body = (await res.json()) as { status: number; code: string; title: string; type: string; detail: string; errors?: { path: string; message: string }[] };
+  expect(body).toMatchObject({ status, code, type: "about:blank" });
+  expect(typeof body.title).toBe("string");
+  expect(typeof body.detail).toBe("string");
+  if (status === 400) expect(body.errors?.length).toBeGreaterThan(0);
+  return body;
+}
+
+export const json = async <T = any>(res: Response) => (await res.json()) as T;
+
+/** Row count straight from D1, to prove what a refused request did not store. */
+export async function count(table: string, where = "1=1", ...binds: unknown[]) {
+  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`)
+    .bind(...binds)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}

@@ -1,0 +1,29 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// The real Worker (wrangler.toml bindings) in workerd; the same migrations
+// wrangler applies in dev are read once here and applied by test/setup.ts.
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            AUTH_JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789",
+            MEDIA_URL_SECRET: "test-media-secret-0123456789abcdef",
+            PUBLIC_BASE_URL: "https://inbox.test",
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+      // Request logs are one JSON line each; keep test output to warnings and errors.
+      onConsoleLog: (_log: string, type: "stdout" | "stderr") => type === "stderr",
+    },
+  };
+});
