@@ -14,7 +14,7 @@ const guards = {
 export type Access = keyof typeof guards;
 
 const OrgHeader = z.object({
-  "x-org-id": Uuid.openapi({ param: { name: "X-Org-Id", in: "header" }, description: "The org this request acts in" }),
+  "x-org-id": Uuid.openapi({ param: { name: "x-org-id", in: "header" }, description: "The org this request acts in" }),
 });
 
 const commonErrors = (access: Access) =>
