@@ -1,0 +1,43 @@
+// npm run dev: local D1 migrations, the demo org, a printed token, then `wrangler dev`.
+// Everything stays in .wrangler/state; no Cloudflare account or network needed.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { DEMO, demoSql } from "./demo.mjs";
+import { devVars, signToken } from "./lib.mjs";
+
+// Offline by default: no telemetry, no fetch of the `request.cf` placeholder.
+const env = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env };
+const wrangler = (args, opts = {}) => {
+  const r = spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env: { ...env, CI: "true" }, ...opts });
+  if (r.status !== 0) {
+    console.error(`wrangler ${args.join(" ")} failed (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+};
+
+const vars = devVars();
+wrangler(["d1", "migrations", "apply", "DB", "--local"]);
+mkdirSync(".wrangler", { recursive: true });
+writeFileSync(".wrangler/demo-seed.sql", demoSql());
+wrangler(["d1", "execute", "DB", "--local", "--file", ".wrangler/demo-seed.sql"], { stdio: ["inherit", "ignore", "inherit"] });
+
+const port = process.env.PORT ?? "8787";
+const ownerToken = await signToken(DEMO.ownerId, { claims: { name: "Olivia Owner" } });
+const agentToken = await signToken(DEMO.agentId, { claims: { name: "Alex Agent" } });
+console.log(`
+Demo org ready (state in .wrangler/state).
+  ORG_ID=${DEMO.orgId}
+  TOKEN=${ownerToken}
+  AGENT_TOKEN=${agentToken}
+
+Try:
+  curl -s localhost:${port}/contacts -H "Authorization: Bearer $TOKEN" -H "X-Org-Id: $ORG_ID"
+  open http://localhost:${port}/docs
+Other users: npm run token -- <user_id>   (secret: AUTH_JWT_SECRET in .dev.vars${vars.AUTH_JWT_SECRET ? "" : " — missing!"})
+`);
+
+const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...process.argv.slice(2)], { stdio: "inherit", env });
+const stop = (sig) => dev.kill(sig);
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+dev.on("exit", (code) => process.exit(code ?? 0));

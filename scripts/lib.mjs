@@ -1,0 +1,29 @@
+// Helpers shared by the local scripts (dev, token, bench). Node 22, no Worker code.
+import { existsSync, readFileSync, copyFileSync } from "node:fs";
+import { SignJWT } from "jose";
+
+/** .dev.vars as an object, created from .dev.vars.example on first run. */
+export function devVars() {
+  if (!existsSync(".dev.vars")) {
+    copyFileSync(".dev.vars.example", ".dev.vars");
+    console.log("Created .dev.vars from .dev.vars.example");
+  }
+  const vars = {};
+  for (const line of readFileSync(".dev.vars", "utf8").split("\n")) {
+    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*)\s*$/.exec(line);
+    if (m) vars[m[1]] = m[2].replace(/^"(.*)"$/, "$1");
+  }
+  return vars;
+}
+
+/** An HS256 token for `userId`, signed with the local AUTH_JWT_SECRET. */
+export async function signToken(userId, { days = 30, claims = {} } = {}) {
+  const secret = process.env.AUTH_JWT_SECRET ?? devVars().AUTH_JWT_SECRET;
+  if (!secret) throw new Error("AUTH_JWT_SECRET is not set in .dev.vars");
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(`${days}d`)
+    .sign(new TextEncoder().encode(secret));
+}
