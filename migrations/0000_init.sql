@@ -39,6 +39,7 @@ CREATE TABLE `activities` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `activities_dedup_uq` ON `activities` (`org_id`,`provider`,`provider_message_id`);--> statement-breakpoint
 CREATE INDEX `activities_thread_idx` ON `activities` (`conversation_id`,`occurred_at`,`id`);--> statement-breakpoint
+CREATE INDEX `activities_direction_idx` ON `activities` (`conversation_id`,`direction`,`occurred_at`);--> statement-breakpoint
 CREATE INDEX `activities_org_status_idx` ON `activities` (`org_id`,`type`,`status`);--> statement-breakpoint
 CREATE TABLE `channels` (
 	`id` text PRIMARY KEY NOT NULL,
@@ -86,7 +87,6 @@ CREATE TABLE `conversations` (
 	`pending_suggestion_id` text,
 	`last_sms_channel_id` text,
 	`last_email_channel_id` text,
-	`last_email_subject` text,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
 	FOREIGN KEY (`org_id`) REFERENCES `orgs`(`id`) ON UPDATE no action ON DELETE no action,

@@ -1,6 +1,8 @@
 import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
+import { activitiesRouter } from "./activities/activities.index";
 import { contactsRouter } from "./contacts/contacts.index";
+import { conversationsRouter } from "./conversations/conversations.index";
 import type { AppEnv } from "./env";
 import { ApiError, problemResponse } from "./lib/errors";
 import { createRouter } from "./lib/router";
@@ -50,6 +52,8 @@ export function createApp() {
   app.route("/", systemRouter);
   app.route("/", setupRouter);
   app.route("/", contactsRouter);
+  app.route("/", activitiesRouter);
+  app.route("/", conversationsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -84,3 +84,26 @@ export async function count(table: string, where = "1=1", ...binds: unknown[]) {
     .first<{ n: number }>();
   return row?.n ?? 0;
 }
+
+let seq = 0;
+/** POST /activities as the org owner; an inbound SMS from `phone` unless told otherwise. */
+export async function ingest(org: TestOrg, overrides: Record<string, unknown> = {}) {
+  const body = {
+    contact: { phone: "+14155550142", name: "Maria Lopez" },
+    type: "sms",
+    direction: "inbound",
+    body: "Hi, can I book a cleaning?",
+    provider: "twilio",
+    provider_message_id: `SM${Date.now()}${++seq}`,
+    ...overrides,
+  };
+  return org.as(org.owner)("/activities", { body });
+}
+
+export async function ingestOk(org: TestOrg, overrides: Record<string, unknown> = {}) {
+  const res = await ingest(org, overrides);
+  expect(res.status, await res.clone().text()).toBe(201);
+  return (await res.json()) as { message: any; duplicate: boolean };
+}
+
+export const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();

@@ -101,7 +101,6 @@ export const conversations = sqliteTable(
     // Where the contact last wrote to, per kind: replies leave from there.
     lastSmsChannelId: text("last_sms_channel_id"),
     lastEmailChannelId: text("last_email_channel_id"),
-    lastEmailSubject: text("last_email_subject"),
     createdAt: created(),
     updatedAt: updated(),
   },
@@ -178,6 +177,8 @@ export const activities = sqliteTable(
     // The dedup key of every ingest path (SPEC 9). NULL ids (notes, drafts) never collide.
     uniqueIndex("activities_dedup_uq").on(t.orgId, t.provider, t.providerMessageId),
     index("activities_thread_idx").on(t.conversationId, t.occurredAt, t.id),
+    // The reply wait (SPEC 7): newest outbound reply, earliest inbound after it.
+    index("activities_direction_idx").on(t.conversationId, t.direction, t.occurredAt),
     index("activities_org_status_idx").on(t.orgId, t.type, t.status),
   ],
 );

@@ -1,0 +1,5 @@
+import { createRouter } from "../lib/router";
+import * as h from "./activities.handlers";
+import * as r from "./activities.routes";
+
+export const activitiesRouter = createRouter().openapi(r.ingestActivity, h.ingestActivity);

@@ -1,0 +1,78 @@
+import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { activities, conversations, contacts, media, type Media } from "../db/schema";
+import { contactColumns } from "../org-inbox/state";
+
+export type ConversationFilter = {
+  scope?: "mine" | "team";
+  archived?: boolean;
+  overdue?: boolean;
+  starred?: boolean;
+  unread?: boolean;
+  assigned_to?: string;
+  contact_id?: string;
+  active_within_days?: number;
+};
+
+/** The WHERE of a conversation list; absent filters constrain nothing. */
+export function conversationWhere(orgId: string, userId: string, f: ConversationFilter, now: number): SQL {
+  const c = conversations;
+  const overdueNow = and(eq(c.archived, false), sql`${c.slaDueAt} <= ${now}`);
+  return and(
+    eq(c.orgId, orgId),
+    f.archived === undefined ? undefined : eq(c.archived, f.archived),
+    f.scope === "mine" ? eq(c.assignedTo, userId) : undefined,
+    f.assigned_to === undefined ? undefined : f.assigned_to === "unassigned" ? isNull(c.assignedTo) : eq(c.assignedTo, f.assigned_to.toLowerCase()),
+    f.starred === undefined ? undefined : eq(c.starred, f.starred),
+    f.unread === undefined ? undefined : f.unread ? gt(c.unreadCount, 0) : eq(c.unreadCount, 0),
+    f.overdue === undefined ? undefined : f.overdue ? overdueNow : sql`NOT (${c.slaDueAt} IS NOT NULL AND ${overdueNow})`,
+    f.contact_id === undefined ? undefined : eq(c.contactId, f.contact_id.toLowerCase()),
+    f.active_within_days === undefined ? undefined : sql`${c.sortAt} >= ${now - f.active_within_days * 86_400_000}`,
+  )!;
+}
+
+/** Newest activity first; keyset on (sort_at, id), so a page costs the same at any depth. */
+export function listConversations(d: Db, where: SQL, after: [number, string] | null, limit: number) {
+  const c = conversations;
+  const keyset = after ? or(lt(c.sortAt, after[0]), and(eq(c.sortAt, after[0]), lt(c.id, after[1]))) : undefined;
+  return d
+    .select({ conversation: c, contact: contactColumns })
+    .from(c)
+    .innerJoin(contacts, eq(contacts.id, c.contactId))
+    .where(and(where, keyset))
+    .orderBy(desc(c.sortAt), desc(c.id))
+    .limit(limit + 1)
+    .all();
+}
+
+export function listThread(
+  d: Db,
+  orgId: string,
+  conversationId: string,
+  opts: { order: "asc" | "desc"; includeSuggestions: boolean; after: [number, string] | null; limit: number },
+) {
+  const a = activities;
+  const { after } = opts;
+  const keyset = !after
+    ? undefined
+    : opts.order === "desc"
+      ? or(lt(a.occurredAt, after[0]), and(eq(a.occurredAt, after[0]), lt(a.id, after[1])))
+      : or(gt(a.occurredAt, after[0]), and(eq(a.occurredAt, after[0]), gt(a.id, after[1])));
+  const dir = opts.order === "desc" ? desc : asc;
+  return d
+    .select()
+    .from(a)
+    .where(and(eq(a.conversationId, conversationId), eq(a.orgId, orgId), opts.includeSuggestions ? undefined : ne(a.type, "suggestion"), keyset))
+    .orderBy(dir(a.occurredAt), dir(a.id))
+    .limit(opts.limit + 1)
+    .all();
+}
+
+export async function mediaFor(d: Db, orgId: string, ids: string[]): Promise<Map<string, Media>> {
+  if (!ids.length) return new Map();
+  const rows = await d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, [...new Set(ids)]))).all();
+  return new Map(rows.map((m) => [m.id, m]));
+}
+
+export const findActivity = (d: Db, orgId: string, id: string) =>
+  d.select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, id))).get();

@@ -1,0 +1,79 @@
+import { z } from "@hono/zod-openapi";
+import { Timestamp, Uuid } from "../lib/schemas";
+
+const ActivityType = z.enum(["sms", "email", "call", "note"]);
+const Direction = z.enum(["inbound", "outbound"]).nullable();
+
+export const ConversationSchema = z
+  .object({
+    id: Uuid,
+    contact: z.object({ id: Uuid, name: z.string().nullable(), phone: z.string().nullable(), email: z.string().nullable() }),
+    assigned_to: Uuid.nullable(),
+    starred: z.boolean(),
+    archived: z.boolean(),
+    unread_count: z.number().int(),
+    last_read_at: Timestamp.nullable(),
+    last_activity: z
+      .object({ id: Uuid, type: z.enum(["sms", "email", "call", "note", "suggestion"]), direction: Direction, preview: z.string().max(140), occurred_at: Timestamp })
+      .nullable(),
+    last_activity_at: Timestamp.nullable(),
+    awaiting_reply_since: Timestamp.nullable(),
+    sla_due_at: Timestamp.nullable(),
+    overdue: z.boolean(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi("Conversation");
+
+export const MediaRefSchema = z.object({ id: Uuid, content_type: z.string(), size: z.number().int(), filename: z.string().nullable(), url: z.string() });
+
+export const MessageSchema = z
+  .object({
+    id: Uuid,
+    conversation_id: Uuid,
+    contact_id: Uuid,
+    type: ActivityType,
+    direction: Direction,
+    status: z.string().openapi({ description: "received | queued|sending|sent|delivered|read|undelivered|failed | completed|no-answer|busy|failed|canceled | logged" }),
+    body: z.string().nullable(),
+    subject: z.string().nullable(),
+    html: z.string().nullable(),
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+    media: z.array(MediaRefSchema),
+    author_id: Uuid.nullable(),
+    provider: z.string().nullable(),
+    provider_message_id: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    call: z
+      .object({
+        duration_seconds: z.number().int().nullable(),
+        recording_url: z.string().nullable(),
+        transcript: z.string().nullable(),
+        summary: z.string().nullable(),
+        summary_status: z.enum(["pending", "ready", "failed", "unavailable"]),
+      })
+      .nullable(),
+    occurred_at: Timestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .openapi("Message");
+
+export const SuggestionSchema = z
+  .object({
+    id: Uuid,
+    conversation_id: Uuid,
+    type: z.literal("suggestion"),
+    channel: z.enum(["sms", "email"]),
+    body: z.string(),
+    subject: z.string().nullable(),
+    status: z.enum(["pending", "sent", "dismissed", "superseded"]),
+    sent_message_id: Uuid.nullable(),
+    resolved_by: Uuid.nullable(),
+    resolved_at: Timestamp.nullable(),
+    created_at: Timestamp,
+  })
+  .openapi("Suggestion");
+
+export const ConversationDetailSchema = ConversationSchema.extend({ pending_suggestion: SuggestionSchema.nullable() }).openapi("ConversationDetail");

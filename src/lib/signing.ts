@@ -1,0 +1,26 @@
+// Signed media links (SPEC 5): GET /media/{id}?exp=&sig= with sig = HMAC-SHA256(id.exp).
+const enc = new TextEncoder();
+const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+async function hmac(secret: string, data: string) {
+  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return hex(await crypto.subtle.sign("HMAC", key, enc.encode(data)));
+}
+
+export const MEDIA_LINK_TTL_SECONDS = 7 * 24 * 3600;
+
+export async function signedMediaUrl(env: { PUBLIC_BASE_URL?: string; MEDIA_URL_SECRET?: string }, mediaId: string, ttl = MEDIA_LINK_TTL_SECONDS, now = Date.now()) {
+  const exp = Math.floor(now / 1000) + ttl;
+  const sig = await hmac(env.MEDIA_URL_SECRET ?? "", `${mediaId}.${exp}`);
+  return `${(env.PUBLIC_BASE_URL ?? "").replace(/\/$/, "")}/media/${mediaId}?exp=${exp}&sig=${sig}`;
+}
+
+/** Constant-time check of a link's signature and expiry. */
+export async function verifyMediaSignature(secret: string, mediaId: string, exp: string, sig: string, now = Date.now()) {
+  if (!/^\d{1,12}$/.test(exp) || Number(exp) * 1000 < now) return false;
+  const expected = await hmac(secret, `${mediaId}.${exp}`);
+  if (expected.length !== sig.length) return false;
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ sig.charCodeAt(i);
+  return diff === 0;
+}

@@ -1,0 +1,195 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { activities, channels, contacts, conversations, media, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
+import { findContact } from "../contacts/queries";
+import { preview } from "../conversations/present";
+import { ApiError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { loadSla, slaDueAt } from "../sla/due";
+import { replyWaitWith, isReply, startsWait } from "./reply-wait";
+
+/** One touchpoint as every ingest path hands it over (addresses already normalized). */
+export type IngestInput = {
+  contact: { id: string } | { phone: string; name?: string | null } | { email: string; name?: string | null };
+  type: "sms" | "email" | "call" | "note";
+  direction: "inbound" | "outbound" | null;
+  status: string;
+  body?: string | null;
+  subject?: string | null;
+  html?: string | null;
+  from?: string | null;
+  to?: string | null;
+  provider: string | null;
+  providerMessageId?: string | null;
+  occurredAt: number;
+  call?: { durationSeconds?: number | null; recordingUrl?: string | null; transcript?: string | null; summary?: string | null } | null;
+  mediaIds: string[];
+  authorId?: string | null;
+};
+
+export type IngestResult = { activity: Activity; media: Media[]; duplicate: boolean };
+
+export async function findDuplicate(d: Db, orgId: string, provider: string | null, providerMessageId: string | null | undefined) {
+  if (!provider || !providerMessageId) return undefined;
+  return d
+    .select()
+    .from(activities)
+    .where(and(eq(activities.orgId, orgId), eq(activities.provider, provider), eq(activities.providerMessageId, providerMessageId)))
+    .get();
+}
+
+export async function loadMedia(d: Db, orgId: string, ids: string[]) {
+  if (!ids.length) return [];
+  return d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, ids))).all();
+}
+
+async function resolveContact(d: Db, orgId: string, ref: IngestInput["contact"], now: number) {
+  if ("id" in ref) {
+    const found = await findContact(d, orgId, ref.id);
+    if (!found) throw new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
+    return { contact: found, isNew: false };
+  }
+  const where = "phone" in ref ? eq(contacts.phone, ref.phone) : eq(contacts.email, ref.email);
+  const found = await d.select().from(contacts).where(and(eq(contacts.orgId, orgId), where)).get();
+  if (found) return { contact: found, isNew: false };
+  const contact: Contact = {
+    id: uuidv7(now),
+    orgId,
+    name: ref.name ?? null,
+    phone: "phone" in ref ? ref.phone : null,
+    email: "email" in ref ? ref.email : null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  return { contact, isNew: true };
+}
+
+export const newConversation = (orgId: string, contactId: string, now: number): Conversation => ({
+  id: uuidv7(now),
+  orgId,
+  contactId,
+  assignedTo: null,
+  starred: false,
+  archived: false,
+  unreadCount: 0,
+  lastReadAt: null,
+  lastActivityId: null,
+  lastActivityType: null,
+  lastActivityDirection: null,
+  lastActivityPreview: null,
+  lastActivityAt: null,
+  sortAt: now,
+  awaitingReplySince: null,
+  slaDueAt: null,
+  pendingSuggestionId: null,
+  lastSmsChannelId: null,
+  lastEmailChannelId: null,
+  createdAt: now,
+  updatedAt: now,
+});
+
+export const activityPreview = (a: Pick<Activity, "type" | "body" | "subject" | "callSummary" | "callTranscript" | "status">) =>
+  preview(a.body || a.subject || a.callSummary || a.callTranscript || (a.type === "call" ? `Call (${a.status})` : ""));
+
+/**
+ * Stores one touchpoint: contact and conversation when missing, the activity
+ * unless its dedup key exists, and the conversation aggregates — one D1 batch.
+ * Callers serialize per org (OrgInbox), so read-then-write is safe.
+ */
+export async function ingest(d: Db, orgId: string, input: IngestInput, now = Date.now()): Promise<IngestResult> {
+  const existing = await findDuplicate(d, orgId, input.provider, input.providerMessageId);
+  if (existing) return { activity: existing, media: await loadMedia(d, orgId, existing.mediaIds), duplicate: true };
+
+  const mediaRows = await loadMedia(d, orgId, input.mediaIds);
+  if (mediaRows.length !== new Set(input.mediaIds).size) {
+    throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
+  }
+  const { contact, isNew: contactIsNew } = await resolveContact(d, orgId, input.contact, now);
+  const found = contactIsNew
+    ? undefined
+    : await d.select().from(conversations).where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, contact.id))).get();
+  const conversation = found ?? newConversation(orgId, contact.id, now);
+
+  const channel =
+    input.direction === "inbound" && (input.type === "sms" || input.type === "email") && input.to
+      ? await d.select({ id: channels.id }).from(channels).where(and(eq(channels.orgId, orgId), eq(channels.kind, input.type), eq(channels.address, input.to))).get()
+      : undefined;
+
+  const activity: Activity = {
+    id: uuidv7(now),
+    orgId,
+    conversationId: conversation.id,
+    contactId: contact.id,
+    type: input.type,
+    direction: input.direction,
+    status: input.status,
+    body: input.body ?? null,
+    subject: input.subject ?? null,
+    html: input.html ?? null,
+    fromAddr: input.from ?? null,
+    toAddr: input.to ?? null,
+    channelId: channel?.id ?? null,
+    mediaIds: input.mediaIds,
+    authorId: input.authorId ?? null,
+    provider: input.provider,
+    providerMessageId: input.providerMessageId ?? null,
+    errorCode: null,
+    errorMessage: null,
+    sendAttempts: 0,
+    callDurationSeconds: input.call?.durationSeconds ?? null,
+    callRecordingUrl: input.call?.recordingUrl ?? null,
+    callRecordingMediaId: null,
+    callTranscript: input.call?.transcript ?? null,
+    callSummary: input.call?.summary ?? null,
+    callSummaryStatus: input.type !== "call" ? null : input.call?.summary ? "ready" : input.call?.transcript ? "pending" : "unavailable",
+    suggestionChannel: null,
+    sentMessageId: null,
+    resolvedBy: null,
+    resolvedAt: null,
+    occurredAt: input.occurredAt,
+    createdAt: now,
+    updatedAt: now,
+  };
+
+  const changes: Partial<Conversation> = { updatedAt: now };
+  if (conversation.lastActivityAt == null || activity.occurredAt >= conversation.lastActivityAt) {
+    Object.assign(changes, {
+      lastActivityId: activity.id,
+      lastActivityType: activity.type,
+      lastActivityDirection: activity.direction,
+      lastActivityPreview: activityPreview(activity),
+      lastActivityAt: activity.occurredAt,
+      sortAt: activity.occurredAt,
+    });
+  }
+  const inbound = activity.direction === "inbound";
+  if (inbound) changes.archived = false;
+  if (channel) changes[activity.type === "sms" ? "lastSmsChannelId" : "lastEmailChannelId"] = channel.id;
+  if (startsWait(activity) || isReply(activity)) {
+    const since = await replyWaitWith(d, conversation.id, activity, !found);
+    changes.awaitingReplySince = since;
+    changes.slaDueAt = slaDueAt(since, await loadSla(d, orgId));
+  }
+
+  const stored = sql`EXISTS (SELECT 1 FROM activities WHERE id = ${activity.id})`;
+  const statements: BatchItem<"sqlite">[] = [];
+  if (contactIsNew) statements.push(d.insert(contacts).values(contact));
+  if (!found) statements.push(d.insert(conversations).values(conversation));
+  const insertAt = statements.length;
+  statements.push(
+    d.insert(activities).values(activity).onConflictDoNothing().returning({ id: activities.id }),
+    d
+      .update(conversations)
+      .set({ ...changes, ...(inbound ? { unreadCount: sql`${conversations.unreadCount} + 1` } : {}) })
+      .where(and(eq(conversations.id, conversation.id), stored)),
+  );
+  const results = await d.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+
+  // The unique key is the backstop should a write ever bypass the serialization.
+  if ((results[insertAt] as unknown[]).length === 0) {
+    const winner = await findDuplicate(d, orgId, input.provider, input.providerMessageId);
+    if (winner) return { activity: winner, media: await loadMedia(d, orgId, winner.mediaIds), duplicate: true };
+  }
+  return { activity, media: mediaRows, duplicate: false };
+}

@@ -1,0 +1,54 @@
+import { DurableObject } from "cloudflare:workers";
+import { db } from "../db/client";
+import type { Bindings } from "../env";
+import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
+import { ingest, type IngestInput } from "./ingest";
+import { applyState, openConversation, type StateChange } from "./state";
+
+type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[] } };
+export type InboxAnswer<T> = { ok: T } | Refusal;
+
+/**
+ * One per org (idFromName(org_id)): the only writer of conversation state.
+ * D1 awaits do not hold the input gate, so operations are chained explicitly:
+ * each starts when the previous one has finished, and each writes one D1 batch.
+ */
+export class OrgInbox extends DurableObject<Bindings> {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private serialize<T>(op: () => Promise<T>): Promise<InboxAnswer<T>> {
+    const run = this.tail.then(async () => {
+      try {
+        return { ok: await op() };
+      } catch (e) {
+        // Refusals cross the RPC boundary as data; ApiError's class would not survive it.
+        if (e instanceof ApiError) return { error: { code: e.code, detail: e.detail, errors: e.errors } };
+        throw e;
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  ingest(orgId: string, input: IngestInput) {
+    return this.serialize(() => ingest(db(this.env), orgId, input));
+  }
+
+  changeState(orgId: string, conversationId: string, change: StateChange) {
+    return this.serialize(() => applyState(db(this.env), orgId, conversationId, change));
+  }
+
+  openConversation(orgId: string, contactId: string) {
+    return this.serialize(() => openConversation(db(this.env), orgId, contactId));
+  }
+}
+
+/** The org's OrgInbox stub; refusals come back as ApiError again. */
+export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
+  return env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
+}
+
+export function unwrap<T>(answer: InboxAnswer<T>): T {
+  if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors);
+  return answer.ok;
+}

@@ -1,0 +1,90 @@
+import { and, eq, ne, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import { contacts, conversations, members, type Conversation } from "../db/schema";
+import { ApiError, notFound } from "../lib/errors";
+import { newConversation } from "./ingest";
+
+export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
+
+export const selectConversation = (d: Db, orgId: string, id: string) =>
+  d
+    .select({ conversation: conversations, contact: contactColumns })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(and(eq(conversations.orgId, orgId), eq(conversations.id, id)));
+
+export type ConversationWithContact = { conversation: Conversation; contact: { id: string; name: string | null; phone: string | null; email: string | null } };
+
+/** Inbox state actions (SPEC 6); each is idempotent and answers the new state. */
+export type StateChange =
+  | { kind: "star"; starred: boolean }
+  | { kind: "read" }
+  | { kind: "unread" }
+  | { kind: "assign"; assignedTo: string | null }
+  | { kind: "archive"; archived: boolean };
+
+function changeSet(change: StateChange, now: number): { set: Record<string, unknown>; differs?: SQL } {
+  switch (change.kind) {
+    case "star":
+      return { set: { starred: change.starred }, differs: ne(conversations.starred, change.starred) };
+    case "archive":
+      return { set: { archived: change.archived }, differs: ne(conversations.archived, change.archived) };
+    case "assign":
+      return {
+        set: { assignedTo: change.assignedTo },
+        differs: sql`${conversations.assignedTo} IS NOT ${change.assignedTo}`,
+      };
+    case "read":
+      return { set: { unreadCount: 0, lastReadAt: now } };
+    case "unread":
+      return { set: { unreadCount: sql`MAX(1, ${conversations.unreadCount})` }, differs: eq(conversations.unreadCount, 0) };
+  }
+}
+
+export async function applyState(d: Db, orgId: string, conversationId: string, change: StateChange, now = Date.now()) {
+  if (change.kind === "assign" && change.assignedTo) {
+    const member = await d
+      .select({ userId: members.userId })
+      .from(members)
+      .where(and(eq(members.orgId, orgId), eq(members.userId, change.assignedTo)))
+      .get();
+    if (!member) {
+      throw new ApiError("assignee_not_member", "assigned_to is not a member of this org.", [
+        { path: "assigned_to", message: "not a member of this org" },
+      ]);
+    }
+  }
+  const { set, differs } = changeSet(change, now);
+  // Update (only when something changes, so a repeat keeps updated_at) and read back, atomically.
+  const [, rows] = await d.batch([
+    d
+      .update(conversations)
+      .set({ ...set, updatedAt: now })
+      .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId), differs)),
+    selectConversation(d, orgId, conversationId),
+  ]);
+  const row = (rows as ConversationWithContact[])[0];
+  if (!row) throw notFound("Conversation");
+  return row;
+}
+
+/** POST /contacts/{id}/conversations: the contact's one conversation, created when missing. */
+export async function openConversation(d: Db, orgId: string, contactId: string, now = Date.now()) {
+  const contact = await d
+    .select(contactColumns)
+    .from(contacts)
+    .where(and(eq(contacts.orgId, orgId), eq(contacts.id, contactId)))
+    .get();
+  if (!contact) throw notFound("Contact");
+  const existing = await d
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, contactId)))
+    .get();
+  if (existing) return { conversation: existing, contact, created: false };
+  const conversation = newConversation(orgId, contactId, now);
+  const statements: BatchItem<"sqlite">[] = [d.insert(conversations).values(conversation)];
+  await d.batch(statements as [BatchItem<"sqlite">]);
+  return { conversation, contact, created: true };
+}
