@@ -2,7 +2,7 @@
 // Everything stays in .wrangler/state; no Cloudflare account or network needed.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { DEMO, demoSql } from "./demo.mjs";
+import { DEMO, demoActivities, demoSql } from "./demo.mjs";
 import { devVars, signToken } from "./lib.mjs";
 
 // Offline by default: no telemetry, no fetch of the `request.cf` placeholder.
@@ -24,20 +24,45 @@ wrangler(["d1", "execute", "DB", "--local", "--file", ".wrangler/demo-seed.sql"]
 const port = process.env.PORT ?? "8787";
 const ownerToken = await signToken(DEMO.ownerId, { claims: { name: "Olivia Owner" } });
 const agentToken = await signToken(DEMO.agentId, { claims: { name: "Alex Agent" } });
-console.log(`
+const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...process.argv.slice(2)], { stdio: "inherit", env });
+const stop = (sig) => dev.kill(sig);
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+dev.on("exit", (code) => process.exit(code ?? 0));
+
+// Once the server answers, the demo timeline goes in through the API itself.
+async function seedTimeline() {
+  const base = `http://localhost:${port}`;
+  for (let i = 0; i < 120; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  let added = 0;
+  for (const activity of demoActivities()) {
+    const res = await fetch(`${base}/activities`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ownerToken}`, "x-org-id": DEMO.orgId, "content-type": "application/json" },
+      body: JSON.stringify(activity),
+    }).catch((e) => ({ status: 0, text: async () => String(e) }));
+    if (res.status === 201) added++;
+    else if (res.status !== 200) console.error(`demo activity ${activity.provider_message_id}: ${res.status} ${await res.text()}`);
+  }
+  console.log(`Demo timeline: ${added} new activities.`);
+  console.log(`
 Demo org ready (state in .wrangler/state).
   ORG_ID=${DEMO.orgId}
   TOKEN=${ownerToken}
   AGENT_TOKEN=${agentToken}
 
 Try:
+  export ORG_ID=${DEMO.orgId} TOKEN=<the token above>
   curl -s localhost:${port}/contacts -H "Authorization: Bearer $TOKEN" -H "X-Org-Id: $ORG_ID"
+  curl -s localhost:${port}/conversations -H "Authorization: Bearer $TOKEN" -H "X-Org-Id: $ORG_ID"
   open http://localhost:${port}/docs
 Other users: npm run token -- <user_id>   (secret: AUTH_JWT_SECRET in .dev.vars${vars.AUTH_JWT_SECRET ? "" : " — missing!"})
 `);
+}
+seedTimeline();
 
-const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...process.argv.slice(2)], { stdio: "inherit", env });
-const stop = (sig) => dev.kill(sig);
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
-dev.on("exit", (code) => process.exit(code ?? 0));
