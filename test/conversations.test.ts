@@ -139,7 +139,9 @@ describe("POST /contacts/{id}/conversations", () => {
     expect(opened).toMatchObject({ contact: { id: contact.id }, unread_count: 0, last_activity: null, last_activity_at: null });
     const again = await org.as(org.owner)(`/contacts/${contact.id}/conversations`, { method: "POST" });
     expect(again.status).toBe(200);
-    expect((await json(again)).id).toBe(opened.id);
+    expect(await json(again)).toEqual(opened);
+    const { pending_suggestion, ...fetched } = await json(await org.as(org.owner)(`/conversations/${opened.id}`));
+    expect(fetched).toEqual(opened);
     // It lists, and its first activity lands in it.
     const { data } = await json(await org.as(org.owner)("/conversations"));
     expect(data.map((c: Conv) => c.id)).toContain(opened.id);
@@ -156,10 +158,16 @@ describe("inbox state", () => {
     await ingestOk(org);
     const { message } = await ingestOk(org);
     const base = `/conversations/${message.conversation_id}`;
+    // Each action answers exactly what GET answers next.
     const act = async (path: string, o: { method?: string; body?: unknown } = { method: "POST" }) => {
       const res = await as(`${base}${path}`, o);
       expect(res.status).toBe(200);
-      return (await res.json()) as Conv;
+      const answered = (await res.json()) as Conv;
+      const { pending_suggestion, ...current } = await json(await as(base));
+      expect(pending_suggestion).toBeNull();
+      expect(answered).toEqual(current);
+      expect(answered.id).toBe(message.conversation_id);
+      return answered;
     };
     expect((await act("/star")).starred).toBe(true);
     const starredTwice = await act("/star");

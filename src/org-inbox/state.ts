@@ -1,5 +1,4 @@
 import { and, eq, ne, sql, type SQL } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { contacts, conversations, members, type Conversation } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
@@ -56,15 +55,14 @@ export async function applyState(d: Db, orgId: string, conversationId: string, c
     }
   }
   const { set, differs } = changeSet(change, now);
-  // Update (only when something changes, so a repeat keeps updated_at) and read back, atomically.
-  const [, rows] = await d.batch([
-    d
-      .update(conversations)
-      .set({ ...set, updatedAt: now })
-      .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId), differs)),
-    selectConversation(d, orgId, conversationId),
-  ]);
-  const row = (rows as ConversationWithContact[])[0];
+  // One statement, and only when something changes, so a repeat keeps updated_at.
+  // The read-back is a separate query: OrgInbox serializes the org's writes, and
+  // joined selects inside a D1 batch come back with colliding column names.
+  await d
+    .update(conversations)
+    .set({ ...set, updatedAt: now })
+    .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId), differs));
+  const row = await selectConversation(d, orgId, conversationId).get();
   if (!row) throw notFound("Conversation");
   return row;
 }
@@ -84,7 +82,6 @@ export async function openConversation(d: Db, orgId: string, contactId: string, 
     .get();
   if (existing) return { conversation: existing, contact, created: false };
   const conversation = newConversation(orgId, contactId, now);
-  const statements: BatchItem<"sqlite">[] = [d.insert(conversations).values(conversation)];
-  await d.batch(statements as [BatchItem<"sqlite">]);
+  await d.insert(conversations).values(conversation);
   return { conversation, contact, created: true };
 }
