@@ -45,6 +45,5 @@ export function searchContacts(d: Db, orgId: string, opts: { q?: string; after?:
     .from(contacts)
     .where(and(...filters))
     .orderBy(desc(contacts.id))
-    .limit(opts.limit + 1)
-    .all();
+    .limit(opts.limit + 1);
 }

@@ -41,8 +41,7 @@ export function listConversations(d: Db, where: SQL, after: [number, string] | n
     .innerJoin(contacts, eq(contacts.id, c.contactId))
     .where(and(where, keyset))
     .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(limit + 1)
-    .all();
+    .limit(limit + 1);
 }
 
 export function listThread(
@@ -64,8 +63,7 @@ export function listThread(
     .from(a)
     .where(and(eq(a.conversationId, conversationId), eq(a.orgId, orgId), opts.includeSuggestions ? undefined : ne(a.type, "suggestion"), keyset))
     .orderBy(dir(a.occurredAt), dir(a.id))
-    .limit(opts.limit + 1)
-    .all();
+    .limit(opts.limit + 1);
 }
 
 export async function mediaFor(d: Db, orgId: string, ids: string[]): Promise<Map<string, Media>> {

@@ -1,0 +1,173 @@
+// npm run bench -- --conversations 1000|10000|100000 [--duration 10] [--connections 10]
+//
+// Fills a separate local D1 (bench/.state) with one org of N conversations and
+// 10·N activities, written straight into the SQLite file in one transaction,
+// starts `wrangler dev` on it, and measures each route against GET /health in
+// the same run. Prints JSON and keeps it in bench/results/.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import autocannon from "autocannon";
+import { devVars, signToken } from "../scripts/lib.mjs";
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const N = arg("conversations", 1000);
+const DURATION = arg("duration", 10);
+const CONNECTIONS = arg("connections", 10);
+const PORT = arg("port", 8790);
+const STATE = "bench/.state";
+const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+
+const ORG = "01936b00-0000-7000-8000-000000000001";
+const OWNER = "01936b00-0000-7000-8000-0000000000a1";
+const SMS_CHANNEL = "+14155559999";
+
+function uuid(prefix, i) {
+  const hex = i.toString(16).padStart(12, "0");
+  return `${prefix}-0000-7000-8000-${hex}`;
+}
+
+function findSqlite(dir) {
+  for (const entry of readdirSync(dir)) {
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) {
+      const found = findSqlite(p);
+      if (found) return found;
+    } else if (p.endsWith(".sqlite") && p.includes("D1DatabaseObject")) return p;
+  }
+  return null;
+}
+
+function seed() {
+  rmSync(STATE, { recursive: true, force: true });
+  devVars();
+  const r = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE], { stdio: "ignore", env });
+  if (r.status !== 0) throw new Error("migrations failed");
+  const file = findSqlite(STATE);
+  const db = new DatabaseSync(file);
+  const t0 = Date.now();
+  const now = Date.now();
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; BEGIN");
+  db.prepare("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)").run(ORG, "Bench Org", now);
+  db.prepare("INSERT INTO members (org_id, user_id, role, name, created_at, updated_at) VALUES (?, ?, 'owner', 'Bench', ?, ?)").run(ORG, OWNER, now, now);
+  db.prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', ?, 'log', ?)").run(uuid("01936b00", 0xc1), ORG, SMS_CHANNEL, now);
+  const contact = db.prepare("INSERT INTO contacts (id, org_id, name, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)");
+  const conversation = db.prepare(
+    `INSERT INTO conversations (id, org_id, contact_id, starred, archived, unread_count, last_activity_id, last_activity_type,
+       last_activity_direction, last_activity_preview, last_activity_at, sort_at, awaiting_reply_since, sla_due_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'sms', ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const activity = db.prepare(
+    `INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, body, from_addr, to_addr,
+       provider, provider_message_id, occurred_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, 'sms', ?, ?, ?, ?, ?, 'bench', ?, ?, ?, ?)`,
+  );
+  let a = 0;
+  for (let i = 0; i < N; i++) {
+    const contactId = uuid("01936b01", i);
+    const convId = uuid("01936b02", i);
+    const phone = `+1415${String(2000000 + i).padStart(7, "0")}`;
+    contact.run(contactId, ORG, `Contact ${i}`, phone, now - N + i, now - N + i);
+    const start = now - (N - i) * 60_000;
+    let lastId = null, lastDir = null, lastAt = 0, waitingSince = null, unread = 0;
+    const rows = [];
+    for (let k = 0; k < 10; k++) {
+      const id = uuid("01936b03", a++);
+      const inbound = k % 2 === 0 || (i % 3 === 0 && k === 9);
+      const at = start + k * 1000;
+      rows.push([id, ORG, convId, contactId, inbound ? "inbound" : "outbound", inbound ? "received" : "sent", `Message ${k} in thread ${i}`,
+        inbound ? phone : SMS_CHANNEL, inbound ? SMS_CHANNEL : phone, `bench-${a}`, at, at, at]);
+      lastId = id; lastDir = inbound ? "inbound" : "outbound"; lastAt = at;
+      if (inbound) { unread++; waitingSince ??= at; } else waitingSince = null;
+    }
+    conversation.run(convId, ORG, contactId, i % 7 === 0 ? 1 : 0, i % 11 === 0 ? 1 : 0, i % 4 === 0 ? unread : 0, lastId, lastDir,
+      `Message 9 in thread ${i}`, lastAt, lastAt, waitingSince, waitingSince ? waitingSince + 3_600_000 : null, start, lastAt);
+    for (const row of rows) activity.run(...row);
+  }
+  db.exec("COMMIT; PRAGMA wal_checkpoint(TRUNCATE); ANALYZE");
+  db.close();
+  return { seconds: (Date.now() - t0) / 1000, activities: a };
+}
+
+async function waitForHealth(base) {
+  for (let i = 0; i < 240; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("wrangler dev did not start");
+}
+
+function load(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+const summary = (r) => ({
+  requests_per_sec: Math.round(r.requests.average),
+  p50_ms: r.latency.p50,
+  p99_ms: r.latency.p99,
+  non_2xx: r.non2xx,
+  errors: r.errors,
+});
+
+async function main() {
+  console.error(`Seeding ${N} conversations / ${N * 10} activities into ${STATE} …`);
+  const seeded = seed();
+  console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
+  const server = spawn("npx", ["wrangler", "dev", "--port", String(PORT), "--persist-to", STATE, "--log-level", "error"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const base = `http://127.0.0.1:${PORT}`;
+  try {
+    await waitForHealth(base);
+    const token = await signToken(OWNER);
+    const headers = { authorization: `Bearer ${token}`, "x-org-id": ORG, "content-type": "application/json" };
+    const thread = uuid("01936b02", Math.floor(N / 2));
+    // A new provider id per request (autocannon's [<id>] replacement sends a stale Content-Length).
+    let sent = 0;
+    const ingestBody = () =>
+      JSON.stringify({
+        contact: { phone: `+1415${String(2000000 + (sent % N)).padStart(7, "0")}` },
+        type: "sms", direction: "inbound", body: "bench inbound", provider: "bench-load", provider_message_id: `load-${Date.now()}-${++sent}`,
+      });
+    const targets = {
+      health: { url: `${base}/health` },
+      list_conversations: { url: `${base}/conversations?limit=25`, headers },
+      list_messages: { url: `${base}/conversations/${thread}/messages?limit=25`, headers },
+      post_activities: {
+        url: `${base}/activities`,
+        requests: [{ method: "POST", headers, setupRequest: (req) => ({ ...req, body: ingestBody() }) }],
+      },
+    };
+    await load({ ...targets.health, duration: 2 }); // warm-up
+    const results = {};
+    for (const [name, opts] of Object.entries(targets)) {
+      console.error(`  ${name} …`);
+      results[name] = summary(await load(opts));
+    }
+    const health = results.health.requests_per_sec;
+    for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / health).toFixed(2));
+    const report = {
+      date: new Date().toISOString(),
+      conversations: N,
+      activities: seeded.activities,
+      seed_seconds: seeded.seconds,
+      duration_s: DURATION,
+      connections: CONNECTIONS,
+      node: process.version,
+      results,
+    };
+    mkdirSync("bench/results", { recursive: true });
+    writeFileSync(`bench/results/conversations-${N}.json`, JSON.stringify(report, null, 2) + "\n");
+    console.log(JSON.stringify(report, null, 2));
+  } finally {
+    server.kill("SIGTERM");
+  }
+}
+
+await main();

@@ -1,0 +1,55 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { searchContacts } from "../src/contacts/queries";
+import { conversationWhere, listConversations, listThread, type ConversationFilter } from "../src/conversations/queries";
+import { db } from "../src/db/client";
+
+// Lists must cost what the page costs, not what the org holds (SPEC 7): every
+// plan walks an index in list order, never the table and never a sort of all matches.
+async function plan(query: { toSQL(): { sql: string; params: unknown[] } }) {
+  const { sql, params } = query.toSQL();
+  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+  return results.map((r) => r.detail);
+}
+
+const ORG = "01936c00-0000-7000-8000-000000000001";
+const USER = "01936c00-0000-7000-8000-0000000000a1";
+const CURSOR: [number, string] = [Date.now(), "01936c00-0000-7000-8000-0000000000ff"];
+
+const filters: [string, ConversationFilter][] = [
+  ["default (archived=false)", { archived: false }],
+  ["archived=true", { archived: true }],
+  ["scope=mine", { archived: false, scope: "mine" }],
+  ["assigned_to", { archived: false, assigned_to: USER }],
+  ["assigned_to=unassigned", { archived: false, assigned_to: "unassigned" }],
+  ["starred", { archived: false, starred: true }],
+  ["unread", { archived: false, unread: true }],
+  ["overdue", { archived: false, overdue: true }],
+  ["recents (active_within_days)", { archived: false, active_within_days: 30 }],
+  ["all, archived or not", {}],
+];
+
+describe("EXPLAIN QUERY PLAN", () => {
+  it.each(filters)("GET /conversations %s walks an index, no table scan, no sort", async (_name, f) => {
+    for (const cursor of [null, CURSOR]) {
+      const steps = await plan(listConversations(db(env), conversationWhere(ORG, USER, f, Date.now()), cursor, 25));
+      const onConversations = steps.filter((s) => /\b(conversations)\b/.test(s));
+      expect(onConversations.length, steps.join("\n")).toBeGreaterThan(0);
+      for (const s of onConversations) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
+      expect(steps.join("\n")).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+      expect(steps.join("\n")).toMatch(/SEARCH contacts USING INDEX sqlite_autoindex_contacts_1|SEARCH contacts USING INTEGER PRIMARY KEY|SEARCH contacts USING/);
+    }
+  });
+
+  it.each(["asc", "desc"] as const)("a thread's messages (%s) walk the thread index", async (order) => {
+    const steps = await plan(listThread(db(env), ORG, CURSOR[1], { order, includeSuggestions: false, after: CURSOR, limit: 25 }));
+    expect(steps.join("\n")).toMatch(/SEARCH activities USING INDEX activities_thread_idx/);
+    expect(steps.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("the contacts list walks its index", async () => {
+    const steps = await plan(searchContacts(db(env), ORG, { limit: 25 }));
+    expect(steps.join("\n")).toMatch(/USING (COVERING )?INDEX contacts_org_id_idx/);
+    expect(steps.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
+});
