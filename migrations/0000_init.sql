@@ -95,6 +95,8 @@ CREATE TABLE `conversations` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `conversations_org_contact_uq` ON `conversations` (`org_id`,`contact_id`);--> statement-breakpoint
 CREATE INDEX `conversations_list_idx` ON `conversations` (`org_id`,`archived`,`sort_at`,`id`);--> statement-breakpoint
+CREATE INDEX `conversations_all_idx` ON `conversations` (`org_id`,`sort_at`,`id`);--> statement-breakpoint
+CREATE INDEX `conversations_waiting_sort_idx` ON `conversations` (`org_id`,`archived`,`sort_at`,`id`) WHERE "conversations"."sla_due_at" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `conversations_assignee_idx` ON `conversations` (`org_id`,`assigned_to`,`archived`,`sort_at`,`id`);--> statement-breakpoint
 CREATE INDEX `conversations_starred_idx` ON `conversations` (`org_id`,`archived`,`sort_at`,`id`) WHERE "conversations"."starred" = 1;--> statement-breakpoint
 CREATE INDEX `conversations_unread_idx` ON `conversations` (`org_id`,`archived`,`sort_at`,`id`) WHERE "conversations"."unread_count" > 0;--> statement-breakpoint

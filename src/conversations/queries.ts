@@ -17,7 +17,9 @@ export type ConversationFilter = {
 /** The WHERE of a conversation list; absent filters constrain nothing. */
 export function conversationWhere(orgId: string, userId: string, f: ConversationFilter, now: number): SQL {
   const c = conversations;
-  const overdueNow = and(eq(c.archived, false), sql`${c.slaDueAt} <= ${now}`);
+  // Unary + keeps the planner off the sla_due_at range (which would need a sort):
+  // overdue lists walk conversations_waiting_sort_idx in list order instead.
+  const overdueNow = and(eq(c.archived, false), sql`${c.slaDueAt} IS NOT NULL`, sql`+${c.slaDueAt} <= ${now}`);
   return and(
     eq(c.orgId, orgId),
     f.archived === undefined ? undefined : eq(c.archived, f.archived),

@@ -109,6 +109,12 @@ export const conversations = sqliteTable(
     // One index per list access path (SPEC 5 and 7); each ends in (sort_at, id)
     // so a page is an index range walk whatever the org's size.
     index("conversations_list_idx").on(t.orgId, t.archived, t.sortAt, t.id),
+    // Views without an archived filter list archived and open threads together.
+    index("conversations_all_idx").on(t.orgId, t.sortAt, t.id),
+    // Overdue lists walk the waiting threads in list order (a minority of any org).
+    index("conversations_waiting_sort_idx")
+      .on(t.orgId, t.archived, t.sortAt, t.id)
+      .where(sql`${t.slaDueAt} IS NOT NULL`),
     index("conversations_assignee_idx").on(t.orgId, t.assignedTo, t.archived, t.sortAt, t.id),
     index("conversations_starred_idx")
       .on(t.orgId, t.archived, t.sortAt, t.id)

@@ -14,6 +14,14 @@ const keySet = (url: string) => {
   return set;
 };
 
+// The imported HS256 key, once per secret for the isolate's life.
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const hmacKey = (secret: string) => {
+  let key = hmacKeys.get(secret);
+  if (!key) hmacKeys.set(secret, (key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])));
+  return key;
+};
+
 const unauthenticated = (detail: string) => new ApiError("unauthenticated", detail, undefined, { "www-authenticate": 'Bearer realm="inbox"' });
 
 export type VerifiedUser = { userId: string; claims: { name?: string; email?: string } };
@@ -28,8 +36,7 @@ export async function verifyToken(token: string, env: Bindings): Promise<Verifie
   let payload;
   try {
     if (env.AUTH_JWT_SECRET) {
-      const secret = new TextEncoder().encode(env.AUTH_JWT_SECRET);
-      ({ payload } = await jwtVerify(token, secret, { ...options, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, await hmacKey(env.AUTH_JWT_SECRET), { ...options, algorithms: ["HS256"] }));
     } else if (env.AUTH_JWKS_URL) {
       ({ payload } = await jwtVerify(token, keySet(env.AUTH_JWKS_URL), { ...options, algorithms: ["RS256", "ES256"] }));
     } else {

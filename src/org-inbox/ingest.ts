@@ -1,12 +1,11 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
-import { activities, channels, contacts, conversations, media, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
-import { findContact } from "../contacts/queries";
+import { activities, channels, contacts, conversations, media, slaConfigs, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
 import { preview } from "../conversations/present";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { loadSla, slaDueAt } from "../sla/due";
+import { DEFAULT_SLA, slaDueAt } from "../sla/due";
 import { replyWaitWith, isReply, startsWait } from "./reply-wait";
 
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
@@ -44,27 +43,6 @@ export async function loadMedia(d: Db, orgId: string, ids: string[]) {
   return d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, ids))).all();
 }
 
-async function resolveContact(d: Db, orgId: string, ref: IngestInput["contact"], now: number) {
-  if ("id" in ref) {
-    const found = await findContact(d, orgId, ref.id);
-    if (!found) throw new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
-    return { contact: found, isNew: false };
-  }
-  const where = "phone" in ref ? eq(contacts.phone, ref.phone) : eq(contacts.email, ref.email);
-  const found = await d.select().from(contacts).where(and(eq(contacts.orgId, orgId), where)).get();
-  if (found) return { contact: found, isNew: false };
-  const contact: Contact = {
-    id: uuidv7(now),
-    orgId,
-    name: ref.name ?? null,
-    phone: "phone" in ref ? ref.phone : null,
-    email: "email" in ref ? ref.email : null,
-    createdAt: now,
-    updatedAt: now,
-  };
-  return { contact, isNew: true };
-}
-
 export const newConversation = (orgId: string, contactId: string, now: number): Conversation => ({
   id: uuidv7(now),
   orgId,
@@ -98,23 +76,63 @@ export const activityPreview = (a: Pick<Activity, "type" | "body" | "subject" | 
  * Callers serialize per org (OrgInbox), so read-then-write is safe.
  */
 export async function ingest(d: Db, orgId: string, input: IngestInput, now = Date.now()): Promise<IngestResult> {
-  const existing = await findDuplicate(d, orgId, input.provider, input.providerMessageId);
+  const ref = input.contact;
+  const contactMatch = and(
+    eq(contacts.orgId, orgId),
+    "id" in ref ? eq(contacts.id, ref.id) : "phone" in ref ? eq(contacts.phone, ref.phone) : eq(contacts.email, ref.email),
+  );
+  const channelKind = input.direction === "inbound" && (input.type === "sms" || input.type === "email") && input.to ? input.type : null;
+  // Every read the ingest needs, in one round trip.
+  const [dupRows, contactRows, conversationRows, slaRows, channelRows] = await d.batch([
+    d
+      .select()
+      .from(activities)
+      .where(
+        and(
+          eq(activities.orgId, orgId),
+          eq(activities.provider, input.provider ?? ""),
+          eq(activities.providerMessageId, input.providerMessageId ?? ""),
+          sql`${input.providerMessageId ? 1 : 0} = 1`,
+        ),
+      )
+      .limit(1),
+    d.select().from(contacts).where(contactMatch).limit(1),
+    d
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, d.select({ id: contacts.id }).from(contacts).where(contactMatch))))
+      .limit(1),
+    d.select().from(slaConfigs).where(eq(slaConfigs.orgId, orgId)).limit(1),
+    d
+      .select({ id: channels.id })
+      .from(channels)
+      .where(and(eq(channels.orgId, orgId), eq(channels.kind, channelKind ?? "sms"), eq(channels.address, input.to ?? ""), sql`${channelKind ? 1 : 0} = 1`))
+      .limit(1),
+  ]);
+  const existing = dupRows[0];
   if (existing) return { activity: existing, media: await loadMedia(d, orgId, existing.mediaIds), duplicate: true };
 
   const mediaRows = await loadMedia(d, orgId, input.mediaIds);
   if (mediaRows.length !== new Set(input.mediaIds).size) {
     throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
   }
-  const { contact, isNew: contactIsNew } = await resolveContact(d, orgId, input.contact, now);
-  const found = contactIsNew
-    ? undefined
-    : await d.select().from(conversations).where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, contact.id))).get();
+  if (!contactRows[0] && "id" in ref) {
+    throw new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
+  }
+  const contactIsNew = !contactRows[0];
+  const contact: Contact = contactRows[0] ?? {
+    id: uuidv7(now),
+    orgId,
+    name: ("name" in ref ? ref.name : null) ?? null,
+    phone: "phone" in ref ? ref.phone : null,
+    email: "email" in ref ? ref.email : null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const found = conversationRows[0];
   const conversation = found ?? newConversation(orgId, contact.id, now);
-
-  const channel =
-    input.direction === "inbound" && (input.type === "sms" || input.type === "email") && input.to
-      ? await d.select({ id: channels.id }).from(channels).where(and(eq(channels.orgId, orgId), eq(channels.kind, input.type), eq(channels.address, input.to))).get()
-      : undefined;
+  const channel = channelRows[0];
+  const sla = slaRows[0] ?? DEFAULT_SLA;
 
   const activity: Activity = {
     id: uuidv7(now),
@@ -169,7 +187,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
   if (startsWait(activity) || isReply(activity)) {
     const since = await replyWaitWith(d, conversation.id, activity, !found);
     changes.awaitingReplySince = since;
-    changes.slaDueAt = slaDueAt(since, await loadSla(d, orgId));
+    changes.slaDueAt = slaDueAt(since, sla);
   }
 
   const stored = sql`EXISTS (SELECT 1 FROM activities WHERE id = ${activity.id})`;

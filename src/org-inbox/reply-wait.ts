@@ -1,6 +1,5 @@
-import { and, asc, desc, eq, gt, inArray, or } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities } from "../db/schema";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
 // inbound call not yet followed (by occurred_at) by an outbound sms/email/call.
@@ -29,32 +28,24 @@ export async function replyWaitWith(d: Db, conversationId: string, event: Touch,
   return since;
 }
 
+/**
+ * One statement: the newest stored reply, and the earliest stored wait-starting
+ * inbound after max(that reply, `replyAt`). Both walk activities_direction_idx.
+ */
 async function storedWait(d: Db, conversationId: string, replyAt: number | null) {
-  const last = await d
-    .select({ at: activities.occurredAt })
-    .from(activities)
-    .where(and(eq(activities.conversationId, conversationId), eq(activities.direction, "outbound"), inArray(activities.type, ["sms", "email", "call"])))
-    .orderBy(desc(activities.occurredAt))
-    .limit(1)
-    .get();
-  const lastReply = Math.max(last?.at ?? -Infinity, replyAt ?? -Infinity);
-  const first = await d
-    .select({ at: activities.occurredAt })
-    .from(activities)
-    .where(
-      and(
-        eq(activities.conversationId, conversationId),
-        eq(activities.direction, "inbound"),
-        Number.isFinite(lastReply) ? gt(activities.occurredAt, lastReply) : undefined,
-        or(
-          inArray(activities.type, ["sms", "email"]),
-          and(eq(activities.type, "call"), inArray(activities.status, [...MISSED_CALL_STATUSES])),
-        ),
-      ),
+  const missed = sql.join(MISSED_CALL_STATUSES.map((s) => sql`${s}`), sql`, `);
+  const row = await d.get<{ last_reply: number | null; first_waiting: number | null }>(sql`
+    WITH r AS (
+      SELECT (SELECT occurred_at FROM activities
+              WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
+              ORDER BY occurred_at DESC LIMIT 1) AS t
     )
-    .orderBy(asc(activities.occurredAt))
-    .limit(1)
-    .get();
-  return { lastReply: Number.isFinite(lastReply) ? lastReply : null, firstWaiting: first?.at ?? null };
+    SELECT r.t AS last_reply,
+      (SELECT occurred_at FROM activities
+       WHERE conversation_id = ${conversationId} AND direction = 'inbound'
+         AND occurred_at > MAX(COALESCE(r.t, -1), ${replyAt ?? -1})
+         AND (type IN ('sms', 'email') OR (type = 'call' AND status IN (${missed})))
+       ORDER BY occurred_at ASC LIMIT 1) AS first_waiting
+    FROM r`);
+  return { lastReply: row?.last_reply ?? null, firstWaiting: row?.first_waiting ?? null };
 }
-

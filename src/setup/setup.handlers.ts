@@ -5,6 +5,7 @@ import type { AppRouteHandler } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { normalizeEmail, requireE164 } from "../lib/phone";
+import { forgetMembership } from "../middleware/org";
 import { findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
 import type * as R from "./setup.routes";
 
@@ -56,6 +57,7 @@ export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
   }
   const now = Date.now();
   const email = body.email == null ? body.email : normalizeEmail(body.email);
+  forgetMembership(orgId, userId);
   if (!existing) {
     const inserted = await d
       .insert(members)
@@ -108,6 +110,7 @@ export const deleteMember: AppRouteHandler<typeof R.deleteMember> = async (c) =>
       .where(and(eq(conversations.orgId, orgId), eq(conversations.assignedTo, userId), sql`NOT ${stillMember}`)),
     d.delete(views).where(and(eq(views.orgId, orgId), eq(views.userId, userId), sql`NOT ${stillMember}`)),
   ]);
+  forgetMembership(orgId, userId);
   if (!deleted.length) throw lastOwner();
   return c.body(null, 204);
 };
