@@ -114,14 +114,21 @@ const summary = (r) => ({
   p50_ms: r.latency.p50,
   p99_ms: r.latency.p99,
   non_2xx: r.non2xx,
+  status_codes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
   errors: r.errors,
 });
 
 async function main() {
+  const inUse = await fetch(`http://127.0.0.1:${PORT}/health`).then(() => true, () => false);
+  if (inUse) throw new Error(`port ${PORT} already answers: stop that server (or pass --port) so the bench measures its own`);
   console.error(`Seeding ${N} conversations / ${N * 10} activities into ${STATE} …`);
   const seeded = seed();
   console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
-  const server = spawn("npx", ["wrangler", "dev", "--port", String(PORT), "--persist-to", STATE, "--log-level", "error"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const server = spawn("npx", ["wrangler", "dev", "--port", String(PORT), "--persist-to", STATE, "--log-level", "error"], {
+    env,
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
+  });
   const base = `http://127.0.0.1:${PORT}`;
   try {
     await waitForHealth(base);
@@ -166,7 +173,7 @@ async function main() {
     writeFileSync(`bench/results/conversations-${N}.json`, JSON.stringify(report, null, 2) + "\n");
     console.log(JSON.stringify(report, null, 2));
   } finally {
-    server.kill("SIGTERM");
+    process.kill(-server.pid, "SIGTERM");
   }
 }
 

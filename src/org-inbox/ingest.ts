@@ -6,7 +6,7 @@ import { preview } from "../conversations/present";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { DEFAULT_SLA, slaDueAt } from "../sla/due";
-import { replyWaitWith, isReply, startsWait } from "./reply-wait";
+import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
 export type IngestInput = {
@@ -82,8 +82,14 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
     "id" in ref ? eq(contacts.id, ref.id) : "phone" in ref ? eq(contacts.phone, ref.phone) : eq(contacts.email, ref.email),
   );
   const channelKind = input.direction === "inbound" && (input.type === "sms" || input.type === "email") && input.to ? input.type : null;
+  const conversationOfContact = d
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, d.select({ id: contacts.id }).from(contacts).where(contactMatch))));
+  const touch = { type: input.type, direction: input.direction, status: input.status, occurredAt: input.occurredAt };
+  const affectsWait = startsWait(touch) || isReply(touch);
   // Every read the ingest needs, in one round trip.
-  const [dupRows, contactRows, conversationRows, slaRows, channelRows] = await d.batch([
+  const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait] = await d.batch([
     d
       .select()
       .from(activities)
@@ -108,6 +114,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
       .from(channels)
       .where(and(eq(channels.orgId, orgId), eq(channels.kind, channelKind ?? "sms"), eq(channels.address, input.to ?? ""), sql`${channelKind ? 1 : 0} = 1`))
       .limit(1),
+    storedWaitQuery(d, orgId, affectsWait ? sql`(${conversationOfContact})` : sql`NULL`, isReply(touch) ? input.occurredAt : null),
   ]);
   const existing = dupRows[0];
   if (existing) return { activity: existing, media: await loadMedia(d, orgId, existing.mediaIds), duplicate: true };
@@ -184,8 +191,8 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
   const inbound = activity.direction === "inbound";
   if (inbound) changes.archived = false;
   if (channel) changes[activity.type === "sms" ? "lastSmsChannelId" : "lastEmailChannelId"] = channel.id;
-  if (startsWait(activity) || isReply(activity)) {
-    const since = await replyWaitWith(d, conversation.id, activity, !found);
+  if (affectsWait) {
+    const since = replyWaitWith(found ? storedWait[0] : undefined, activity);
     changes.awaitingReplySince = since;
     changes.slaDueAt = slaDueAt(since, sla);
   }

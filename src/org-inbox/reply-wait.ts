@@ -1,4 +1,5 @@
-import { sql } from "drizzle-orm";
+import { eq, sql, type SQL } from "drizzle-orm";
+import { orgs } from "../db/schema";
 import type { Db } from "../db/client";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
@@ -14,38 +15,41 @@ export const startsWait = (a: Touch) =>
 
 export const isReply = (a: Touch) => a.direction === "outbound" && (a.type === "sms" || a.type === "email" || a.type === "call");
 
+export type StoredWait = { last_reply: number | null; first_waiting: number | null };
+
 /**
- * The conversation's awaiting_reply_since once `event` (not yet stored) is added.
+ * The wait once `event` (not yet stored) is added to what `stored` found.
  * Order-independent: a late-delivered old message lands where its time puts it.
  */
-export async function replyWaitWith(d: Db, conversationId: string, event: Touch, isNewConversation: boolean): Promise<number | null> {
-  const stored = isNewConversation
-    ? { lastReply: null, firstWaiting: null }
-    : await storedWait(d, conversationId, isReply(event) ? event.occurredAt : null);
-  const lastReply = Math.max(stored.lastReply ?? -Infinity, isReply(event) ? event.occurredAt : -Infinity);
-  let since = stored.firstWaiting;
+export function replyWaitWith(stored: StoredWait | undefined, event: Touch): number | null {
+  const lastReply = Math.max(stored?.last_reply ?? -Infinity, isReply(event) ? event.occurredAt : -Infinity);
+  let since = stored?.first_waiting ?? null;
   if (startsWait(event) && event.occurredAt > lastReply) since = since == null ? event.occurredAt : Math.min(since, event.occurredAt);
   return since;
 }
 
 /**
- * One statement: the newest stored reply, and the earliest stored wait-starting
- * inbound after max(that reply, `replyAt`). Both walk activities_direction_idx.
+ * One statement, batchable with the ingest's other reads: the newest stored reply,
+ * and the earliest stored wait-starting inbound after max(that reply, `replyAt`),
+ * for the conversation `conversationId` names (an id, or a subquery yielding one).
+ * Both walk activities_direction_idx.
  */
-async function storedWait(d: Db, conversationId: string, replyAt: number | null) {
+export function storedWaitQuery(d: Db, orgId: string, conversationId: SQL, replyAt: number | null) {
   const missed = sql.join(MISSED_CALL_STATUSES.map((s) => sql`${s}`), sql`, `);
-  const row = await d.get<{ last_reply: number | null; first_waiting: number | null }>(sql`
-    WITH r AS (
-      SELECT (SELECT occurred_at FROM activities
-              WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
-              ORDER BY occurred_at DESC LIMIT 1) AS t
-    )
-    SELECT r.t AS last_reply,
-      (SELECT occurred_at FROM activities
-       WHERE conversation_id = ${conversationId} AND direction = 'inbound'
-         AND occurred_at > MAX(COALESCE(r.t, -1), ${replyAt ?? -1})
-         AND (type IN ('sms', 'email') OR (type = 'call' AND status IN (${missed})))
-       ORDER BY occurred_at ASC LIMIT 1) AS first_waiting
-    FROM r`);
-  return { lastReply: row?.last_reply ?? null, firstWaiting: row?.first_waiting ?? null };
+  const lastReply = sql`(SELECT occurred_at FROM activities
+    WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
+    ORDER BY occurred_at DESC LIMIT 1)`;
+  // Anchored on the org's own row: a builder (not raw SQL) is what a D1 batch accepts.
+  return d
+    .select({
+      last_reply: sql<number | null>`${lastReply}`,
+      first_waiting: sql<number | null>`(SELECT occurred_at FROM activities
+        WHERE conversation_id = ${conversationId} AND direction = 'inbound'
+          AND occurred_at > MAX(COALESCE(${lastReply}, -1), ${replyAt ?? -1})
+          AND (type IN ('sms', 'email') OR (type = 'call' AND status IN (${missed})))
+        ORDER BY occurred_at ASC LIMIT 1)`,
+    })
+    .from(orgs)
+    .where(eq(orgs.id, orgId))
+    .limit(1);
 }
