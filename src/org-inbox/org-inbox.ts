@@ -3,6 +3,7 @@ import { db } from "../db/client";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { ingest, type IngestInput } from "./ingest";
+import { removeMember } from "./members";
 import { applyState, openConversation, type StateChange } from "./state";
 
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[] } };
@@ -36,6 +37,10 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   changeState(orgId: string, conversationId: string, change: StateChange) {
     return this.serialize(() => applyState(db(this.env), orgId, conversationId, change));
+  }
+
+  removeMember(orgId: string, userId: string) {
+    return this.serialize(() => removeMember(db(this.env), orgId, userId));
   }
 
   openConversation(orgId: string, contactId: string) {

@@ -1,11 +1,13 @@
-import { and, eq, ne, or, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { db } from "../db/client";
-import { channels, conversations, members, orgs, views } from "../db/schema";
+import { channels, members, orgs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import { forgetMembership } from "../middleware/org";
+import { anotherOwnerRemains } from "../org-inbox/members";
+import { orgInbox, unwrap } from "../org-inbox/org-inbox";
 import { findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
 import type * as R from "./setup.routes";
 
@@ -35,13 +37,6 @@ export const listMembers: AppRouteHandler<typeof R.listMembers> = async (c) => {
   return c.json({ data: rows.map(toMember) }, 200);
 };
 
-// Guards a change to an owner row: it applies only while another owner remains,
-// checked in the same statement so two owners cannot demote each other at once.
-const anotherOwnerRemains = (orgId: string) =>
-  or(
-    ne(members.role, "owner"),
-    sql`(SELECT COUNT(*) FROM members WHERE org_id = ${orgId} AND role = 'owner') > 1`,
-  );
 
 const lastOwner = () => new ApiError("last_owner", "The org's last owner cannot be removed or demoted.");
 
@@ -95,23 +90,11 @@ export const deleteMember: AppRouteHandler<typeof R.deleteMember> = async (c) =>
   if (existing.role === "owner" && c.get("role") !== "owner") {
     throw new ApiError("forbidden", "Only an owner may remove an owner.");
   }
-  const now = Date.now();
-  const stillMember = sql`EXISTS (SELECT 1 FROM members WHERE org_id = ${orgId} AND user_id = ${userId})`;
-  // One batch: the member goes (unless last owner), and only then their threads
-  // and views follow; a refused delete leaves everything as it was.
-  const [deleted] = await d.batch([
-    d
-      .delete(members)
-      .where(and(eq(members.orgId, orgId), eq(members.userId, userId), anotherOwnerRemains(orgId)))
-      .returning({ userId: members.userId }),
-    d
-      .update(conversations)
-      .set({ assignedTo: null, updatedAt: now })
-      .where(and(eq(conversations.orgId, orgId), eq(conversations.assignedTo, userId), sql`NOT ${stillMember}`)),
-    d.delete(views).where(and(eq(views.orgId, orgId), eq(views.userId, userId), sql`NOT ${stillMember}`)),
-  ]);
+  // Through OrgInbox: unassigning their threads is a conversation-state write,
+  // and it must not interleave with an assign to the same member.
+  const deleted = unwrap(await orgInbox(c.env, orgId).removeMember(orgId, userId));
   forgetMembership(orgId, userId);
-  if (!deleted.length) throw lastOwner();
+  if (!deleted) throw lastOwner();
   return c.body(null, 204);
 };
 
