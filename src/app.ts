@@ -3,7 +3,6 @@ import { HTTPException } from "hono/http-exception";
 import { activitiesRouter } from "./activities/activities.index";
 import { contactsRouter } from "./contacts/contacts.index";
 import { conversationsRouter } from "./conversations/conversations.index";
-import type { AppEnv } from "./env";
 import { ApiError, problemResponse } from "./lib/errors";
 import { createRouter } from "./lib/router";
 import { log } from "./lib/log";

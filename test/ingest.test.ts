@@ -93,6 +93,8 @@ describe("POST /activities", () => {
     await expectProblem(await ingest(org, { direction: undefined }), 400, "validation_failed");
     await expectProblem(await ingest(org, { type: "note", direction: "inbound" }), 400, "validation_failed");
     await expectProblem(await ingest(org, { type: "call" }), 400, "validation_failed");
+    await expectProblem(await ingest(org, { type: "call", call: { status: "completed" } }), 400, "validation_failed");
+    await expectProblem(await ingest(org, { type: "call", call: { status: "ringing", duration_seconds: 1 } }), 400, "validation_failed");
     await expectProblem(await ingest(org, { occurred_at: "yesterday" }), 400, "validation_failed");
     await expectProblem(await ingest(org, { sneaky: true }), 400, "validation_failed");
     expect(await count("activities", "org_id = ?", org.orgId)).toBe(0);
@@ -141,7 +143,7 @@ describe("the reply wait and the default SLA", () => {
 
   it("a missed inbound call starts the wait, an answered one does not; any outbound call clears it", async () => {
     const org = await newOrg();
-    const call = (status: string, direction = "inbound") => ({ type: "call", direction, body: undefined, call: { status } });
+    const call = (status: string, direction = "inbound") => ({ type: "call", direction, body: undefined, call: { status, duration_seconds: status === "completed" ? 42 : 0 } });
     const answered = await ingestOk(org, { ...call("completed"), contact: { phone: "+14155550170" } });
     expect((await conv(org, answered.message.conversation_id)).awaiting_reply_since).toBeNull();
     const missed = await ingestOk(org, { ...call("no-answer"), contact: { phone: "+14155550170" } });

@@ -27,7 +27,7 @@ export const IngestBody = z
     occurred_at: z.iso.datetime({ offset: true }).optional(),
     call: z
       .strictObject({
-        duration_seconds: z.number().int().min(0).max(86_400).nullable().optional(),
+        duration_seconds: z.number().int().min(0).max(86_400),
         status: CallStatus,
         recording_url: z.url().max(2048).nullable().optional(),
         transcript: z.string().max(200_000).nullable().optional(),

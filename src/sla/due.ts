@@ -1,13 +1,7 @@
-import { eq } from "drizzle-orm";
-import type { Db } from "../db/client";
-import { slaConfigs, type SlaConfig } from "../db/schema";
+import type { SlaConfig } from "../db/schema";
 
 export type SlaSettings = Pick<SlaConfig, "enabled" | "firstResponseMinutes" | "businessHours">;
 export const DEFAULT_SLA: SlaSettings = { enabled: true, firstResponseMinutes: 60, businessHours: null };
-
-export async function loadSla(d: Db, orgId: string): Promise<SlaSettings> {
-  return (await d.select().from(slaConfigs).where(eq(slaConfigs.orgId, orgId)).get()) ?? DEFAULT_SLA;
-}
 
 /**
  * When a reply is due for a conversation waiting since `since`; NULL when the
