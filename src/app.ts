@@ -6,6 +6,7 @@ import { conversationsRouter } from "./conversations/conversations.index";
 import { ApiError, problemResponse } from "./lib/errors";
 import { createRouter } from "./lib/router";
 import { log } from "./lib/log";
+import { mediaRouter } from "./media/media.index";
 import { bodyLimits } from "./middleware/limits";
 import { requestContext } from "./middleware/request";
 import { setupRouter } from "./setup/setup.index";
@@ -52,6 +53,8 @@ export function createApp() {
   app.route("/", setupRouter);
   app.route("/", contactsRouter);
   app.route("/", activitiesRouter);
+  // Static /conversations/… paths before /conversations/{conversation_id}.
+  app.route("/", mediaRouter);
   app.route("/", conversationsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -1,0 +1,59 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { pickErrors } from "../lib/errors";
+import { apiRoute } from "../lib/route";
+import { IdParam, Timestamp, Uuid, jsonContent } from "../lib/schemas";
+import { ALLOWED_TYPES } from "./magic";
+
+export const MediaSchema = z
+  .object({
+    id: Uuid,
+    content_type: z.enum(ALLOWED_TYPES),
+    size: z.number().int(),
+    filename: z.string().nullable(),
+    sha256: z.string().openapi({ description: "hex" }),
+    url: z.string().openapi({ description: "signed link providers can fetch: /media/{id}?exp=&sig=" }),
+    created_at: Timestamp,
+  })
+  .openapi("Media");
+
+const MediaParam = IdParam("media_id");
+const bytes = (description: string) => ({
+  description,
+  content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+});
+
+export const uploadMedia = apiRoute("member", {
+  method: "post",
+  path: "/conversations/media",
+  tags: ["Media"],
+  summary: "Upload media for an outbound message (multipart, one field `file`)",
+  description: `At most MEDIA_MAX_BYTES (default 25 MiB). Types: ${ALLOWED_TYPES.join(", ")}; the declared type must match the file's leading bytes.`,
+  request: {
+    body: {
+      required: true,
+      content: { "multipart/form-data": { schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }) }) } },
+    },
+  },
+  responses: { 201: jsonContent(MediaSchema, "Stored") },
+});
+
+export const getMemberMedia = apiRoute("member", {
+  method: "get",
+  path: "/conversations/media/{media_id}",
+  tags: ["Media"],
+  summary: "Download an org's media (members)",
+  request: { params: MediaParam },
+  responses: { 200: bytes("The bytes, with their content type") },
+});
+
+export const getSignedMedia = createRoute({
+  method: "get",
+  path: "/media/{media_id}",
+  tags: ["Media"],
+  summary: "Download media through a signed link (no bearer token; for providers)",
+  request: {
+    params: MediaParam,
+    query: z.object({ exp: z.string().optional(), sig: z.string().optional() }),
+  },
+  responses: { 200: bytes("The bytes"), ...pickErrors(403, 404, 500) },
+});
