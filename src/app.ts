@@ -7,6 +7,7 @@ import { ApiError, problemResponse } from "./lib/errors";
 import { createRouter } from "./lib/router";
 import { log } from "./lib/log";
 import { mediaRouter } from "./media/media.index";
+import { messagesRouter } from "./messages/messages.index";
 import { bodyLimits } from "./middleware/limits";
 import { requestContext } from "./middleware/request";
 import { setupRouter } from "./setup/setup.index";
@@ -56,6 +57,7 @@ export function createApp() {
   // Static /conversations/… paths before /conversations/{conversation_id}.
   app.route("/", mediaRouter);
   app.route("/", conversationsRouter);
+  app.route("/", messagesRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

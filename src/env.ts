@@ -1,12 +1,14 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Role } from "./db/schema";
 import type { OrgInbox } from "./org-inbox/org-inbox";
+import type { SendJob } from "./sending/queue";
 
 /** The Worker's bindings and configuration (wrangler.toml vars, secrets, .dev.vars). */
 export type Bindings = {
   DB: D1Database;
   MEDIA: R2Bucket;
   ORG_INBOX: DurableObjectNamespace<OrgInbox>;
+  SEND_QUEUE: Queue<SendJob>;
   AUTH_JWT_SECRET?: string;
   AUTH_JWKS_URL?: string;
   AUTH_ISSUER?: string;

@@ -40,6 +40,17 @@ describe("POST /conversations/media", () => {
     expect(new Uint8Array(await signed.arrayBuffer())).toEqual(PNG);
   });
 
+  it("honours Idempotency-Key: the same upload replays the same Media, stored once", async () => {
+    const org = await newOrg();
+    const send = () => org.as(org.owner)("/conversations/media", { method: "POST", raw: form(PNG, "image/png", "a.png"), headers: { "idempotency-key": "up-1" } });
+    const first = await send();
+    expect(first.status).toBe(201);
+    const again = await send();
+    expect(again.status).toBe(201);
+    expect((await json(again)).id).toBe((await json(first)).id);
+    expect(await count("media", "org_id = ?", org.orgId)).toBe(1);
+  });
+
   it("refuses a type outside the allowlist, and content that is not the declared type (415, nothing stored)", async () => {
     const org = await newOrg();
     await expectProblem(await upload(org, form(new Uint8Array([0x50, 0x4b, 3, 4]), "application/zip", "a.zip")), 415, "unsupported_media_type");

@@ -57,4 +57,4 @@ export const ingestActivity = apiRoute("admin", {
     201: jsonContent(IngestResult, "Stored"),
     ...pickErrors(422),
   },
-});
+}, { idempotent: true });

@@ -1,5 +1,6 @@
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import { authenticate } from "../middleware/auth";
+import { idempotency } from "../middleware/idempotency";
 import { orgScope, requireRole } from "../middleware/org";
 import { pickErrors } from "./errors";
 import { Uuid } from "./schemas";
@@ -23,13 +24,25 @@ const commonErrors = (access: Access) =>
 type RequestOf<R> = R extends { request: infer Q } ? Q : undefined;
 
 /** createRoute with the access guard, the X-Org-Id header and the common problem responses. */
-export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(access: Access, config: R) {
-  const request = access === "user" ? config.request : { ...config.request, headers: OrgHeader };
+export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(
+  access: Access,
+  config: R,
+  opts: { idempotent?: boolean } = {},
+) {
+  const headers = opts.idempotent
+    ? OrgHeader.extend({
+        "idempotency-key": z.string().optional().openapi({
+          param: { name: "idempotency-key", in: "header" },
+          description: "1–255 chars; the same key with the same request replays the first answer for 24 h",
+        }),
+      })
+    : OrgHeader;
+  const request = access === "user" ? config.request : { ...config.request, headers };
   return createRoute({
     ...config,
     request: request as RequestOf<R>,
-    middleware: [...guards[access]],
+    middleware: opts.idempotent ? [...guards[access], idempotency] : [...guards[access]],
     security: [{ bearerAuth: [] }],
-    responses: { ...commonErrors(access), ...config.responses } as R["responses"],
+    responses: { ...commonErrors(access), ...(opts.idempotent ? pickErrors(409, 422) : {}), ...config.responses } as R["responses"],
   });
 }

@@ -9,9 +9,8 @@ import { iso } from "../lib/time";
 import { toMedia } from "../conversations/present";
 import { mediaMaxBytes } from "../middleware/limits";
 import { isAllowedType, matchesMagic } from "./magic";
+import { mediaKey } from "./storage";
 import type * as R from "./media.routes";
-
-export const mediaKey = (orgId: string, mediaId: string) => `orgs/${orgId}/media/${mediaId}`;
 
 const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
 

@@ -35,7 +35,7 @@ export const uploadMedia = apiRoute("member", {
     },
   },
   responses: { 201: jsonContent(MediaSchema, "Stored") },
-});
+}, { idempotent: true });
 
 export const getMemberMedia = apiRoute("member", {
   method: "get",

@@ -1,9 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { db } from "../db/client";
+import { activities } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
+import { log } from "../lib/log";
 import { ingest, type IngestInput } from "./ingest";
 import { removeMember } from "./members";
+import { createOutbound, type OutboundInput } from "./outbound";
 import { applyState, openConversation, type StateChange } from "./state";
 
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[] } };
@@ -37,6 +41,26 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   changeState(orgId: string, conversationId: string, change: StateChange) {
     return this.serialize(() => applyState(db(this.env), orgId, conversationId, change));
+  }
+
+  /** A member's message: stored inside the chain, then handed to the send queue. */
+  sendMessage(orgId: string, input: OutboundInput) {
+    return this.serialize(async () => {
+      const d = db(this.env);
+      const created = await createOutbound(d, orgId, input);
+      if (created.activity.status !== "queued") return created;
+      try {
+        await this.env.SEND_QUEUE.send({ orgId, messageId: created.activity.id });
+      } catch (e) {
+        // Stored but not handed over: say so on the message rather than fail the request
+        // (a retried request would send twice).
+        log("error", "enqueue_failed", { message_id: created.activity.id, error: String(e) });
+        const error = { errorCode: "enqueue_failed", errorMessage: "The message could not be queued for sending." };
+        await d.update(activities).set({ status: "failed", ...error }).where(eq(activities.id, created.activity.id));
+        return { ...created, activity: { ...created.activity, status: "failed", ...error } };
+      }
+      return created;
+    });
   }
 
   removeMember(orgId: string, userId: string) {

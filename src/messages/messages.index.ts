@@ -1,0 +1,5 @@
+import { createRouter } from "../lib/router";
+import * as h from "./messages.handlers";
+import * as r from "./messages.routes";
+
+export const messagesRouter = createRouter().openapi(r.sendMessage, h.sendMessage);

@@ -1,0 +1,100 @@
+import { and, eq, lt } from "drizzle-orm";
+import { createMiddleware } from "hono/factory";
+import type { HonoRequest } from "hono";
+import { db } from "../db/client";
+import { idempotencyKeys } from "../db/schema";
+import type { AppEnv } from "../env";
+import { ApiError, invalid } from "../lib/errors";
+
+const TTL_MS = 24 * 3600 * 1000;
+
+const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * What "the same body" means: the bytes for JSON; for multipart, each part's name,
+ * filename, type and content, since clients draw a new boundary for every request.
+ */
+async function bodyFingerprint(req: HonoRequest): Promise<string> {
+  const type = req.header("content-type") ?? "";
+  if (/^multipart\/form-data/i.test(type)) {
+    try {
+      const parts: string[] = [];
+      const form = await req.formData();
+      for (const [name, value] of form.entries()) {
+        const v = value as unknown;
+        parts.push(
+          v instanceof File ? `${name}\0${v.name}\0${v.type}\0${hex(await crypto.subtle.digest("SHA-256", await v.arrayBuffer()))}` : `${name}\0${String(v)}`,
+        );
+      }
+      return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.sort().join("\n"))));
+    } catch {
+      // Unparseable multipart: the validator answers it; fall back to the bytes.
+    }
+  }
+  return hex(await crypto.subtle.digest("SHA-256", await req.arrayBuffer()));
+}
+
+/** `"abc"` and `abc` are one key (SPEC 13: the draft's structured-header string or a bare token). */
+export function parseKey(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  let key = raw.trim();
+  if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1);
+  if (key.length < 1 || key.length > 255) throw invalid("Idempotency-Key", "Idempotency-Key must be 1–255 characters.");
+  return key;
+}
+
+/**
+ * Idempotency-Key on creating POSTs (SPEC 5, 13): the first request claims the key
+ * atomically (INSERT … ON CONFLICT DO NOTHING), so of concurrent twins exactly one
+ * runs; a finished answer replays byte for byte for 24 h; the same key on another
+ * method, path or body is 422; while the first still runs, 409. A 5xx frees the key.
+ */
+export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
+  const key = parseKey(c.req.header("idempotency-key"));
+  if (key === null) return next();
+  const orgId = c.get("orgId");
+  const d = db(c.env);
+  const bodyHash = await bodyFingerprint(c.req);
+  const method = c.req.method;
+  const path = new URL(c.req.url).pathname;
+  const now = Date.now();
+  const mine = and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, key));
+  await d.delete(idempotencyKeys).where(and(mine, lt(idempotencyKeys.expiresAt, now)));
+  const claimed = await d
+    .insert(idempotencyKeys)
+    .values({ orgId, key, method, path, bodyHash, state: "in_flight", createdAt: now, expiresAt: now + TTL_MS })
+    .onConflictDoNothing()
+    .returning({ key: idempotencyKeys.key });
+  if (!claimed.length) {
+    const first = await d.select().from(idempotencyKeys).where(mine).get();
+    if (!first) throw new ApiError("idempotency_in_flight", "The first request with this key is still being processed; retry shortly.");
+    if (first.method !== method || first.path !== path || first.bodyHash !== bodyHash) {
+      throw new ApiError("idempotency_key_reused", "This Idempotency-Key was used for a different request.", [
+        { path: "Idempotency-Key", message: "already used with another method, path or body" },
+      ]);
+    }
+    if (first.state === "in_flight") {
+      throw new ApiError("idempotency_in_flight", "The first request with this key is still being processed; retry shortly.", undefined, { "retry-after": "1" });
+    }
+    return new Response(first.responseBody, {
+      status: first.responseStatus ?? 200,
+      headers: { "content-type": first.responseContentType ?? "application/json", "idempotent-replayed": "true" },
+    });
+  }
+  try {
+    await next();
+  } catch (e) {
+    await d.delete(idempotencyKeys).where(mine);
+    throw e;
+  }
+  // Errors thrown downstream were rendered by onError already when we get here.
+  if (c.res.status >= 500) {
+    await d.delete(idempotencyKeys).where(mine);
+    return;
+  }
+  const body = await c.res.clone().text();
+  await d
+    .update(idempotencyKeys)
+    .set({ state: "done", responseStatus: c.res.status, responseBody: body, responseContentType: c.res.headers.get("content-type") })
+    .where(mine);
+});

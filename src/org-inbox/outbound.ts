@@ -1,0 +1,123 @@
+import { and, asc, desc, eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { activities, channels, conversations, type Activity, type Channel, type Conversation } from "../db/schema";
+import { ApiError, invalid, notFound } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+import { activityPreview, loadMedia } from "./ingest";
+import { selectConversation } from "./state";
+
+export type OutboundInput = {
+  conversationId: string;
+  type: "sms" | "email" | "note";
+  body: string;
+  subject?: string | null;
+  html?: string | null;
+  mediaIds: string[];
+  authorId: string;
+};
+
+/** `Re: <subject of the thread's last email>`, without doubling an existing Re: (SPEC 13). */
+export const replySubject = (subject: string) => (/^re:/i.test(subject.trim()) ? subject.trim() : `Re: ${subject.trim()}`);
+
+/** The channel the contact last wrote to on this kind, else the org's oldest of that kind (SPEC 13). */
+async function pickChannel(d: Db, orgId: string, kind: "sms" | "email", conversation: Conversation): Promise<Channel> {
+  const preferred = kind === "sms" ? conversation.lastSmsChannelId : conversation.lastEmailChannelId;
+  const rows = await d
+    .select()
+    .from(channels)
+    .where(and(eq(channels.orgId, orgId), eq(channels.kind, kind)))
+    .orderBy(asc(channels.createdAt), asc(channels.id))
+    .all();
+  const channel = rows.find((ch) => ch.id === preferred) ?? rows[0];
+  if (!channel) throw new ApiError("no_channel", `The org has no ${kind} channel to send from.`);
+  return channel;
+}
+
+/**
+ * A member's message from the thread: a note is stored; an sms or email is stored
+ * `queued` for the send queue. Either way one batch writes the activity and the
+ * conversation (a send resets unread and clears the reply wait).
+ */
+export async function createOutbound(d: Db, orgId: string, input: OutboundInput, now = Date.now()) {
+  const row = await selectConversation(d, orgId, input.conversationId).get();
+  if (!row) throw notFound("Conversation");
+  const { conversation, contact } = row;
+  const media = await loadMedia(d, orgId, input.mediaIds);
+  if (media.length !== new Set(input.mediaIds).size) {
+    throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
+  }
+
+  let channel: Channel | null = null;
+  let to: string | null = null;
+  let subject = input.subject ?? null;
+  if (input.type !== "note") {
+    to = input.type === "sms" ? contact.phone : contact.email;
+    if (!to) throw new ApiError("contact_unreachable", `The contact has no ${input.type === "sms" ? "phone" : "email"}.`);
+    channel = await pickChannel(d, orgId, input.type, conversation);
+    if (input.type === "email" && !subject) {
+      const lastEmail = await d
+        .select({ subject: activities.subject })
+        .from(activities)
+        .where(and(eq(activities.conversationId, conversation.id), eq(activities.type, "email")))
+        .orderBy(desc(activities.occurredAt))
+        .limit(1)
+        .get();
+      if (!lastEmail) throw invalid("subject", "The thread has no earlier email: give this one a subject.");
+      subject = replySubject(lastEmail.subject ?? "");
+    }
+  }
+
+  const activity: Activity = {
+    id: uuidv7(now),
+    orgId,
+    conversationId: conversation.id,
+    contactId: contact.id,
+    type: input.type,
+    direction: input.type === "note" ? null : "outbound",
+    status: input.type === "note" ? "logged" : "queued",
+    body: input.body,
+    subject: input.type === "email" ? subject : null,
+    html: input.type === "email" ? (input.html ?? null) : null,
+    fromAddr: channel?.address ?? null,
+    toAddr: to,
+    channelId: channel?.id ?? null,
+    mediaIds: input.mediaIds,
+    authorId: input.authorId,
+    provider: channel?.provider ?? null,
+    providerMessageId: null,
+    errorCode: null,
+    errorMessage: null,
+    sendAttempts: 0,
+    callDurationSeconds: null,
+    callRecordingUrl: null,
+    callRecordingMediaId: null,
+    callTranscript: null,
+    callSummary: null,
+    callSummaryStatus: null,
+    suggestionChannel: null,
+    sentMessageId: null,
+    resolvedBy: null,
+    resolvedAt: null,
+    occurredAt: now,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const sends = input.type !== "note";
+  await d.batch([
+    d.insert(activities).values(activity),
+    d
+      .update(conversations)
+      .set({
+        lastActivityId: activity.id,
+        lastActivityType: activity.type,
+        lastActivityDirection: activity.direction,
+        lastActivityPreview: activityPreview(activity),
+        lastActivityAt: now,
+        sortAt: now,
+        updatedAt: now,
+        ...(sends ? { unreadCount: 0, awaitingReplySince: null, slaDueAt: null } : {}),
+      })
+      .where(eq(conversations.id, conversation.id)),
+  ]);
+  return { activity, media };
+}

@@ -1,0 +1,38 @@
+/** What an adapter needs to deliver one outbound message. */
+export type OutboundMessage = {
+  id: string;
+  kind: "sms" | "email";
+  from: string;
+  to: string;
+  body: string;
+  subject?: string | null;
+  html?: string | null;
+  /** Signed links (sms) or the bytes themselves (email attachments). */
+  media: { id: string; url: string; contentType: string; filename: string | null; load: () => Promise<ArrayBuffer | null> }[];
+  statusCallback?: string;
+};
+
+/**
+ * accepted: the provider took it (its id). retry: a network error, 429 or 5xx.
+ * reject: any other refusal, final, with the provider's own code and message.
+ */
+export type SendOutcome =
+  | { kind: "accepted"; providerMessageId: string }
+  | { kind: "retry"; code: string; message: string }
+  | { kind: "reject"; code: string; message: string };
+
+export interface ProviderAdapter {
+  readonly name: "twilio" | "postmark" | "log";
+  send(message: OutboundMessage): Promise<SendOutcome>;
+}
+
+export const notConfigured = (provider: string): SendOutcome => ({
+  kind: "reject",
+  code: "provider_not_configured",
+  message: `The ${provider} provider has no credentials on this server.`,
+});
+
+/** Maps an HTTP answer to retry or reject (SPEC 9: 429 and 5xx retry, other 4xx fail at once). */
+export function refusal(status: number, code: string, message: string): SendOutcome {
+  return status === 429 || status >= 500 ? { kind: "retry", code, message } : { kind: "reject", code, message };
+}

@@ -1,0 +1,94 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { db } from "../db/client";
+import { activities, channels, media as mediaTable } from "../db/schema";
+import type { Bindings } from "../env";
+import { log } from "../lib/log";
+import { signedMediaUrl } from "../lib/signing";
+import { mediaKey } from "../media/storage";
+import { providerFor } from "../providers";
+import type { SendOutcome } from "../providers/types";
+
+export type SendJob = { orgId: string; messageId: string };
+
+export const MAX_SEND_ATTEMPTS = 5;
+
+/** Backoff after attempt n (1-based): 2, 4, 8, 16 s, plus at most 20 % jitter (SPEC 13). */
+export function backoffSeconds(attempt: number, random = Math.random()) {
+  const base = 2 ** attempt;
+  return Math.floor(base * (1 + 0.2 * random));
+}
+
+/**
+ * Delivers one queued message at most once: the claim (queued → sending) is a
+ * conditional update, so a redelivered job, or one for a message no longer
+ * queued, sends nothing.
+ */
+export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter?: number }> {
+  const d = db(env);
+  const now = Date.now();
+  const [claimed] = await d
+    .update(activities)
+    .set({ status: "sending", sendAttempts: sql`${activities.sendAttempts} + 1`, updatedAt: now })
+    .where(and(eq(activities.id, job.messageId), eq(activities.orgId, job.orgId), eq(activities.status, "queued")))
+    .returning();
+  if (!claimed) return {};
+
+  const channel = claimed.channelId
+    ? await d.select().from(channels).where(and(eq(channels.id, claimed.channelId), eq(channels.orgId, job.orgId))).get()
+    : undefined;
+  let outcome: SendOutcome;
+  if (!channel || !claimed.toAddr || (claimed.type !== "sms" && claimed.type !== "email")) {
+    outcome = { kind: "reject", code: "no_channel", message: "The channel this message was to leave from is gone." };
+  } else {
+    const mediaRows = claimed.mediaIds.length
+      ? await d.select().from(mediaTable).where(and(eq(mediaTable.orgId, job.orgId), inArray(mediaTable.id, claimed.mediaIds))).all()
+      : [];
+    const media = await Promise.all(
+      mediaRows.map(async (m) => ({
+        id: m.id,
+        url: await signedMediaUrl(env, m.id),
+        contentType: m.contentType,
+        filename: m.filename,
+        load: async () => (await env.MEDIA.get(mediaKey(m.orgId, m.id)))?.arrayBuffer() ?? null,
+      })),
+    );
+    const base = (env.PUBLIC_BASE_URL ?? "").replace(/\/$/, "");
+    outcome = await providerFor(channel.provider, env).send({
+      id: claimed.id,
+      kind: claimed.type,
+      from: channel.address,
+      to: claimed.toAddr,
+      body: claimed.body ?? "",
+      subject: claimed.subject,
+      html: claimed.html,
+      media,
+      statusCallback: base ? `${base}/webhooks/twilio/status` : undefined,
+    });
+  }
+
+  const sending = and(eq(activities.id, claimed.id), eq(activities.status, "sending"));
+  const done = Date.now();
+  if (outcome.kind === "accepted") {
+    await d
+      .update(activities)
+      .set({ status: "sent", providerMessageId: outcome.providerMessageId, errorCode: null, errorMessage: null, updatedAt: done })
+      .where(sending);
+    return {};
+  }
+  const final = outcome.kind === "reject" || claimed.sendAttempts >= MAX_SEND_ATTEMPTS;
+  log(final ? "error" : "warn", "send_failed", { message_id: claimed.id, attempt: claimed.sendAttempts, code: outcome.code, final });
+  await d
+    .update(activities)
+    .set({ status: final ? "failed" : "queued", errorCode: outcome.code, errorMessage: outcome.message, updatedAt: done })
+    .where(sending);
+  return final ? {} : { retryAfter: backoffSeconds(claimed.sendAttempts) };
+}
+
+/** The SEND_QUEUE consumer. */
+export async function handleSendBatch(batch: MessageBatch<SendJob>, env: Bindings) {
+  for (const message of batch.messages) {
+    const { retryAfter } = await deliver(env, message.body);
+    if (retryAfter !== undefined) message.retry({ delaySeconds: retryAfter });
+    else message.ack();
+  }
+}
