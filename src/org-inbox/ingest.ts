@@ -1,11 +1,12 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
-import { activities, channels, contacts, conversations, media, slaConfigs, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
+import { activities, channels, contacts, conversations, slaConfigs, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
 import { preview } from "../conversations/present";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { DEFAULT_SLA, slaDueAt } from "../sla/due";
+import { loadMedia, newActivity, requireMedia } from "./activity";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
@@ -38,10 +39,6 @@ export async function findDuplicate(d: Db, orgId: string, provider: string | nul
     .get();
 }
 
-export async function loadMedia(d: Db, orgId: string, ids: string[]) {
-  if (!ids.length) return [];
-  return d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, ids))).all();
-}
 
 export const newConversation = (orgId: string, contactId: string, now: number): Conversation => ({
   id: uuidv7(now),
@@ -119,10 +116,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
   const existing = dupRows[0];
   if (existing) return { activity: existing, media: await loadMedia(d, orgId, existing.mediaIds), duplicate: true };
 
-  const mediaRows = await loadMedia(d, orgId, input.mediaIds);
-  if (mediaRows.length !== new Set(input.mediaIds).size) {
-    throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
-  }
+  const mediaRows = await requireMedia(d, orgId, input.mediaIds);
   if (!contactRows[0] && "id" in ref) {
     throw new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
   }
@@ -141,41 +135,34 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
   const channel = channelRows[0];
   const sla = slaRows[0] ?? DEFAULT_SLA;
 
-  const activity: Activity = {
-    id: uuidv7(now),
-    orgId,
-    conversationId: conversation.id,
-    contactId: contact.id,
-    type: input.type,
-    direction: input.direction,
-    status: input.status,
-    body: input.body ?? null,
-    subject: input.subject ?? null,
-    html: input.html ?? null,
-    fromAddr: input.from ?? null,
-    toAddr: input.to ?? null,
-    channelId: channel?.id ?? null,
-    mediaIds: input.mediaIds,
-    authorId: input.authorId ?? null,
-    provider: input.provider,
-    providerMessageId: input.providerMessageId ?? null,
-    errorCode: null,
-    errorMessage: null,
-    sendAttempts: 0,
-    callDurationSeconds: input.call?.durationSeconds ?? null,
-    callRecordingUrl: input.call?.recordingUrl ?? null,
-    callRecordingMediaId: null,
-    callTranscript: input.call?.transcript ?? null,
-    callSummary: input.call?.summary ?? null,
-    callSummaryStatus: input.type !== "call" ? null : input.call?.summary ? "ready" : input.call?.transcript ? "pending" : "unavailable",
-    suggestionChannel: null,
-    sentMessageId: null,
-    resolvedBy: null,
-    resolvedAt: null,
-    occurredAt: input.occurredAt,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const activity = newActivity(
+    {
+      orgId,
+      conversationId: conversation.id,
+      contactId: contact.id,
+      type: input.type,
+      direction: input.direction,
+      status: input.status,
+      body: input.body ?? null,
+      subject: input.subject ?? null,
+      html: input.html ?? null,
+      fromAddr: input.from ?? null,
+      toAddr: input.to ?? null,
+      channelId: channel?.id ?? null,
+      mediaIds: input.mediaIds,
+      authorId: input.authorId ?? null,
+      provider: input.provider,
+      providerMessageId: input.providerMessageId ?? null,
+      callDurationSeconds: input.call?.durationSeconds ?? null,
+      callRecordingUrl: input.call?.recordingUrl ?? null,
+      callTranscript: input.call?.transcript ?? null,
+      callSummary: input.call?.summary ?? null,
+      callSummaryStatus: input.type !== "call" ? null : input.call?.summary ? "ready" : input.call?.transcript ? "pending" : "unavailable",
+      occurredAt: input.occurredAt,
+    },
+    now,
+  );
+
 
   const changes: Partial<Conversation> = { updatedAt: now };
   if (conversation.lastActivityAt == null || activity.occurredAt >= conversation.lastActivityAt) {

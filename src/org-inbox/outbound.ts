@@ -1,9 +1,9 @@
 import { and, asc, desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities, channels, conversations, type Activity, type Channel, type Conversation } from "../db/schema";
+import { activities, channels, conversations, type Channel, type Conversation } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
-import { activityPreview, loadMedia } from "./ingest";
+import { newActivity, requireMedia } from "./activity";
+import { activityPreview } from "./ingest";
 import { selectConversation } from "./state";
 
 export type OutboundInput = {
@@ -42,10 +42,7 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
   const row = await selectConversation(d, orgId, input.conversationId).get();
   if (!row) throw notFound("Conversation");
   const { conversation, contact } = row;
-  const media = await loadMedia(d, orgId, input.mediaIds);
-  if (media.length !== new Set(input.mediaIds).size) {
-    throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
-  }
+  const media = await requireMedia(d, orgId, input.mediaIds);
 
   let channel: Channel | null = null;
   let to: string | null = null;
@@ -67,41 +64,28 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
     }
   }
 
-  const activity: Activity = {
-    id: uuidv7(now),
-    orgId,
-    conversationId: conversation.id,
-    contactId: contact.id,
-    type: input.type,
-    direction: input.type === "note" ? null : "outbound",
-    status: input.type === "note" ? "logged" : "queued",
-    body: input.body,
-    subject: input.type === "email" ? subject : null,
-    html: input.type === "email" ? (input.html ?? null) : null,
-    fromAddr: channel?.address ?? null,
-    toAddr: to,
-    channelId: channel?.id ?? null,
-    mediaIds: input.mediaIds,
-    authorId: input.authorId,
-    provider: channel?.provider ?? null,
-    providerMessageId: null,
-    errorCode: null,
-    errorMessage: null,
-    sendAttempts: 0,
-    callDurationSeconds: null,
-    callRecordingUrl: null,
-    callRecordingMediaId: null,
-    callTranscript: null,
-    callSummary: null,
-    callSummaryStatus: null,
-    suggestionChannel: null,
-    sentMessageId: null,
-    resolvedBy: null,
-    resolvedAt: null,
-    occurredAt: now,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const activity = newActivity(
+    {
+      orgId,
+      conversationId: conversation.id,
+      contactId: contact.id,
+      type: input.type,
+      direction: input.type === "note" ? null : "outbound",
+      status: input.type === "note" ? "logged" : "queued",
+      body: input.body,
+      subject: input.type === "email" ? subject : null,
+      html: input.type === "email" ? (input.html ?? null) : null,
+      fromAddr: channel?.address ?? null,
+      toAddr: to,
+      channelId: channel?.id ?? null,
+      mediaIds: input.mediaIds,
+      authorId: input.authorId,
+      provider: channel?.provider ?? null,
+      occurredAt: now,
+    },
+    now,
+  );
+
   const sends = input.type !== "note";
   await d.batch([
     d.insert(activities).values(activity),

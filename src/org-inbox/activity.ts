@@ -1,0 +1,54 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { media, type Activity } from "../db/schema";
+import { ApiError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
+
+type Essentials = Pick<Activity, "orgId" | "conversationId" | "contactId" | "type" | "direction" | "status" | "occurredAt">;
+
+/** A new timeline row: the essentials given, every optional column empty unless set. */
+export function newActivity(fields: Essentials & Partial<Activity>, now: number): Activity {
+  return {
+    id: uuidv7(now),
+    body: null,
+    subject: null,
+    html: null,
+    fromAddr: null,
+    toAddr: null,
+    channelId: null,
+    mediaIds: [],
+    authorId: null,
+    provider: null,
+    providerMessageId: null,
+    errorCode: null,
+    errorMessage: null,
+    sendAttempts: 0,
+    callDurationSeconds: null,
+    callRecordingUrl: null,
+    callRecordingMediaId: null,
+    callTranscript: null,
+    callSummary: null,
+    callSummaryStatus: null,
+    suggestionChannel: null,
+    sentMessageId: null,
+    resolvedBy: null,
+    resolvedAt: null,
+    createdAt: now,
+    updatedAt: now,
+    ...fields,
+  };
+}
+
+export async function loadMedia(d: Db, orgId: string, ids: string[]) {
+  if (!ids.length) return [];
+  return d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, ids))).all();
+}
+
+/** The org's media rows for `ids`; any unknown or foreign id → 422 unknown_media. */
+export async function requireMedia(d: Db, orgId: string, ids: string[]) {
+  const rows = await loadMedia(d, orgId, ids);
+  if (rows.length !== new Set(ids).size) {
+    throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
+  }
+  return rows;
+}
