@@ -12,6 +12,7 @@ import { bodyLimits } from "./middleware/limits";
 import { requestContext } from "./middleware/request";
 import { setupRouter } from "./setup/setup.index";
 import { systemRouter } from "./system/system.index";
+import { webhooksRouter } from "./webhooks/webhooks.index";
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
@@ -58,6 +59,7 @@ export function createApp() {
   app.route("/", mediaRouter);
   app.route("/", conversationsRouter);
   app.route("/", messagesRouter);
+  app.route("/", webhooksRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -65,7 +65,11 @@ describe("/openapi.json", () => {
       const [method, path] = route.split(" ");
       const op = doc.paths[path]?.[method];
       expect(op, route).toBeDefined();
-      if (path === "/media/{media_id}") {
+      if (path.startsWith("/webhooks/twilio/")) {
+        // Provider webhooks authenticate by signature, not bearer token.
+        expect(op.security, route).toBeUndefined();
+        expect(Object.keys(op.responses), route).toContain("403");
+      } else if (path === "/media/{media_id}") {
         // Signed links: no bearer token, a bad signature is 403.
         expect(op.security, route).toBeUndefined();
         expect(Object.keys(op.responses), route).toEqual(expect.arrayContaining(["403", "404", "500"]));

@@ -1,0 +1,56 @@
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { media } from "../db/schema";
+import type { Bindings } from "../env";
+import { log } from "../lib/log";
+import { mediaKey } from "../media/storage";
+
+const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * A media id derived from where the media came from, so a redelivered webhook
+ * names the same rows (INSERT OR IGNORE) instead of copying the bytes again.
+ */
+export async function derivedMediaId(...parts: string[]) {
+  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\u0000"))));
+  h[6] = (h[6] & 0x0f) | 0x80; // version 8: name-based, custom
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const s = hex(h.buffer.slice(0, 16));
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
+}
+
+export type InboundMedia = { id: string; url: string; contentType: string };
+
+/** Rows first (pending), so the message can reference them before the bytes arrive. */
+export async function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[], now = Date.now()) {
+  for (const m of items) {
+    await d
+      .insert(media)
+      .values({ id: m.id, orgId, contentType: m.contentType, size: 0, filename: null, sha256: null, status: "pending", sourceUrl: m.url, createdBy: null, createdAt: now })
+      .onConflictDoNothing();
+  }
+}
+
+/** Copies one provider-hosted file into R2 and marks its row ready (or failed). */
+export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item: InboundMedia) {
+  try {
+    const url = new URL(item.url);
+    const headers: Record<string, string> = {};
+    // Twilio serves media behind the account's Basic auth when "HTTP Basic Authentication for media" is on.
+    if (url.hostname.endsWith("twilio.com") && env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN) {
+      headers.authorization = `Basic ${btoa(`${env.TWILIO_ACCOUNT_SID}:${env.TWILIO_AUTH_TOKEN}`)}`;
+    }
+    const res = await fetch(url, { headers, redirect: "follow" });
+    if (!res.ok) throw new Error(`media fetch answered ${res.status}`);
+    const bytes = await res.arrayBuffer();
+    const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));
+    await env.MEDIA.put(mediaKey(orgId, item.id), bytes, { httpMetadata: { contentType: item.contentType } });
+    await d
+      .update(media)
+      .set({ status: "ready", size: bytes.byteLength, sha256 })
+      .where(and(eq(media.id, item.id), eq(media.orgId, orgId)));
+  } catch (e) {
+    log("error", "inbound_media_copy_failed", { media_id: item.id, org_id: orgId, error: String(e) });
+    await d.update(media).set({ status: "failed" }).where(and(eq(media.id, item.id), eq(media.orgId, orgId)));
+  }
+}

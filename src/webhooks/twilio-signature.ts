@@ -1,0 +1,32 @@
+// X-Twilio-Signature (SPEC 9): base64 HMAC-SHA1, keyed by the auth token, of the URL
+// Twilio called followed by every POST parameter sorted by name, name then value.
+const enc = new TextEncoder();
+
+export async function twilioSignature(authToken: string, url: string, params: URLSearchParams) {
+  const names = [...new Set(params.keys())].sort();
+  let data = url;
+  for (const name of names) for (const value of params.getAll(name)) data += name + value;
+  const key = await crypto.subtle.importKey("raw", enc.encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(data)));
+  return btoa(String.fromCharCode(...mac));
+}
+
+export function constantTimeEqual(a: string, b: string) {
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** The URL Twilio signed: PUBLIC_BASE_URL + the path and query as received. */
+export function calledUrl(publicBaseUrl: string | undefined, requestUrl: string) {
+  const u = new URL(requestUrl);
+  const base = (publicBaseUrl || u.origin).replace(/\/$/, "");
+  return `${base}${u.pathname}${u.search}`;
+}
+
+export async function verifyTwilio(authToken: string | undefined, url: string, params: URLSearchParams, signature: string | undefined) {
+  if (!authToken || !signature) return false;
+  return constantTimeEqual(await twilioSignature(authToken, url, params), signature);
+}

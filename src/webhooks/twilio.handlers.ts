@@ -1,0 +1,130 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Context } from "hono";
+import { db } from "../db/client";
+import { activities, channels } from "../db/schema";
+import type { AppEnv } from "../env";
+import { ApiError } from "../lib/errors";
+import { toE164 } from "../lib/phone";
+import { orgInbox } from "../org-inbox/org-inbox";
+import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
+import { calledUrl, verifyTwilio } from "./twilio-signature";
+import { keepUnroutable } from "./unroutable";
+
+const TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+const twiml = (c: Context<AppEnv>) => c.body(TWIML_EMPTY, 200, { "content-type": "text/xml" });
+
+/** Reads the form and checks X-Twilio-Signature before anything else happens (403 otherwise). */
+async function signedParams(c: Context<AppEnv>) {
+  const params = new URLSearchParams(await c.req.text());
+  const ok = await verifyTwilio(c.env.TWILIO_AUTH_TOKEN, calledUrl(c.env.PUBLIC_BASE_URL, c.req.url), params, c.req.header("x-twilio-signature"));
+  if (!ok) throw new ApiError("forbidden", "X-Twilio-Signature is missing or does not match.");
+  return params;
+}
+
+const smsChannelOrg = (c: Context<AppEnv>, address: string | null) =>
+  address
+    ? db(c.env)
+        .select({ orgId: channels.orgId })
+        .from(channels)
+        .where(and(eq(channels.kind, "sms"), eq(channels.address, address)))
+        .get()
+    : Promise.resolve(undefined);
+
+const region = (c: Context<AppEnv>) => c.env.DEFAULT_PHONE_REGION;
+
+/** POST /webhooks/twilio/messages: an inbound SMS/MMS into the timeline. */
+export async function inboundMessage(c: Context<AppEnv>) {
+  const params = await signedParams(c);
+  const payload = Object.fromEntries(params);
+  const d = db(c.env);
+  let orgId: string | null = null;
+  try {
+    const to = toE164(params.get("To") ?? "", region(c));
+    const from = toE164(params.get("From") ?? "", region(c));
+    const sid = params.get("MessageSid") ?? params.get("SmsMessageSid");
+    if (!to || !from || !sid) {
+      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
+      return twiml(c);
+    }
+    orgId = (await smsChannelOrg(c, to))?.orgId ?? null;
+    if (!orgId) {
+      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
+      return twiml(c);
+    }
+    const count = Math.min(Number(params.get("NumMedia") ?? "0") || 0, 10);
+    const items: InboundMedia[] = [];
+    for (let i = 0; i < count; i++) {
+      const url = params.get(`MediaUrl${i}`);
+      if (url) items.push({ id: await derivedMediaId(orgId, "twilio", sid, String(i)), url, contentType: params.get(`MediaContentType${i}`) ?? "application/octet-stream" });
+    }
+    await registerInboundMedia(d, orgId, items);
+    const answer = await orgInbox(c.env, orgId).ingest(orgId, {
+      contact: { phone: from },
+      type: "sms",
+      direction: "inbound",
+      status: "received",
+      body: params.get("Body") ?? "",
+      from,
+      to,
+      provider: "twilio",
+      providerMessageId: sid,
+      occurredAt: Date.now(),
+      mediaIds: items.map((m) => m.id),
+    });
+    if ("error" in answer) {
+      await keepUnroutable(d, { orgId, provider: "twilio", reason: `refused: ${answer.error.code}`, payload });
+    } else if (!answer.ok.duplicate && items.length) {
+      // Off the webhook's path: Twilio gets its answer now.
+      c.executionCtx.waitUntil(Promise.all(items.map((m) => copyInboundMedia(c.env, d, orgId!, m))));
+    }
+  } catch (e) {
+    await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
+  }
+  return twiml(c);
+}
+
+// Status only moves forward; failed and undelivered are final (SPEC 9, 13).
+const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
+const FINAL = ["failed", "undelivered"];
+
+/** POST /webhooks/twilio/status: delivery status of our outbound messages. */
+export async function messageStatus(c: Context<AppEnv>) {
+  const params = await signedParams(c);
+  const payload = Object.fromEntries(params);
+  const d = db(c.env);
+  let orgId: string | null = null;
+  try {
+    const sid = params.get("MessageSid") ?? params.get("SmsSid");
+    const status = (params.get("MessageStatus") ?? params.get("SmsStatus") ?? "").toLowerCase();
+    if (!sid || !(status in RANK || FINAL.includes(status))) {
+      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
+      return c.body(null, 204);
+    }
+    orgId = (await smsChannelOrg(c, toE164(params.get("From") ?? "", region(c))))?.orgId ?? null;
+    if (!orgId) {
+      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
+      return c.body(null, 204);
+    }
+    const errorCode = params.get("ErrorCode");
+    const rankOf = sql`CASE ${activities.status} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 99 END`;
+    const moves = FINAL.includes(status) ? sql`1 = 1` : sql`${rankOf} < ${RANK[status]}`;
+    const match = and(eq(activities.orgId, orgId), eq(activities.provider, "twilio"), eq(activities.providerMessageId, sid));
+    const [updated] = await d
+      .update(activities)
+      .set({
+        status,
+        updatedAt: Date.now(),
+        ...(errorCode ? { errorCode, errorMessage: params.get("ErrorMessage") ?? `Twilio error ${errorCode}` } : {}),
+      })
+      .where(and(match, sql`${activities.status} NOT IN ('failed', 'undelivered')`, moves))
+      .returning({ id: activities.id });
+    if (!updated) {
+      const known = await d.select({ id: activities.id }).from(activities).where(match).get();
+      // A stale callback for a known message is simply older news; an unknown one is kept.
+      if (!known) await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
+    }
+  } catch (e) {
+    await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
+  }
+  return c.body(null, 204);
+}

@@ -1,0 +1,31 @@
+import { and, desc, eq, lt, or } from "drizzle-orm";
+import { db } from "../db/client";
+import { unroutableEvents } from "../db/schema";
+import type { AppRouteHandler } from "../env";
+import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
+import { createRouter } from "../lib/router";
+import { iso } from "../lib/time";
+import { inboundMessage, messageStatus } from "./twilio.handlers";
+import * as r from "./webhooks.routes";
+
+const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
+  const { limit = 25, cursor } = c.req.valid("query");
+  const after = decodeCursor(cursor, timeIdCursor);
+  const u = unroutableEvents;
+  const rows = await db(c.env)
+    .select()
+    .from(u)
+    .where(and(eq(u.orgId, c.get("orgId")), after ? or(lt(u.receivedAt, after[0]), and(eq(u.receivedAt, after[0]), lt(u.id, after[1]))) : undefined))
+    .orderBy(desc(u.receivedAt), desc(u.id))
+    .limit(limit + 1);
+  const { data, next_cursor } = page(rows, limit, (last) => [last.receivedAt, last.id]);
+  return c.json(
+    { data: data.map((e) => ({ id: e.id, provider: e.provider, reason: e.reason, received_at: iso(e.receivedAt), payload: e.payload })), next_cursor },
+    200,
+  );
+};
+
+export const webhooksRouter = createRouter()
+  .openapi(r.twilioInbound, (c) => inboundMessage(c))
+  .openapi(r.twilioStatus, (c) => messageStatus(c))
+  .openapi(r.listUnroutable, listUnroutable);

@@ -1,0 +1,163 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { addMember, call, count, expectProblem, ingestOk, json, newOrg, type TestOrg } from "./helpers";
+
+// Twilio's signature, computed here from its documentation, not with the app's code.
+async function sign(url: string, params: Record<string, string>) {
+  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join("");
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(env.TWILIO_AUTH_TOKEN!), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
+}
+
+async function post(path: string, params: Record<string, string>, signature?: string | null) {
+  const sig = signature === undefined ? await sign(`https://inbox.test${path}`, params) : signature;
+  return call(path, {
+    method: "POST",
+    raw: new URLSearchParams(params).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded", ...(sig ? { "x-twilio-signature": sig } : {}) },
+  });
+}
+
+let numbers = 0;
+async function orgWithNumber(): Promise<{ org: TestOrg; number: string }> {
+  const org = await newOrg();
+  const number = `+1415557${String(2000 + ++numbers)}`;
+  expect((await org.as(org.owner)("/channels", { body: { kind: "sms", address: number, provider: "twilio" } })).status).toBe(201);
+  return { org, number };
+}
+
+// Every parameter Twilio documents for an incoming message, not just the ones we use.
+const inboundSms = (to: string, over: Record<string, string> = {}) => ({
+  ToCountry: "US", ToState: "CA", SmsMessageSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d", NumMedia: "0", ToCity: "SAN FRANCISCO",
+  FromZip: "94105", SmsSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d", FromState: "CA", SmsStatus: "received", FromCity: "SAN FRANCISCO",
+  Body: "Is Tuesday still free?", FromCountry: "US", To: to, MessagingServiceSid: "MG00000000000000000000000000000000",
+  ToZip: "94105", NumSegments: "1", ReferralNumMedia: "0", MessageSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d",
+  AccountSid: "AC00000000000000000000000000000000", From: "+14155550142", ApiVersion: "2010-04-01",
+  ...over,
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("POST /webhooks/twilio/messages", () => {
+  it("a correctly signed SMS → 200 empty TwiML, and the message in the org that owns the number", async () => {
+    const { org, number } = await orgWithNumber();
+    const other = await orgWithNumber();
+    const res = await post("/webhooks/twilio/messages", inboundSms(number));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/xml");
+    expect(await res.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
+    const { data } = await json(await org.as(org.owner)("/conversations"));
+    expect(data).toHaveLength(1);
+    expect(data[0]).toMatchObject({ contact: { phone: "+14155550142" }, unread_count: 1, last_activity: { preview: "Is Tuesday still free?" } });
+    const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
+    expect(thread[0]).toMatchObject({ type: "sms", direction: "inbound", status: "received", provider: "twilio", provider_message_id: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d", from: "+14155550142", to: number });
+    expect((await json(await other.org.as(other.org.owner)("/conversations"))).data).toHaveLength(0);
+  });
+
+  it("a wrong, missing or stale signature (a changed param) → 403, nothing stored", async () => {
+    const { org, number } = await orgWithNumber();
+    const params = inboundSms(number, { MessageSid: "SMforged", SmsSid: "SMforged", SmsMessageSid: "SMforged" });
+    const good = await sign("https://inbox.test/webhooks/twilio/messages", params);
+    await expectProblem(await post("/webhooks/twilio/messages", params, "bm90IHRoZSBzaWduYXR1cmU="), 403, "forbidden");
+    await expectProblem(await post("/webhooks/twilio/messages", params, null), 403, "forbidden");
+    await expectProblem(await post("/webhooks/twilio/messages", { ...params, Body: "changed" }, good), 403, "forbidden");
+    // Signed for another URL (query added) is not signed for this one.
+    await expectProblem(await post("/webhooks/twilio/messages?x=1", params, good), 403, "forbidden");
+    expect(await count("activities", "org_id = ?", org.orgId)).toBe(0);
+    expect(await count("unroutable_events", "payload LIKE '%SMforged%'")).toBe(0);
+  });
+
+  it("signs over parameters Twilio adds without notice", async () => {
+    const { org, number } = await orgWithNumber();
+    const res = await post("/webhooks/twilio/messages", inboundSms(number, { MessageSid: "SMnew1", AddOns: '{"status":"successful"}', NewFieldIn2027: "x" }));
+    expect(res.status).toBe(200);
+    expect(await count("activities", "org_id = ? AND provider_message_id = 'SMnew1'", org.orgId)).toBe(1);
+  });
+
+  it("25 concurrent redeliveries → one message, unread_count +1", async () => {
+    const { org, number } = await orgWithNumber();
+    const params = inboundSms(number, { MessageSid: "SMredeliver" });
+    const answers = await Promise.all(Array.from({ length: 25 }, () => post("/webhooks/twilio/messages", params)));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    expect(await count("activities", "org_id = ? AND provider_message_id = 'SMredeliver'", org.orgId)).toBe(1);
+    const { data } = await json(await org.as(org.owner)("/conversations"));
+    expect(data[0].unread_count).toBe(1);
+  });
+
+  it("an MMS: media rows on the message at once, bytes copied into R2 with Twilio's Basic auth", async () => {
+    const { org, number } = await orgWithNumber();
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]);
+    const seen: Request[] = [];
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const req = new Request(input as RequestInfo, init);
+      if (new URL(req.url).hostname !== "api.twilio.com") return real(input as RequestInfo, init);
+      seen.push(req);
+      return new Response(jpeg, { headers: { "content-type": "image/jpeg" } });
+    });
+    const url = "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/SMmms/Media/ME0000";
+    const res = await post("/webhooks/twilio/messages", inboundSms(number, { MessageSid: "SMmms", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg", Body: "" }));
+    expect(res.status).toBe(200);
+    const { data } = await json(await org.as(org.owner)("/conversations"));
+    const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
+    expect(thread[0].media).toEqual([expect.objectContaining({ content_type: "image/jpeg" })]);
+    const mediaId = thread[0].media[0].id;
+    for (let i = 0; i < 50 && (await count("media", "id = ? AND status = 'ready'", mediaId)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const stored = await env.MEDIA.get(`orgs/${org.orgId}/media/${mediaId}`);
+    expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(jpeg);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].headers.get("authorization")).toBe(`Basic ${btoa("AC00000000000000000000000000000000:twilio-test-token")}`);
+    // A redelivery names the same media and copies nothing again.
+    await post("/webhooks/twilio/messages", inboundSms(number, { MessageSid: "SMmms", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg", Body: "" }));
+    expect(await count("media", "org_id = ?", org.orgId)).toBe(1);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("a number no org owns → 200 and one unroutable event for the operator", async () => {
+    const params = inboundSms("+14155559871", { MessageSid: "SMnobody" });
+    const before = await count("unroutable_events", "org_id IS NULL");
+    expect((await post("/webhooks/twilio/messages", params)).status).toBe(200);
+    expect(await count("unroutable_events", "org_id IS NULL")).toBe(before + 1);
+    expect(await count("activities", "provider_message_id = 'SMnobody'")).toBe(0);
+  });
+});
+
+describe("POST /webhooks/twilio/status", () => {
+  const statusParams = (from: string, sid: string, status: string, over: Record<string, string> = {}) => ({
+    ApiVersion: "2010-04-01", MessageStatus: status, SmsSid: sid, SmsStatus: status, To: "+14155550142", From: from,
+    MessageSid: sid, AccountSid: "AC00000000000000000000000000000000", ...over,
+  });
+
+  it("delivered, sent, queued in that order → delivered; then undelivered is final, with its error", async () => {
+    const { org, number } = await orgWithNumber();
+    const { message } = await ingestOk(org, { direction: "outbound", provider: "twilio", provider_message_id: "SMout1", from: number, to: "+14155550142" });
+    for (const s of ["delivered", "sent", "queued"]) {
+      expect((await post("/webhooks/twilio/status", statusParams(number, "SMout1", s))).status).toBe(204);
+    }
+    const status = async () => (await json(await org.as(org.owner)(`/conversations/${message.conversation_id}/messages`))).data[0];
+    expect((await status()).status).toBe("delivered");
+    await post("/webhooks/twilio/status", statusParams(number, "SMout1", "undelivered", { ErrorCode: "30003", ErrorMessage: "Unreachable destination handset" }));
+    expect(await status()).toMatchObject({ status: "undelivered", error: { code: "30003", message: "Unreachable destination handset" } });
+    await post("/webhooks/twilio/status", statusParams(number, "SMout1", "read"));
+    expect((await status()).status).toBe("undelivered");
+  });
+
+  it("a status for a message we do not know is kept, in the org, listed for its owners and admins only", async () => {
+    const { org, number } = await orgWithNumber();
+    expect((await post("/webhooks/twilio/status", statusParams(number, "SMunknown", "delivered"))).status).toBe(204);
+    const { data } = await json(await org.as(org.owner)("/webhooks/unroutable"));
+    expect(data).toEqual([expect.objectContaining({ provider: "twilio", reason: "unknown_message", payload: expect.objectContaining({ MessageSid: "SMunknown" }) })]);
+    const agent = await addMember(org, "agent");
+    await expectProblem(await org.as(agent)("/webhooks/unroutable"), 403, "forbidden");
+    const other = await newOrg("Other");
+    expect((await json(await other.as(other.owner)("/webhooks/unroutable"))).data).toEqual([]);
+  });
+
+  it("a bad signature → 403 and nothing changes", async () => {
+    const { org, number } = await orgWithNumber();
+    const { message } = await ingestOk(org, { direction: "outbound", provider: "twilio", provider_message_id: "SMout2", from: number, to: "+14155550142" });
+    await expectProblem(await post("/webhooks/twilio/status", statusParams(number, "SMout2", "failed"), "AAAA"), 403, "forbidden");
+    const { data } = await json(await org.as(org.owner)(`/conversations/${message.conversation_id}/messages`));
+    expect(data[0].status).toBe("sent");
+  });
+});
