@@ -21,6 +21,8 @@ export default defineConfig(async () => {
             TWILIO_API_BASE: "https://twilio.fake",
             POSTMARK_SERVER_TOKEN: "postmark-test-token",
             POSTMARK_API_BASE: "https://postmark.fake",
+            POSTMARK_WEBHOOK_USER: "postmark-hook",
+            POSTMARK_WEBHOOK_PASSWORD: "hook-secret",
           },
         },
       }),

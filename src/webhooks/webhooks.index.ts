@@ -5,6 +5,7 @@ import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { createRouter } from "../lib/router";
 import { iso } from "../lib/time";
+import { postmarkEvents, postmarkInbound } from "./postmark.handlers";
 import { inboundMessage, messageStatus } from "./twilio.handlers";
 import * as r from "./webhooks.routes";
 
@@ -28,4 +29,6 @@ const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
 export const webhooksRouter = createRouter()
   .openapi(r.twilioInbound, (c) => inboundMessage(c))
   .openapi(r.twilioStatus, (c) => messageStatus(c))
+  .openapi(r.postmarkInbound, (c) => postmarkInbound(c))
+  .openapi(r.postmarkEvents, (c) => postmarkEvents(c))
   .openapi(r.listUnroutable, listUnroutable);

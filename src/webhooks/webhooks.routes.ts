@@ -3,9 +3,16 @@ import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
 import { Cursor, Limit, Timestamp, Uuid, jsonContent, listOf } from "../lib/schemas";
 
+// Provider bodies are documented with plain OpenAPI schemas, not zod: a zod body would
+// be validated before authentication, and a malformed one answered 400 and lost,
+// where SPEC 9 wants it authenticated first and kept.
 // Twilio adds parameters without notice: the documented ones are listed, any other passes.
-const form = (schema: z.ZodType) => ({ content: { "application/x-www-form-urlencoded": { schema } } });
-const twilioParams = (fields: string[]) => z.looseObject(Object.fromEntries(fields.map((f) => [f, z.string().optional()])));
+const form = (schema: object) => ({ content: { "application/x-www-form-urlencoded": { schema } } });
+const twilioParams = (fields: string[]) => ({
+  type: "object" as const,
+  additionalProperties: { type: "string" as const },
+  properties: Object.fromEntries(fields.map((f) => [f, { type: "string" as const }])),
+});
 const signature = z.object({
   "x-twilio-signature": z.string().optional().openapi({ param: { name: "x-twilio-signature", in: "header" }, description: "base64 HMAC-SHA1 (SPEC 9)" }),
 });
@@ -35,6 +42,31 @@ export const twilioStatus = createRoute({
     body: form(twilioParams(["MessageSid", "MessageStatus", "AccountSid", "From", "To", "ErrorCode", "ErrorMessage"])),
   },
   responses: { 204: { description: "Applied, or kept as unroutable" }, ...pickErrors(403, 413) },
+});
+
+const postmarkBody = (description: string) => ({
+  content: { "application/json": { schema: { type: "object" as const, additionalProperties: true, description } } },
+});
+const basic = z.object({
+  authorization: z.string().optional().openapi({ param: { name: "authorization", in: "header" }, description: "HTTP Basic: POSTMARK_WEBHOOK_USER / POSTMARK_WEBHOOK_PASSWORD" }),
+});
+
+export const postmarkInbound = createRoute({
+  method: "post",
+  path: "/webhooks/postmark/inbound",
+  tags: ["Webhooks"],
+  summary: "Postmark inbound email (HTTP Basic); attachments into R2",
+  request: { headers: basic, body: postmarkBody("Postmark's inbound webhook JSON") },
+  responses: { 200: { description: "Stored, or kept as unroutable" }, ...pickErrors(401, 413) },
+});
+
+export const postmarkEvents = createRoute({
+  method: "post",
+  path: "/webhooks/postmark/events",
+  tags: ["Webhooks"],
+  summary: "Postmark Delivery, Bounce and SpamComplaint for our outbound email (HTTP Basic)",
+  request: { headers: basic, body: postmarkBody("A Postmark Delivery, Bounce or SpamComplaint webhook") },
+  responses: { 200: { description: "Applied, or kept as unroutable" }, ...pickErrors(401, 413) },
 });
 
 export const UnroutableSchema = z

@@ -1,0 +1,156 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Context } from "hono";
+import { db } from "../db/client";
+import { activities, channels, media } from "../db/schema";
+import type { AppEnv } from "../env";
+import { ApiError } from "../lib/errors";
+import { normalizeEmail } from "../lib/phone";
+import { mediaKey } from "../media/storage";
+import { orgInbox } from "../org-inbox/org-inbox";
+import { derivedMediaId } from "./inbound-media";
+import { constantTimeEqual } from "./twilio-signature";
+import { keepUnroutable } from "./unroutable";
+
+/** Postmark webhooks authenticate with HTTP Basic (SPEC 9): anything else is 401. */
+function requireBasic(c: Context<AppEnv>) {
+  const user = c.env.POSTMARK_WEBHOOK_USER;
+  const pass = c.env.POSTMARK_WEBHOOK_PASSWORD;
+  const header = c.req.header("authorization") ?? "";
+  const m = /^Basic\s+(\S+)$/i.exec(header);
+  let given = "";
+  try {
+    given = m ? atob(m[1]) : "";
+  } catch {
+    given = "";
+  }
+  if (!user || !pass || !constantTimeEqual(given, `${user}:${pass}`)) {
+    throw new ApiError("unauthenticated", "Postmark webhook credentials are missing or wrong.", undefined, { "www-authenticate": 'Basic realm="postmark"' });
+  }
+}
+
+async function jsonPayload(c: Context<AppEnv>): Promise<Record<string, any> | null> {
+  try {
+    const v = await c.req.json();
+    return v && typeof v === "object" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+const base64Bytes = (b64: string) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+
+/** POST /webhooks/postmark/inbound: an inbound email into the timeline. */
+export async function postmarkInbound(c: Context<AppEnv>) {
+  requireBasic(c);
+  const d = db(c.env);
+  const p = await jsonPayload(c);
+  if (!p) {
+    await keepUnroutable(d, { orgId: null, provider: "postmark", reason: "invalid_payload", payload: { raw: (await c.req.text()).slice(0, 100_000) } });
+    return c.json({ ok: true }, 200);
+  }
+  let orgId: string | null = null;
+  try {
+    const recipients = [p.OriginalRecipient, ...(Array.isArray(p.ToFull) ? p.ToFull.map((t: any) => t?.Email) : []), p.To]
+      .filter((x): x is string => typeof x === "string" && x.includes("@"))
+      .map((x) => normalizeEmail(x.replace(/^.*<([^>]+)>.*$/, "$1")));
+    const from = typeof p.FromFull?.Email === "string" ? normalizeEmail(p.FromFull.Email) : typeof p.From === "string" ? normalizeEmail(p.From) : null;
+    const messageId = typeof p.MessageID === "string" ? p.MessageID : null;
+    if (!recipients.length || !from || !messageId) {
+      await keepUnroutable(d, { orgId: null, provider: "postmark", reason: "invalid_payload", payload: p });
+      return c.json({ ok: true }, 200);
+    }
+    let to: string | null = null;
+    for (const address of recipients) {
+      const ch = await d.select({ orgId: channels.orgId }).from(channels).where(and(eq(channels.kind, "email"), eq(channels.address, address))).get();
+      if (ch) {
+        orgId = ch.orgId;
+        to = address;
+        break;
+      }
+    }
+    if (!orgId) {
+      await keepUnroutable(d, { orgId: null, provider: "postmark", reason: "unknown_address", payload: p });
+      return c.json({ ok: true }, 200);
+    }
+    // Attachments arrive inline: straight into R2 under ids derived from the message.
+    const mediaIds: string[] = [];
+    const attachments = Array.isArray(p.Attachments) ? p.Attachments.slice(0, 20) : [];
+    for (const [i, a] of attachments.entries()) {
+      if (typeof a?.Content !== "string") continue;
+      const id = await derivedMediaId(orgId, "postmark", messageId, String(i));
+      const bytes = base64Bytes(a.Content);
+      const contentType = typeof a.ContentType === "string" ? a.ContentType : "application/octet-stream";
+      await c.env.MEDIA.put(mediaKey(orgId, id), bytes, { httpMetadata: { contentType } });
+      const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+      await d
+        .insert(media)
+        .values({ id, orgId, contentType, size: bytes.byteLength, filename: typeof a.Name === "string" ? a.Name.slice(0, 255) : null, sha256, status: "ready", sourceUrl: null, createdBy: null, createdAt: Date.now() })
+        .onConflictDoNothing();
+      mediaIds.push(id);
+    }
+    const answer = await orgInbox(c.env, orgId).ingest(orgId, {
+      contact: { email: from, name: typeof p.FromName === "string" && p.FromName ? p.FromName : (p.FromFull?.Name ?? null) },
+      type: "email",
+      direction: "inbound",
+      status: "received",
+      body: (typeof p.StrippedTextReply === "string" && p.StrippedTextReply.trim() ? p.StrippedTextReply : p.TextBody) ?? "",
+      subject: typeof p.Subject === "string" ? p.Subject : null,
+      html: typeof p.HtmlBody === "string" ? p.HtmlBody : null,
+      from,
+      to,
+      provider: "postmark",
+      providerMessageId: messageId,
+      occurredAt: Number.isFinite(Date.parse(p.Date)) ? Date.parse(p.Date) : Date.now(),
+      mediaIds,
+    });
+    if ("error" in answer) await keepUnroutable(d, { orgId, provider: "postmark", reason: `refused: ${answer.error.code}`, payload: p });
+  } catch (e) {
+    await keepUnroutable(d, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p });
+  }
+  return c.json({ ok: true }, 200);
+}
+
+/** POST /webhooks/postmark/events: Delivery, Bounce, SpamComplaint for our outbound email. */
+export async function postmarkEvents(c: Context<AppEnv>) {
+  requireBasic(c);
+  const d = db(c.env);
+  const p = await jsonPayload(c);
+  let orgId: string | null = null;
+  try {
+    const messageId = typeof p?.MessageID === "string" ? p.MessageID : null;
+    const ours = typeof p?.Metadata?.message_id === "string" ? p.Metadata.message_id : null;
+    const row = ours
+      ? await d.select({ id: activities.id, orgId: activities.orgId, pmid: activities.providerMessageId }).from(activities).where(eq(activities.id, ours)).get()
+      : undefined;
+    if (!p || !messageId || !row || row.pmid !== messageId) {
+      await keepUnroutable(d, { orgId: row?.orgId ?? null, provider: "postmark", reason: p ? "unknown_message" : "invalid_payload", payload: p ?? {} });
+      return c.json({ ok: true }, 200);
+    }
+    orgId = row.orgId;
+    const notFinal = sql`${activities.status} NOT IN ('failed', 'undelivered')`;
+    const at = eq(activities.id, row.id);
+    const now = Date.now();
+    switch (p.RecordType) {
+      case "Delivery":
+        await d.update(activities).set({ status: "delivered", updatedAt: now }).where(and(at, notFinal, sql`${activities.status} NOT IN ('delivered', 'read')`));
+        break;
+      case "Bounce":
+        await d
+          .update(activities)
+          .set({ status: "undelivered", errorCode: String(p.TypeCode ?? p.Type ?? "bounce"), errorMessage: String(p.Description ?? p.Details ?? "Bounced"), updatedAt: now })
+          .where(and(at, notFinal));
+        break;
+      case "SpamComplaint":
+        await d
+          .update(activities)
+          .set({ errorCode: "spam_complaint", errorMessage: String(p.Description ?? "The recipient marked this email as spam."), updatedAt: now })
+          .where(at);
+        break;
+      default:
+        await keepUnroutable(d, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
+    }
+  } catch (e) {
+    await keepUnroutable(d, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p ?? {} });
+  }
+  return c.json({ ok: true }, 200);
+}
