@@ -41,6 +41,7 @@ CREATE UNIQUE INDEX `activities_dedup_uq` ON `activities` (`org_id`,`provider`,`
 CREATE INDEX `activities_thread_idx` ON `activities` (`conversation_id`,`occurred_at`,`id`);--> statement-breakpoint
 CREATE INDEX `activities_direction_idx` ON `activities` (`conversation_id`,`direction`,`occurred_at`);--> statement-breakpoint
 CREATE INDEX `activities_org_status_idx` ON `activities` (`org_id`,`type`,`status`);--> statement-breakpoint
+CREATE INDEX `activities_provider_idx` ON `activities` (`provider`,`provider_message_id`);--> statement-breakpoint
 CREATE TABLE `channels` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org_id` text NOT NULL,

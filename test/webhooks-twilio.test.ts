@@ -161,3 +161,80 @@ describe("POST /webhooks/twilio/status", () => {
     expect(data[0].status).toBe("sent");
   });
 });
+
+describe("POST /webhooks/twilio/calls", () => {
+  const callStatus = (to: string, sid: string, status: string, over: Record<string, string> = {}) => ({
+    AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01", CallSid: sid, CallStatus: status, CallDuration: "95",
+    Called: to, CalledCity: "SAN FRANCISCO", CalledCountry: "US", CalledState: "CA", CalledZip: "94105", Caller: "+14155550142",
+    CallerCity: "SAN FRANCISCO", CallerCountry: "US", CallerState: "CA", CallerZip: "94105", Direction: "inbound", Duration: "2",
+    From: "+14155550142", FromCity: "SAN FRANCISCO", FromCountry: "US", FromState: "CA", FromZip: "94105", SipResponseCode: "200",
+    Timestamp: "Tue, 24 Nov 2026 10:00:00 +0000", To: to, ToCity: "SAN FRANCISCO", ToCountry: "US", ToState: "CA", ToZip: "94105",
+    CallbackSource: "call-progress-events", SequenceNumber: "0", ...over,
+  });
+  const transcription = (sid: string) => ({
+    AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01", CallSid: sid, TranscriptionSid: "TR0000", TranscriptionStatus: "completed",
+    TranscriptionText: "Hi, this is Maria. Can we move my cleaning to Tuesday?", TranscriptionType: "fast", TranscriptionUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Transcriptions/TR0000",
+    RecordingSid: "RE0000", RecordingUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0000", url: "https://inbox.test/webhooks/twilio/calls",
+  });
+  const theCall = async (org: TestOrg) => {
+    const { data } = await json(await org.as(org.owner)("/conversations"));
+    const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
+    return { conversation: data[0], calls: thread.filter((m: { type: string }) => m.type === "call") };
+  };
+
+  it("status then transcription → one call activity with both", async () => {
+    const { org, number } = await orgWithNumber();
+    expect((await post("/webhooks/twilio/calls", callStatus(number, "CA1", "completed"))).status).toBe(204);
+    expect((await post("/webhooks/twilio/calls", transcription("CA1"))).status).toBe(204);
+    const { calls } = await theCall(org);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ direction: "inbound", status: "completed", provider_message_id: "CA1", call: { duration_seconds: 95, transcript: "Hi, this is Maria. Can we move my cleaning to Tuesday?", summary_status: "pending" } });
+  });
+
+  it("transcription first (no number on it), then status → the same one call with both, and nothing left waiting", async () => {
+    const { org, number } = await orgWithNumber();
+    expect((await post("/webhooks/twilio/calls", transcription("CA2"))).status).toBe(204);
+    expect(await count("unroutable_events", "waiting_for = 'CA2' AND resolved_at IS NULL")).toBe(1);
+    expect((await post("/webhooks/twilio/calls", callStatus(number, "CA2", "completed"))).status).toBe(204);
+    const { calls } = await theCall(org);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].call.transcript).toContain("move my cleaning");
+    expect(await count("unroutable_events", "waiting_for = 'CA2' AND resolved_at IS NULL")).toBe(0);
+    expect((await json(await org.as(org.owner)("/webhooks/unroutable"))).data).toEqual([]);
+  });
+
+  it("a missed inbound call starts the reply wait; an outbound-api call is found by its From", async () => {
+    const { org, number } = await orgWithNumber();
+    await post("/webhooks/twilio/calls", callStatus(number, "CA3", "no-answer", { CallDuration: "0" }));
+    const { conversation, calls } = await theCall(org);
+    expect(calls[0].status).toBe("no-answer");
+    expect(conversation.awaiting_reply_since).toBe(calls[0].occurred_at);
+    await post("/webhooks/twilio/calls", callStatus("+14155550142", "CA4", "completed", { Direction: "outbound-api", From: number, To: "+14155550142" }));
+    const after = await theCall(org);
+    expect(after.calls.map((c: { direction: string }) => c.direction).sort()).toEqual(["inbound", "outbound"]);
+    expect(after.conversation.awaiting_reply_since).toBeNull();
+  });
+
+  it("a recording is copied into R2 and then served as a signed link", async () => {
+    const { org, number } = await orgWithNumber();
+    const mp3 = new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0, 0, 0, 0, 1]);
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const req = new Request(input as RequestInfo, init);
+      if (new URL(req.url).hostname !== "api.twilio.com") return real(input as RequestInfo, init);
+      return new Response(mp3, { headers: { "content-type": "audio/mpeg" } });
+    });
+    await post("/webhooks/twilio/calls", callStatus(number, "CA5", "completed"));
+    await post("/webhooks/twilio/calls", {
+      AccountSid: "AC00000000000000000000000000000000", CallSid: "CA5", RecordingSid: "RE5", RecordingUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE5",
+      RecordingStatus: "completed", RecordingDuration: "94", RecordingChannels: "1", RecordingSource: "DialVerb", RecordingStartTime: "Tue, 24 Nov 2026 10:00:01 +0000",
+    });
+    for (let i = 0; i < 50 && (await count("media", "org_id = ? AND status = 'ready'", org.orgId)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const { calls } = await theCall(org);
+    expect(calls[0].call.duration_seconds).toBe(94);
+    expect(calls[0].call.recording_url).toMatch(/^https:\/\/inbox\.test\/media\/[0-9a-f-]{36}\?exp=\d+&sig=[0-9a-f]{64}$/);
+    const link = new URL(calls[0].call.recording_url);
+    const res = await call(link.pathname + link.search);
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(mp3);
+  });
+});

@@ -41,7 +41,7 @@ export const listMessages: AppRouteHandler<typeof R.listMessages> = async (c) =>
   ]);
   if (!exists) throw notFound("Conversation");
   const { data, next_cursor } = page(rows, limit, (last) => [last.occurredAt, last.id]);
-  const media = await mediaFor(d, orgId, data.flatMap((a) => a.mediaIds));
+  const media = await mediaFor(d, orgId, data.flatMap((a) => (a.callRecordingMediaId ? [...a.mediaIds, a.callRecordingMediaId] : a.mediaIds)));
   const out = await Promise.all(data.map((a) => (a.type === "suggestion" ? toSuggestion(a) : toMessage(c.env, a, media))));
   return c.json({ data: out, next_cursor }, 200);
 };

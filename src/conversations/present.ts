@@ -70,7 +70,11 @@ export async function toMessage(env: Pick<Bindings, "PUBLIC_BASE_URL" | "MEDIA_U
       a.type === "call"
         ? {
             duration_seconds: a.callDurationSeconds,
-            recording_url: a.callRecordingUrl,
+            // A signed link to our R2 copy once it is there, the provider's URL before.
+            recording_url:
+              a.callRecordingMediaId && mediaById.get(a.callRecordingMediaId)?.status === "ready"
+                ? await signedMediaUrl(env, a.callRecordingMediaId)
+                : a.callRecordingUrl,
             transcript: a.callTranscript,
             summary: a.callSummary,
             summary_status: a.callSummaryStatus ?? "unavailable",

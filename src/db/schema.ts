@@ -186,6 +186,8 @@ export const activities = sqliteTable(
     // The reply wait (SPEC 7): newest outbound reply, earliest inbound after it.
     index("activities_direction_idx").on(t.conversationId, t.direction, t.occurredAt),
     index("activities_org_status_idx").on(t.orgId, t.type, t.status),
+    // Callbacks that carry no number (Twilio recordings) find their call by CallSid alone.
+    index("activities_provider_idx").on(t.provider, t.providerMessageId),
   ],
 );
 

@@ -6,6 +6,7 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { orgInbox } from "../org-inbox/org-inbox";
+import { callCallback } from "./twilio-calls";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
 import { calledUrl, verifyTwilio } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
@@ -125,6 +126,17 @@ export async function messageStatus(c: Context<AppEnv>) {
     }
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
+  }
+  return c.body(null, 204);
+}
+
+/** POST /webhooks/twilio/calls: call status, recording and transcription callbacks. */
+export async function callEvent(c: Context<AppEnv>) {
+  const params = await signedParams(c);
+  try {
+    await callCallback(c, params);
+  } catch (e) {
+    await keepUnroutable(db(c.env), { orgId: null, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: Object.fromEntries(params) });
   }
   return c.body(null, 204);
 }

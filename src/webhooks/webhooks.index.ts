@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
 import { db } from "../db/client";
 import { unroutableEvents } from "../db/schema";
 import type { AppRouteHandler } from "../env";
@@ -6,7 +6,7 @@ import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { createRouter } from "../lib/router";
 import { iso } from "../lib/time";
 import { postmarkEvents, postmarkInbound } from "./postmark.handlers";
-import { inboundMessage, messageStatus } from "./twilio.handlers";
+import { callEvent, inboundMessage, messageStatus } from "./twilio.handlers";
 import * as r from "./webhooks.routes";
 
 const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
@@ -16,7 +16,7 @@ const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
   const rows = await db(c.env)
     .select()
     .from(u)
-    .where(and(eq(u.orgId, c.get("orgId")), after ? or(lt(u.receivedAt, after[0]), and(eq(u.receivedAt, after[0]), lt(u.id, after[1]))) : undefined))
+    .where(and(eq(u.orgId, c.get("orgId")), isNull(u.resolvedAt), after ? or(lt(u.receivedAt, after[0]), and(eq(u.receivedAt, after[0]), lt(u.id, after[1]))) : undefined))
     .orderBy(desc(u.receivedAt), desc(u.id))
     .limit(limit + 1);
   const { data, next_cursor } = page(rows, limit, (last) => [last.receivedAt, last.id]);
@@ -29,6 +29,7 @@ const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
 export const webhooksRouter = createRouter()
   .openapi(r.twilioInbound, (c) => inboundMessage(c))
   .openapi(r.twilioStatus, (c) => messageStatus(c))
+  .openapi(r.twilioCalls, (c) => callEvent(c))
   .openapi(r.postmarkInbound, (c) => postmarkInbound(c))
   .openapi(r.postmarkEvents, (c) => postmarkEvents(c))
   .openapi(r.listUnroutable, listUnroutable);

@@ -51,6 +51,21 @@ const basic = z.object({
   authorization: z.string().optional().openapi({ param: { name: "authorization", in: "header" }, description: "HTTP Basic: POSTMARK_WEBHOOK_USER / POSTMARK_WEBHOOK_PASSWORD" }),
 });
 
+export const twilioCalls = createRoute({
+  method: "post",
+  path: "/webhooks/twilio/calls",
+  tags: ["Webhooks"],
+  summary: "Twilio call status, recording and transcription callbacks, one call activity per CallSid",
+  description: "Only final call statuses (completed, no-answer, busy, failed, canceled) create the call; a recording or transcription that arrives first waits for it.",
+  request: {
+    headers: signature,
+    body: form(
+      twilioParams(["CallSid", "AccountSid", "From", "To", "Direction", "CallStatus", "CallDuration", "RecordingUrl", "RecordingSid", "RecordingDuration", "TranscriptionText", "TranscriptionStatus"]),
+    ),
+  },
+  responses: { 204: { description: "Applied, waiting for its call, or kept as unroutable" }, ...pickErrors(403, 413) },
+});
+
 export const postmarkInbound = createRoute({
   method: "post",
   path: "/webhooks/postmark/inbound",

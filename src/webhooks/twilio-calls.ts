@@ -1,0 +1,118 @@
+import { and, eq, isNull } from "drizzle-orm";
+import type { Context } from "hono";
+import { db, type Db } from "../db/client";
+import { activities, channels, unroutableEvents } from "../db/schema";
+import type { AppEnv, Bindings } from "../env";
+import { toE164 } from "../lib/phone";
+import { orgInbox } from "../org-inbox/org-inbox";
+import { copyInboundMedia, derivedMediaId, registerInboundMedia } from "./inbound-media";
+import { keepUnroutable } from "./unroutable";
+
+const FINAL_CALL_STATUSES = ["completed", "no-answer", "busy", "failed", "canceled"] as const;
+type CallStatus = (typeof FINAL_CALL_STATUSES)[number];
+
+const directionOf = (d: string | null) => (d === "inbound" ? "inbound" : d?.startsWith("outbound") ? "outbound" : null);
+
+/** What a recording or transcription callback adds to its call. */
+async function applyDetails(env: Bindings, d: Db, call: { id: string; orgId: string }, p: URLSearchParams, waitUntil: (p: Promise<unknown>) => void) {
+  const set: Partial<typeof activities.$inferInsert> = { updatedAt: Date.now() };
+  const recordingUrl = p.get("RecordingUrl");
+  if (recordingUrl) {
+    set.callRecordingUrl = recordingUrl;
+    const recordingDuration = Number(p.get("RecordingDuration"));
+    if (Number.isFinite(recordingDuration) && recordingDuration > 0) set.callDurationSeconds = recordingDuration;
+    // The provider's URL until our R2 copy exists; then a signed link to the copy.
+    const id = await derivedMediaId(call.orgId, "twilio-recording", p.get("RecordingSid") ?? recordingUrl);
+    const item = { id, url: /\.(mp3|wav)$/i.test(recordingUrl) ? recordingUrl : `${recordingUrl}.mp3`, contentType: "audio/mpeg" };
+    await registerInboundMedia(d, call.orgId, [item]);
+    set.callRecordingMediaId = id;
+    waitUntil(copyInboundMedia(env, d, call.orgId, item));
+  }
+  const transcript = p.get("TranscriptionText");
+  if (transcript && (p.get("TranscriptionStatus") ?? "completed") === "completed") {
+    set.callTranscript = transcript;
+  }
+  await d.update(activities).set(set).where(and(eq(activities.id, call.id), eq(activities.orgId, call.orgId)));
+  if (transcript) {
+    // A transcript with no summary yet waits for the summarizer.
+    await d
+      .update(activities)
+      .set({ callSummaryStatus: "pending" })
+      .where(and(eq(activities.id, call.id), isNull(activities.callSummary)));
+  }
+}
+
+/**
+ * POST /webhooks/twilio/calls: status, recording and transcription callbacks, all
+ * keyed by CallSid into one call activity, whatever order they arrive in.
+ */
+export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) {
+  const payload = Object.fromEntries(params);
+  const d = db(c.env);
+  const callSid = params.get("CallSid");
+  if (!callSid) {
+    await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
+    return;
+  }
+  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  const known = await d
+    .select({ id: activities.id, orgId: activities.orgId })
+    .from(activities)
+    .where(and(eq(activities.provider, "twilio"), eq(activities.providerMessageId, callSid), eq(activities.type, "call")))
+    .all();
+  const status = params.get("CallStatus") as CallStatus | null;
+
+  if (!known.length && status && (FINAL_CALL_STATUSES as readonly string[]).includes(status)) {
+    const direction = directionOf(params.get("Direction"));
+    const region = c.env.DEFAULT_PHONE_REGION;
+    const from = toE164(params.get("From") ?? "", region);
+    const to = toE164(params.get("To") ?? "", region);
+    const ours = direction === "inbound" ? to : from;
+    const theirs = direction === "inbound" ? from : to;
+    const channel = ours
+      ? await d.select({ orgId: channels.orgId }).from(channels).where(and(eq(channels.kind, "sms"), eq(channels.address, ours))).get()
+      : undefined;
+    if (!direction || !theirs || !channel) {
+      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: channel ? "invalid_payload" : "unknown_address", payload });
+      return;
+    }
+    const answer = await orgInbox(c.env, channel.orgId).ingest(channel.orgId, {
+      contact: { phone: theirs },
+      type: "call",
+      direction,
+      status,
+      from,
+      to,
+      provider: "twilio",
+      providerMessageId: callSid,
+      occurredAt: Date.now(),
+      call: { durationSeconds: Number(params.get("CallDuration") ?? "0") || 0 },
+      mediaIds: [],
+    });
+    if ("error" in answer) {
+      await keepUnroutable(d, { orgId: channel.orgId, provider: "twilio", reason: `refused: ${answer.error.code}`, payload });
+      return;
+    }
+    const call = { id: answer.ok.activity.id, orgId: channel.orgId };
+    await applyDetails(c.env, d, call, params, waitUntil);
+    // Callbacks that came before the call itself now have somewhere to go.
+    const waiting = await d
+      .select()
+      .from(unroutableEvents)
+      .where(and(eq(unroutableEvents.provider, "twilio"), eq(unroutableEvents.waitingFor, callSid), isNull(unroutableEvents.resolvedAt)))
+      .all();
+    for (const early of waiting) {
+      await applyDetails(c.env, d, call, new URLSearchParams(early.payload as Record<string, string>), waitUntil);
+      await d.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, early.id));
+    }
+    return;
+  }
+  if (known.length) {
+    for (const call of known) await applyDetails(c.env, d, call, params, waitUntil);
+    return;
+  }
+  // Not a final status, and the call is not known yet: keep it until the call arrives.
+  if (params.get("RecordingUrl") || params.get("TranscriptionText")) {
+    await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "call_not_yet_known", payload, waitingFor: callSid });
+  }
+}
