@@ -6,6 +6,7 @@
 // the same run. Prints JSON and keeps it in bench/results/.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
@@ -23,6 +24,8 @@ const STATE = "bench/.state";
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
 const ORG = "01936b00-0000-7000-8000-000000000001";
+const TWILIO_TOKEN = "bench-twilio-token";
+const SIGNED_BASE = "https://bench.inbox.test";
 const OWNER = "01936b00-0000-7000-8000-0000000000a1";
 const SMS_CHANNEL = "+14155559999";
 
@@ -124,7 +127,7 @@ async function main() {
   console.error(`Seeding ${N} conversations / ${N * 10} activities into ${STATE} …`);
   const seeded = seed();
   console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
-  const server = spawn("npx", ["wrangler", "dev", "--port", String(PORT), "--persist-to", STATE, "--log-level", "error"], {
+  const server = spawn("npx", ["wrangler", "dev", "--port", String(PORT), "--persist-to", STATE, "--log-level", "error", "--var", `TWILIO_AUTH_TOKEN:${TWILIO_TOKEN}`, "--var", `PUBLIC_BASE_URL:${SIGNED_BASE}`], {
     env,
     stdio: ["ignore", "ignore", "inherit"],
     detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
@@ -142,10 +145,44 @@ async function main() {
         contact: { phone: `+1415${String(2000000 + (sent % N)).padStart(7, "0")}` },
         type: "sms", direction: "inbound", body: "bench inbound", provider: "bench-load", provider_message_id: `load-${Date.now()}-${++sent}`,
       });
+    // Signed inbound SMS webhooks, one in ten a redelivery of an earlier MessageSid.
+    const sids = [];
+    let redeliveries = 0;
+    const inboundWebhook = () => {
+      let sid;
+      if (sids.length && Math.random() < 0.1) {
+        sid = sids[Math.floor(Math.random() * sids.length)];
+        redeliveries++;
+      } else {
+        sid = `SMbench${Date.now()}${sids.length}`;
+        sids.push(sid);
+      }
+      const params = {
+        AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01", Body: "bench inbound", From: `+1415${String(2000000 + (sids.length % N)).padStart(7, "0")}`,
+        MessageSid: sid, NumMedia: "0", NumSegments: "1", SmsMessageSid: sid, SmsSid: sid, SmsStatus: "received", To: SMS_CHANNEL,
+      };
+      const data = `${SIGNED_BASE}/webhooks/twilio/messages` + Object.keys(params).sort().map((k) => k + params[k]).join("");
+      return {
+        body: new URLSearchParams(params).toString(),
+        signature: createHmac("sha1", TWILIO_TOKEN).update(data).digest("base64"),
+      };
+    };
     const targets = {
       health: { url: `${base}/health` },
       list_conversations: { url: `${base}/conversations?limit=25`, headers },
       list_messages: { url: `${base}/conversations/${thread}/messages?limit=25`, headers },
+      twilio_inbound_webhook: {
+        url: `${base}/webhooks/twilio/messages`,
+        requests: [
+          {
+            method: "POST",
+            setupRequest: (req) => {
+              const { body, signature } = inboundWebhook();
+              return { ...req, body, headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature } };
+            },
+          },
+        ],
+      },
       post_activities: {
         url: `${base}/activities`,
         requests: [{ method: "POST", headers, setupRequest: (req) => ({ ...req, body: ingestBody() }) }],
@@ -157,6 +194,14 @@ async function main() {
       console.error(`  ${name} …`);
       results[name] = summary(await load(opts));
     }
+    const check = new DatabaseSync(findSqlite(STATE));
+    const dup = check.prepare("SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)").get();
+    const stored = check.prepare("SELECT COUNT(*) AS n FROM activities WHERE provider = 'twilio' AND provider_message_id LIKE 'SMbench%'").get();
+    check.close();
+    results.twilio_inbound_webhook.redeliveries_sent = redeliveries;
+    results.twilio_inbound_webhook.unique_sids_sent = sids.length;
+    results.twilio_inbound_webhook.stored = stored.n;
+    results.twilio_inbound_webhook.duplicates = dup.n;
     const health = results.health.requests_per_sec;
     for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / health).toFixed(2));
     const report = {
