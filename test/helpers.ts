@@ -107,3 +107,20 @@ export async function ingestOk(org: TestOrg, overrides: Record<string, unknown> 
 }
 
 export const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+
+/** Twilio's request signature, computed from its documentation (not with the app's code). */
+export async function twilioSign(url: string, params: Record<string, string>) {
+  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join("");
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(env.TWILIO_AUTH_TOKEN!), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
+}
+
+/** A signed Twilio webhook POST, as Twilio makes it (`signature: null` sends none). */
+export async function twilioPost(path: string, params: Record<string, string>, signature?: string | null) {
+  const sig = signature === undefined ? await twilioSign(`${BASE}${path}`, params) : signature;
+  return call(path, {
+    method: "POST",
+    raw: new URLSearchParams(params).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded", ...(sig ? { "x-twilio-signature": sig } : {}) },
+  });
+}

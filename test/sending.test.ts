@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { count, expectProblem, ingestOk, json, newOrg, type TestOrg } from "./helpers";
+import { count, expectProblem, ingestOk, json, newOrg, twilioPost, type TestOrg } from "./helpers";
 
 // Twilio and Postmark lie outside this Worker: answered here, at the HTTP boundary.
 type Seen = { url: string; method: string; headers: Headers; body: string };
@@ -129,6 +129,20 @@ describe("POST /conversations/{id}/messages", () => {
     expect(failed).toMatchObject({ status: "failed", error: { code: "21211", message: "The 'To' number is not a valid phone number." } });
     await new Promise((r) => setTimeout(r, 3000));
     expect(seen).toHaveLength(1);
+  });
+
+  it("a status callback that beats the consumer to storing the sid is applied once the sid is stored", async () => {
+    const { org, as, conversationId } = await setup();
+    const { data: channels } = await json(await as("/channels"));
+    const number = channels.find((c: { kind: string }) => c.kind === "sms").address;
+    const early = { MessageSid: "SMearly", SmsSid: "SMearly", MessageStatus: "delivered", SmsStatus: "delivered", From: number, To: "+14155550142", AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01" };
+    expect((await twilioPost("/webhooks/twilio/status", early)).status).toBe(204);
+    expect(await count("unroutable_events", "org_id = ? AND waiting_for = 'SMearly' AND resolved_at IS NULL", org.orgId)).toBe(1);
+    answers["twilio.fake"] = [() => Response.json({ sid: "SMearly", status: "queued" }, { status: 201 })];
+    const queued = await json(await as(`/conversations/${conversationId}/messages`, { body: { type: "sms", body: "race the callback" } }));
+    const final = await settle(org, conversationId, queued.id, ["delivered", "failed"]);
+    expect(final).toMatchObject({ status: "delivered", provider_message_id: "SMearly" });
+    expect(await count("unroutable_events", "org_id = ? AND waiting_for = 'SMearly' AND resolved_at IS NULL", org.orgId)).toBe(0);
   });
 
   it("a message no longer queued is never sent again, even when its job is delivered twice", async () => {

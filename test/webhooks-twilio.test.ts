@@ -1,22 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { addMember, call, count, expectProblem, ingestOk, json, newOrg, type TestOrg } from "./helpers";
+import { addMember, call, count, expectProblem, ingestOk, json, newOrg, twilioPost, twilioSign, type TestOrg } from "./helpers";
 
-// Twilio's signature, computed here from its documentation, not with the app's code.
-async function sign(url: string, params: Record<string, string>) {
-  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join("");
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(env.TWILIO_AUTH_TOKEN!), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
-  return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
-}
-
-async function post(path: string, params: Record<string, string>, signature?: string | null) {
-  const sig = signature === undefined ? await sign(`https://inbox.test${path}`, params) : signature;
-  return call(path, {
-    method: "POST",
-    raw: new URLSearchParams(params).toString(),
-    headers: { "content-type": "application/x-www-form-urlencoded", ...(sig ? { "x-twilio-signature": sig } : {}) },
-  });
-}
+const sign = twilioSign;
+const post = twilioPost;
 
 let numbers = 0;
 async function orgWithNumber(): Promise<{ org: TestOrg; number: string }> {

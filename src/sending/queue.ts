@@ -7,6 +7,7 @@ import { signedMediaUrl } from "../lib/signing";
 import { mediaKey } from "../media/storage";
 import { providerFor } from "../providers";
 import type { SendOutcome } from "../providers/types";
+import { applyWaitingStatuses } from "../webhooks/twilio-status";
 
 export type SendJob = { orgId: string; messageId: string };
 
@@ -73,6 +74,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
       .update(activities)
       .set({ status: "sent", providerMessageId: outcome.providerMessageId, errorCode: null, errorMessage: null, updatedAt: done })
       .where(sending);
+    if (channel?.provider === "twilio") await applyWaitingStatuses(d, job.orgId, outcome.providerMessageId);
     return {};
   }
   const final = outcome.kind === "reject" || claimed.sendAttempts >= MAX_SEND_ATTEMPTS;

@@ -1,12 +1,13 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { db } from "../db/client";
-import { activities, channels } from "../db/schema";
+import { channels } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { orgInbox } from "../org-inbox/org-inbox";
 import { callCallback } from "./twilio-calls";
+import { applyTwilioStatus, isTwilioMessageStatus } from "./twilio-status";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
 import { calledUrl, verifyTwilio } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
@@ -84,10 +85,6 @@ export async function inboundMessage(c: Context<AppEnv>) {
   return twiml(c);
 }
 
-// Status only moves forward; failed and undelivered are final (SPEC 9, 13).
-const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
-const FINAL = ["failed", "undelivered"];
-
 /** POST /webhooks/twilio/status: delivery status of our outbound messages. */
 export async function messageStatus(c: Context<AppEnv>) {
   const params = await signedParams(c);
@@ -97,7 +94,7 @@ export async function messageStatus(c: Context<AppEnv>) {
   try {
     const sid = params.get("MessageSid") ?? params.get("SmsSid");
     const status = (params.get("MessageStatus") ?? params.get("SmsStatus") ?? "").toLowerCase();
-    if (!sid || !(status in RANK || FINAL.includes(status))) {
+    if (!sid || !isTwilioMessageStatus(status)) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
       return c.body(null, 204);
     }
@@ -106,24 +103,9 @@ export async function messageStatus(c: Context<AppEnv>) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
       return c.body(null, 204);
     }
-    const errorCode = params.get("ErrorCode");
-    const rankOf = sql`CASE ${activities.status} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 99 END`;
-    const moves = FINAL.includes(status) ? sql`1 = 1` : sql`${rankOf} < ${RANK[status]}`;
-    const match = and(eq(activities.orgId, orgId), eq(activities.provider, "twilio"), eq(activities.providerMessageId, sid));
-    const [updated] = await d
-      .update(activities)
-      .set({
-        status,
-        updatedAt: Date.now(),
-        ...(errorCode ? { errorCode, errorMessage: params.get("ErrorMessage") ?? `Twilio error ${errorCode}` } : {}),
-      })
-      .where(and(match, sql`${activities.status} NOT IN ('failed', 'undelivered')`, moves))
-      .returning({ id: activities.id });
-    if (!updated) {
-      const known = await d.select({ id: activities.id }).from(activities).where(match).get();
-      // A stale callback for a known message is simply older news; an unknown one is kept.
-      if (!known) await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
-    }
+    const applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
+    // Unknown yet: the send consumer may not have stored the sid; it applies this when it does.
+    if (applied === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
   }

@@ -1,0 +1,39 @@
+import { and, eq, isNull, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { activities, unroutableEvents } from "../db/schema";
+
+// Status only moves forward; failed and undelivered are final (SPEC 9, 13).
+const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
+const FINAL = ["failed", "undelivered"];
+
+export const isTwilioMessageStatus = (s: string) => s in RANK || FINAL.includes(s);
+
+/** Applies a Twilio MessageStatus to our outbound message: "applied", "stale" (older news) or "unknown". */
+export async function applyTwilioStatus(d: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null) {
+  const rankOf = sql`CASE ${activities.status} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 99 END`;
+  const moves = FINAL.includes(status) ? sql`1 = 1` : sql`${rankOf} < ${RANK[status]}`;
+  const match = and(eq(activities.orgId, orgId), eq(activities.provider, "twilio"), eq(activities.providerMessageId, sid));
+  const [updated] = await d
+    .update(activities)
+    .set({ status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) })
+    .where(and(match, sql`${activities.status} NOT IN ('failed', 'undelivered')`, moves))
+    .returning({ id: activities.id });
+  if (updated) return "applied" as const;
+  return (await d.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const);
+}
+
+/** Status callbacks that beat the send consumer to storing the sid: applied now, in arrival order. */
+export async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
+  const waiting = await d
+    .select()
+    .from(unroutableEvents)
+    .where(and(eq(unroutableEvents.provider, "twilio"), eq(unroutableEvents.waitingFor, sid), eq(unroutableEvents.orgId, orgId), isNull(unroutableEvents.resolvedAt)))
+    .orderBy(unroutableEvents.receivedAt)
+    .all();
+  for (const event of waiting) {
+    const p = event.payload as Record<string, string>;
+    const status = (p.MessageStatus ?? p.SmsStatus ?? "").toLowerCase();
+    if (isTwilioMessageStatus(status)) await applyTwilioStatus(d, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
+    await d.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, event.id));
+  }
+}
