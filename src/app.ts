@@ -11,6 +11,7 @@ import { messagesRouter } from "./messages/messages.index";
 import { bodyLimits } from "./middleware/limits";
 import { requestContext } from "./middleware/request";
 import { setupRouter } from "./setup/setup.index";
+import { slaRouter } from "./sla/sla.index";
 import { systemRouter } from "./system/system.index";
 import { webhooksRouter } from "./webhooks/webhooks.index";
 
@@ -57,6 +58,7 @@ export function createApp() {
   app.route("/", activitiesRouter);
   // Static /conversations/… paths before /conversations/{conversation_id}.
   app.route("/", mediaRouter);
+  app.route("/", slaRouter);
   app.route("/", conversationsRouter);
   app.route("/", messagesRouter);
   app.route("/", webhooksRouter);

@@ -6,6 +6,8 @@ import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
 import { ingest, type IngestInput } from "./ingest";
+import type { SlaSettings } from "../sla/due";
+import { replaceSla } from "../sla/recompute";
 import { removeMember } from "./members";
 import { createOutbound, type OutboundInput } from "./outbound";
 import { applyState, openConversation, type StateChange } from "./state";
@@ -61,6 +63,11 @@ export class OrgInbox extends DurableObject<Bindings> {
       }
       return created;
     });
+  }
+
+  /** The SLA and every waiting conversation's due time move together, between other writes. */
+  replaceSla(orgId: string, sla: SlaSettings) {
+    return this.serialize(() => replaceSla(db(this.env), orgId, sla));
   }
 
   removeMember(orgId: string, userId: string) {
