@@ -12,6 +12,7 @@ import { bodyLimits } from "./middleware/limits";
 import { requestContext } from "./middleware/request";
 import { setupRouter } from "./setup/setup.index";
 import { slaRouter } from "./sla/sla.index";
+import { viewsRouter } from "./views/views.index";
 import { systemRouter } from "./system/system.index";
 import { webhooksRouter } from "./webhooks/webhooks.index";
 
@@ -59,6 +60,7 @@ export function createApp() {
   // Static /conversations/… paths before /conversations/{conversation_id}.
   app.route("/", mediaRouter);
   app.route("/", slaRouter);
+  app.route("/", viewsRouter);
   app.route("/", conversationsRouter);
   app.route("/", messagesRouter);
   app.route("/", webhooksRouter);

@@ -2,7 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
 import { conversationWhere, listConversations, listThread, type ConversationFilter } from "../src/conversations/queries";
+import { and, count, gt } from "drizzle-orm";
 import { db } from "../src/db/client";
+import { conversations } from "../src/db/schema";
+import { overdueCountQuery } from "../src/sla/queries";
 
 // Lists must cost what the page costs, not what the org holds (SPEC 7): every
 // plan walks an index in list order, never the table and never a sort of all matches.
@@ -38,6 +41,24 @@ describe("EXPLAIN QUERY PLAN", () => {
       for (const s of onConversations) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
       expect(steps.join("\n")).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
       expect(steps.join("\n")).toMatch(/SEARCH contacts USING INDEX sqlite_autoindex_contacts_1|SEARCH contacts USING INTEGER PRIMARY KEY|SEARCH contacts USING/);
+    }
+  });
+
+  it.each(filters)("the view badge COUNT for %s (total and unread) is index-backed", async (_name, f) => {
+    const where = conversationWhere(ORG, USER, f, Date.now());
+    for (const q of [
+      db(env).select({ n: count() }).from(conversations).where(where),
+      db(env).select({ n: count() }).from(conversations).where(and(where, gt(conversations.unreadCount, 0))),
+    ]) {
+      const steps = await plan(q);
+      for (const s of steps) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
+    }
+  });
+
+  it("the overdue count is a range on an SLA index", async () => {
+    for (const mine of [false, true]) {
+      const steps = await plan(overdueCountQuery(db(env), ORG, mine ? USER : null, Date.now()));
+      expect(steps.join("\n")).toMatch(/SEARCH conversations USING (COVERING )?INDEX conversations_sla(_assignee)?_idx \(org_id=\? AND .*sla_due_at<\?\)/);
     }
   });
 

@@ -6,15 +6,27 @@ import { orgInbox, unwrap } from "../org-inbox/org-inbox";
 import { selectConversation, type ConversationWithContact, type StateChange } from "../org-inbox/state";
 import type * as R from "./conversations.routes";
 import { toConversation, toMessage, toSuggestion } from "./present";
-import { conversationWhere, findActivity, listConversations as listRows, listThread, mediaFor } from "./queries";
+import { findMemberView } from "../views/queries";
+import { conversationWhere, findActivity, type ConversationFilter, listConversations as listRows, listThread, mediaFor } from "./queries";
 
 const render = (row: ConversationWithContact) => toConversation(row.conversation, row.contact);
 
 export const listConversations: AppRouteHandler<typeof R.listConversations> = async (c) => {
-  const { limit = 25, cursor, ...filters } = c.req.valid("query");
+  const { limit = 25, cursor, view, ...explicit } = c.req.valid("query");
   const now = Date.now();
-  const where = conversationWhere(c.get("orgId"), c.get("userId"), { ...filters, archived: filters.archived ?? false }, now);
-  const rows = await listRows(db(c.env), where, decodeCursor(cursor, timeIdCursor), limit);
+  const d = db(c.env);
+  const given = Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined));
+  let filters: ConversationFilter;
+  if (view) {
+    // The view's filters are the whole set (no archived=false default); explicit params win.
+    const saved = await findMemberView(d, c.get("orgId"), c.get("userId"), view.toLowerCase());
+    if (!saved) throw notFound("View");
+    filters = { ...(saved.filters as ConversationFilter), ...given };
+  } else {
+    filters = { archived: false, ...given };
+  }
+  const where = conversationWhere(c.get("orgId"), c.get("userId"), filters, now);
+  const rows = await listRows(d, where, decodeCursor(cursor, timeIdCursor), limit);
   const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
   return c.json({ data: data.map((r) => toConversation(r.conversation, r.contact, now)), next_cursor }, 200);
 };

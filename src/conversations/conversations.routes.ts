@@ -17,6 +17,7 @@ export const ConversationFilters = z.object({
   unread: QueryBool.optional().openapi({ type: "string", enum: ["true", "false"] }),
   assigned_to: z.union([Uuid, z.literal("unassigned")]).optional().openapi({ description: "a member's user id, or `unassigned`" }),
   contact_id: Uuid.optional(),
+  view: Uuid.optional().openapi({ description: "one of the caller's views: its filters are the whole filter set; explicit params override" }),
 });
 
 export const listConversations = apiRoute("member", {

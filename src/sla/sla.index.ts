@@ -1,11 +1,12 @@
-import { and, count, eq, isNotNull, lte } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { db } from "../db/client";
-import { conversations, slaConfigs } from "../db/schema";
+import { slaConfigs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { createRouter } from "../lib/router";
 import { isoOrNull } from "../lib/time";
 import { orgInbox, unwrap } from "../org-inbox/org-inbox";
 import { DEFAULT_SLA, type SlaSettings } from "./due";
+import { overdueCountQuery } from "./queries";
 import * as r from "./sla.routes";
 
 const toSla = (s: SlaSettings & { updatedAt?: number | null }) => ({
@@ -29,22 +30,9 @@ const putSla: AppRouteHandler<typeof r.putSla> = async (c) => {
   return c.json(toSla(row), 200);
 };
 
-// Index-backed: a range on conversations_sla_idx / conversations_sla_assignee_idx.
 const overdueCount: AppRouteHandler<typeof r.overdueCount> = async (c) => {
-  const mine = c.req.valid("query").scope === "mine";
-  const cv = conversations;
-  const [row] = await db(c.env)
-    .select({ n: count() })
-    .from(cv)
-    .where(
-      and(
-        eq(cv.orgId, c.get("orgId")),
-        mine ? eq(cv.assignedTo, c.get("userId")) : undefined,
-        eq(cv.archived, false),
-        isNotNull(cv.slaDueAt),
-        lte(cv.slaDueAt, Date.now()),
-      ),
-    );
+  const assignee = c.req.valid("query").scope === "mine" ? c.get("userId") : null;
+  const [row] = await overdueCountQuery(db(c.env), c.get("orgId"), assignee, Date.now());
   return c.json({ count: row?.n ?? 0 }, 200);
 };
 

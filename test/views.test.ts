@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import { addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type Actor, type TestOrg } from "./helpers";
+
+type View = { id: string; key: string | null; name: string; system: boolean; position: number; filters: Record<string, unknown> };
+const views = async (org: TestOrg, who: Actor) => (await json(await org.as(who)("/conversations/views"))).data as View[];
+const put = (org: TestOrg, who: Actor, list: unknown[]) => org.as(who)("/conversations/views", { method: "PUT", body: { views: list } });
+const asSent = (v: View) => ({ id: v.id, name: v.name, filters: v.filters });
+
+describe("GET /conversations/views", () => {
+  it("every member has the four system views, in order, with SPEC 7's filters", async () => {
+    const org = await newOrg();
+    const list = await views(org, org.owner);
+    expect(list.map((v) => [v.key, v.name, v.system, v.position])).toEqual([
+      ["unread", "Unread", true, 0],
+      ["recents", "Recents", true, 1],
+      ["starred", "Starred", true, 2],
+      ["all", "All", true, 3],
+    ]);
+    expect(list.map((v) => v.filters)).toEqual([
+      { unread: true, archived: false },
+      { archived: false, active_within_days: 30 },
+      { starred: true, archived: false },
+      { archived: false },
+    ]);
+    // Created once: a second read answers the same ids.
+    expect((await views(org, org.owner)).map((v) => v.id)).toEqual(list.map((v) => v.id));
+  });
+});
+
+describe("PUT /conversations/views", () => {
+  it("creates, reorders, renames and deletes custom views; system views may move", async () => {
+    const org = await newOrg();
+    const sys = await views(org, org.owner);
+    const created = await json(
+      await put(org, org.owner, [
+        { name: "Mine, open", filters: { scope: "mine", archived: false } },
+        ...sys.map(asSent),
+        { name: "Everything", filters: {} },
+      ]),
+    );
+    expect(created.data.map((v: View) => v.name)).toEqual(["Mine, open", "Unread", "Recents", "Starred", "All", "Everything"]);
+    expect(created.data.map((v: View) => v.position)).toEqual([0, 1, 2, 3, 4, 5]);
+    const [mine, ...rest] = created.data as View[];
+    const everything = rest[rest.length - 1];
+    const second = await json(
+      await put(org, org.owner, [
+        { key: "all", name: "All", filters: { archived: false } },
+        { id: mine.id, name: "My open threads", filters: { scope: "mine", archived: false, unread: true } },
+        ...sys.filter((v) => v.key !== "all").map(asSent),
+      ]),
+    );
+    expect(second.data.map((v: View) => v.name)).toEqual(["All", "My open threads", "Unread", "Recents", "Starred"]);
+    expect(second.data[1]).toMatchObject({ id: mine.id, filters: { scope: "mine", archived: false, unread: true }, system: false });
+    expect(await count("views", "id = ?", everything.id)).toBe(0);
+  });
+
+  it("refuses with the right code, nothing changed: required, immutable, then invalid_views", async () => {
+    const org = await newOrg();
+    const other = await addMember(org, "agent");
+    const otherViews = await json(await put(org, other, [...(await views(org, other)).map(asSent), { name: "Agent's", filters: {} }]));
+    const sys = await views(org, org.owner);
+    const before = JSON.stringify(sys);
+    const noAll = sys.filter((v) => v.key !== "all").map(asSent);
+    const renamed = sys.map((v) => (v.key === "starred" ? { ...asSent(v), name: "Stars" } : asSent(v)));
+    const refiltered = sys.map((v) => (v.key === "unread" ? { ...asSent(v), filters: { unread: true } } : asSent(v)));
+
+    await expectProblem(await put(org, org.owner, noAll), 422, "system_view_required");
+    await expectProblem(await put(org, org.owner, [...noAll.map((v, i) => (i === 0 ? { ...v, name: "Changed" } : v))]), 422, "system_view_required");
+    await expectProblem(await put(org, org.owner, renamed), 422, "system_view_immutable");
+    await expectProblem(await put(org, org.owner, refiltered), 422, "system_view_immutable");
+    await expectProblem(await put(org, org.owner, [...renamed, { name: "dup", filters: {} }, { name: "DUP", filters: {} }]), 422, "system_view_immutable");
+
+    const all = sys.map(asSent);
+    const dup = await expectProblem(await put(org, org.owner, [...all, { name: "Hot", filters: {} }, { name: "hot", filters: { starred: true } }]), 422, "invalid_views");
+    expect(dup.errors).toEqual([expect.objectContaining({ path: "views.5.name" })]);
+    const twice = await expectProblem(await put(org, org.owner, [...all, asSent(sys[0])]), 422, "invalid_views");
+    expect(twice.errors?.[0].path).toBe("views.4");
+    const foreign = await expectProblem(await put(org, org.owner, [...all, { id: otherViews.data[4].id, name: "Stolen", filters: {} }]), 422, "invalid_views");
+    expect(foreign.errors?.[0].path).toBe("views.4.id");
+    const many = Array.from({ length: 47 }, (_, i) => ({ name: `v${i}`, filters: {} }));
+    await expectProblem(await put(org, org.owner, [...all, ...many]), 422, "invalid_views");
+    await expectProblem(await put(org, org.owner, [...all, { name: "", filters: {} }]), 400, "validation_failed");
+    await expectProblem(await put(org, org.owner, [...all, { name: "x".repeat(65), filters: {} }]), 400, "validation_failed");
+    await expectProblem(await put(org, org.owner, [...all, { name: "bad", filters: { color: "red" } }]), 400, "validation_failed");
+    expect(JSON.stringify(await views(org, org.owner))).toBe(before);
+    // 46 custom + 4 system = 50 is allowed.
+    expect((await put(org, org.owner, [...all, ...many.slice(0, 46)])).status).toBe(200);
+  });
+
+  it("views are private to their member; another member's view id → 404 on the list", async () => {
+    const org = await newOrg();
+    const agent = await addMember(org, "agent");
+    const saved = await json(await put(org, org.owner, [...(await views(org, org.owner)).map(asSent), { name: "Owner only", filters: {} }]));
+    const ownerView = saved.data[4].id;
+    expect((await views(org, agent)).map((v) => v.name)).toEqual(["Unread", "Recents", "Starred", "All"]);
+    await expectProblem(await org.as(agent)(`/conversations?view=${ownerView}`), 404, "not_found");
+    expect((await org.as(org.owner)(`/conversations?view=${ownerView}`)).status).toBe(200);
+  });
+});
+
+describe("GET /conversations/views/counts", () => {
+  it("equals the walked list length for every view after mixed ingests, reads, stars, archives and assignments", async () => {
+    const org = await newOrg();
+    const agent = await addMember(org, "agent");
+    const as = org.as(agent);
+    const sys = await views(org, agent);
+    await put(org, agent, [
+      ...sys.map(asSent),
+      { name: "Mine", filters: { scope: "mine" } },
+      { name: "Everything", filters: {} },
+      { name: "Overdue", filters: { overdue: true } },
+      { name: "Unassigned open", filters: { assigned_to: "unassigned", archived: false } },
+      { name: "Stale", filters: { active_within_days: 1, unread: false } },
+    ]);
+    const ids: string[] = [];
+    for (let i = 0; i < 14; i++) {
+      const { message } = await ingestOk(org, { contact: { phone: `+1415555${4000 + i}` }, occurred_at: minutesAgo(i % 3 === 0 ? 3 * 24 * 60 + i : 120 - i) });
+      ids.push(message.conversation_id);
+    }
+    await ingestOk(org, { contact: { phone: "+14155554001" }, direction: "outbound" });
+    for (const [i, id] of ids.entries()) {
+      if (i % 2 === 0) await as(`/conversations/${id}/read`, { method: "POST" });
+      if (i % 3 === 1) await as(`/conversations/${id}/star`, { method: "POST" });
+      if (i % 4 === 3) await as(`/conversations/${id}/archive`, { body: { archived: true } });
+      if (i % 5 === 2) await as(`/conversations/${id}/assign`, { body: { assigned_to: agent.userId } });
+      if (i === 10) await as(`/conversations/${id}/unread`, { method: "POST" });
+    }
+    await ingestOk(org, { contact: { phone: "+14155554003" } }); // unarchives and adds unread
+    const { data: counts } = await json(await as("/conversations/views/counts"));
+    const mine = await views(org, agent);
+    expect(counts.map((c: { view_id: string }) => c.view_id)).toEqual(mine.map((v) => v.id));
+    for (const v of mine) {
+      const walked: { unread_count: number }[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { data: { unread_count: number }[]; next_cursor: string | null } = await json(
+          await as(`/conversations?view=${v.id}&limit=4${cursor ? `&cursor=${cursor}` : ""}`),
+        );
+        walked.push(...page.data);
+        cursor = page.next_cursor;
+      } while (cursor);
+      const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
+      expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({ view: v.name, total: walked.length, unread: walked.filter((w) => w.unread_count > 0).length });
+    }
+    // Not a vacuous check: the views differ.
+    expect(new Set(counts.map((c: { total: number }) => c.total)).size).toBeGreaterThan(3);
+  });
+
+  it("explicit params override a view's filters", async () => {
+    const org = await newOrg();
+    const sys = await views(org, org.owner);
+    const starred = sys.find((v) => v.key === "starred")!;
+    const { message } = await ingestOk(org);
+    await org.as(org.owner)(`/conversations/${message.conversation_id}/star`, { method: "POST" });
+    await org.as(org.owner)(`/conversations/${message.conversation_id}/archive`, { body: { archived: true } });
+    expect((await json(await org.as(org.owner)(`/conversations?view=${starred.id}`))).data).toHaveLength(0);
+    expect((await json(await org.as(org.owner)(`/conversations?view=${starred.id}&archived=true`))).data).toHaveLength(1);
+  });
+});
