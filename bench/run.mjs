@@ -171,6 +171,8 @@ async function main() {
       health: { url: `${base}/health` },
       list_conversations: { url: `${base}/conversations?limit=25`, headers },
       list_messages: { url: `${base}/conversations/${thread}/messages?limit=25`, headers },
+      view_counts: { url: `${base}/conversations/views/counts`, headers },
+      overdue_count: { url: `${base}/conversations/overdue/count`, headers },
       twilio_inbound_webhook: {
         url: `${base}/webhooks/twilio/messages`,
         requests: [
