@@ -68,6 +68,16 @@ CREATE TABLE `contacts` (
 CREATE UNIQUE INDEX `contacts_org_phone_uq` ON `contacts` (`org_id`,`phone`);--> statement-breakpoint
 CREATE UNIQUE INDEX `contacts_org_email_uq` ON `contacts` (`org_id`,`email`);--> statement-breakpoint
 CREATE INDEX `contacts_org_id_idx` ON `contacts` (`org_id`,`id`);--> statement-breakpoint
+CREATE TABLE `conversation_tallies` (
+	`org_id` text NOT NULL,
+	`archived` integer DEFAULT false NOT NULL,
+	`starred` integer DEFAULT false NOT NULL,
+	`unread` integer DEFAULT false NOT NULL,
+	`assignee` text DEFAULT '' NOT NULL,
+	`n` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`org_id`, `archived`, `starred`, `unread`, `assignee`)
+);
+--> statement-breakpoint
 CREATE TABLE `conversations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org_id` text NOT NULL,

@@ -146,6 +146,39 @@ describe("GET /conversations/views/counts", () => {
     expect(new Set(counts.map((c: { total: number }) => c.total)).size).toBeGreaterThan(3);
   });
 
+  it("stays exact through sends and a member's removal (their threads fold into unassigned)", async () => {
+    const org = await newOrg();
+    const agent = await addMember(org, "agent");
+    const as = org.as(org.owner);
+    await as("/channels", { body: { kind: "sms", address: "+14155559123", provider: "log" } });
+    const sys = await views(org, org.owner);
+    await put(org, org.owner, [
+      ...sys.map(asSent),
+      { name: "Agent's", filters: { assigned_to: agent.userId } },
+      { name: "Unassigned", filters: { assigned_to: "unassigned" } },
+      { name: "Everything", filters: {} },
+    ]);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await ingestOk(org, { contact: { phone: `+1415555${5000 + i}` } })).message.conversation_id);
+    for (const id of ids.slice(0, 4)) await as(`/conversations/${id}/assign`, { body: { assigned_to: agent.userId } });
+    await as(`/conversations/${ids[0]}/messages`, { body: { type: "sms", body: "On it" } });
+    await as(`/conversations/${ids[1]}/messages`, { body: { type: "note", body: "note only" } });
+    const check = async () => {
+      const { data: counts } = await json(await as("/conversations/views/counts"));
+      for (const v of await views(org, org.owner)) {
+        const { data } = await json(await as(`/conversations?view=${v.id}&limit=100`));
+        const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
+        expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({ view: v.name, total: data.length, unread: data.filter((x: { unread_count: number }) => x.unread_count > 0).length });
+      }
+      return counts;
+    };
+    const before = await check();
+    expect(before.find((c: { key: string | null; total: number }) => c.key === "unread").total).toBe(5);
+    expect((await as(`/members/${agent.userId}`, { method: "DELETE" })).status).toBe(204);
+    const after = await check();
+    expect(after.find((c: { total: number; unread: number; key: string | null }, i: number) => i === 6).total).toBe(6);
+  });
+
   it("explicit params override a view's filters", async () => {
     const org = await newOrg();
     const sys = await views(org, org.owner);

@@ -135,6 +135,23 @@ export const conversations = sqliteTable(
   ],
 );
 
+// How many conversations of an org sit in each (archived, starred, unread, assignee)
+// bucket, kept by OrgInbox in the same batch as every change that moves one: view
+// badges without time filters add up a handful of rows instead of counting threads.
+export const conversationTallies = sqliteTable(
+  "conversation_tallies",
+  {
+    orgId: text("org_id").notNull(),
+    archived: flag("archived"),
+    starred: flag("starred"),
+    unread: flag("unread"),
+    // "" for unassigned, so the primary key holds (NULLs never conflict).
+    assignee: text("assignee").notNull().default(""),
+    n: integer("n").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.archived, t.starred, t.unread, t.assignee] })],
+);
+
 export const activityTypes = ["sms", "email", "call", "note", "suggestion"] as const;
 
 // The timeline: one row per touchpoint. Suggestions (setter drafts) live here

@@ -7,6 +7,7 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { DEFAULT_SLA, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
+import { bucketOf, tallyMove } from "./tallies";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
@@ -188,6 +189,14 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
   const statements: BatchItem<"sqlite">[] = [];
   if (contactIsNew) statements.push(d.insert(contacts).values(contact));
   if (!found) statements.push(d.insert(conversations).values(conversation));
+  // The conversation's bucket move rides on the same condition as its update.
+  const after = {
+    archived: inbound ? false : conversation.archived,
+    starred: conversation.starred,
+    unread: inbound || conversation.unreadCount > 0,
+    assignee: conversation.assignedTo ?? "",
+  };
+  const tallies = tallyMove(d, orgId, found ? bucketOf(found) : null, after, stored);
   const insertAt = statements.length;
   statements.push(
     d.insert(activities).values(activity).onConflictDoNothing().returning({ id: activities.id }),
@@ -195,6 +204,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
       .update(conversations)
       .set({ ...changes, ...(inbound ? { unreadCount: sql`${conversations.unreadCount} + 1` } : {}) })
       .where(and(eq(conversations.id, conversation.id), stored)),
+    ...tallies,
   );
   const results = await d.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
 

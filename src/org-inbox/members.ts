@@ -1,6 +1,6 @@
 import { and, eq, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { conversations, members, views } from "../db/schema";
+import { conversationTallies, conversations, members, views } from "../db/schema";
 
 /**
  * Guards a change to an owner row: it applies only while another owner remains,
@@ -16,6 +16,20 @@ export const anotherOwnerRemains = (orgId: string) =>
  */
 export async function removeMember(d: Db, orgId: string, userId: string, now = Date.now()) {
   const stillMember = sql`EXISTS (SELECT 1 FROM members WHERE org_id = ${orgId} AND user_id = ${userId})`;
+  // Their buckets fold into the unassigned ones, under the same condition as the unassign.
+  const theirs = await d
+    .select()
+    .from(conversationTallies)
+    .where(and(eq(conversationTallies.orgId, orgId), eq(conversationTallies.assignee, userId)))
+    .all();
+  const tallyMoves = theirs.flatMap((b) => {
+    const key = and(eq(conversationTallies.orgId, orgId), eq(conversationTallies.archived, b.archived), eq(conversationTallies.starred, b.starred), eq(conversationTallies.unread, b.unread));
+    return [
+      d.insert(conversationTallies).values({ ...b, assignee: "", n: 0 }).onConflictDoNothing(),
+      d.update(conversationTallies).set({ n: sql`${conversationTallies.n} + ${b.n}` }).where(and(key, eq(conversationTallies.assignee, ""), sql`NOT ${stillMember}`)),
+      d.delete(conversationTallies).where(and(key, eq(conversationTallies.assignee, userId), sql`NOT ${stillMember}`)),
+    ];
+  });
   const [deleted] = await d.batch([
     d
       .delete(members)
@@ -26,6 +40,7 @@ export async function removeMember(d: Db, orgId: string, userId: string, now = D
       .set({ assignedTo: null, updatedAt: now })
       .where(and(eq(conversations.orgId, orgId), eq(conversations.assignedTo, userId), sql`NOT ${stillMember}`)),
     d.delete(views).where(and(eq(views.orgId, orgId), eq(views.userId, userId), sql`NOT ${stillMember}`)),
+    ...tallyMoves,
   ]);
   return deleted.length > 0;
 }

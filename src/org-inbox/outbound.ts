@@ -5,6 +5,7 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { activityPreview } from "./ingest";
 import { selectConversation } from "./state";
+import { bucketOf, tallyMove } from "./tallies";
 
 export type OutboundInput = {
   conversationId: string;
@@ -102,6 +103,7 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
         ...(sends ? { unreadCount: 0, awaitingReplySince: null, slaDueAt: null } : {}),
       })
       .where(eq(conversations.id, conversation.id)),
+    ...(sends ? tallyMove(d, orgId, bucketOf(conversation), { ...bucketOf(conversation), unread: false }) : []),
   ]);
   return { activity, media };
 }

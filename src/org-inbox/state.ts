@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { contacts, conversations, members, type Conversation } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
 import { newConversation } from "./ingest";
+import { bucketOf, tallyMove, type Bucket } from "./tallies";
 
 export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
 
@@ -54,14 +55,25 @@ export async function applyState(d: Db, orgId: string, conversationId: string, c
       ]);
     }
   }
+  const before = await selectConversation(d, orgId, conversationId).get();
+  if (!before) throw notFound("Conversation");
   const { set, differs } = changeSet(change, now);
-  // One statement, and only when something changes, so a repeat keeps updated_at.
-  // The read-back is a separate query: OrgInbox serializes the org's writes, and
-  // joined selects inside a D1 batch come back with colliding column names.
-  await d
-    .update(conversations)
-    .set({ ...set, updatedAt: now })
-    .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId), differs));
+  const from = bucketOf(before.conversation);
+  const to: Bucket =
+    change.kind === "star" ? { ...from, starred: change.starred }
+    : change.kind === "archive" ? { ...from, archived: change.archived }
+    : change.kind === "assign" ? { ...from, assignee: change.assignedTo ?? "" }
+    : { ...from, unread: change.kind === "unread" };
+  // One batch: the conversation (only when something changes, so a repeat keeps
+  // updated_at) and its bucket. The read-back is separate: joined selects inside a
+  // D1 batch come back with colliding column names.
+  await d.batch([
+    d
+      .update(conversations)
+      .set({ ...set, updatedAt: now })
+      .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId), differs)),
+    ...tallyMove(d, orgId, from, to),
+  ]);
   const row = await selectConversation(d, orgId, conversationId).get();
   if (!row) throw notFound("Conversation");
   return row;
@@ -82,6 +94,6 @@ export async function openConversation(d: Db, orgId: string, contactId: string, 
     .get();
   if (existing) return { conversation: existing, contact, created: false };
   const conversation = newConversation(orgId, contactId, now);
-  await d.insert(conversations).values(conversation);
+  await d.batch([d.insert(conversations).values(conversation), ...tallyMove(d, orgId, null, bucketOf(conversation))]);
   return { conversation, contact, created: true };
 }

@@ -1,7 +1,8 @@
-import { and, count, gt } from "drizzle-orm";
+import { and, count, eq, gt, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { conversationWhere } from "../conversations/queries";
 import { db } from "../db/client";
-import { conversations } from "../db/schema";
+import { conversationTallies, conversations } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { createRouter } from "../lib/router";
 import { memberViews, replaceViews, toView } from "./queries";
@@ -18,9 +19,23 @@ const putViews: AppRouteHandler<typeof r.putViews> = async (c) => {
   return c.json({ data: rows.map(toView) }, 200);
 };
 
+/** The tallies matching a view's time-independent filters (the same meaning as conversationWhere). */
+function tallyWhere(orgId: string, userId: string, f: ViewFilters) {
+  const t = conversationTallies;
+  return and(
+    eq(t.orgId, orgId),
+    f.archived === undefined ? undefined : eq(t.archived, f.archived),
+    f.starred === undefined ? undefined : eq(t.starred, f.starred),
+    f.unread === undefined ? undefined : eq(t.unread, f.unread),
+    f.scope === "mine" ? eq(t.assignee, userId) : undefined,
+    f.assigned_to === undefined ? undefined : eq(t.assignee, f.assigned_to === "unassigned" ? "" : f.assigned_to.toLowerCase()),
+  );
+}
+
 /**
- * Two index-backed COUNTs per view, all in one D1 round trip, using the very WHERE
- * the list builds for that view, so a badge always equals the list's length.
+ * Per view, total and unread, all in one D1 round trip. Views without a time filter
+ * add up OrgInbox's tallies (a few rows whatever the org's size); views with
+ * `overdue` or `active_within_days` count the list's own WHERE on an index range.
  */
 const viewCounts: AppRouteHandler<typeof r.viewCounts> = async (c) => {
   const d = db(c.env);
@@ -28,15 +43,24 @@ const viewCounts: AppRouteHandler<typeof r.viewCounts> = async (c) => {
   const userId = c.get("userId");
   const rows = await memberViews(d, orgId, userId);
   const now = Date.now();
-  const statements = rows.flatMap((v) => {
-    const where = conversationWhere(orgId, userId, v.filters as ViewFilters, now);
+  const t = conversationTallies;
+  const statements = rows.flatMap((v): BatchItem<"sqlite">[] => {
+    const f = v.filters as ViewFilters;
+    if (f.overdue === undefined && f.active_within_days === undefined) {
+      const where = tallyWhere(orgId, userId, f);
+      return [
+        d.select({ n: sql<number>`COALESCE(SUM(${t.n}), 0)` }).from(t).where(where),
+        d.select({ n: sql<number>`COALESCE(SUM(${t.n}), 0)` }).from(t).where(and(where, eq(t.unread, true))),
+      ];
+    }
+    const where = conversationWhere(orgId, userId, f, now);
     return [
       d.select({ n: count() }).from(conversations).where(where),
       d.select({ n: count() }).from(conversations).where(and(where, gt(conversations.unreadCount, 0))),
     ];
   });
-  const results = (await d.batch(statements as [(typeof statements)[number], ...typeof statements])) as { n: number }[][];
-  const data = rows.map((v, i) => ({ view_id: v.id, key: v.key, total: results[2 * i][0]?.n ?? 0, unread: results[2 * i + 1][0]?.n ?? 0 }));
+  const results = (await d.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as { n: number }[][];
+  const data = rows.map((v, i) => ({ view_id: v.id, key: v.key, total: Number(results[2 * i][0]?.n ?? 0), unread: Number(results[2 * i + 1][0]?.n ?? 0) }));
   return c.json({ data }, 200);
 };
 
