@@ -94,6 +94,8 @@ function seed() {
   // OrgInbox keeps these in step with every write; a seed written behind its back fills them once.
   db.exec(`INSERT INTO conversation_tallies (org_id, archived, starred, unread, assignee, n)
     SELECT org_id, archived, starred, unread_count > 0, COALESCE(assigned_to, ''), COUNT(*) FROM conversations GROUP BY 1, 2, 3, 4, 5`);
+  db.exec(`INSERT INTO activity_day_tallies (org_id, day, archived, unread, n)
+    SELECT org_id, sort_at / 86400000, archived, unread_count > 0, COUNT(*) FROM conversations GROUP BY 1, 2, 3, 4`);
   db.exec("COMMIT; PRAGMA wal_checkpoint(TRUNCATE); ANALYZE");
   db.close();
   return { seconds: (Date.now() - t0) / 1000, activities: a };

@@ -42,6 +42,15 @@ CREATE INDEX `activities_thread_idx` ON `activities` (`conversation_id`,`occurre
 CREATE INDEX `activities_direction_idx` ON `activities` (`conversation_id`,`direction`,`occurred_at`);--> statement-breakpoint
 CREATE INDEX `activities_org_status_idx` ON `activities` (`org_id`,`type`,`status`);--> statement-breakpoint
 CREATE INDEX `activities_provider_idx` ON `activities` (`provider`,`provider_message_id`);--> statement-breakpoint
+CREATE TABLE `activity_day_tallies` (
+	`org_id` text NOT NULL,
+	`archived` integer DEFAULT false NOT NULL,
+	`unread` integer DEFAULT false NOT NULL,
+	`day` integer NOT NULL,
+	`n` integer DEFAULT 0 NOT NULL,
+	PRIMARY KEY(`org_id`, `day`, `archived`, `unread`)
+);
+--> statement-breakpoint
 CREATE TABLE `channels` (
 	`id` text PRIMARY KEY NOT NULL,
 	`org_id` text NOT NULL,

@@ -2,10 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
 import { conversationWhere, listConversations, listThread, type ConversationFilter } from "../src/conversations/queries";
-import { and, count, gt } from "drizzle-orm";
 import { db } from "../src/db/client";
-import { conversations } from "../src/db/schema";
 import { overdueCountQuery } from "../src/sla/queries";
+import { countPlan } from "../src/views/counts";
+import { SYSTEM_VIEWS, type ViewFilters } from "../src/views/system-views";
 
 // Lists must cost what the page costs, not what the org holds (SPEC 7): every
 // plan walks an index in list order, never the table and never a sort of all matches.
@@ -44,14 +44,18 @@ describe("EXPLAIN QUERY PLAN", () => {
     }
   });
 
-  it.each(filters)("the view badge COUNT for %s (total and unread) is index-backed", async (_name, f) => {
-    const where = conversationWhere(ORG, USER, f, Date.now());
-    for (const q of [
-      db(env).select({ n: count() }).from(conversations).where(where),
-      db(env).select({ n: count() }).from(conversations).where(and(where, gt(conversations.unreadCount, 0))),
-    ]) {
+  const viewFilters: [string, ViewFilters][] = [
+    ...SYSTEM_VIEWS.map((v): [string, ViewFilters] => [`system view ${v.key}`, v.filters]),
+    ...filters.map(([name, f]): [string, ViewFilters] => [name, f as ViewFilters]),
+    ["window with a star filter", { archived: false, starred: true, active_within_days: 7 }],
+    ["window and unread", { unread: true, active_within_days: 3 }],
+  ];
+  it.each(viewFilters)("the view badge counts for %s read tallies or an index range", async (_name, f) => {
+    const p = countPlan(db(env), ORG, USER, f, Date.now());
+    for (const q of [...p.total, ...p.unread] as unknown as Parameters<typeof plan>[0][]) {
       const steps = await plan(q);
-      for (const s of steps) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
+      for (const s of steps.filter((x) => x.includes("activity_day_tallies"))) expect(s).toMatch(/\(org_id=\? AND day>\?\)/);
+      for (const s of steps) expect(s, steps.join("\n")).toMatch(/^SEARCH (conversation_tallies|activity_day_tallies) USING INDEX sqlite_autoindex_\w+_1 \(org_id=\?|USING (COVERING )?INDEX conversations_/);
     }
   });
 

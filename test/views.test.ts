@@ -179,6 +179,46 @@ describe("GET /conversations/views/counts", () => {
     expect(after.find((c: { total: number; unread: number; key: string | null }, i: number) => i === 6).total).toBe(6);
   });
 
+  it("Recents and other windowed views stay exact at the window's edge (day tallies plus the boundary day)", async () => {
+    const org = await newOrg();
+    const as = org.as(org.owner);
+    const sys = await views(org, org.owner);
+    await put(org, org.owner, [
+      ...sys.map(asSent),
+      { name: "Unread this month", filters: { unread: true, active_within_days: 30 } },
+      { name: "31 days, any state", filters: { active_within_days: 31 } },
+      { name: "Archived recently", filters: { archived: true, active_within_days: 30 } },
+    ]);
+    // 29 threads two hours apart around the 30-day cutoff, so the cutoff's UTC day
+    // holds some inside the window and some outside it, whatever the time of day.
+    const ids: string[] = [];
+    for (let k = -14; k <= 14; k++) {
+      const { message } = await ingestOk(org, { contact: { phone: `+1415555${6100 + k}` }, occurred_at: minutesAgo(30 * 24 * 60 + k * 120) });
+      ids.push(message.conversation_id);
+    }
+    for (const [i, id] of ids.entries()) {
+      if (i % 3 === 0) await as(`/conversations/${id}/read`, { method: "POST" });
+      if (i % 4 === 1) await as(`/conversations/${id}/archive`, { body: { archived: true } });
+    }
+    // An old thread comes back to life (its day moves), an outbound note moves another to today.
+    await ingestOk(org, { contact: { phone: "+14155556114" }, occurred_at: minutesAgo(5) });
+    await ingestOk(org, { contact: { phone: "+14155556113" }, direction: "outbound", occurred_at: minutesAgo(3) });
+    // A note written in the app moves an old thread to today as well.
+    expect((await as(`/conversations/${ids[26]}/messages`, { body: { type: "note", body: "called back" } })).status).toBe(201);
+    // An older event for a recent thread does not move it back.
+    await ingestOk(org, { contact: { phone: "+14155556114" }, occurred_at: minutesAgo(40 * 24 * 60) });
+    const { data: counts } = await json(await as("/conversations/views/counts"));
+    const mine = await views(org, org.owner);
+    for (const v of mine) {
+      const { data } = await json(await as(`/conversations?view=${v.id}&limit=100`));
+      const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
+      expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({ view: v.name, total: data.length, unread: data.filter((x: { unread_count: number }) => x.unread_count > 0).length });
+    }
+    const recents = counts.find((c: { key: string | null }) => c.key === "recents");
+    expect(recents.total).toBeGreaterThan(5);
+    expect(recents.total).toBeLessThan(29);
+  });
+
   it("explicit params override a view's filters", async () => {
     const org = await newOrg();
     const sys = await views(org, org.owner);

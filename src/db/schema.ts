@@ -152,6 +152,20 @@ export const conversationTallies = sqliteTable(
   (t) => [primaryKey({ columns: [t.orgId, t.archived, t.starred, t.unread, t.assignee] })],
 );
 
+// The same, by (UTC day of sort_at, archived, unread), day first so a window is one key range: the Recents view
+// (active_within_days) adds up whole days and counts only the boundary day.
+export const activityDayTallies = sqliteTable(
+  "activity_day_tallies",
+  {
+    orgId: text("org_id").notNull(),
+    archived: flag("archived"),
+    unread: flag("unread"),
+    day: integer("day").notNull(),
+    n: integer("n").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day, t.archived, t.unread] })],
+);
+
 export const activityTypes = ["sms", "email", "call", "note", "suggestion"] as const;
 
 // The timeline: one row per touchpoint. Suggestions (setter drafts) live here

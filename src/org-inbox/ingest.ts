@@ -7,7 +7,7 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { DEFAULT_SLA, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
-import { bucketOf, tallyMove } from "./tallies";
+import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
@@ -195,6 +195,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
     starred: conversation.starred,
     unread: inbound || conversation.unreadCount > 0,
     assignee: conversation.assignedTo ?? "",
+    day: Math.floor((changes.sortAt ?? conversation.sortAt) / DAY_MS),
   };
   const tallies = tallyMove(d, orgId, found ? bucketOf(found) : null, after, stored);
   const insertAt = statements.length;

@@ -5,7 +5,7 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { activityPreview } from "./ingest";
 import { selectConversation } from "./state";
-import { bucketOf, tallyMove } from "./tallies";
+import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
 export type OutboundInput = {
   conversationId: string;
@@ -103,7 +103,8 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
         ...(sends ? { unreadCount: 0, awaitingReplySince: null, slaDueAt: null } : {}),
       })
       .where(eq(conversations.id, conversation.id)),
-    ...(sends ? tallyMove(d, orgId, bucketOf(conversation), { ...bucketOf(conversation), unread: false }) : []),
+    // A send resets unread; any message moves the thread to today.
+    ...tallyMove(d, orgId, bucketOf(conversation), { ...bucketOf(conversation), unread: sends ? false : conversation.unreadCount > 0, day: Math.floor(now / DAY_MS) }),
   ]);
   return { activity, media };
 }

@@ -1,0 +1,78 @@
+import { and, count, eq, gt, lt, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { conversationWhere } from "../conversations/queries";
+import type { Db } from "../db/client";
+import { activityDayTallies as dt, conversationTallies as t, conversations as cv } from "../db/schema";
+import { DAY_MS } from "../org-inbox/tallies";
+import type { ViewFilters } from "./system-views";
+
+/** The tallies matching a view's time-independent filters (the same meaning as conversationWhere). */
+function tallyWhere(orgId: string, userId: string, f: ViewFilters): SQL | undefined {
+  return and(
+    eq(t.orgId, orgId),
+    f.archived === undefined ? undefined : eq(t.archived, f.archived),
+    f.starred === undefined ? undefined : eq(t.starred, f.starred),
+    f.unread === undefined ? undefined : eq(t.unread, f.unread),
+    f.scope === "mine" ? eq(t.assignee, userId) : undefined,
+    f.assigned_to === undefined ? undefined : eq(t.assignee, f.assigned_to === "unassigned" ? "" : f.assigned_to.toLowerCase()),
+  );
+}
+
+/** Filters the day tallies can answer: archived, unread and the activity window. */
+const dayTallied = (f: ViewFilters) =>
+  f.active_within_days !== undefined && f.overdue === undefined && f.starred === undefined && f.scope !== "mine" && f.assigned_to === undefined;
+
+export type CountPlan = { total: BatchItem<"sqlite">[]; unread: BatchItem<"sqlite">[] };
+
+/**
+ * The statements whose `n`s add up to a view's total and unread badge, chosen so
+ * that none grows with the org:
+ * - no time filter: OrgInbox's tallies (a few rows whatever the org's size);
+ * - archived/unread/active_within_days (Recents): the day tallies of the whole
+ *   days after the cutoff's day, plus an index count of the day the cutoff falls in;
+ * - anything else (overdue, or a window with star/assignee filters): the list's
+ *   own WHERE counted on an index range.
+ */
+export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
+  if (f.overdue === undefined && f.active_within_days === undefined) {
+    const where = tallyWhere(orgId, userId, f);
+    const sum = sql<number>`COALESCE(SUM(${t.n}), 0)`;
+    return {
+      total: [d.select({ n: sum }).from(t).where(where)],
+      unread: [d.select({ n: sum }).from(t).where(and(where, eq(t.unread, true)))],
+    };
+  }
+  const where = conversationWhere(orgId, userId, f, now);
+  if (dayTallied(f)) {
+    const cutoffDay = Math.floor((now - f.active_within_days! * DAY_MS) / DAY_MS);
+    const days = and(
+      eq(dt.orgId, orgId),
+      f.archived === undefined ? undefined : eq(dt.archived, f.archived),
+      f.unread === undefined ? undefined : eq(dt.unread, f.unread),
+      gt(dt.day, cutoffDay),
+    );
+    const boundary = and(where, lt(cv.sortAt, (cutoffDay + 1) * DAY_MS));
+    const sum = sql<number>`COALESCE(SUM(${dt.n}), 0)`;
+    return {
+      total: [d.select({ n: sum }).from(dt).where(days), d.select({ n: count() }).from(cv).where(boundary)],
+      unread: [
+        d.select({ n: sum }).from(dt).where(and(days, eq(dt.unread, true))),
+        d.select({ n: count() }).from(cv).where(and(boundary, gt(cv.unreadCount, 0))),
+      ],
+    };
+  }
+  return {
+    total: [d.select({ n: count() }).from(cv).where(where)],
+    unread: [d.select({ n: count() }).from(cv).where(and(where, gt(cv.unreadCount, 0)))],
+  };
+}
+
+/** Runs every view's plan in one D1 round trip; answers [total, unread] per view. */
+export async function runCountPlans(d: Db, plans: CountPlan[]): Promise<[number, number][]> {
+  const statements = plans.flatMap((p) => [...p.total, ...p.unread]);
+  if (!statements.length) return [];
+  const results = (await d.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as { n: number }[][];
+  let next = 0;
+  const add = (parts: unknown[]) => parts.reduce<number>((sum) => sum + Number(results[next++][0]?.n ?? 0), 0);
+  return plans.map((p) => [add(p.total), add(p.unread)]);
+}
