@@ -1,5 +1,4 @@
-import { and, count, eq, gt, lt, sql, type SQL } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { and, count, eq, gt, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { conversationWhere } from "../conversations/queries";
 import type { Db } from "../db/client";
 import { activityDayTallies as dt, conversationTallies as t, conversations as cv } from "../db/schema";
@@ -22,7 +21,7 @@ function tallyWhere(orgId: string, userId: string, f: ViewFilters): SQL | undefi
 const dayTallied = (f: ViewFilters) =>
   f.active_within_days !== undefined && f.overdue === undefined && f.starred === undefined && f.scope !== "mine" && f.assigned_to === undefined;
 
-export type CountPlan = { total: BatchItem<"sqlite">[]; unread: BatchItem<"sqlite">[] };
+export type CountPlan = { total: SQLWrapper[]; unread: SQLWrapper[] };
 
 /**
  * The statements whose `n`s add up to a view's total and unread badge, chosen so
@@ -67,12 +66,14 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
   };
 }
 
-/** Runs every view's plan in one D1 round trip; answers [total, unread] per view. */
+/**
+ * Every view's parts as scalar subqueries of one SELECT: one statement in one D1
+ * round trip, whatever the number of views. Answers [total, unread] per view.
+ */
 export async function runCountPlans(d: Db, plans: CountPlan[]): Promise<[number, number][]> {
-  const statements = plans.flatMap((p) => [...p.total, ...p.unread]);
-  if (!statements.length) return [];
-  const results = (await d.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as { n: number }[][];
-  let next = 0;
-  const add = (parts: unknown[]) => parts.reduce<number>((sum) => sum + Number(results[next++][0]?.n ?? 0), 0);
-  return plans.map((p) => [add(p.total), add(p.unread)]);
+  if (!plans.length) return [];
+  const added = (parts: SQLWrapper[]) => sql.join(parts.map((q) => sql`(${q})`), sql` + `);
+  const columns = plans.flatMap((p, i) => [sql`${added(p.total)} AS ${sql.raw(`t${i}`)}`, sql`${added(p.unread)} AS ${sql.raw(`u${i}`)}`]);
+  const row = await d.get<Record<string, number>>(sql`SELECT ${sql.join(columns, sql`, `)}`);
+  return plans.map((_, i) => [Number(row[`t${i}`] ?? 0), Number(row[`u${i}`] ?? 0)]);
 }
