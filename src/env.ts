@@ -2,6 +2,7 @@ import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Role } from "./db/schema";
 import type { OrgInbox } from "./org-inbox/org-inbox";
 import type { SendJob } from "./sending/queue";
+import type { AiJob } from "./setter/jobs";
 
 /** The Worker's bindings and configuration (wrangler.toml vars, secrets, .dev.vars). */
 export type Bindings = {
@@ -9,6 +10,9 @@ export type Bindings = {
   MEDIA: R2Bucket;
   ORG_INBOX: DurableObjectNamespace<OrgInbox>;
   SEND_QUEUE: Queue<SendJob>;
+  AI_QUEUE: Queue<AiJob>;
+  /** Workers AI, when bound in wrangler.toml ([ai]); it has no local mode. */
+  AI?: Ai;
   AUTH_JWT_SECRET?: string;
   AUTH_JWKS_URL?: string;
   AUTH_ISSUER?: string;
@@ -28,6 +32,7 @@ export type Bindings = {
   LLM_API_KEY?: string;
   LLM_MODEL?: string;
   AI_MODEL?: string;
+  LLM_TIMEOUT_MS?: string;
   RATE_LIMIT_PER_MINUTE?: string;
   SEND_LIMIT_PER_MINUTE?: string;
 };

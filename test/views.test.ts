@@ -219,6 +219,30 @@ describe("GET /conversations/views/counts", () => {
     expect(recents.total).toBeLessThan(29);
   });
 
+  it("follows a PUT at once: new, changed and reordered views are counted from their new filters", async () => {
+    const org = await newOrg();
+    const as = org.as(org.owner);
+    const { message } = await ingestOk(org);
+    await as(`/conversations/${message.conversation_id}/star`, { method: "POST" });
+    await ingestOk(org, { contact: { phone: "+14155557001" } });
+    const sys = await views(org, org.owner);
+    const first = await json(await as("/conversations/views/counts"));
+    expect(first.data.map((c: { key: string }) => c.key)).toEqual(["unread", "recents", "starred", "all"]);
+    expect((await put(org, org.owner, [...sys.map(asSent).reverse(), { name: "Starred, unread", filters: { starred: true, unread: true } }])).status).toBe(200);
+    const second = await json(await as("/conversations/views/counts"));
+    expect(second.data.map((c: { key: string | null; total: number }) => [c.key, c.total])).toEqual([
+      ["all", 2],
+      ["starred", 1],
+      ["recents", 2],
+      ["unread", 2],
+      [null, 1],
+    ]);
+    const custom = (await views(org, org.owner)).find((v) => v.key === null)!;
+    expect((await put(org, org.owner, [...(await views(org, org.owner)).filter((v) => v.key).map(asSent), { id: custom.id, name: "Starred, read", filters: { starred: true, unread: false } }])).status).toBe(200);
+    const third = await json(await as("/conversations/views/counts"));
+    expect(third.data.find((c: { view_id: string }) => c.view_id === custom.id).total).toBe(0);
+  });
+
   it("explicit params override a view's filters", async () => {
     const org = await newOrg();
     const sys = await views(org, org.owner);

@@ -1,10 +1,11 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
-import { activities, channels, contacts, conversations, slaConfigs, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
+import { activities, channels, contacts, conversations, setterConfigs, slaConfigs, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
 import { preview } from "../conversations/present";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import type { AiJob } from "../setter/jobs";
 import { DEFAULT_SLA, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
@@ -29,7 +30,8 @@ export type IngestInput = {
   authorId?: string | null;
 };
 
-export type IngestResult = { activity: Activity; media: Media[]; duplicate: boolean };
+/** `followUps`: AI work the new activity calls for (a setter draft, a call summary), run off the request path. */
+export type IngestResult = { activity: Activity; media: Media[]; duplicate: boolean; followUps?: AiJob[] };
 
 export async function findDuplicate(d: Db, orgId: string, provider: string | null, providerMessageId: string | null | undefined) {
   if (!provider || !providerMessageId) return undefined;
@@ -87,7 +89,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
   const touch = { type: input.type, direction: input.direction, status: input.status, occurredAt: input.occurredAt };
   const affectsWait = startsWait(touch) || isReply(touch);
   // Every read the ingest needs, in one round trip.
-  const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait] = await d.batch([
+  const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait, setterRows] = await d.batch([
     d
       .select()
       .from(activities)
@@ -113,6 +115,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
       .where(and(eq(channels.orgId, orgId), eq(channels.kind, channelKind ?? "sms"), eq(channels.address, input.to ?? ""), sql`${channelKind ? 1 : 0} = 1`))
       .limit(1),
     storedWaitQuery(d, orgId, affectsWait ? sql`(${conversationOfContact})` : sql`NULL`, isReply(touch) ? input.occurredAt : null),
+    d.select({ mode: setterConfigs.mode }).from(setterConfigs).where(eq(setterConfigs.orgId, orgId)).limit(1),
   ]);
   const existing = dupRows[0];
   if (existing) return { activity: existing, media: await loadMedia(d, orgId, existing.mediaIds), duplicate: true };
@@ -214,5 +217,10 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
     const winner = await findDuplicate(d, orgId, input.provider, input.providerMessageId);
     if (winner) return { activity: winner, media: await loadMedia(d, orgId, winner.mediaIds), duplicate: true };
   }
-  return { activity, media: mediaRows, duplicate: false };
+  const followUps: AiJob[] = [];
+  if (inbound && (activity.type === "sms" || activity.type === "email") && setterRows[0]?.mode === "suggestive") {
+    followUps.push({ kind: "draft", orgId, conversationId: conversation.id, triggerId: activity.id });
+  }
+  if (activity.callSummaryStatus === "pending") followUps.push({ kind: "summary", orgId, activityId: activity.id });
+  return { activity, media: mediaRows, duplicate: false, followUps };
 }

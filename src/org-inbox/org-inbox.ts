@@ -10,7 +10,9 @@ import type { SlaSettings } from "../sla/due";
 import { replaceSla } from "../sla/recompute";
 import { removeMember } from "./members";
 import { createOutbound, type OutboundInput } from "./outbound";
-import { applyState, openConversation, type StateChange } from "./state";
+import { applyState, openConversation, setCallSummary, type StateChange } from "./state";
+import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
+import { enqueueAiJobs } from "../setter/jobs";
 
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[] } };
 export type InboxAnswer<T> = { ok: T } | Refusal;
@@ -37,8 +39,42 @@ export class OrgInbox extends DurableObject<Bindings> {
     return run;
   }
 
+  /** One touchpoint; the AI work it calls for (draft, call summary) is queued after the write. */
   ingest(orgId: string, input: IngestInput) {
-    return this.serialize(() => ingest(db(this.env), orgId, input));
+    return this.serialize(async () => {
+      const result = await ingest(db(this.env), orgId, input);
+      await enqueueAiJobs(this.env, result.followUps);
+      return result;
+    });
+  }
+
+  createSuggestion(orgId: string, input: SuggestionInput) {
+    return this.serialize(() => createSuggestion(db(this.env), orgId, input));
+  }
+
+  dismissSuggestion(orgId: string, conversationId: string, suggestionId: string, userId: string) {
+    return this.serialize(() => dismissSuggestion(db(this.env), orgId, conversationId, suggestionId, userId));
+  }
+
+  /** One-click send: the pending check and the send happen in one turn of the chain, so a racing dismiss loses or wins whole. */
+  sendSuggestion(orgId: string, conversationId: string, suggestionId: string, userId: string) {
+    return this.serialize(async () => {
+      const draft = await pendingSuggestion(db(this.env), orgId, conversationId, suggestionId);
+      return this.send(orgId, {
+        conversationId,
+        type: draft.suggestionChannel ?? "sms",
+        body: draft.body ?? "",
+        subject: draft.subject,
+        mediaIds: [],
+        authorId: userId,
+        fromSuggestion: draft,
+      });
+    });
+  }
+
+  /** A transcribed call's summary (null: none could be made). A provider's summary is never overwritten. */
+  setCallSummary(orgId: string, activityId: string, summary: string | null) {
+    return this.serialize(() => setCallSummary(db(this.env), orgId, activityId, summary));
   }
 
   changeState(orgId: string, conversationId: string, change: StateChange) {
@@ -47,22 +83,24 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   /** A member's message: stored inside the chain, then handed to the send queue. */
   sendMessage(orgId: string, input: OutboundInput) {
-    return this.serialize(async () => {
-      const d = db(this.env);
-      const created = await createOutbound(d, orgId, input);
-      if (created.activity.status !== "queued") return created;
-      try {
-        await this.env.SEND_QUEUE.send({ orgId, messageId: created.activity.id });
-      } catch (e) {
-        // Stored but not handed over: say so on the message rather than fail the request
-        // (a retried request would send twice).
-        log("error", "enqueue_failed", { message_id: created.activity.id, error: String(e) });
-        const error = { errorCode: "enqueue_failed", errorMessage: "The message could not be queued for sending." };
-        await d.update(activities).set({ status: "failed", ...error }).where(eq(activities.id, created.activity.id));
-        return { ...created, activity: { ...created.activity, status: "failed", ...error } };
-      }
-      return created;
-    });
+    return this.serialize(() => this.send(orgId, input));
+  }
+
+  private async send(orgId: string, input: OutboundInput) {
+    const d = db(this.env);
+    const created = await createOutbound(d, orgId, input);
+    if (created.activity.status !== "queued") return created;
+    try {
+      await this.env.SEND_QUEUE.send({ orgId, messageId: created.activity.id });
+    } catch (e) {
+      // Stored but not handed over: say so on the message rather than fail the request
+      // (a retried request would send twice).
+      log("error", "enqueue_failed", { message_id: created.activity.id, error: String(e) });
+      const error = { errorCode: "enqueue_failed", errorMessage: "The message could not be queued for sending." };
+      await d.update(activities).set({ status: "failed", ...error }).where(eq(activities.id, created.activity.id));
+      return { ...created, activity: { ...created.activity, status: "failed", ...error } };
+    }
+    return created;
   }
 
   /** The SLA and every waiting conversation's due time move together, between other writes. */

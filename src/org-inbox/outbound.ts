@@ -1,10 +1,11 @@
 import { and, asc, desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities, channels, conversations, type Channel, type Conversation } from "../db/schema";
+import { activities, channels, conversations, type Activity, type Channel, type Conversation } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { activityPreview } from "./ingest";
 import { selectConversation } from "./state";
+import { resolveDraftBySend } from "./suggestions";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
 export type OutboundInput = {
@@ -15,6 +16,8 @@ export type OutboundInput = {
   html?: string | null;
   mediaIds: string[];
   authorId: string;
+  /** A one-click send of this pending draft (already checked by the caller, in the same chain). */
+  fromSuggestion?: Activity;
 };
 
 /** `Re: <subject of the thread's last email>`, without doubling an existing Re: (SPEC 13). */
@@ -88,8 +91,19 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
   );
 
   const sends = input.type !== "note";
+  // An sms/email sent while a draft is pending resolves it and keeps a training pair (SPEC 8).
+  let draft: Activity | undefined = input.fromSuggestion;
+  if (sends && !draft && conversation.pendingSuggestionId) {
+    draft = await d
+      .select()
+      .from(activities)
+      .where(and(eq(activities.id, conversation.pendingSuggestionId), eq(activities.orgId, orgId), eq(activities.status, "pending")))
+      .get();
+  }
+  const draftStatements = sends && draft ? await resolveDraftBySend(d, draft, activity, input.fromSuggestion ? "sent" : "superseded", input.authorId, now) : [];
   await d.batch([
     d.insert(activities).values(activity),
+    ...draftStatements,
     d
       .update(conversations)
       .set({
@@ -101,10 +115,11 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
         sortAt: now,
         updatedAt: now,
         ...(sends ? { unreadCount: 0, awaitingReplySince: null, slaDueAt: null } : {}),
+        ...(draftStatements.length ? { pendingSuggestionId: null } : {}),
       })
       .where(eq(conversations.id, conversation.id)),
     // A send resets unread; any message moves the thread to today.
     ...tallyMove(d, orgId, bucketOf(conversation), { ...bucketOf(conversation), unread: sends ? false : conversation.unreadCount > 0, day: Math.floor(now / DAY_MS) }),
   ]);
-  return { activity, media };
+  return { activity, media, draft: draft && sends ? { ...draft, status: input.fromSuggestion ? "sent" : "superseded", sentMessageId: input.fromSuggestion ? activity.id : null, resolvedBy: input.authorId, resolvedAt: now, updatedAt: now } : null };
 }

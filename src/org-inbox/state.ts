@@ -1,8 +1,8 @@
-import { and, eq, ne, sql, type SQL } from "drizzle-orm";
+import { and, eq, isNull, ne, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { contacts, conversations, members, type Conversation } from "../db/schema";
+import { activities, contacts, conversations, members, type Conversation } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
-import { newConversation } from "./ingest";
+import { activityPreview, newConversation } from "./ingest";
 import { bucketOf, tallyMove, type Bucket } from "./tallies";
 
 export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
@@ -96,4 +96,20 @@ export async function openConversation(d: Db, orgId: string, contactId: string, 
   const conversation = newConversation(orgId, contactId, now);
   await d.batch([d.insert(conversations).values(conversation), ...tallyMove(d, orgId, null, bucketOf(conversation))]);
   return { conversation, contact, created: true };
+}
+
+/** The summarizer's result on a call still pending; the thread's preview follows when the call is its last activity. */
+export async function setCallSummary(d: Db, orgId: string, activityId: string, summary: string | null, now = Date.now()) {
+  const [updated] = await d
+    .update(activities)
+    .set({ callSummary: summary, callSummaryStatus: summary ? "ready" : "failed", updatedAt: now })
+    .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId), eq(activities.callSummaryStatus, "pending"), isNull(activities.callSummary)))
+    .returning();
+  if (updated && summary) {
+    await d
+      .update(conversations)
+      .set({ lastActivityPreview: activityPreview(updated) })
+      .where(and(eq(conversations.id, updated.conversationId), eq(conversations.lastActivityId, updated.id)));
+  }
+  return updated ?? null;
 }

@@ -1,7 +1,7 @@
 import { and, count, eq, gt, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { conversationWhere } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { activityDayTallies as dt, conversationTallies as t, conversations as cv } from "../db/schema";
+import { activityDayTallies as dt, conversationTallies as t, conversations as cv, orgs } from "../db/schema";
 import { DAY_MS } from "../org-inbox/tallies";
 import type { ViewFilters } from "./system-views";
 
@@ -67,13 +67,21 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
 }
 
 /**
- * Every view's parts as scalar subqueries of one SELECT: one statement in one D1
- * round trip, whatever the number of views. Answers [total, unread] per view.
+ * Every view's parts as scalar subqueries of one SELECT: one statement whatever
+ * the number of views. (Anchored on the org's row: a bare SELECT does not survive
+ * a drizzle D1 batch.)
  */
-export async function runCountPlans(d: Db, plans: CountPlan[]): Promise<[number, number][]> {
-  if (!plans.length) return [];
-  const added = (parts: SQLWrapper[]) => sql.join(parts.map((q) => sql`(${q})`), sql` + `);
-  const columns = plans.flatMap((p, i) => [sql`${added(p.total)} AS ${sql.raw(`t${i}`)}`, sql`${added(p.unread)} AS ${sql.raw(`u${i}`)}`]);
-  const row = await d.get<Record<string, number>>(sql`SELECT ${sql.join(columns, sql`, `)}`);
-  return plans.map((_, i) => [Number(row[`t${i}`] ?? 0), Number(row[`u${i}`] ?? 0)]);
+export function countsStatement(d: Db, orgId: string, plans: CountPlan[]) {
+  const added = (parts: SQLWrapper[]) => sql<number>`${sql.join(parts.map((q) => sql`(${q})`), sql` + `)}`;
+  // Aliased: inside a batch, unaliased expressions of the same shape would collide by name.
+  const fields: Record<string, SQL.Aliased<number>> = { n: sql<number>`${plans.length}`.as("n") };
+  plans.forEach((p, i) => {
+    fields[`t${i}`] = added(p.total).as(`t${i}`);
+    fields[`u${i}`] = added(p.unread).as(`u${i}`);
+  });
+  return d.select(fields).from(orgs).where(eq(orgs.id, orgId)).limit(1);
 }
+
+/** [total, unread] per view from the statement's row. */
+export const readCounts = (row: Record<string, number> | undefined, n: number): [number, number][] =>
+  Array.from({ length: n }, (_, i) => [Number(row?.[`t${i}`] ?? 0), Number(row?.[`u${i}`] ?? 0)]);

@@ -18,9 +18,12 @@ export const toView = (v: View) => ({
 
 const ofMember = (orgId: string, userId: string) => and(eq(views.orgId, orgId), eq(views.userId, userId));
 
+export const memberViewsQuery = (d: Db, orgId: string, userId: string) =>
+  d.select().from(views).where(ofMember(orgId, userId)).orderBy(asc(views.position), asc(views.id));
+
 /** The member's views by position; the four system views are created on first use. */
 export async function memberViews(d: Db, orgId: string, userId: string): Promise<View[]> {
-  let rows = await d.select().from(views).where(ofMember(orgId, userId)).orderBy(asc(views.position), asc(views.id)).all();
+  let rows = await memberViewsQuery(d, orgId, userId).all();
   const missing = SYSTEM_VIEWS.filter((s) => !rows.some((r) => r.key === s.key));
   if (missing.length) {
     const now = Date.now();
@@ -29,7 +32,7 @@ export async function memberViews(d: Db, orgId: string, userId: string): Promise
       .insert(views)
       .values(missing.map((s, i) => ({ id: uuidv7(now), orgId, userId, key: s.key, name: s.name, position: base + i, filters: s.filters, createdAt: now, updatedAt: now })))
       .onConflictDoNothing();
-    rows = await d.select().from(views).where(ofMember(orgId, userId)).orderBy(asc(views.position), asc(views.id)).all();
+    rows = await memberViewsQuery(d, orgId, userId).all();
   }
   return rows;
 }

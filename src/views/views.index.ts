@@ -1,8 +1,9 @@
 import { db } from "../db/client";
 import type { AppRouteHandler } from "../env";
 import { createRouter } from "../lib/router";
-import { countPlan, runCountPlans } from "./counts";
-import { memberViews, replaceViews, toView } from "./queries";
+import { countPlan, countsStatement, readCounts } from "./counts";
+import type { View } from "../db/schema";
+import { memberViews, memberViewsQuery, replaceViews, toView } from "./queries";
 import type { ViewFilters } from "./system-views";
 import * as r from "./views.routes";
 
@@ -16,14 +17,36 @@ const putViews: AppRouteHandler<typeof r.putViews> = async (c) => {
   return c.json({ data: rows.map(toView) }, 200);
 };
 
-/** Per view, total and unread, all in one D1 round trip (see countPlan for how). */
+// The member's views, remembered per isolate so that a badge refresh is one D1
+// round trip: the views are read again in the same batch as the counts, and the
+// counts are only used when that read matches what they were planned from.
+const knownViews = new Map<string, View[]>();
+const KNOWN_VIEWS_MAX = 5_000;
+const sameViews = (a: View[], b: View[]) =>
+  a.length === b.length && a.every((v, i) => v.id === b[i].id && v.updatedAt === b[i].updatedAt && JSON.stringify(v.filters) === JSON.stringify(b[i].filters));
+
+/** Per view, total and unread (see countPlan for how each stays cheap at any size). */
 const viewCounts: AppRouteHandler<typeof r.viewCounts> = async (c) => {
   const d = db(c.env);
   const orgId = c.get("orgId");
   const userId = c.get("userId");
-  const rows = await memberViews(d, orgId, userId);
+  const key = `${orgId}:${userId}`;
   const now = Date.now();
-  const counts = await runCountPlans(d, rows.map((v) => countPlan(d, orgId, userId, v.filters as ViewFilters, now)));
+  const plan = (rows: View[]) => rows.map((v) => countPlan(d, orgId, userId, v.filters as ViewFilters, now));
+  let rows = knownViews.get(key);
+  let counts: [number, number][] | undefined;
+  if (rows) {
+    const [current, [row]] = await d.batch([memberViewsQuery(d, orgId, userId), countsStatement(d, orgId, plan(rows))]);
+    if (sameViews(current, rows)) counts = readCounts(row as Record<string, number>, rows.length);
+    else rows = undefined;
+  }
+  if (!rows || !counts) {
+    rows = await memberViews(d, orgId, userId);
+    const [row] = await countsStatement(d, orgId, plan(rows));
+    counts = readCounts(row as Record<string, number>, rows.length);
+    if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();
+    knownViews.set(key, rows);
+  }
   const data = rows.map((v, i) => ({ view_id: v.id, key: v.key, total: counts[i][0], unread: counts[i][1] }));
   return c.json({ data }, 200);
 };

@@ -7,6 +7,7 @@ import { toE164 } from "../lib/phone";
 import { orgInbox } from "../org-inbox/org-inbox";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia } from "./inbound-media";
 import { keepUnroutable } from "./unroutable";
+import { enqueueAiJobs } from "../setter/jobs";
 
 const FINAL_CALL_STATUSES = ["completed", "no-answer", "busy", "failed", "canceled"] as const;
 type CallStatus = (typeof FINAL_CALL_STATUSES)[number];
@@ -34,11 +35,13 @@ async function applyDetails(env: Bindings, d: Db, call: { id: string; orgId: str
   }
   await d.update(activities).set(set).where(and(eq(activities.id, call.id), eq(activities.orgId, call.orgId)));
   if (transcript) {
-    // A transcript with no summary yet waits for the summarizer.
-    await d
+    // A transcript with no summary yet goes to the summarizer.
+    const [pending] = await d
       .update(activities)
       .set({ callSummaryStatus: "pending" })
-      .where(and(eq(activities.id, call.id), isNull(activities.callSummary)));
+      .where(and(eq(activities.id, call.id), isNull(activities.callSummary)))
+      .returning({ id: activities.id });
+    if (pending) await enqueueAiJobs(env, [{ kind: "summary", orgId: call.orgId, activityId: call.id }]);
   }
 }
 

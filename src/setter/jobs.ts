@@ -1,0 +1,128 @@
+import { and, desc, eq, inArray, lte } from "drizzle-orm";
+import { db } from "../db/client";
+import { activities, orgs, setterConfigs } from "../db/schema";
+import type { Bindings } from "../env";
+import { log } from "../lib/log";
+import { orgInbox } from "../org-inbox/org-inbox";
+import { SMS_MAX } from "../org-inbox/suggestions";
+import { generatorFor } from "./generator";
+import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
+import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
+
+/** Work for the AI queue: a setter draft for an inbound message, or a call summary. */
+export type AiJob =
+  | { kind: "draft"; orgId: string; conversationId: string; triggerId: string }
+  | { kind: "summary"; orgId: string; activityId: string };
+
+const THREAD_LINES = 20;
+
+/** Hands jobs to the AI queue; a failure is logged, never the caller's failure (the write it follows is done). */
+export async function enqueueAiJobs(env: Bindings, jobs: AiJob[] | undefined) {
+  if (!jobs?.length) return;
+  try {
+    await env.AI_QUEUE.sendBatch(jobs.map((body) => ({ body })));
+  } catch (e) {
+    log("error", "ai_enqueue_failed", { jobs, error: String(e) });
+  }
+}
+
+/** The thread up to and including the trigger, oldest first, as the model reads it. */
+async function threadUpTo(env: Bindings, conversationId: string, until: number): Promise<ThreadLine[]> {
+  const a = activities;
+  const rows = await db(env)
+    .select({ type: a.type, direction: a.direction, body: a.body, subject: a.subject, summary: a.callSummary, transcript: a.callTranscript })
+    .from(a)
+    .where(and(eq(a.conversationId, conversationId), inArray(a.type, ["sms", "email", "call"]), lte(a.occurredAt, until)))
+    .orderBy(desc(a.occurredAt), desc(a.id))
+    .limit(THREAD_LINES)
+    .all();
+  return rows
+    .reverse()
+    .map((r) => ({
+      role: r.direction === "inbound" ? ("contact" as const) : ("agent" as const),
+      type: r.type as ThreadLine["type"],
+      text: (r.type === "call" ? (r.summary ?? r.transcript) : [r.subject && r.type === "email" ? `Subject: ${r.subject}` : "", r.body ?? ""].filter(Boolean).join("\n")) ?? "",
+    }))
+    .filter((l) => l.text.trim());
+}
+
+async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
+  const d = db(env);
+  const [config, org, trigger] = await d.batch([
+    d.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
+    d.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, job.orgId)).limit(1),
+    d.select().from(activities).where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId))).limit(1),
+  ]);
+  if (config[0]?.mode !== "suggestive" || !trigger[0]) return;
+  const generator = generatorFor(env);
+  if (!generator) {
+    log("info", "setter_no_generator", { org_id: job.orgId, conversation_id: job.conversationId });
+    return;
+  }
+  const channel = trigger[0].type === "email" ? "email" : "sms";
+  const thread = await threadUpTo(env, job.conversationId, trigger[0].occurredAt);
+  const started = Date.now();
+  let text: string;
+  try {
+    text = await generator.complete(draftPrompt({ orgName: org[0]?.name ?? "the business", instructions: config[0].instructions, channel, thread }), {
+      maxTokens: channel === "sms" ? 200 : 600,
+    });
+  } catch (e) {
+    log("warn", "setter_draft_failed", { org_id: job.orgId, conversation_id: job.conversationId, generator: generator.name, ms: Date.now() - started, error: String(e) });
+    return;
+  }
+  const body = channel === "sms" ? text.slice(0, SMS_MAX) : text;
+  const answer = await orgInbox(env, job.orgId).createSuggestion(job.orgId, {
+    conversationId: job.conversationId,
+    body,
+    channel,
+    authorId: null,
+    triggerId: job.triggerId,
+  });
+  if ("error" in answer) log("warn", "setter_draft_refused", { org_id: job.orgId, conversation_id: job.conversationId, code: answer.error.code });
+  else if (!answer.ok) log("info", "setter_draft_stale", { org_id: job.orgId, conversation_id: job.conversationId });
+}
+
+/**
+ * A transcribed call's summary: the LLM when one is configured, the built-in
+ * extractive summary when there is none or it fails, `failed` when even that
+ * finds no sentence to keep. A provider's summary is never replaced.
+ */
+async function summary(env: Bindings, job: Extract<AiJob, { kind: "summary" }>) {
+  const d = db(env);
+  const call = await d.select().from(activities).where(and(eq(activities.id, job.activityId), eq(activities.orgId, job.orgId))).get();
+  if (!call || call.type !== "call" || call.callSummaryStatus !== "pending" || call.callSummary || !call.callTranscript) return;
+  let text: string | null = null;
+  let source = "extractive";
+  const generator = generatorFor(env);
+  if (generator) {
+    try {
+      text = (await generator.complete(summaryPrompt(call.callTranscript), { maxTokens: 200 })).slice(0, SUMMARY_MAX_CHARS);
+      source = generator.name;
+    } catch (e) {
+      log("warn", "call_summary_llm_failed", { org_id: job.orgId, activity_id: call.id, generator: generator.name, error: String(e) });
+    }
+  }
+  text ??= extractiveSummary(call.callTranscript);
+  await orgInbox(env, job.orgId).setCallSummary(job.orgId, call.id, text);
+  log("info", "call_summary", { org_id: job.orgId, activity_id: call.id, source: text ? source : "none" });
+}
+
+export async function handleAiJob(env: Bindings, job: AiJob) {
+  if (job.kind === "draft") return draft(env, job);
+  return summary(env, job);
+}
+
+/** Queue consumer: LLM trouble is handled inside a job; anything else (D1, the DO) is retried by the queue. */
+export async function handleAiBatch(batch: MessageBatch<AiJob>, env: Bindings) {
+  for (const message of batch.messages) {
+    try {
+      await handleAiJob(env, message.body);
+      message.ack();
+    } catch (e) {
+      log("error", "ai_job_failed", { job: message.body, attempts: message.attempts, error: String(e) });
+      message.retry({ delaySeconds: 5 * message.attempts });
+    }
+  }
+}
+
