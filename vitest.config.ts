@@ -23,6 +23,11 @@ export default defineConfig(async () => {
             POSTMARK_API_BASE: "https://postmark.fake",
             POSTMARK_WEBHOOK_USER: "postmark-hook",
             POSTMARK_WEBHOOK_PASSWORD: "hook-secret",
+            // The setter's LLM, faked the same way (test/setter.test.ts answers llm.fake).
+            LLM_BASE_URL: "https://llm.fake/v1",
+            LLM_API_KEY: "llm-test-key",
+            LLM_MODEL: "fake-model",
+            LLM_TIMEOUT_MS: "3000",
           },
         },
       }),

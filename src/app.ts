@@ -10,6 +10,7 @@ import { mediaRouter } from "./media/media.index";
 import { messagesRouter } from "./messages/messages.index";
 import { bodyLimits } from "./middleware/limits";
 import { requestContext } from "./middleware/request";
+import { setterRouter } from "./setter/setter.index";
 import { setupRouter } from "./setup/setup.index";
 import { slaRouter } from "./sla/sla.index";
 import { viewsRouter } from "./views/views.index";
@@ -63,6 +64,7 @@ export function createApp() {
   app.route("/", viewsRouter);
   app.route("/", conversationsRouter);
   app.route("/", messagesRouter);
+  app.route("/", setterRouter);
   app.route("/", webhooksRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -29,8 +29,8 @@ const STOP = new Set(
 const SIGNAL =
   /\?|\b(can|could|would|need|want|schedule|reschedule|cancel|book|move|call back|price|cost|quote|invoice|refund|appointment|deadline)\b|\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today|tonight|next week)\b|[$€£]\s?\d|\b\d+\b/i;
 
-/** Speaker labels at a line's start ("Agent:", "Caller 1:") are not content. */
-const SPEAKER = /^\s*[A-Z][\w .'-]{0,24}:\s+/gm;
+/** Speaker labels ("Agent:", "Caller 1:", "Dr Smith:") at a line's or a sentence's start are not content. */
+const SPEAKER = /(^|(?<=[.!?]["')\]]?\s))\s*[A-Z][A-Za-z'-]{0,20}(?: [A-Z0-9][A-Za-z0-9'-]{0,20})?:\s+/gm;
 
 export function splitSentences(text: string): string[] {
   const flat = text.replace(SPEAKER, "").replace(/\s+/g, " ").trim();
