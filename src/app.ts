@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { activitiesRouter } from "./activities/activities.index";
 import { contactsRouter } from "./contacts/contacts.index";
 import { conversationsRouter } from "./conversations/conversations.index";
+import { eventsRouter } from "./events/events.index";
 import { ApiError, problemResponse } from "./lib/errors";
 import { createRouter } from "./lib/router";
 import { log } from "./lib/log";
@@ -65,6 +66,7 @@ export function createApp() {
   app.route("/", conversationsRouter);
   app.route("/", messagesRouter);
   app.route("/", setterRouter);
+  app.route("/", eventsRouter);
   app.route("/", webhooksRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

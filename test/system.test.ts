@@ -28,4 +28,32 @@ describe("system routes", () => {
     expect(res.headers.get("content-type")).toContain("text/html");
     expect(await res.text()).toContain("/openapi.json");
   });
+
+  it("/openapi.json is OpenAPI 3.1 and describes every route of the contract", async () => {
+    const res = await call("/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe("3.1.0");
+    const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    for (const r of [
+      "GET /conversations",
+      "GET /conversations/{conversation_id}",
+      "GET /conversations/{conversation_id}/messages",
+      "POST /conversations/{conversation_id}/messages",
+      "POST /conversations/{conversation_id}/read",
+      "GET /conversations/views/counts",
+      "PUT /conversations/sla",
+      "GET /conversations/overdue/count",
+      "GET /setter/config",
+      "PUT /setter/config",
+      "POST /conversations/{conversation_id}/suggestions",
+      "POST /conversations/{conversation_id}/suggestions/{activity_id}/send",
+      "POST /conversations/{conversation_id}/suggestions/{activity_id}/dismiss",
+      "GET /setter/training-pairs",
+      "POST /activities",
+      "POST /webhooks/twilio/messages",
+    ]) {
+      expect(routes).toContain(r);
+    }
+  });
 });

@@ -27,9 +27,12 @@ type RequestOf<R> = R extends { request: infer Q } ? Q : undefined;
 export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(
   access: Access,
   config: R,
-  opts: { idempotent?: boolean } = {},
+  opts: { idempotent?: boolean; websocket?: boolean } = {},
 ) {
-  const headers = opts.idempotent
+  // A WebSocket upgrade may name its org in `?org_id=` instead (browsers cannot set headers).
+  const headers = opts.websocket
+    ? OrgHeader.partial()
+    : opts.idempotent
     ? OrgHeader.extend({
         "idempotency-key": z.string().optional().openapi({
           param: { name: "idempotency-key", in: "header" },

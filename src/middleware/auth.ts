@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyOptions } from "jose";
 import type { AppEnv, Bindings } from "../env";
@@ -66,8 +67,13 @@ export function bearerToken(header: string | undefined): string {
   return m[1];
 }
 
+/** Browsers cannot set headers on a WebSocket: an upgrade may carry `?token=` (and `?org_id=`) instead. */
+export const isWebSocketUpgrade = (c: Context<AppEnv>) => c.req.header("upgrade")?.toLowerCase() === "websocket";
+
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const user = await verifyToken(bearerToken(c.req.header("authorization")), c.env);
+  const header = c.req.header("authorization");
+  const queryToken = isWebSocketUpgrade(c) ? c.req.query("token") : undefined;
+  const user = await verifyToken(!header && queryToken !== undefined ? queryToken : bearerToken(header), c.env);
   c.set("userId", user.userId);
   c.set("claims", user.claims);
   await next();

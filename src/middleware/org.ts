@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { isWebSocketUpgrade } from "./auth";
 import { createMiddleware } from "hono/factory";
 import { members, type Role } from "../db/schema";
 import type { AppEnv } from "../env";
@@ -30,7 +31,7 @@ async function membershipRole(env: AppEnv["Bindings"], orgId: string, userId: st
 
 /** X-Org-Id → the caller's membership → role (SPEC 2). Runs after authenticate. */
 export const orgScope = createMiddleware<AppEnv>(async (c, next) => {
-  const orgId = c.req.header("x-org-id")?.trim();
+  const orgId = (c.req.header("x-org-id") ?? (isWebSocketUpgrade(c) ? c.req.query("org_id") : undefined))?.trim();
   if (!orgId) throw invalid("X-Org-Id", "The X-Org-Id header is required.");
   if (!isUuid(orgId)) throw invalid("X-Org-Id", "X-Org-Id must be a UUID.");
   const role = await membershipRole(c.env, orgId.toLowerCase(), c.get("userId"));

@@ -1,7 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
+import { toConversation, toMessage, toSuggestion } from "../conversations/present";
+import { mediaFor } from "../conversations/queries";
 import { db } from "../db/client";
-import { activities } from "../db/schema";
+import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
@@ -10,7 +12,8 @@ import type { SlaSettings } from "../sla/due";
 import { replaceSla } from "../sla/recompute";
 import { removeMember } from "./members";
 import { createOutbound, type OutboundInput } from "./outbound";
-import { applyState, openConversation, setCallSummary, type StateChange } from "./state";
+import { EventHub, type InboxEvent } from "./events";
+import { applyState, openConversation, selectConversation, setCallSummary, type StateChange } from "./state";
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
 import { enqueueAiJobs } from "../setter/jobs";
 
@@ -24,6 +27,63 @@ export type InboxAnswer<T> = { ok: T } | Refusal;
  */
 export class OrgInbox extends DurableObject<Bindings> {
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly events: EventHub;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    this.events = new EventHub(ctx);
+  }
+
+  /**
+   * After a committed write: its events, built only while someone listens or may
+   * resume (building can cost a read); otherwise their sequence numbers are taken
+   * so a resuming client sees the gap. Never fails the write it follows.
+   */
+  private async emit(n: number, build: () => Promise<InboxEvent[]>) {
+    try {
+      if (!this.events.listening()) return this.events.skip(n);
+      this.events.publish(await build());
+    } catch (e) {
+      log("error", "event_build_failed", { error: String(e) });
+    }
+  }
+
+  private async conversationEvent(orgId: string, conversationId: string): Promise<InboxEvent[]> {
+    const row = await selectConversation(db(this.env), orgId, conversationId).get();
+    return row ? [{ type: "conversation.updated", conversation_id: conversationId, data: toConversation(row.conversation, row.contact) }] : [];
+  }
+
+  private async messageEvent(type: "message.created" | "message.updated", activity: Activity, media?: Media[]): Promise<InboxEvent> {
+    const rows = media ?? [...(await mediaFor(db(this.env), activity.orgId, [...activity.mediaIds, ...(activity.callRecordingMediaId ? [activity.callRecordingMediaId] : [])])).values()];
+    return { type, conversation_id: activity.conversationId, data: await toMessage(this.env, activity, new Map(rows.map((m) => [m.id, m]))) };
+  }
+
+  /** GET /events, forwarded by the Worker after it checked the token and the membership. */
+  override async fetch(request: Request): Promise<Response> {
+    const userId = request.headers.get("x-inbox-user");
+    const role = request.headers.get("x-inbox-role");
+    if (!userId || !role || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response(null, { status: 400 });
+    const since = request.headers.get("x-inbox-since");
+    return this.events.accept({ userId, role }, since === null ? null : Number(since));
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+    // The stream is one-way; "ping" is answered by the runtime's auto-response.
+    if (message !== "ping") ws.send(JSON.stringify({ type: "error", detail: "This socket only sends events; send \"ping\" to keep it alive." }));
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string) {
+    this.events.closed();
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+
+  override webSocketError() {
+    this.events.closed();
+  }
 
   private serialize<T>(op: () => Promise<T>): Promise<InboxAnswer<T>> {
     const run = this.tail.then(async () => {
@@ -43,13 +103,20 @@ export class OrgInbox extends DurableObject<Bindings> {
   ingest(orgId: string, input: IngestInput) {
     return this.serialize(async () => {
       const result = await ingest(db(this.env), orgId, input);
+      if (!result.duplicate) {
+        await this.emit(2, async () => [await this.messageEvent("message.created", result.activity, result.media), ...(await this.conversationEvent(orgId, result.activity.conversationId))]);
+      }
       await enqueueAiJobs(this.env, result.followUps);
       return result;
     });
   }
 
   createSuggestion(orgId: string, input: SuggestionInput) {
-    return this.serialize(() => createSuggestion(db(this.env), orgId, input));
+    return this.serialize(async () => {
+      const draft = await createSuggestion(db(this.env), orgId, input);
+      if (draft) await this.emit(1, async () => [{ type: "suggestion.created", conversation_id: draft.conversationId, data: toSuggestion(draft) }]);
+      return draft;
+    });
   }
 
   dismissSuggestion(orgId: string, conversationId: string, suggestionId: string, userId: string) {
@@ -74,11 +141,30 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   /** A transcribed call's summary (null: none could be made). A provider's summary is never overwritten. */
   setCallSummary(orgId: string, activityId: string, summary: string | null) {
-    return this.serialize(() => setCallSummary(db(this.env), orgId, activityId, summary));
+    return this.serialize(async () => {
+      const call = await setCallSummary(db(this.env), orgId, activityId, summary);
+      if (call) await this.emit(1, async () => [await this.messageEvent("message.updated", call)]);
+      return call;
+    });
+  }
+
+  /** A message's delivery status changed outside the chain (send consumer, provider webhooks): tell the listeners. */
+  messageChanged(orgId: string, activityId: string) {
+    return this.serialize(async () => {
+      await this.emit(1, async () => {
+        const a = await db(this.env).select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))).get();
+        return a ? [await this.messageEvent("message.updated", a)] : [];
+      });
+      return true;
+    });
   }
 
   changeState(orgId: string, conversationId: string, change: StateChange) {
-    return this.serialize(() => applyState(db(this.env), orgId, conversationId, change));
+    return this.serialize(async () => {
+      const row = await applyState(db(this.env), orgId, conversationId, change);
+      await this.emit(1, async () => [{ type: "conversation.updated", conversation_id: conversationId, data: toConversation(row.conversation, row.contact) }]);
+      return row;
+    });
   }
 
   /** A member's message: stored inside the chain, then handed to the send queue. */
@@ -89,6 +175,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   private async send(orgId: string, input: OutboundInput) {
     const d = db(this.env);
     const created = await createOutbound(d, orgId, input);
+    await this.emit(2, async () => [await this.messageEvent("message.created", created.activity, created.media), ...(await this.conversationEvent(orgId, input.conversationId))]);
     if (created.activity.status !== "queued") return created;
     try {
       await this.env.SEND_QUEUE.send({ orgId, messageId: created.activity.id });
@@ -109,11 +196,21 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   removeMember(orgId: string, userId: string) {
-    return this.serialize(() => removeMember(db(this.env), orgId, userId));
+    return this.serialize(async () => {
+      const removed = await removeMember(db(this.env), orgId, userId);
+      if (removed) this.events.disconnect(userId);
+      return removed;
+    });
   }
 
   openConversation(orgId: string, contactId: string) {
-    return this.serialize(() => openConversation(db(this.env), orgId, contactId));
+    return this.serialize(async () => {
+      const opened = await openConversation(db(this.env), orgId, contactId);
+      if (opened.created) {
+        await this.emit(1, async () => [{ type: "conversation.updated", conversation_id: opened.conversation.id, data: toConversation(opened.conversation, opened.contact) }]);
+      }
+      return opened;
+    });
   }
 }
 
@@ -125,4 +222,13 @@ export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
 export function unwrap<T>(answer: InboxAnswer<T>): T {
   if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors);
   return answer.ok;
+}
+
+/** Best effort: a status change made outside OrgInbox reaches the org's event sockets. */
+export async function notifyMessageChanged(env: Pick<Bindings, "ORG_INBOX">, orgId: string, activityId: string) {
+  try {
+    await orgInbox(env, orgId).messageChanged(orgId, activityId);
+  } catch (e) {
+    log("warn", "event_notify_failed", { org_id: orgId, activity_id: activityId, error: String(e) });
+  }
 }

@@ -8,6 +8,7 @@ import { mediaKey } from "../media/storage";
 import { providerFor } from "../providers";
 import type { SendOutcome } from "../providers/types";
 import { applyWaitingStatuses } from "../webhooks/twilio-status";
+import { notifyMessageChanged } from "../org-inbox/org-inbox";
 
 export type SendJob = { orgId: string; messageId: string };
 
@@ -75,6 +76,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
       .set({ status: "sent", providerMessageId: outcome.providerMessageId, errorCode: null, errorMessage: null, updatedAt: done })
       .where(sending);
     if (channel?.provider === "twilio") await applyWaitingStatuses(d, job.orgId, outcome.providerMessageId);
+    await notifyMessageChanged(env, job.orgId, claimed.id);
     return {};
   }
   const final = outcome.kind === "reject" || claimed.sendAttempts >= MAX_SEND_ATTEMPTS;
@@ -83,6 +85,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
     .update(activities)
     .set({ status: final ? "failed" : "queued", errorCode: outcome.code, errorMessage: outcome.message, updatedAt: done })
     .where(sending);
+  await notifyMessageChanged(env, job.orgId, claimed.id);
   return final ? {} : { retryAfter: backoffSeconds(claimed.sendAttempts) };
 }
 
