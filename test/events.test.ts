@@ -1,7 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addMember, actor, call, expectProblem, ingestOk, json, newOrg, type Actor, type TestOrg } from "./helpers";
+import { addMember, actor, call, expectProblem, ingestOk, json, newOrg, twilioPost, type Actor, type TestOrg } from "./helpers";
 
 type Event = { seq: number; type: string; conversation_id: string; data: any; at: string };
 type Socket = { ws: WebSocket; seen: any[]; next: (pred: (e: any) => boolean, what?: string) => Promise<any>; close: () => void };
@@ -81,6 +81,19 @@ describe("GET /events", () => {
     const seqs = s.seen.filter((e) => e.seq && e.type !== "hello").map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
     expect(s.seen.every((e) => e.type === "hello" || !Number.isNaN(Date.parse(e.at)))).toBe(true);
+    s.close();
+  });
+
+  it("provider status webhooks reach the sockets as message.updated", async () => {
+    const org = await newOrg();
+    const number = "+14155558051";
+    await org.as(org.owner)("/channels", { body: { kind: "sms", address: number, provider: "twilio" } });
+    const { message } = await ingestOk(org, { contact: { phone: "+14155558052" }, direction: "outbound", provider: "twilio", provider_message_id: "SMev1", from: number, to: "+14155558052" });
+    const s = await connect(org, org.owner);
+    const params = { MessageStatus: "delivered", SmsStatus: "delivered", MessageSid: "SMev1", SmsSid: "SMev1", From: number, To: "+14155558052", AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01" };
+    expect((await twilioPost("/webhooks/twilio/status", params)).status).toBe(204);
+    const updated = await s.next((e) => e.type === "message.updated" && e.data.id === message.id, "the delivered status");
+    expect(updated.data.status).toBe("delivered");
     s.close();
   });
 

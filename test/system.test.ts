@@ -52,6 +52,7 @@ describe("system routes", () => {
       "GET /setter/training-pairs",
       "POST /activities",
       "POST /webhooks/twilio/messages",
+      "GET /events",
     ]) {
       expect(routes).toContain(r);
     }

@@ -75,6 +75,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
       .update(activities)
       .set({ status: "sent", providerMessageId: outcome.providerMessageId, errorCode: null, errorMessage: null, updatedAt: done })
       .where(sending);
+    // Callbacks that came before the sid was stored are applied now; the event carries the final state.
     if (channel?.provider === "twilio") await applyWaitingStatuses(d, job.orgId, outcome.providerMessageId);
     await notifyMessageChanged(env, job.orgId, claimed.id);
     return {};

@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { normalizeEmail } from "../lib/phone";
 import { mediaKey } from "../media/storage";
-import { orgInbox } from "../org-inbox/org-inbox";
+import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
 import { derivedMediaId } from "./inbound-media";
 import { constantTimeEqual } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
@@ -149,6 +149,7 @@ export async function postmarkEvents(c: Context<AppEnv>) {
       default:
         await keepUnroutable(d, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
     }
+    if (["Delivery", "Bounce", "SpamComplaint"].includes(p.RecordType)) await notifyMessageChanged(c.env, orgId, row.id);
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p ?? {} });
   }

@@ -8,7 +8,7 @@ const FINAL = ["failed", "undelivered"];
 
 export const isTwilioMessageStatus = (s: string) => s in RANK || FINAL.includes(s);
 
-/** Applies a Twilio MessageStatus to our outbound message: "applied", "stale" (older news) or "unknown". */
+/** Applies a Twilio MessageStatus to our outbound message: "applied" (with the message's id), "stale" (older news) or "unknown". */
 export async function applyTwilioStatus(d: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null) {
   const rankOf = sql`CASE ${activities.status} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 99 END`;
   const moves = FINAL.includes(status) ? sql`1 = 1` : sql`${rankOf} < ${RANK[status]}`;
@@ -18,12 +18,13 @@ export async function applyTwilioStatus(d: Db, orgId: string, sid: string, statu
     .set({ status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) })
     .where(and(match, sql`${activities.status} NOT IN ('failed', 'undelivered')`, moves))
     .returning({ id: activities.id });
-  if (updated) return "applied" as const;
-  return (await d.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const);
+  if (updated) return { outcome: "applied" as const, id: updated.id };
+  return { outcome: (await d.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const), id: null };
 }
 
 /** Status callbacks that beat the send consumer to storing the sid: applied now, in arrival order. */
-export async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
+export async function applyWaitingStatuses(d: Db, orgId: string, sid: string): Promise<string[]> {
+  const changed: string[] = [];
   const waiting = await d
     .select()
     .from(unroutableEvents)
@@ -33,7 +34,11 @@ export async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
   for (const event of waiting) {
     const p = event.payload as Record<string, string>;
     const status = (p.MessageStatus ?? p.SmsStatus ?? "").toLowerCase();
-    if (isTwilioMessageStatus(status)) await applyTwilioStatus(d, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
+    if (isTwilioMessageStatus(status)) {
+      const { id } = await applyTwilioStatus(d, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
+      if (id) changed.push(id);
+    }
     await d.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, event.id));
   }
+  return changed;
 }

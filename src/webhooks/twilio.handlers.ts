@@ -5,7 +5,7 @@ import { channels } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
-import { orgInbox } from "../org-inbox/org-inbox";
+import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
 import { callCallback } from "./twilio-calls";
 import { applyTwilioStatus, isTwilioMessageStatus } from "./twilio-status";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
@@ -104,8 +104,9 @@ export async function messageStatus(c: Context<AppEnv>) {
       return c.body(null, 204);
     }
     const applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
+    if (applied.id) await notifyMessageChanged(c.env, orgId, applied.id);
     // Unknown yet: the send consumer may not have stored the sid; it applies this when it does.
-    if (applied === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
+    if (applied.outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
   }
