@@ -43,6 +43,8 @@ export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "secur
   const request = access === "user" ? config.request : { ...config.request, headers };
   return createRoute({
     ...config,
+    // Who may call it, in the document too: the authorization matrix test reads it.
+    ...({ "x-access": access } as object),
     request: request as RequestOf<R>,
     middleware: opts.idempotent ? [...guards[access], idempotency] : [...guards[access]],
     security: [{ bearerAuth: [] }],

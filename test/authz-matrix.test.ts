@@ -1,0 +1,120 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { actor, addMember, call, expectProblem, ingestOk, json, newOrg, type Actor, type TestOrg } from "./helpers";
+
+// The authorization matrix, generated from /openapi.json so that a new route cannot
+// escape it: every bearer route is called with no token, as a non-member, as an agent
+// when it is owner/admin only, and from another org with this org's ids.
+type Route = { method: string; path: string; access: "user" | "member" | "admin"; json: boolean };
+
+async function bearerRoutes(): Promise<Route[]> {
+  const doc = (await json(await call("/openapi.json"))) as { paths: Record<string, Record<string, any>> };
+  return Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops)
+      .filter(([, op]) => op.security?.length)
+      .map(([method, op]) => ({ method: method.toUpperCase(), path, access: op["x-access"], json: Boolean(op.requestBody?.content?.["application/json"]) })),
+  );
+}
+
+/** Valid bodies where the 404 check must get past validation (a route with ids and a JSON body). */
+const BODIES: Record<string, unknown> = {
+  "PUT /members/{user_id}": { role: "agent" },
+  "PATCH /contacts/{contact_id}": { name: "Renamed" },
+  "POST /conversations/{conversation_id}/messages": { type: "note", body: "not yours" },
+  "POST /conversations/{conversation_id}/archive": { archived: true },
+  "POST /conversations/{conversation_id}/assign": { assigned_to: null },
+  "POST /conversations/{conversation_id}/suggestions": { body: "not yours" },
+};
+/** Ids that are not org resources: adding any user to your own org is allowed. */
+const NOT_ORG_SCOPED = new Set(["PUT /members/{user_id}"]);
+
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82, 1, 2, 3, 4]);
+
+async function orgA() {
+  const org = await newOrg("A");
+  const agent = await addMember(org, "agent");
+  const as = org.as(org.owner);
+  const channel = await json(await as("/channels", { body: { kind: "sms", address: "+14155559401", provider: "log" } }));
+  const { message } = await ingestOk(org, { contact: { phone: "+14155559402" } });
+  const draft = await json(await as(`/conversations/${message.conversation_id}/suggestions`, { body: { body: "Draft" } }));
+  const form = new FormData();
+  form.append("file", new File([PNG], "a.png", { type: "image/png" }));
+  const media = await json(await call("/conversations/media", { token: org.owner.token, org: org.orgId, method: "POST", raw: form }));
+  const ids: Record<string, string> = {
+    user_id: agent.userId,
+    channel_id: channel.id,
+    contact_id: message.contact_id,
+    conversation_id: message.conversation_id,
+    activity_id: draft.id,
+    media_id: media.id,
+  };
+  return { org, agent, ids };
+}
+
+const fill = (path: string, ids: Record<string, string>) =>
+  path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (!ids[name]) throw new Error(`the matrix has no id for {${name}} in ${path}: add one to orgA()`);
+    return ids[name];
+  });
+
+async function snapshot(orgId: string) {
+  const tables = ["members", "channels", "contacts", "conversations", "activities", "views", "media", "training_pairs", "setter_configs", "sla_configs"];
+  const out: Record<string, unknown> = {};
+  for (const t of tables) {
+    out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
+  }
+  return out;
+}
+
+describe("authorization matrix (from /openapi.json)", () => {
+  it("covers every bearer route: no token 401, non-member 403, agent on owner/admin routes 403, another org's ids 404, nothing changed", async () => {
+    const routes = await bearerRoutes();
+    expect(routes.length).toBeGreaterThan(30);
+    const { org, agent, ids } = await orgA();
+    const stranger = await actor();
+    const b = await newOrg("B");
+    const before = await snapshot(org.orgId);
+    const checked: string[] = [];
+
+    for (const r of routes) {
+      const key = `${r.method} ${r.path}`;
+      const url = fill(r.path, ids);
+      const headers: Record<string, string> = r.path === "/events" ? { upgrade: "websocket" } : {};
+      const body = r.json ? (BODIES[key] ?? {}) : undefined;
+      const send = (who: Actor | null, orgId: string | undefined) =>
+        call(url, { method: r.method, token: who?.token, org: orgId, headers, body });
+
+      await expectProblem(await send(null, org.orgId), 401, "unauthenticated");
+      if (r.access === "user") {
+        checked.push(key);
+        continue;
+      }
+      await expectProblem(await send(stranger, org.orgId), 403, "forbidden");
+      if (r.access === "admin") await expectProblem(await send(agent, org.orgId), 403, "forbidden");
+      if (r.path.includes("{") && !NOT_ORG_SCOPED.has(key)) {
+        if (r.json && r.method !== "GET" && !(key in BODIES)) throw new Error(`${key} needs a valid body in BODIES for its 404 check`);
+        const res = await send(b.owner, b.orgId);
+        await expectProblem(res, 404, "not_found");
+      }
+      checked.push(key);
+    }
+    expect(checked).toHaveLength(routes.length);
+    // The document's access levels are what SPEC fixes (so a route cannot be loosened silently).
+    expect(routes.filter((r) => r.access === "admin").map((r) => `${r.method} ${r.path}`).sort()).toEqual(
+      [
+        "PUT /members/{user_id}",
+        "DELETE /members/{user_id}",
+        "POST /channels",
+        "DELETE /channels/{channel_id}",
+        "POST /activities",
+        "PUT /conversations/sla",
+        "GET /setter/config",
+        "PUT /setter/config",
+        "GET /setter/training-pairs",
+        "GET /webhooks/unroutable",
+      ].sort(),
+    );
+    expect(routes.filter((r) => r.access === "user").map((r) => `${r.method} ${r.path}`)).toEqual(["POST /orgs"]);
+    expect(await snapshot(org.orgId)).toEqual(before);
+  }, 60_000);
+});
