@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { actor, addMember, call, expectProblem, ingestOk, json, newOrg, type Actor, type TestOrg } from "./helpers";
+import { actor, addMember, call, expectProblem, ingestOk, json, newOrg, type Actor } from "./helpers";
 
 // The authorization matrix, generated from /openapi.json so that a new route cannot
 // escape it: every bearer route is called with no token, as a non-member, as an agent

@@ -2,6 +2,7 @@ import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import { authenticate } from "../middleware/auth";
 import { idempotency } from "../middleware/idempotency";
 import { orgScope, requireRole } from "../middleware/org";
+import { orgRateLimit } from "../middleware/rate-limit";
 import { pickErrors } from "./errors";
 import { Uuid } from "./schemas";
 
@@ -9,8 +10,8 @@ import { Uuid } from "./schemas";
 // security section come from the same line.
 const guards = {
   user: [authenticate],
-  member: [authenticate, orgScope],
-  admin: [authenticate, orgScope, requireRole("owner", "admin")],
+  member: [authenticate, orgScope, orgRateLimit],
+  admin: [authenticate, orgScope, orgRateLimit, requireRole("owner", "admin")],
 } as const;
 export type Access = keyof typeof guards;
 
@@ -19,7 +20,7 @@ const OrgHeader = z.object({
 });
 
 const commonErrors = (access: Access) =>
-  access === "user" ? pickErrors(400, 401, 413, 415, 500) : pickErrors(400, 401, 403, 404, 413, 415, 500);
+  access === "user" ? pickErrors(400, 401, 413, 415, 500) : pickErrors(400, 401, 403, 404, 413, 415, 429, 500);
 
 type RequestOf<R> = R extends { request: infer Q } ? Q : undefined;
 

@@ -7,6 +7,7 @@ import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
+import { limitOf } from "../middleware/rate-limit";
 import { ingest, type IngestInput } from "./ingest";
 import type { SlaSettings } from "../sla/due";
 import { replaceSla } from "../sla/recompute";
@@ -17,7 +18,7 @@ import { applyState, openConversation, selectConversation, setCallSummary, type 
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
 import { enqueueAiJobs } from "../setter/jobs";
 
-type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[] } };
+type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[]; headers?: Record<string, string> } };
 export type InboxAnswer<T> = { ok: T } | Refusal;
 
 /**
@@ -91,7 +92,7 @@ export class OrgInbox extends DurableObject<Bindings> {
         return { ok: await op() };
       } catch (e) {
         // Refusals cross the RPC boundary as data; ApiError's class would not survive it.
-        if (e instanceof ApiError) return { error: { code: e.code, detail: e.detail, errors: e.errors } };
+        if (e instanceof ApiError) return { error: { code: e.code, detail: e.detail, errors: e.errors, headers: e.headers } };
         throw e;
       }
     });
@@ -172,9 +173,26 @@ export class OrgInbox extends DurableObject<Bindings> {
     return this.serialize(() => this.send(orgId, input));
   }
 
+  /** Per-member sends a minute (SPEC 11: SEND_LIMIT_PER_MINUTE), exact: every send of the org passes here. */
+  private readonly recentSends = new Map<string, number[]>();
+  private checkSend(userId: string, now = Date.now()) {
+    const limit = limitOf(this.env.SEND_LIMIT_PER_MINUTE, 60);
+    if (limit === 0) return;
+    const recent = (this.recentSends.get(userId) ?? []).filter((t) => t > now - 60_000);
+    if (recent.length >= limit) {
+      const wait = Math.max(1, Math.ceil((recent[0] + 60_000 - now) / 1000));
+      this.recentSends.set(userId, recent);
+      throw new ApiError("rate_limited", `You sent ${limit} messages in the last minute; retry in ${wait} s.`, undefined, { "retry-after": String(wait) });
+    }
+    this.recentSends.set(userId, recent);
+  }
+
   private async send(orgId: string, input: OutboundInput) {
     const d = db(this.env);
+    if (input.type !== "note") this.checkSend(input.authorId);
     const created = await createOutbound(d, orgId, input);
+    // Only stored sends count against the limit (a refused one sent nothing).
+    if (input.type !== "note") this.recentSends.get(input.authorId)?.push(Date.now()) ?? this.recentSends.set(input.authorId, [Date.now()]);
     await this.emit(2, async () => [await this.messageEvent("message.created", created.activity, created.media), ...(await this.conversationEvent(orgId, input.conversationId))]);
     if (created.activity.status !== "queued") return created;
     try {
@@ -220,7 +238,7 @@ export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
 }
 
 export function unwrap<T>(answer: InboxAnswer<T>): T {
-  if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors);
+  if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors, answer.error.headers);
   return answer.ok;
 }
 
