@@ -19,7 +19,8 @@ async function bodyFingerprint(req: HonoRequest): Promise<string> {
   if (/^multipart\/form-data/i.test(type)) {
     try {
       const parts: string[] = [];
-      const form = await req.formData();
+      // A clone: a failed parse must not spoil the body for the fallback and the handler.
+      const form = await req.raw.clone().formData();
       for (const [name, value] of form.entries()) {
         const v = value as unknown;
         parts.push(
