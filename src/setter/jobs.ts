@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lte } from "drizzle-orm";
 import { db } from "../db/client";
-import { activities, orgs, setterConfigs } from "../db/schema";
+import { activities, conversations, media, orgs, setterConfigs } from "../db/schema";
 import type { Bindings } from "../env";
 import { log } from "../lib/log";
 import { orgInbox } from "../org-inbox/org-inbox";
@@ -8,11 +8,13 @@ import { SMS_MAX } from "../org-inbox/suggestions";
 import { generatorFor } from "./generator";
 import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
 import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
+import { copyInboundMedia, type InboundMedia } from "../webhooks/inbound-media";
 
-/** Work for the AI queue: a setter draft for an inbound message, or a call summary. */
+/** Work for the background queue: a setter draft, a call summary, or another try at copying inbound media. */
 export type AiJob =
   | { kind: "draft"; orgId: string; conversationId: string; triggerId: string }
-  | { kind: "summary"; orgId: string; activityId: string };
+  | { kind: "summary"; orgId: string; activityId: string }
+  | { kind: "media_copy"; orgId: string; item: InboundMedia; attempt: number };
 
 const THREAD_LINES = 20;
 
@@ -54,6 +56,17 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
     d.select().from(activities).where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId))).limit(1),
   ]);
   if (config[0]?.mode !== "suggestive" || !trigger[0]) return;
+  // A redelivered job: the setter already drafted an answer to this message.
+  const pending = await d
+    .select({ authorId: activities.authorId, createdAt: activities.createdAt })
+    .from(conversations)
+    .innerJoin(activities, eq(activities.id, conversations.pendingSuggestionId))
+    .where(and(eq(conversations.id, job.conversationId), eq(conversations.orgId, job.orgId), eq(activities.status, "pending")))
+    .get();
+  if (pending && pending.authorId === null && pending.createdAt >= trigger[0].createdAt) {
+    log("info", "setter_draft_exists", { org_id: job.orgId, conversation_id: job.conversationId });
+    return;
+  }
   const generator = generatorFor(env);
   if (!generator) {
     log("info", "setter_no_generator", { org_id: job.orgId, conversation_id: job.conversationId });
@@ -110,6 +123,12 @@ async function summary(env: Bindings, job: Extract<AiJob, { kind: "summary" }>) 
 
 export async function handleAiJob(env: Bindings, job: AiJob) {
   if (job.kind === "draft") return draft(env, job);
+  if (job.kind === "media_copy") {
+    // Already copied (a redelivery, or an earlier try that got through): nothing to do.
+    const row = await db(env).select({ status: media.status }).from(media).where(and(eq(media.id, job.item.id), eq(media.orgId, job.orgId))).get();
+    if (!row || row.status === "ready") return;
+    return copyInboundMedia(env, db(env), job.orgId, job.item, job.attempt);
+  }
   return summary(env, job);
 }
 

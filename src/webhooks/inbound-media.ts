@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { media } from "../db/schema";
 import type { Bindings } from "../env";
@@ -31,8 +31,14 @@ export async function registerInboundMedia(d: Db, orgId: string, items: InboundM
   }
 }
 
-/** Copies one provider-hosted file into R2 and marks its row ready (or failed). */
-export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item: InboundMedia) {
+export const MEDIA_COPY_ATTEMPTS = 5;
+
+/**
+ * Copies one provider-hosted file into R2 and marks its row ready. A failure marks
+ * it failed (the message is kept either way) and queues another attempt after
+ * 2, 4, 8, 16 s; after the 5th it stays failed.
+ */
+export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item: InboundMedia, attempt = 1) {
   try {
     const url = new URL(item.url);
     const headers: Record<string, string> = {};
@@ -50,7 +56,15 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
       .set({ status: "ready", size: bytes.byteLength, sha256 })
       .where(and(eq(media.id, item.id), eq(media.orgId, orgId)));
   } catch (e) {
-    log("error", "inbound_media_copy_failed", { media_id: item.id, org_id: orgId, error: String(e) });
-    await d.update(media).set({ status: "failed" }).where(and(eq(media.id, item.id), eq(media.orgId, orgId)));
+    const final = attempt >= MEDIA_COPY_ATTEMPTS;
+    log(final ? "error" : "warn", "inbound_media_copy_failed", { media_id: item.id, org_id: orgId, attempt, final, error: String(e) });
+    await d.update(media).set({ status: "failed" }).where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready")));
+    if (!final) {
+      try {
+        await env.AI_QUEUE.send({ kind: "media_copy", orgId, item, attempt: attempt + 1 }, { delaySeconds: 2 ** attempt });
+      } catch (err) {
+        log("error", "media_retry_enqueue_failed", { media_id: item.id, org_id: orgId, error: String(err) });
+      }
+    }
   }
 }
