@@ -1,4 +1,7 @@
 // npm run bench -- --conversations 1000|10000|100000 [--duration 10] [--connections 10]
+// npm run bench -- --load [--conversations N] [--duration 60]
+//   the mixed load run (issue 9): webhook ingest with 10 % redeliveries, list and
+//   counts reads and sends, all at once, then checks that nothing was lost or doubled.
 //
 // Fills a separate local D1 (bench/.state) with one org of N conversations and
 // 10·N activities, written straight into the SQLite file in one transaction,
@@ -17,7 +20,8 @@ const arg = (name, fallback) => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const N = arg("conversations", 1000);
-const DURATION = arg("duration", 10);
+const LOAD = process.argv.includes("--load");
+const DURATION = arg("duration", LOAD ? 60 : 10);
 const CONNECTIONS = arg("connections", 10);
 const PORT = arg("port", 8790);
 const STATE = "bench/.state";
@@ -198,6 +202,7 @@ async function main() {
       },
     };
     await load({ ...targets.health, duration: 2 }); // warm-up
+    if (LOAD) return await mixedLoad({ base, headers, thread, targets, sids, redeliveredCount: () => redeliveries, seeded });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {
       console.error(`  ${name} …`);
@@ -229,6 +234,70 @@ async function main() {
   } finally {
     process.kill(-server.pid, "SIGTERM");
   }
+}
+
+/** All at once for DURATION s; then every invariant the issue names is checked on the stored data. */
+async function mixedLoad({ base, headers, thread, targets, sids, redeliveredCount, seeded }) {
+  console.error("  /health alone (baseline) …");
+  const baseline = summary(await load({ ...targets.health, duration: 10 }));
+  let sends = 0;
+  const mix = {
+    twilio_inbound_webhook: { ...targets.twilio_inbound_webhook, connections: 4 },
+    list_conversations: { ...targets.list_conversations, connections: 2 },
+    view_counts: { ...targets.view_counts, connections: 2 },
+    send_messages: {
+      url: `${base}/conversations/${thread}/messages`,
+      connections: 2,
+      requests: [{ method: "POST", headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ type: "sms", body: `bench send ${++sends}` }) }) }],
+    },
+    health: { ...targets.health, connections: 1 },
+  };
+  console.error(`  mixed load for ${DURATION} s: ${Object.keys(mix).join(", ")} …`);
+  const started = Date.now();
+  const runs = await Promise.all(Object.entries(mix).map(async ([name, opts]) => [name, summary(await load(opts))]));
+  const results = Object.fromEntries(runs);
+  // Every accepted send must reach a final state once the queue drains.
+  const check = new DatabaseSync(findSqlite(STATE), { readOnly: true });
+  const pending = () => check.prepare("SELECT COUNT(*) AS n FROM activities WHERE conversation_id = ? AND direction = 'outbound' AND status IN ('queued', 'sending')").get(thread).n;
+  const drainStart = Date.now();
+  while (pending() > 0 && Date.now() - drainStart < 120_000) await new Promise((r) => setTimeout(r, 1000));
+  const sendStates = Object.fromEntries(
+    check.prepare("SELECT status, COUNT(*) AS n FROM activities WHERE conversation_id = ? AND direction = 'outbound' AND body LIKE 'bench send %' GROUP BY status").all(thread).map((r) => [r.status, r.n]),
+  );
+  const dup = check.prepare("SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)").get().n;
+  const stored = check.prepare("SELECT COUNT(*) AS n FROM activities WHERE provider = 'twilio' AND provider_message_id LIKE 'SMbench%'").get().n;
+  check.close();
+  const fivexx = Object.values(results).reduce((sum, r) => sum + Object.entries(r.status_codes).filter(([k]) => Number(k) >= 500).reduce((a, [, v]) => a + v, 0), 0);
+  for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / baseline.requests_per_sec).toFixed(2));
+  const accepted = results.send_messages.status_codes["202"] ?? 0;
+  const report = {
+    date: new Date().toISOString(),
+    kind: "mixed load",
+    conversations: N,
+    activities: seeded.activities,
+    duration_s: DURATION,
+    wall_s: Math.round((Date.now() - started) / 1000),
+    node: process.version,
+    health_alone: baseline,
+    results,
+    checks: {
+      five_xx: fivexx,
+      webhook_unique_sids_sent: sids.length,
+      webhook_redeliveries_sent: redeliveredCount(),
+      webhook_stored: stored,
+      duplicates: dup,
+      sends_accepted: accepted,
+      send_final_states: sendStates,
+      sends_not_final: (sendStates.queued ?? 0) + (sendStates.sending ?? 0),
+      drain_s: Math.round((Date.now() - drainStart) / 1000),
+    },
+  };
+  report.checks.ok =
+    fivexx === 0 && dup === 0 && stored === sids.length && report.checks.sends_not_final === 0 && (sendStates.sent ?? 0) + (sendStates.failed ?? 0) === accepted;
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(`bench/results/load-${N}.json`, JSON.stringify(report, null, 2) + "\n");
+  console.log(JSON.stringify(report, null, 2));
+  if (!report.checks.ok) process.exitCode = 1;
 }
 
 await main();
