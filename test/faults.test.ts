@@ -28,7 +28,7 @@ function failingLastStatement(d: Db, orgId: string): Db {
     get(target, prop, receiver) {
       if (prop !== "batch") return Reflect.get(target, prop, receiver);
       return (statements: unknown[]) =>
-        target.batch([...(statements as Parameters<Db["batch"]>[0]), target.insert(orgs).values({ id: orgId, name: "duplicate key", createdAt: 0 })]);
+        target.batch([...(statements as unknown as Parameters<Db["batch"]>[0]), target.insert(orgs).values({ id: orgId, name: "duplicate key", createdAt: 0 })]);
     },
   });
 }
