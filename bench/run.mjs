@@ -1,5 +1,7 @@
 // npm run bench -- --conversations 1000|10000|100000 [--duration 10] [--connections 10]
 // npm run bench -- --load [--conversations N] [--duration 60]
+// npm run bench -- --rate-limit N --routes health,list_conversations
+//   the API limit on (RATE_LIMIT_PER_MINUTE=N; off otherwise) for a subset of routes
 //   the mixed load run (issue 9): webhook ingest with 10 % redeliveries, list and
 //   counts reads and sends, all at once, then checks that nothing was lost or doubled.
 //
@@ -24,6 +26,8 @@ const LOAD = process.argv.includes("--load");
 const DURATION = arg("duration", LOAD ? 60 : 10);
 const CONNECTIONS = arg("connections", 10);
 const PORT = arg("port", 8790);
+const RATE_LIMIT = arg("rate-limit", 0);
+const ROUTES = process.argv.includes("--routes") ? ["health", ...process.argv[process.argv.indexOf("--routes") + 1].split(",")] : null;
 const STATE = "bench/.state";
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
@@ -138,7 +142,7 @@ async function main() {
   console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
   const server = spawn("npx", ["wrangler", "dev", "--port", String(PORT), "--persist-to", STATE, "--log-level", "error", "--var", `TWILIO_AUTH_TOKEN:${TWILIO_TOKEN}`, "--var", `PUBLIC_BASE_URL:${SIGNED_BASE}`,
     // One org takes every request here: the per-org and per-member limits would cap the measurement.
-    "--var", "RATE_LIMIT_PER_MINUTE:0", "--var", "SEND_LIMIT_PER_MINUTE:0"], {
+    "--var", `RATE_LIMIT_PER_MINUTE:${RATE_LIMIT}`, "--var", "SEND_LIMIT_PER_MINUTE:0"], {
     env,
     stdio: ["ignore", "ignore", "inherit"],
     detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
@@ -205,6 +209,7 @@ async function main() {
     if (LOAD) return await mixedLoad({ base, headers, thread, targets, sids, redeliveredCount: () => redeliveries, seeded });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {
+      if (ROUTES && !ROUTES.includes(name)) continue;
       console.error(`  ${name} …`);
       results[name] = summary(await load(opts));
     }
@@ -212,10 +217,12 @@ async function main() {
     const dup = check.prepare("SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)").get();
     const stored = check.prepare("SELECT COUNT(*) AS n FROM activities WHERE provider = 'twilio' AND provider_message_id LIKE 'SMbench%'").get();
     check.close();
-    results.twilio_inbound_webhook.redeliveries_sent = redeliveries;
-    results.twilio_inbound_webhook.unique_sids_sent = sids.length;
-    results.twilio_inbound_webhook.stored = stored.n;
-    results.twilio_inbound_webhook.duplicates = dup.n;
+    if (results.twilio_inbound_webhook) {
+      results.twilio_inbound_webhook.redeliveries_sent = redeliveries;
+      results.twilio_inbound_webhook.unique_sids_sent = sids.length;
+      results.twilio_inbound_webhook.stored = stored.n;
+      results.twilio_inbound_webhook.duplicates = dup.n;
+    }
     const health = results.health.requests_per_sec;
     for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / health).toFixed(2));
     const report = {
@@ -225,11 +232,13 @@ async function main() {
       seed_seconds: seeded.seconds,
       duration_s: DURATION,
       connections: CONNECTIONS,
+      rate_limit_per_minute: RATE_LIMIT,
       node: process.version,
       results,
     };
     mkdirSync("bench/results", { recursive: true });
-    writeFileSync(`bench/results/conversations-${N}.json`, JSON.stringify(report, null, 2) + "\n");
+    const name = ROUTES || RATE_LIMIT ? `conversations-${N}-${RATE_LIMIT ? `ratelimit-${RATE_LIMIT}` : "nolimit"}` : `conversations-${N}`;
+    writeFileSync(`bench/results/${name}.json`, JSON.stringify(report, null, 2) + "\n");
     console.log(JSON.stringify(report, null, 2));
   } finally {
     process.kill(-server.pid, "SIGTERM");

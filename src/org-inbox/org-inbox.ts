@@ -7,7 +7,7 @@ import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
-import { limitOf } from "../middleware/rate-limit";
+import { ApiWindow, limitOf } from "./api-window";
 import { ingest, type IngestInput } from "./ingest";
 import type { SlaSettings } from "../sla/due";
 import { replaceSla } from "../sla/recompute";
@@ -166,6 +166,12 @@ export class OrgInbox extends DurableObject<Bindings> {
       await this.emit(1, async () => [{ type: "conversation.updated", conversation_id: conversationId, data: toConversation(row.conversation, row.contact) }]);
       return row;
     });
+  }
+
+  /** The org's API calls this minute (SPEC 11: RATE_LIMIT_PER_MINUTE); memory only, outside the write chain. */
+  private readonly apiWindow = new ApiWindow();
+  spendApi(windowStart: number, spent: number, want: number, limit: number) {
+    return this.apiWindow.spend(windowStart, spent, want, limit);
   }
 
   /** A member's message: stored inside the chain, then handed to the send queue. */
