@@ -6,8 +6,9 @@ import { orgs } from "../src/db/schema";
 import { ingest } from "../src/org-inbox/ingest";
 import { createOutbound } from "../src/org-inbox/outbound";
 import { applyState } from "../src/org-inbox/state";
+import { deliver } from "../src/sending/queue";
 import { handleAiJob } from "../src/setter/jobs";
-import { count, ingest as ingestHttp, ingestOk, json, minutesAgo, newOrg, twilioPost, type TestOrg } from "./helpers";
+import { call, count, ingest as ingestHttp, ingestOk, json, minutesAgo, newOrg, queuedMessage, twilioPost, type TestOrg } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -32,6 +33,38 @@ function failingLastStatement(d: Db, orgId: string): Db {
     },
   });
 }
+
+/** D1 that fails every statement once `broken()` says so, as a database that went away mid-job. */
+function failingWhen(d1: D1Database, broken: () => boolean): D1Database {
+  const real = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (stmt: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = new Proxy(stmt, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        if (prop === "bind") return (...args: unknown[]) => wrap(target.bind(...args));
+        if (prop === "run" || prop === "all" || prop === "raw" || prop === "first") {
+          return (...args: unknown[]) => (broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : value.apply(target, args));
+        }
+        return value.bind(target);
+      },
+    });
+    real.set(proxy, stmt);
+    return proxy;
+  };
+  return new Proxy(d1, {
+    get(target, prop) {
+      if (prop === "prepare") return (query: string) => wrap(target.prepare(query));
+      if (prop === "batch") {
+        return (stmts: D1PreparedStatement[]) => (broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : target.batch(stmts.map((x) => real.get(x) ?? x)));
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+const outbound = (id: string) => env.DB.prepare("SELECT status, provider_message_id, send_attempts FROM activities WHERE id = ?").bind(id).first();
 
 /** Counts of every view equal the walked lists: the tallies survived whatever happened. */
 async function countsMatchLists(org: TestOrg) {
@@ -146,5 +179,49 @@ describe("faults", () => {
     expect(calls.length).toBeLessThanOrEqual(1);
     const row = await env.DB.prepare("SELECT call_summary_status FROM activities WHERE id = ?").bind(call.message.id).first();
     expect(row).toEqual({ call_summary_status: "ready" });
+  });
+  it("the send consumer dying after Twilio accepted: no second send, and Twilio's callback still lands the message", async () => {
+    const number = "+14155559841";
+    const { org, job } = await queuedMessage("sms", number);
+    const twilio = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ sid: "SMcrashed1", status: "queued" }, { status: 201 }));
+    // The database goes away the moment Twilio has the message: the sid is never stored.
+    await expect(deliver({ ...env, DB: failingWhen(env.DB, () => twilio.mock.calls.length > 0) }, job)).rejects.toThrow(/Failed query: update "activities"/);
+    expect(twilio).toHaveBeenCalledTimes(1);
+    expect(await outbound(job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
+    // The queue redelivers the job (twice): the message is no longer queued, so nothing goes out again.
+    expect(await deliver(env, job)).toEqual({});
+    expect(await deliver(env, job)).toEqual({});
+    expect(twilio).toHaveBeenCalledTimes(1);
+    const callback = new URL(new URLSearchParams(String(twilio.mock.calls[0][1]?.body)).get("StatusCallback")!);
+    expect(callback.searchParams.get("message_id")).toBe(job.messageId);
+    twilio.mockRestore();
+
+    // Twilio's callback names our message in its (signed) URL: the sid is adopted and the status applied.
+    const status = { MessageSid: "SMcrashed1", SmsSid: "SMcrashed1", MessageStatus: "delivered", From: number, To: "+14155550142", AccountSid: "AC00000000000000000000000000000000" };
+    // Another org's message id in the URL adopts nothing there.
+    const other = await queuedMessage("sms", "+14155559842");
+    await env.DB.prepare("UPDATE activities SET status = 'sending' WHERE id = ?").bind(other.job.messageId).run();
+    expect((await twilioPost(`/webhooks/twilio/status?message_id=${other.job.messageId}`, status)).status).toBe(204);
+    expect(await outbound(other.job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
+    expect(await outbound(job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
+    expect((await twilioPost(`${callback.pathname}${callback.search}`, status)).status).toBe(204);
+    expect(await outbound(job.messageId)).toEqual({ status: "delivered", provider_message_id: "SMcrashed1", send_attempts: 1 });
+    const { data } = await json(await org.as(org.owner)(`/conversations/${(await json(await org.as(org.owner)("/conversations"))).data[0].id}/messages`));
+    expect(data.find((m: { id: string }) => m.id === job.messageId)).toMatchObject({ status: "delivered", provider_message_id: "SMcrashed1" });
+  });
+
+  it("the send consumer dying after Postmark accepted: no second send, and the Delivery event still lands the email", async () => {
+    const { job } = await queuedMessage("email", `help-${crypto.randomUUID().slice(0, 8)}@acme.test`);
+    const postmark = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ ErrorCode: 0, Message: "OK", MessageID: "pm-crashed-1", To: "priya@example.org", SubmittedAt: new Date().toISOString() }));
+    await expect(deliver({ ...env, DB: failingWhen(env.DB, () => postmark.mock.calls.length > 0) }, job)).rejects.toThrow(/Failed query: update "activities"/);
+    expect(await deliver(env, job)).toEqual({});
+    expect(postmark).toHaveBeenCalledTimes(1);
+    expect(JSON.parse(String(postmark.mock.calls[0][1]?.body)).Metadata).toEqual({ message_id: job.messageId });
+    postmark.mockRestore();
+    expect(await outbound(job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
+    const event = { RecordType: "Delivery", MessageID: "pm-crashed-1", Metadata: { message_id: job.messageId }, Recipient: "priya@example.org", MessageStream: "outbound", DeliveredAt: new Date().toISOString() };
+    const res = await call("/webhooks/postmark/events", { method: "POST", body: event, headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` } });
+    expect(res.status).toBe(200);
+    expect(await outbound(job.messageId)).toEqual({ status: "delivered", provider_message_id: "pm-crashed-1", send_attempts: 1 });
   });
 });

@@ -124,3 +124,28 @@ export async function twilioPost(path: string, params: Record<string, string>, s
     headers: { "content-type": "application/x-www-form-urlencoded", ...(sig ? { "x-twilio-signature": sig } : {}) },
   });
 }
+
+/**
+ * A queued outbound sms (Twilio) or email (Postmark) whose job a test hands to deliver()
+ * itself, so each attempt is checked on its own instead of waiting out the real queue.
+ */
+export async function queuedMessage(kind: "sms" | "email", address: string) {
+  const org = await newOrg();
+  const provider = kind === "sms" ? "twilio" : "postmark";
+  const to = kind === "sms" ? "+14155550142" : "priya@example.org";
+  expect((await org.as(org.owner)("/channels", { body: { kind, address, provider } })).status).toBe(201);
+  const { message } = await ingestOk(
+    org,
+    kind === "sms" ? { contact: { phone: to } } : { contact: { email: to }, type: "email", provider, provider_message_id: `pm-in-${crypto.randomUUID()}`, from: to, to: address, subject: "Hi" },
+  );
+  const id = crypto.randomUUID();
+  const now = Date.now();
+  const channel = await env.DB.prepare("SELECT id FROM channels WHERE org_id = ?").bind(org.orgId).first<{ id: string }>();
+  await env.DB.prepare(
+    `INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, body, subject, from_addr, to_addr, channel_id, provider, occurred_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'outbound', 'queued', 'hi', ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+    .bind(id, org.orgId, message.conversation_id, message.contact_id, kind, kind === "email" ? "Re: Hi" : null, address, to, channel!.id, provider, now, now, now)
+    .run();
+  return { org, job: { orgId: org.orgId, messageId: id } };
+}

@@ -2,28 +2,11 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/env";
 import { backoffSeconds, deliver, MAX_SEND_ATTEMPTS } from "../src/sending/queue";
-import { count, ingestOk, json, newOrg } from "./helpers";
+import { count, json, newOrg, queuedMessage } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
-// A queued sms whose job we hand to deliver() ourselves, so retry decisions are
-// checked one attempt at a time instead of waiting out real backoff.
-async function queuedSms(address: string) {
-  const org = await newOrg();
-  const as = org.as(org.owner);
-  expect((await as("/channels", { body: { kind: "sms", address, provider: "twilio" } })).status).toBe(201);
-  const { message } = await ingestOk(org, { contact: { phone: "+14155550142" } });
-  const id = crypto.randomUUID();
-  const now = Date.now();
-  const channel = await env.DB.prepare("SELECT id FROM channels WHERE org_id = ?").bind(org.orgId).first<{ id: string }>();
-  await env.DB.prepare(
-    `INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, body, from_addr, to_addr, channel_id, provider, occurred_at, created_at, updated_at)
-     VALUES (?, ?, ?, ?, 'sms', 'outbound', 'queued', 'hi', ?, '+14155550142', ?, 'twilio', ?, ?, ?)`,
-  )
-    .bind(id, org.orgId, message.conversation_id, message.contact_id, address, channel!.id, now, now, now)
-    .run();
-  return { org, job: { orgId: org.orgId, messageId: id } };
-}
+const queuedSms = (address: string) => queuedMessage("sms", address);
 
 const row = (id: string) => env.DB.prepare("SELECT status, send_attempts, error_code, error_message FROM activities WHERE id = ?").bind(id).first();
 

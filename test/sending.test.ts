@@ -72,7 +72,7 @@ describe("POST /conversations/{id}/messages", () => {
       To: "+14155550142",
       From: queued.from,
       Body: "See you Tuesday at 14:30",
-      StatusCallback: "https://inbox.test/webhooks/twilio/status",
+      StatusCallback: `https://inbox.test/webhooks/twilio/status?message_id=${queued.id}`,
     });
     expect(sent.provider_message_id).toMatch(/^SM/);
   });

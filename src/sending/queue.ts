@@ -64,7 +64,8 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
       subject: claimed.subject,
       html: claimed.html,
       media,
-      statusCallback: base ? `${base}/webhooks/twilio/status` : undefined,
+      // Our id rides in the (signed) callback URL, so a callback can land the message even if we never stored the sid.
+      statusCallback: base ? `${base}/webhooks/twilio/status?message_id=${claimed.id}` : undefined,
     });
   }
 

@@ -7,6 +7,7 @@ import { ApiError } from "../lib/errors";
 import { normalizeEmail } from "../lib/phone";
 import { mediaKey } from "../media/storage";
 import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
+import { adoptProviderId } from "./adopt";
 import { derivedMediaId } from "./inbound-media";
 import { constantTimeEqual } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
@@ -122,6 +123,7 @@ export async function postmarkEvents(c: Context<AppEnv>) {
     const row = ours
       ? await d.select({ id: activities.id, orgId: activities.orgId, pmid: activities.providerMessageId }).from(activities).where(eq(activities.id, ours)).get()
       : undefined;
+    if (row && messageId && row.pmid === null && (await adoptProviderId(d, row.orgId, row.id, "postmark", messageId))) row.pmid = messageId;
     if (!p || !messageId || !row || row.pmid !== messageId) {
       await keepUnroutable(d, { orgId: row?.orgId ?? null, provider: "postmark", reason: p ? "unknown_message" : "invalid_payload", payload: p ?? {} });
       return c.json({ ok: true }, 200);

@@ -7,6 +7,7 @@ import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
 import { callCallback } from "./twilio-calls";
+import { adoptProviderId } from "./adopt";
 import { applyTwilioStatus, isTwilioMessageStatus } from "./twilio-status";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
 import { calledUrl, verifyTwilio } from "./twilio-signature";
@@ -103,7 +104,11 @@ export async function messageStatus(c: Context<AppEnv>) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
       return c.body(null, 204);
     }
-    const applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
+    let applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
+    const ours = new URL(c.req.url).searchParams.get("message_id");
+    if (applied.outcome === "unknown" && ours && (await adoptProviderId(d, orgId, ours, "twilio", sid))) {
+      applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
+    }
     if (applied.id) await notifyMessageChanged(c.env, orgId, applied.id);
     // Unknown yet: the send consumer may not have stored the sid; it applies this when it does.
     if (applied.outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
