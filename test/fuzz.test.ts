@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addMember, call, ingestOk, json, newOrg } from "./helpers";
+import { addMember, call, ingestOk, json, newOrg, twilioPost } from "./helpers";
 
 // Property tests over every JSON route of /openapi.json: whatever the body, query or
 // headers, the answer is never a 5xx, every refusal is problem+json, and a refused
@@ -68,7 +68,7 @@ const headerArb = fc.record(
 const fill = (path: string, ids: Record<string, string>) => path.replace(/\{(\w+)\}/g, (_, n: string) => ids[n]);
 const safeHeader = (v: string) => /^[\t\x20-\x7e]*$/.test(v);
 
-describe("fuzzing every bearer route (fast-check)", () => {
+describe("fuzzing every route (fast-check)", () => {
   it("no 5xx, every refusal problem+json, nothing stored on refusal", async () => {
     const ops = await operations();
     expect(ops.length).toBeGreaterThan(30);
@@ -105,4 +105,73 @@ describe("fuzzing every bearer route (fast-check)", () => {
     }
     expect(requests).toBeGreaterThan(500);
   }, 240_000);
+
+  it("provider webhooks: signed garbage is answered 2xx and kept (applied or unroutable), unsigned garbage refused with nothing kept", async () => {
+    const doc = (await json(await call("/openapi.json"))) as { paths: Record<string, Record<string, any>> };
+    const hooks = Object.entries(doc.paths).filter(([path, ops]) => path.startsWith("/webhooks/") && ops.post && !ops.post.security?.length).map(([path]) => path);
+    expect(hooks.sort()).toEqual(["/webhooks/postmark/events", "/webhooks/postmark/inbound", "/webhooks/twilio/calls", "/webhooks/twilio/messages", "/webhooks/twilio/status"]);
+
+    // One org with a Twilio number and a Postmark inbox, so some garbage routes somewhere real.
+    const org = await newOrg("Hooks");
+    const number = "+14155559951";
+    const inbox = "fuzz-hooks@acme.test";
+    await org.as(org.owner)("/channels", { body: { kind: "sms", address: number, provider: "twilio" } });
+    await org.as(org.owner)("/channels", { body: { kind: "email", address: inbox, provider: "postmark" } });
+    const kept = async () =>
+      (await env.DB.prepare("SELECT (SELECT COUNT(*) FROM activities) + (SELECT COUNT(*) FROM unroutable_events) + (SELECT COUNT(*) FROM media) AS n").first<{ n: number }>())!.n;
+
+    let n = 0;
+    const sid = fc.oneof(fc.constant(null).map(() => `SMfuzz${++n}`), text);
+    const phone = fc.oneof(fc.constant(number), fc.constant("+14155559952"), text);
+    const status = fc.constantFrom("queued", "sent", "delivered", "read", "failed", "undelivered", "completed", "no-answer", "ringing", "bogus", "");
+    const twilioParams = fc.record(
+      { MessageSid: sid, SmsSid: sid, CallSid: sid, From: phone, To: phone, Body: text, NumMedia: fc.constantFrom("0", "1", "3", "-1", "x"), MessageStatus: status, SmsStatus: status, CallStatus: status, CallDuration: text, Direction: fc.constantFrom("inbound", "outbound-api", "x"), ErrorCode: text, AccountSid: fc.constantFrom("AC00000000000000000000000000000000", "ACbad"), TranscriptionText: text, extra: text },
+      { requiredKeys: [] },
+    );
+    const email = fc.oneof(fc.constant(inbox), fc.constant(`"Help" <${inbox}>`), fc.constant("priya@example.org"), text);
+    const postmarkBody = fc.oneof(
+      fc.record(
+        { MessageID: sid, From: email, To: email, OriginalRecipient: email, ToFull: fc.array(fc.record({ Email: email, Name: text }), { maxLength: 2 }), Subject: text, TextBody: text, HtmlBody: text, StrippedTextReply: text, RecordType: fc.constantFrom("Delivery", "Bounce", "SpamComplaint", "Open", "x"), Metadata: fc.oneof(fc.record({ message_id: text }), jsonValue), Attachments: fc.array(fc.record({ Name: text, Content: fc.oneof(fc.base64String({ maxLength: 64 }), text), ContentType: fc.constantFrom("image/png", "application/pdf", "text/html", ""), ContentLength: fc.integer() }, { requiredKeys: [] }), { maxLength: 2 }), extra: jsonValue },
+        { requiredKeys: [] },
+      ),
+      jsonValue,
+    );
+    const basic = `Basic ${btoa("postmark-hook:hook-secret")}`;
+    const seen = new Set<string>();
+    const ids = (p: Record<string, unknown>) => ["MessageSid", "SmsSid", "CallSid", "MessageID"].map((k) => p[k]).filter((v): v is string => typeof v === "string" && v !== "");
+
+    for (const path of hooks) {
+      const twilio = path.startsWith("/webhooks/twilio/");
+      await fc.assert(
+        fc.asyncProperty(twilio ? twilioParams : postmarkBody, fc.constantFrom("signed", "unsigned", "wrong"), async (payload, auth) => {
+          const params = (twilio ? Object.fromEntries(Object.entries(payload as Record<string, string>).filter(([, v]) => v !== undefined)) : payload) as Record<string, string>;
+          const before = await kept();
+          const res = twilio
+            ? await twilioPost(path, params, auth === "signed" ? undefined : auth === "wrong" ? "c2lnbmF0dXJl" : null)
+            : await call(path, { method: "POST", body: payload ?? null, headers: auth === "signed" ? { authorization: basic } : auth === "wrong" ? { authorization: `Basic ${btoa("postmark-hook:guess")}` } : {} });
+          const answer = await res.text();
+          expect(res.status, `${path} ${auth} → ${answer}`).toBeLessThan(500);
+          const after = await kept();
+          if (auth !== "signed") {
+            expect([401, 403]).toContain(res.status);
+            expect(res.headers.get("content-type")).toContain("application/problem+json");
+            expect(after, `${path} refused but kept something`).toBe(before);
+            return;
+          }
+          expect(res.status, `${path} → ${answer}`).toBeLessThan(300);
+          // Nothing a provider hands over is lost: stored, kept as unroutable, or a redelivery of an id already seen.
+          const own = typeof payload === "object" && payload !== null && !Array.isArray(payload) ? ids(payload as Record<string, unknown>) : [];
+          const redelivery = own.length > 0 && own.every((id) => seen.has(id));
+          // A call's progress callback (not final, no recording or transcript) has nothing the final one lacks.
+          const progress = path === "/webhooks/twilio/calls" && params.CallSid && !["completed", "no-answer", "busy", "failed", "canceled"].includes(params.CallStatus) && !params.RecordingUrl && !params.TranscriptionText;
+          if (!redelivery && !progress) expect(after, `${path} accepted ${JSON.stringify(payload).slice(0, 300)} and kept nothing`).toBeGreaterThan(before);
+          for (const id of own) seen.add(id);
+        }),
+        { numRuns: 60, seed: 20261124 },
+      );
+    }
+    // Both roads were taken: some garbage landed in the org's timeline, some was kept aside.
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM activities WHERE org_id = ?").bind(org.orgId).first("n")).toBeGreaterThan(0);
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM unroutable_events").first("n")).toBeGreaterThan(0);
+  }, 120_000);
 });

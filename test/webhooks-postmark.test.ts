@@ -71,6 +71,23 @@ describe("POST /webhooks/postmark/inbound", () => {
     expect(thread[0].body).toContain("> please send the forms");
   });
 
+  it("an attachment whose Content is not base64 is marked failed; the email and its other attachments are kept", async () => {
+    const { org, address } = await orgWithInbox();
+    const attachments = [
+      { Name: "broken.pdf", Content: "not base64!!", ContentType: "application/pdf", ContentLength: 12 },
+      { Name: "forms.pdf", Content: pdf, ContentType: "application/pdf", ContentLength: 13 },
+    ];
+    expect((await post("/webhooks/postmark/inbound", inbound(address, { MessageID: "m-bad-attachment", Attachments: attachments }))).status).toBe(200);
+    const { data } = await json(await org.as(org.owner)("/conversations"));
+    const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
+    expect(thread[0]).toMatchObject({ body: "Hello, forms attached.", provider_message_id: "m-bad-attachment" });
+    expect(thread[0].media.map((m: any) => m.filename)).toEqual(["broken.pdf", "forms.pdf"]);
+    const rows = await env.DB.prepare("SELECT filename, status, size FROM media WHERE org_id = ? ORDER BY filename").bind(org.orgId).all();
+    expect(rows.results).toEqual([{ filename: "broken.pdf", status: "failed", size: 0 }, { filename: "forms.pdf", status: "ready", size: 13 }]);
+    expect(await env.MEDIA.get(`orgs/${org.orgId}/media/${thread[0].media[0].id}`)).toBeNull();
+    expect(await count("unroutable_events", "org_id = ?", org.orgId)).toBe(0);
+  });
+
   it("a body that is not JSON, once authenticated, is kept (200), not refused", async () => {
     const before = await count("unroutable_events", "provider = 'postmark' AND reason = 'invalid_payload'");
     const res = await call("/webhooks/postmark/inbound", { method: "POST", raw: '{"MessageID": "trunc', headers: { authorization: basic, "content-type": "application/json" } });

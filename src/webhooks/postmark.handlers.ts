@@ -4,6 +4,7 @@ import { db } from "../db/client";
 import { activities, channels, media } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
+import { log } from "../lib/log";
 import { normalizeEmail } from "../lib/phone";
 import { mediaKey } from "../media/storage";
 import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
@@ -38,7 +39,14 @@ async function jsonPayload(c: Context<AppEnv>): Promise<Record<string, any> | nu
   }
 }
 
-const base64Bytes = (b64: string) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+/** The attachment's bytes, or null when Content is not base64 (the email is kept, the attachment marked failed). */
+const base64Bytes = (b64: string) => {
+  try {
+    return Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+  } catch {
+    return null;
+  }
+};
 
 /** POST /webhooks/postmark/inbound: an inbound email into the timeline. */
 export async function postmarkInbound(c: Context<AppEnv>) {
@@ -80,12 +88,19 @@ export async function postmarkInbound(c: Context<AppEnv>) {
       if (typeof a?.Content !== "string") continue;
       const id = await derivedMediaId(orgId, "postmark", messageId, String(i));
       const bytes = base64Bytes(a.Content);
-      const contentType = typeof a.ContentType === "string" ? a.ContentType : "application/octet-stream";
+      const contentType = typeof a.ContentType === "string" && a.ContentType ? a.ContentType.slice(0, 255) : "application/octet-stream";
+      const filename = typeof a.Name === "string" ? a.Name.slice(0, 255) : null;
+      if (!bytes) {
+        log("warn", "inbound_attachment_invalid", { org_id: orgId, provider_message_id: messageId, index: i });
+        await d.insert(media).values({ id, orgId, contentType, size: 0, filename, sha256: null, status: "failed", sourceUrl: null, createdBy: null, createdAt: Date.now() }).onConflictDoNothing();
+        mediaIds.push(id);
+        continue;
+      }
       await c.env.MEDIA.put(mediaKey(orgId, id), bytes, { httpMetadata: { contentType } });
       const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
       await d
         .insert(media)
-        .values({ id, orgId, contentType, size: bytes.byteLength, filename: typeof a.Name === "string" ? a.Name.slice(0, 255) : null, sha256, status: "ready", sourceUrl: null, createdBy: null, createdAt: Date.now() })
+        .values({ id, orgId, contentType, size: bytes.byteLength, filename, sha256, status: "ready", sourceUrl: null, createdBy: null, createdAt: Date.now() })
         .onConflictDoNothing();
       mediaIds.push(id);
     }
