@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { actor, addMember, call, expectProblem, ingestOk, json, newOrg, type Actor } from "./helpers";
+import { actor, call, expectProblem, fillPath, json, newOrg, orgWithOneOfEach, type Actor } from "./helpers";
 
 // The authorization matrix, generated from /openapi.json so that a new route cannot
 // escape it: every bearer route is called with no token, as a non-member, as an agent
@@ -28,34 +28,7 @@ const BODIES: Record<string, unknown> = {
 /** Ids that are not org resources: adding any user to your own org is allowed. */
 const NOT_ORG_SCOPED = new Set(["PUT /members/{user_id}"]);
 
-const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82, 1, 2, 3, 4]);
-
-async function orgA() {
-  const org = await newOrg("A");
-  const agent = await addMember(org, "agent");
-  const as = org.as(org.owner);
-  const channel = await json(await as("/channels", { body: { kind: "sms", address: "+14155559401", provider: "log" } }));
-  const { message } = await ingestOk(org, { contact: { phone: "+14155559402" } });
-  const draft = await json(await as(`/conversations/${message.conversation_id}/suggestions`, { body: { body: "Draft" } }));
-  const form = new FormData();
-  form.append("file", new File([PNG], "a.png", { type: "image/png" }));
-  const media = await json(await call("/conversations/media", { token: org.owner.token, org: org.orgId, method: "POST", raw: form }));
-  const ids: Record<string, string> = {
-    user_id: agent.userId,
-    channel_id: channel.id,
-    contact_id: message.contact_id,
-    conversation_id: message.conversation_id,
-    activity_id: draft.id,
-    media_id: media.id,
-  };
-  return { org, agent, ids };
-}
-
-const fill = (path: string, ids: Record<string, string>) =>
-  path.replace(/\{(\w+)\}/g, (_, name: string) => {
-    if (!ids[name]) throw new Error(`the matrix has no id for {${name}} in ${path}: add one to orgA()`);
-    return ids[name];
-  });
+const orgA = () => orgWithOneOfEach("A", "+14155559401");
 
 async function snapshot(orgId: string) {
   const tables = ["members", "channels", "contacts", "conversations", "activities", "views", "media", "training_pairs", "setter_configs", "sla_configs"];
@@ -78,7 +51,7 @@ describe("authorization matrix (from /openapi.json)", () => {
 
     for (const r of routes) {
       const key = `${r.method} ${r.path}`;
-      const url = fill(r.path, ids);
+      const url = fillPath(r.path, ids);
       const headers: Record<string, string> = r.path === "/events" ? { upgrade: "websocket" } : {};
       const body = r.json ? (BODIES[key] ?? {}) : undefined;
       const send = (who: Actor | null, orgId: string | undefined) =>

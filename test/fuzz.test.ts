@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addMember, call, ingestOk, json, newOrg, twilioPost } from "./helpers";
+import { call, fillPath, json, newOrg, orgWithOneOfEach, twilioPost } from "./helpers";
 
 // Property tests over every JSON route of /openapi.json: whatever the body, query or
 // headers, the answer is never a 5xx, every refusal is problem+json, and a refused
@@ -18,23 +18,7 @@ async function operations(): Promise<Op[]> {
 }
 
 /** A fresh org per route (the per-org rate limit stays out of the way), with an id for every path parameter. */
-async function world() {
-  const org = await newOrg("Fuzz");
-  const agent = await addMember(org, "agent");
-  const as = org.as(org.owner);
-  const channel = await json(await as("/channels", { body: { kind: "sms", address: `+1415${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`, provider: "log" } }));
-  const { message } = await ingestOk(org, { contact: { phone: "+14155559701" } });
-  const draft = await json(await as(`/conversations/${message.conversation_id}/suggestions`, { body: { body: "Draft" } }));
-  const ids: Record<string, string> = {
-    user_id: agent.userId,
-    channel_id: channel.id,
-    contact_id: message.contact_id,
-    conversation_id: message.conversation_id,
-    activity_id: draft.id,
-    media_id: crypto.randomUUID(),
-  };
-  return { org, ids };
-}
+const world = () => orgWithOneOfEach("Fuzz", `+1415${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`);
 
 /** Everything an org owns, summarized: equal before and after means nothing was written. */
 async function fingerprint(orgId: string) {
@@ -65,7 +49,6 @@ const headerArb = fc.record(
   { requiredKeys: [] },
 );
 
-const fill = (path: string, ids: Record<string, string>) => path.replace(/\{(\w+)\}/g, (_, n: string) => ids[n]);
 const safeHeader = (v: string) => /^[\t\x20-\x7e]*$/.test(v);
 
 describe("fuzzing every route (fast-check)", () => {
@@ -75,7 +58,7 @@ describe("fuzzing every route (fast-check)", () => {
     let requests = 0;
     for (const op of ops) {
       const { org, ids } = await world();
-      const url = fill(op.path, ids);
+      const url = fillPath(op.path, ids);
       await fc.assert(
         fc.asyncProperty(fc.option(bodyArb, { nil: undefined }), queryArb, headerArb, fc.boolean(), async (body, query, headers, raw) => {
           const qs = new URLSearchParams(query).toString();

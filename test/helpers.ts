@@ -149,3 +149,38 @@ export async function queuedMessage(kind: "sms" | "email", address: string) {
     .run();
   return { org, job: { orgId: org.orgId, messageId: id } };
 }
+
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82, 1, 2, 3, 4]);
+
+/**
+ * An org with one of every resource a path can name (an agent, an sms channel on
+ * `address`, a contact with a conversation, a pending draft, an uploaded image), and
+ * the ids that fill each `{name}` of an OpenAPI path.
+ */
+export async function orgWithOneOfEach(name: string, address: string) {
+  const org = await newOrg(name);
+  const agent = await addMember(org, "agent");
+  const as = org.as(org.owner);
+  const channel = await json(await as("/channels", { body: { kind: "sms", address, provider: "log" } }));
+  const { message } = await ingestOk(org, { contact: { phone: "+14155559402" } });
+  const draft = await json(await as(`/conversations/${message.conversation_id}/suggestions`, { body: { body: "Draft" } }));
+  const form = new FormData();
+  form.append("file", new File([PNG], "a.png", { type: "image/png" }));
+  const media = await json(await call("/conversations/media", { token: org.owner.token, org: org.orgId, method: "POST", raw: form }));
+  const ids: Record<string, string> = {
+    user_id: agent.userId,
+    channel_id: channel.id,
+    contact_id: message.contact_id,
+    conversation_id: message.conversation_id,
+    activity_id: draft.id,
+    media_id: media.id,
+  };
+  return { org, agent, ids };
+}
+
+/** An OpenAPI path with its `{name}` parameters filled from `ids`. */
+export const fillPath = (path: string, ids: Record<string, string>) =>
+  path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (!ids[name]) throw new Error(`no id for {${name}} in ${path}: add one to orgWithOneOfEach()`);
+    return ids[name];
+  });
