@@ -1,9 +1,9 @@
-import { and, eq, isNull, ne, sql, type SQL } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { activities, contacts, conversations, members, type Conversation } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
 import { activityPreview, newConversation } from "./ingest";
-import { bucketOf, tallyMove, type Bucket } from "./tallies";
+import { bucketOf, tallyMove } from "./tallies";
 
 export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
 
@@ -24,21 +24,23 @@ export type StateChange =
   | { kind: "assign"; assignedTo: string | null }
   | { kind: "archive"; archived: boolean };
 
-function changeSet(change: StateChange, now: number): { set: Record<string, unknown>; differs?: SQL } {
+/**
+ * What `change` sets on the conversation, or null when it is already so (a repeat
+ * writes nothing and keeps updated_at). OrgInbox is the conversation's only writer,
+ * so the row it read is the row it changes.
+ */
+function changeSet(c: Conversation, change: StateChange, now: number): Partial<Conversation> | null {
   switch (change.kind) {
     case "star":
-      return { set: { starred: change.starred }, differs: ne(conversations.starred, change.starred) };
+      return c.starred === change.starred ? null : { starred: change.starred };
     case "archive":
-      return { set: { archived: change.archived }, differs: ne(conversations.archived, change.archived) };
+      return c.archived === change.archived ? null : { archived: change.archived };
     case "assign":
-      return {
-        set: { assignedTo: change.assignedTo },
-        differs: sql`${conversations.assignedTo} IS NOT ${change.assignedTo}`,
-      };
+      return c.assignedTo === change.assignedTo ? null : { assignedTo: change.assignedTo };
     case "read":
-      return { set: { unreadCount: 0, lastReadAt: now } };
+      return { unreadCount: 0, lastReadAt: now };
     case "unread":
-      return { set: { unreadCount: sql`MAX(1, ${conversations.unreadCount})` }, differs: eq(conversations.unreadCount, 0) };
+      return c.unreadCount > 0 ? null : { unreadCount: 1 };
   }
 }
 
@@ -57,26 +59,18 @@ export async function applyState(d: Db, orgId: string, conversationId: string, c
   }
   const before = await selectConversation(d, orgId, conversationId).get();
   if (!before) throw notFound("Conversation");
-  const { set, differs } = changeSet(change, now);
-  const from = bucketOf(before.conversation);
-  const to: Bucket =
-    change.kind === "star" ? { ...from, starred: change.starred }
-    : change.kind === "archive" ? { ...from, archived: change.archived }
-    : change.kind === "assign" ? { ...from, assignee: change.assignedTo ?? "" }
-    : { ...from, unread: change.kind === "unread" };
-  // One batch: the conversation (only when something changes, so a repeat keeps
-  // updated_at) and its bucket. The read-back is separate: joined selects inside a
-  // D1 batch come back with colliding column names.
+  const set = changeSet(before.conversation, change, now);
+  if (!set) return before;
+  const conversation = { ...before.conversation, ...set, updatedAt: now };
+  // One batch: the conversation and its bucket.
   await d.batch([
     d
       .update(conversations)
       .set({ ...set, updatedAt: now })
-      .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId), differs)),
-    ...tallyMove(d, orgId, from, to),
+      .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId))),
+    ...tallyMove(d, orgId, bucketOf(before.conversation), bucketOf(conversation)),
   ]);
-  const row = await selectConversation(d, orgId, conversationId).get();
-  if (!row) throw notFound("Conversation");
-  return row;
+  return { conversation, contact: before.contact };
 }
 
 /** POST /contacts/{id}/conversations: the contact's one conversation, created when missing. */
