@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, lt, lte, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { activities, conversations, trainingPairs, type Activity } from "../db/schema";
@@ -36,10 +36,11 @@ const latestMessage = (d: Db, conversationId: string) =>
  * message (a reply went out, or the contact wrote again) is not stored: null.
  */
 export async function createSuggestion(d: Db, orgId: string, input: SuggestionInput, now = Date.now()): Promise<Activity | null> {
-  const row = await selectConversation(d, orgId, input.conversationId).get();
+  // Both reads at once (a joined select does not survive a D1 batch); a foreign id's
+  // messages are never used, since its conversation row is not found in this org.
+  const [row, latest] = await Promise.all([selectConversation(d, orgId, input.conversationId).get(), latestMessage(d, input.conversationId).get()]);
   if (!row) throw notFound("Conversation");
   const { conversation, contact } = row;
-  const latest = await latestMessage(d, conversation.id).get();
   if (input.triggerId && (latest?.id !== input.triggerId || latest.direction !== "inbound")) return null;
   // Unless told, a draft answers on the channel the thread last used, else on what the contact has.
   const channel = input.channel ?? (latest?.type === "email" ? "email" : latest?.type === "sms" ? "sms" : contact.phone ? "sms" : "email");
@@ -96,24 +97,34 @@ export async function dismissSuggestion(d: Db, orgId: string, conversationId: st
 
 export type PairContext = { role: "contact" | "agent"; body: string; occurred_at: string }[];
 
-/** The 10 sms/email/call messages before the draft, oldest first (SPEC 8); a call reads as its summary, else its transcript. */
-export async function pairContext(d: Db, draft: Activity): Promise<PairContext> {
+/**
+ * The thread's last `limit` sms/email/call lines before `at` (or up to it), oldest
+ * first; a call counts only when it has a summary or a transcript. Both the setter's
+ * prompt and a training pair's context read the thread through this.
+ */
+export async function threadLines(d: Db, conversationId: string, at: number, opts: { inclusive: boolean; limit: number }) {
   const a = activities;
   const rows = await d
     .select({ type: a.type, direction: a.direction, body: a.body, subject: a.subject, summary: a.callSummary, transcript: a.callTranscript, occurredAt: a.occurredAt })
     .from(a)
     .where(
       and(
-        eq(a.conversationId, draft.conversationId),
+        eq(a.conversationId, conversationId),
         inArray(a.type, ["sms", "email", "call"]),
-        lt(a.occurredAt, draft.occurredAt),
+        opts.inclusive ? lte(a.occurredAt, at) : lt(a.occurredAt, at),
         sql`NOT (${a.type} = 'call' AND ${a.callSummary} IS NULL AND ${a.callTranscript} IS NULL)`,
       ),
     )
     .orderBy(desc(a.occurredAt), desc(a.id))
-    .limit(10)
+    .limit(opts.limit)
     .all();
-  return rows.reverse().map((r) => ({
+  return rows.reverse();
+}
+
+/** The 10 sms/email/call messages before the draft, oldest first (SPEC 8); a call reads as its summary, else its transcript. */
+export async function pairContext(d: Db, draft: Activity): Promise<PairContext> {
+  const rows = await threadLines(d, draft.conversationId, draft.occurredAt, { inclusive: false, limit: 10 });
+  return rows.map((r) => ({
     role: r.direction === "inbound" ? "contact" : "agent",
     body: (r.type === "call" ? (r.summary ?? r.transcript) : (r.body ?? r.subject)) ?? "",
     occurred_at: new Date(r.occurredAt).toISOString(),

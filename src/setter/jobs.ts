@@ -1,10 +1,10 @@
-import { and, desc, eq, inArray, lte } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { activities, conversations, media, orgs, setterConfigs } from "../db/schema";
 import type { Bindings } from "../env";
 import { log } from "../lib/log";
 import { orgInbox } from "../org-inbox/org-inbox";
-import { SMS_MAX } from "../org-inbox/suggestions";
+import { SMS_MAX, threadLines } from "../org-inbox/suggestions";
 import { generatorFor } from "./generator";
 import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
 import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
@@ -30,16 +30,8 @@ export async function enqueueAiJobs(env: Bindings, jobs: AiJob[] | undefined) {
 
 /** The thread up to and including the trigger, oldest first, as the model reads it. */
 async function threadUpTo(env: Bindings, conversationId: string, until: number): Promise<ThreadLine[]> {
-  const a = activities;
-  const rows = await db(env)
-    .select({ type: a.type, direction: a.direction, body: a.body, subject: a.subject, summary: a.callSummary, transcript: a.callTranscript })
-    .from(a)
-    .where(and(eq(a.conversationId, conversationId), inArray(a.type, ["sms", "email", "call"]), lte(a.occurredAt, until)))
-    .orderBy(desc(a.occurredAt), desc(a.id))
-    .limit(THREAD_LINES)
-    .all();
+  const rows = await threadLines(db(env), conversationId, until, { inclusive: true, limit: THREAD_LINES });
   return rows
-    .reverse()
     .map((r) => ({
       role: r.direction === "inbound" ? ("contact" as const) : ("agent" as const),
       type: r.type as ThreadLine["type"],

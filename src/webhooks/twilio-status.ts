@@ -23,8 +23,7 @@ export async function applyTwilioStatus(d: Db, orgId: string, sid: string, statu
 }
 
 /** Status callbacks that beat the send consumer to storing the sid: applied now, in arrival order. */
-export async function applyWaitingStatuses(d: Db, orgId: string, sid: string): Promise<string[]> {
-  const changed: string[] = [];
+export async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
   const waiting = await d
     .select()
     .from(unroutableEvents)
@@ -34,11 +33,7 @@ export async function applyWaitingStatuses(d: Db, orgId: string, sid: string): P
   for (const event of waiting) {
     const p = event.payload as Record<string, string>;
     const status = (p.MessageStatus ?? p.SmsStatus ?? "").toLowerCase();
-    if (isTwilioMessageStatus(status)) {
-      const { id } = await applyTwilioStatus(d, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
-      if (id) changed.push(id);
-    }
+    if (isTwilioMessageStatus(status)) await applyTwilioStatus(d, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
     await d.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, event.id));
   }
-  return changed;
 }
