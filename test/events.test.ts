@@ -91,7 +91,7 @@ describe("GET /events", () => {
     const { message } = await ingestOk(org, { contact: { phone: "+14155558052" }, direction: "outbound", provider: "twilio", provider_message_id: "SMev1", from: number, to: "+14155558052" });
     const s = await connect(org, org.owner);
     const params = { MessageStatus: "delivered", SmsStatus: "delivered", MessageSid: "SMev1", SmsSid: "SMev1", From: number, To: "+14155558052", AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01" };
-    expect((await twilioPost("/webhooks/twilio/status", params)).status).toBe(204);
+    expect((await twilioPost("/webhooks/twilio/status", params)).status).toBe(200);
     const updated = await s.next((e) => e.type === "message.updated" && e.data.id === message.id, "the delivered status");
     expect(updated.data.status).toBe("delivered");
     s.close();

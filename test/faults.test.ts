@@ -201,10 +201,10 @@ describe("faults", () => {
     // Another org's message id in the URL adopts nothing there.
     const other = await queuedMessage("sms", "+14155559842");
     await env.DB.prepare("UPDATE activities SET status = 'sending' WHERE id = ?").bind(other.job.messageId).run();
-    expect((await twilioPost(`/webhooks/twilio/status?message_id=${other.job.messageId}`, status)).status).toBe(204);
+    expect((await twilioPost(`/webhooks/twilio/status?message_id=${other.job.messageId}`, status)).status).toBe(200);
     expect(await outbound(other.job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
     expect(await outbound(job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
-    expect((await twilioPost(`${callback.pathname}${callback.search}`, status)).status).toBe(204);
+    expect((await twilioPost(`${callback.pathname}${callback.search}`, status)).status).toBe(200);
     expect(await outbound(job.messageId)).toEqual({ status: "delivered", provider_message_id: "SMcrashed1", send_attempts: 1 });
     const { data } = await json(await org.as(org.owner)(`/conversations/${(await json(await org.as(org.owner)("/conversations"))).data[0].id}/messages`));
     expect(data.find((m: { id: string }) => m.id === job.messageId)).toMatchObject({ status: "delivered", provider_message_id: "SMcrashed1" });

@@ -119,7 +119,7 @@ describe("POST /webhooks/twilio/status", () => {
     const { org, number } = await orgWithNumber();
     const { message } = await ingestOk(org, { direction: "outbound", provider: "twilio", provider_message_id: "SMout1", from: number, to: "+14155550142" });
     for (const s of ["delivered", "sent", "queued"]) {
-      expect((await post("/webhooks/twilio/status", statusParams(number, "SMout1", s))).status).toBe(204);
+      expect((await post("/webhooks/twilio/status", statusParams(number, "SMout1", s))).status).toBe(200);
     }
     const status = async () => (await json(await org.as(org.owner)(`/conversations/${message.conversation_id}/messages`))).data[0];
     expect((await status()).status).toBe("delivered");
@@ -131,7 +131,7 @@ describe("POST /webhooks/twilio/status", () => {
 
   it("a status for a message we do not know is kept, in the org, listed for its owners and admins only", async () => {
     const { org, number } = await orgWithNumber();
-    expect((await post("/webhooks/twilio/status", statusParams(number, "SMunknown", "delivered"))).status).toBe(204);
+    expect((await post("/webhooks/twilio/status", statusParams(number, "SMunknown", "delivered"))).status).toBe(200);
     const { data } = await json(await org.as(org.owner)("/webhooks/unroutable"));
     expect(data).toEqual([expect.objectContaining({ provider: "twilio", reason: "unknown_message", payload: expect.objectContaining({ MessageSid: "SMunknown" }) })]);
     const agent = await addMember(org, "agent");
@@ -171,8 +171,8 @@ describe("POST /webhooks/twilio/calls", () => {
 
   it("status then transcription → one call activity with both", async () => {
     const { org, number } = await orgWithNumber();
-    expect((await post("/webhooks/twilio/calls", callStatus(number, "CA1", "completed"))).status).toBe(204);
-    expect((await post("/webhooks/twilio/calls", transcription("CA1"))).status).toBe(204);
+    expect((await post("/webhooks/twilio/calls", callStatus(number, "CA1", "completed"))).status).toBe(200);
+    expect((await post("/webhooks/twilio/calls", transcription("CA1"))).status).toBe(200);
     const { calls } = await theCall(org);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ direction: "inbound", status: "completed", provider_message_id: "CA1", call: { duration_seconds: 95, transcript: "Hi, this is Maria. Can we move my cleaning to Tuesday?", summary_status: expect.stringMatching(/^(pending|ready)$/) } });
@@ -180,14 +180,25 @@ describe("POST /webhooks/twilio/calls", () => {
 
   it("transcription first (no number on it), then status → the same one call with both, and nothing left waiting", async () => {
     const { org, number } = await orgWithNumber();
-    expect((await post("/webhooks/twilio/calls", transcription("CA2"))).status).toBe(204);
+    expect((await post("/webhooks/twilio/calls", transcription("CA2"))).status).toBe(200);
     expect(await count("unroutable_events", "waiting_for = 'CA2' AND resolved_at IS NULL")).toBe(1);
-    expect((await post("/webhooks/twilio/calls", callStatus(number, "CA2", "completed"))).status).toBe(204);
+    expect((await post("/webhooks/twilio/calls", callStatus(number, "CA2", "completed"))).status).toBe(200);
     const { calls } = await theCall(org);
     expect(calls).toHaveLength(1);
     expect(calls[0].call.transcript).toContain("move my cleaning");
     expect(await count("unroutable_events", "waiting_for = 'CA2' AND resolved_at IS NULL")).toBe(0);
     expect((await json(await org.as(org.owner)("/webhooks/unroutable"))).data).toEqual([]);
+  });
+
+  it("an early transcription waits 24 h: older, it is not applied and stays unroutable", async () => {
+    const { org, number } = await orgWithNumber();
+    expect((await post("/webhooks/twilio/calls", transcription("CA9"))).status).toBe(200);
+    await env.DB.prepare("UPDATE unroutable_events SET received_at = ? WHERE waiting_for = 'CA9'").bind(Date.now() - 25 * 3_600_000).run();
+    expect((await post("/webhooks/twilio/calls", callStatus(number, "CA9", "completed"))).status).toBe(200);
+    const { calls } = await theCall(org);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].call.transcript).toBeNull();
+    expect(await count("unroutable_events", "waiting_for = 'CA9' AND resolved_at IS NULL")).toBe(1);
   });
 
   it("a missed inbound call starts the reply wait; an outbound-api call is found by its From", async () => {

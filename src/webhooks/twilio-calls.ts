@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Context } from "hono";
 import { db, type Db } from "../db/client";
 import { activities, channels, unroutableEvents } from "../db/schema";
@@ -8,6 +8,9 @@ import { orgInbox } from "../org-inbox/org-inbox";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia } from "./inbound-media";
 import { keepUnroutable } from "./unroutable";
 import { enqueueAiJobs } from "../setter/jobs";
+
+/** How long a recording or transcription that beat its call waits for it. */
+export const EARLY_CALLBACK_WAIT_MS = 24 * 3_600_000;
 
 const FINAL_CALL_STATUSES = ["completed", "no-answer", "busy", "failed", "canceled"] as const;
 type CallStatus = (typeof FINAL_CALL_STATUSES)[number];
@@ -102,7 +105,15 @@ export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) 
     const waiting = await d
       .select()
       .from(unroutableEvents)
-      .where(and(eq(unroutableEvents.provider, "twilio"), eq(unroutableEvents.waitingFor, callSid), isNull(unroutableEvents.resolvedAt)))
+      .where(
+        and(
+          eq(unroutableEvents.provider, "twilio"),
+          eq(unroutableEvents.waitingFor, callSid),
+          isNull(unroutableEvents.resolvedAt),
+          // SPEC 13: early callbacks wait 24 h; older ones stay unroutable for the operator.
+          gt(unroutableEvents.receivedAt, Date.now() - EARLY_CALLBACK_WAIT_MS),
+        ),
+      )
       .all();
     for (const early of waiting) {
       await applyDetails(c.env, d, call, new URLSearchParams(early.payload as Record<string, string>), waitUntil);

@@ -14,6 +14,7 @@ import { calledUrl, verifyTwilio } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
 
 const TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+/** SPEC 9: every Twilio webhook, applied or kept as unroutable, is answered 200 with empty TwiML. */
 const twiml = (c: Context<AppEnv>) => c.body(TWIML_EMPTY, 200, { "content-type": "text/xml" });
 
 /** Reads the form and checks X-Twilio-Signature before anything else happens (403 otherwise). */
@@ -97,12 +98,12 @@ export async function messageStatus(c: Context<AppEnv>) {
     const status = (params.get("MessageStatus") ?? params.get("SmsStatus") ?? "").toLowerCase();
     if (!sid || !isTwilioMessageStatus(status)) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
-      return c.body(null, 204);
+      return twiml(c);
     }
     orgId = (await smsChannelOrg(c, toE164(params.get("From") ?? "", region(c))))?.orgId ?? null;
     if (!orgId) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
-      return c.body(null, 204);
+      return twiml(c);
     }
     let applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
     const ours = new URL(c.req.url).searchParams.get("message_id");
@@ -115,7 +116,7 @@ export async function messageStatus(c: Context<AppEnv>) {
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
   }
-  return c.body(null, 204);
+  return twiml(c);
 }
 
 /** POST /webhooks/twilio/calls: call status, recording and transcription callbacks. */
@@ -126,5 +127,5 @@ export async function callEvent(c: Context<AppEnv>) {
   } catch (e) {
     await keepUnroutable(db(c.env), { orgId: null, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: Object.fromEntries(params) });
   }
-  return c.body(null, 204);
+  return twiml(c);
 }

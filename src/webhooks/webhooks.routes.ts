@@ -41,7 +41,7 @@ export const twilioStatus = createRoute({
     headers: signature,
     body: form(twilioParams(["MessageSid", "MessageStatus", "AccountSid", "From", "To", "ErrorCode", "ErrorMessage"])),
   },
-  responses: { 204: { description: "Applied, or kept as unroutable" }, ...pickErrors(403, 413) },
+  responses: { 200: { description: "Applied, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413) },
 });
 
 const postmarkBody = (description: string) => ({
@@ -63,7 +63,7 @@ export const twilioCalls = createRoute({
       twilioParams(["CallSid", "AccountSid", "From", "To", "Direction", "CallStatus", "CallDuration", "RecordingUrl", "RecordingSid", "RecordingDuration", "TranscriptionText", "TranscriptionStatus"]),
     ),
   },
-  responses: { 204: { description: "Applied, waiting for its call, or kept as unroutable" }, ...pickErrors(403, 413) },
+  responses: { 200: { description: "Applied, waiting for its call, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413) },
 });
 
 export const postmarkInbound = createRoute({
