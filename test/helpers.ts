@@ -161,7 +161,9 @@ export async function orgWithOneOfEach(name: string, address: string) {
   const org = await newOrg(name);
   const agent = await addMember(org, "agent");
   const as = org.as(org.owner);
-  const channel = await json(await as("/channels", { body: { kind: "sms", address, provider: "log" } }));
+  const created = await as("/channels", { body: { kind: "sms", address, provider: "log" } });
+  expect(created.status, await created.clone().text()).toBe(201);
+  const channel = await json(created);
   const { message } = await ingestOk(org, { contact: { phone: "+14155559402" } });
   const draft = await json(await as(`/conversations/${message.conversation_id}/suggestions`, { body: { body: "Draft" } }));
   const form = new FormData();
