@@ -1,37 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addMember, actor, call, expectProblem, ingestOk, json, newOrg, twilioPost, type Actor, type TestOrg } from "./helpers";
-
-type Event = { seq: number; type: string; conversation_id: string; data: any; at: string };
-type Socket = { ws: WebSocket; seen: any[]; next: (pred: (e: any) => boolean, what?: string) => Promise<any>; close: () => void };
-
-async function connect(org: TestOrg, who: Actor, q = ""): Promise<Socket> {
-  const res = await call(`/events${q}`, { token: who.token, org: org.orgId, headers: { upgrade: "websocket" } });
-  if (res.status !== 101) throw new Error(`expected 101, got ${res.status}: ${await res.text()}`);
-  const ws = res.webSocket!;
-  const seen: any[] = [];
-  const waiters: (() => void)[] = [];
-  ws.addEventListener("message", (m) => {
-    seen.push(JSON.parse(m.data as string));
-    for (const w of waiters.splice(0)) w();
-  });
-  ws.accept();
-  const next = async (pred: (e: any) => boolean, what = "an event") => {
-    const end = Date.now() + 15_000;
-    for (;;) {
-      const hit = seen.find(pred);
-      if (hit) return hit;
-      if (Date.now() > end) throw new Error(`no ${what}; saw ${JSON.stringify(seen.map((e) => e.type))}`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
-  };
-  await next((e) => e.type === "hello", "hello");
-  return { ws, seen, next, close: () => ws.close(1000, "done") };
-}
+import { addMember, actor, call, connect, expectProblem, ingestOk, json, newOrg, twilioPost, type Event } from "./helpers";
 
 const ofType = (type: string, conversationId?: string) => (e: Event) => e.type === type && (!conversationId || e.conversation_id === conversationId);
 

@@ -186,3 +186,35 @@ export const fillPath = (path: string, ids: Record<string, string>) =>
     if (!ids[name]) throw new Error(`no id for {${name}} in ${path}: add one to orgWithOneOfEach()`);
     return ids[name];
   });
+
+export type Event = { seq: number; type: string; conversation_id: string; data: any; at: string };
+export type Socket = { ws: WebSocket; seen: any[]; next: (pred: (e: any) => boolean, what?: string) => Promise<any>; close: () => void };
+
+/** A WebSocket on GET /events as `who`, after its hello; `next` waits for a matching event. */
+export async function connect(org: TestOrg, who: Actor, q = ""): Promise<Socket> {
+  const res = await call(`/events${q}`, { token: who.token, org: org.orgId, headers: { upgrade: "websocket" } });
+  if (res.status !== 101) throw new Error(`expected 101, got ${res.status}: ${await res.text()}`);
+  const ws = res.webSocket!;
+  const seen: any[] = [];
+  const waiters: (() => void)[] = [];
+  ws.addEventListener("message", (m) => {
+    seen.push(JSON.parse(m.data as string));
+    for (const w of waiters.splice(0)) w();
+  });
+  ws.accept();
+  const next = async (pred: (e: any) => boolean, what = "an event") => {
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const hit = seen.find(pred);
+      if (hit) return hit;
+      if (Date.now() > end) throw new Error(`no ${what}; saw ${JSON.stringify(seen.map((e) => e.type))}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+  };
+  await next((e) => e.type === "hello", "hello");
+  return { ws, seen, next, close: () => ws.close(1000, "done") };
+}
+

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { addMember, call, count, expectProblem, ingestOk, json, newOrg, twilioPost, twilioSign, type TestOrg } from "./helpers";
+import { addMember, call, connect, count, expectProblem, ingestOk, json, newOrg, twilioPost, twilioSign, type TestOrg } from "./helpers";
 
 const sign = twilioSign;
 const post = twilioPost;
@@ -213,6 +213,63 @@ describe("POST /webhooks/twilio/calls", () => {
     expect(after.conversation.awaiting_reply_since).toBeNull();
   });
 
+  const recording = (sid: string, seconds: string, url = `https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE${sid}`) => ({
+    AccountSid: "AC00000000000000000000000000000000", CallSid: sid, RecordingSid: `RE${sid}`, RecordingUrl: url,
+    RecordingStatus: "completed", RecordingDuration: seconds, RecordingChannels: "1", RecordingSource: "DialVerb",
+  });
+
+  it("a recording's length never overwrites the call's own duration; it fills in only when the call has none", async () => {
+    const { org, number } = await orgWithNumber();
+    vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response(new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0]), { headers: { "content-type": "audio/mpeg" } }));
+    await post("/webhooks/twilio/calls", callStatus(number, "CA42", "completed", { CallDuration: "42" }));
+    expect((await post("/webhooks/twilio/calls", recording("CA42", "40"))).status).toBe(200);
+    expect((await theCall(org)).calls[0].call.duration_seconds).toBe(42);
+    // A call with no duration of its own takes the recording's.
+    const other = await orgWithNumber();
+    await post("/webhooks/twilio/calls", callStatus(other.number, "CA43", "completed", { CallDuration: "0" }));
+    await post("/webhooks/twilio/calls", recording("CA43", "40"));
+    expect((await theCall(other.org)).calls[0].call.duration_seconds).toBe(40);
+    // The recording first (kept until the call arrives), then the call: still the call's 42.
+    const third = await orgWithNumber();
+    await post("/webhooks/twilio/calls", recording("CA44", "40"));
+    await post("/webhooks/twilio/calls", callStatus(third.number, "CA44", "completed", { CallDuration: "42" }));
+    expect((await theCall(third.org)).calls[0].call.duration_seconds).toBe(42);
+  });
+
+  it("a transcript or recording after the call is announced (message.updated) and refreshes the thread preview", async () => {
+    const { org, number } = await orgWithNumber();
+    vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response(new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0]), { headers: { "content-type": "audio/mpeg" } }));
+    await post("/webhooks/twilio/calls", callStatus(number, "CA50", "completed", { CallDuration: "42" }));
+    const before = await theCall(org);
+    expect(before.conversation.last_activity.preview).toBe("Call (completed)");
+    const socket = await connect(org, org.owner);
+    try {
+      await post("/webhooks/twilio/calls", transcription("CA50"));
+      const updated = await socket.next((e) => e.type === "message.updated" && e.data.id === before.calls[0].id, "message.updated");
+      expect(updated.data.call.transcript).toContain("move my cleaning");
+      const conv = await socket.next((e) => e.type === "conversation.updated" && e.conversation_id === before.conversation.id, "conversation.updated");
+      expect(conv.data.last_activity.preview).toContain("move my cleaning");
+      const after = await theCall(org);
+      expect(after.conversation.last_activity.preview).toContain("move my cleaning");
+      // A redelivered transcription changes nothing and announces nothing more.
+      const seen = socket.seen.length;
+      await post("/webhooks/twilio/calls", transcription("CA50"));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(socket.seen.slice(seen).filter((e) => e.type === "message.updated")).toEqual([]);
+    } finally {
+      socket.close();
+    }
+  });
+
+  it("a recording URL that is not https is not stored for display", async () => {
+    const { org, number } = await orgWithNumber();
+    await post("/webhooks/twilio/calls", callStatus(number, "CA60", "completed"));
+    expect((await post("/webhooks/twilio/calls", recording("CA60", "10", "javascript:alert(1)//"))).status).toBe(200);
+    const { calls } = await theCall(org);
+    expect(calls[0].call.recording_url).toBeNull();
+    expect(await count("media", "org_id = ?", org.orgId)).toBe(0);
+  });
+
   it("a recording is copied into R2 and then served as a signed link", async () => {
     const { org, number } = await orgWithNumber();
     const mp3 = new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0, 0, 0, 0, 1]);
@@ -229,7 +286,8 @@ describe("POST /webhooks/twilio/calls", () => {
     });
     for (let i = 0; i < 50 && (await count("media", "org_id = ? AND status = 'ready'", org.orgId)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const { calls } = await theCall(org);
-    expect(calls[0].call.duration_seconds).toBe(94);
+    // The call's own CallDuration (95), not the recording's length (94).
+    expect(calls[0].call.duration_seconds).toBe(95);
     expect(calls[0].call.recording_url).toMatch(/^https:\/\/inbox\.test\/media\/[0-9a-f-]{36}\?exp=\d+&sig=[0-9a-f]{64}$/);
     const link = new URL(calls[0].call.recording_url);
     const res = await call(link.pathname + link.search);

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { MessageSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
-import { Uuid, jsonBody, jsonContent } from "../lib/schemas";
+import { DisplayUrl, Uuid, jsonBody, jsonContent } from "../lib/schemas";
 
 const Name = z.string().trim().min(1).max(200).nullable().optional();
 
@@ -29,12 +29,12 @@ export const IngestBody = z
       .strictObject({
         duration_seconds: z.number().int().min(0).max(86_400),
         status: CallStatus,
-        recording_url: z.url().max(2048).nullable().optional(),
+        recording_url: DisplayUrl.nullable().optional(),
         transcript: z.string().max(200_000).nullable().optional(),
         summary: z.string().max(10_000).nullable().optional(),
       })
       .optional(),
-    media_ids: z.array(Uuid).max(10).optional(),
+    media_ids: z.array(Uuid).max(10).optional().openapi({ description: "At most 10" }),
   })
   .superRefine((b, ctx) => {
     if (b.type === "note" && b.direction) ctx.addIssue({ code: "custom", path: ["direction"], message: "a note has no direction" });

@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, or, sql, type SQL } fr
 import type { Db } from "../db/client";
 import { activities, conversations, contacts, media, type Media } from "../db/schema";
 import { contactColumns } from "../org-inbox/state";
+import { inChunks } from "../lib/schemas";
 
 export type ConversationFilter = {
   scope?: "mine" | "team";
@@ -70,7 +71,7 @@ export function listThread(
 
 export async function mediaFor(d: Db, orgId: string, ids: string[]): Promise<Map<string, Media>> {
   if (!ids.length) return new Map();
-  const rows = await d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, [...new Set(ids)]))).all();
+  const rows = await inChunks(ids, (slice) => d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, slice))).all());
   return new Map(rows.map((m) => [m.id, m]));
 }
 

@@ -30,3 +30,38 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
   required: true,
 });
+
+const LOOPBACK_HOSTS = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * A URL an inbox app will render as a link (a call's recording): `https:` only, or
+ * `http:` to a loopback host (a local dev server). `javascript:`, `data:` and every
+ * other scheme are refused, so a stored value can never run script in a client.
+ */
+export function isDisplayUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && LOOPBACK_HOSTS.test(url.hostname);
+}
+
+export const DisplayUrl = z
+  .string()
+  .max(2048)
+  .refine(isDisplayUrl, "must be an https URL (http only for localhost)")
+  .openapi({ format: "uri", description: "https (http only for a loopback host)" });
+
+/** D1 binds at most 100 parameters a statement: long id lists are read in slices of this size. */
+export const ID_CHUNK = 90;
+
+/** Runs `read` over `ids` in slices of ID_CHUNK and concatenates the rows. */
+export async function inChunks<T>(ids: readonly string[], read: (slice: string[]) => Promise<T[]>): Promise<T[]> {
+  const unique = [...new Set(ids)];
+  const out: T[] = [];
+  for (let i = 0; i < unique.length; i += ID_CHUNK) out.push(...(await read(unique.slice(i, i + ID_CHUNK))));
+  return out;
+}

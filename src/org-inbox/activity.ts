@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { media, type Activity } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import { inChunks } from "../lib/schemas";
 
 type Essentials = Pick<Activity, "orgId" | "conversationId" | "contactId" | "type" | "direction" | "status" | "occurredAt">;
 
@@ -41,7 +42,7 @@ export function newActivity(fields: Essentials & Partial<Activity>, now: number)
 
 export async function loadMedia(d: Db, orgId: string, ids: string[]) {
   if (!ids.length) return [];
-  return d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, ids))).all();
+  return inChunks(ids, (slice) => d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, slice))).all());
 }
 
 /** The org's media rows for `ids`; any unknown or foreign id → 422 unknown_media. */

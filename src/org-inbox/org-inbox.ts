@@ -8,6 +8,7 @@ import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
 import { ApiWindow, limitOf } from "./api-window";
+import { applyCallDetails, type CallDetails } from "./calls";
 import { ingest, type IngestInput } from "./ingest";
 import type { SlaSettings } from "../sla/due";
 import { replaceSla } from "../sla/recompute";
@@ -146,6 +147,20 @@ export class OrgInbox extends DurableObject<Bindings> {
       const call = await setCallSummary(db(this.env), orgId, activityId, summary);
       if (call) await this.emit(1, async () => [await this.messageEvent("message.updated", call)]);
       return call;
+    });
+  }
+
+  /** Late call details (status, recording, transcript): the row, the thread's preview, their events, the summary job. */
+  applyCallDetails(orgId: string, activityId: string, details: CallDetails) {
+    return this.serialize(async () => {
+      const update = await applyCallDetails(db(this.env), orgId, activityId, details);
+      if (!update) return null;
+      await this.emit(update.previewChanged ? 2 : 1, async () => [
+        await this.messageEvent("message.updated", update.call),
+        ...(update.previewChanged ? await this.conversationEvent(orgId, update.call.conversationId) : []),
+      ]);
+      await enqueueAiJobs(this.env, update.followUps);
+      return update.call.id;
     });
   }
 

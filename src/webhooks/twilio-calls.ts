@@ -4,10 +4,12 @@ import { db, type Db } from "../db/client";
 import { activities, channels, unroutableEvents } from "../db/schema";
 import type { AppEnv, Bindings } from "../env";
 import { toE164 } from "../lib/phone";
-import { orgInbox } from "../org-inbox/org-inbox";
+import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import type { CallDetails } from "../org-inbox/calls";
+import { log } from "../lib/log";
+import { isDisplayUrl } from "../lib/schemas";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia } from "./inbound-media";
 import { keepUnroutable } from "./unroutable";
-import { enqueueAiJobs } from "../setter/jobs";
 
 /** How long a recording or transcription that beat its call waits for it. */
 export const EARLY_CALLBACK_WAIT_MS = 24 * 3_600_000;
@@ -17,35 +19,30 @@ type CallStatus = (typeof FINAL_CALL_STATUSES)[number];
 
 const directionOf = (d: string | null) => (d === "inbound" ? "inbound" : d?.startsWith("outbound") ? "outbound" : null);
 
-/** What a recording or transcription callback adds to its call. */
+/** What a status, recording or transcription callback adds to its call; written by OrgInbox, which announces it. */
 async function applyDetails(env: Bindings, d: Db, call: { id: string; orgId: string }, p: URLSearchParams, waitUntil: (p: Promise<unknown>) => void) {
-  const set: Partial<typeof activities.$inferInsert> = { updatedAt: Date.now() };
+  const details: CallDetails = {};
+  const callDuration = Number(p.get("CallDuration"));
+  if (Number.isFinite(callDuration) && callDuration > 0) details.callDurationSeconds = Math.round(callDuration);
   const recordingUrl = p.get("RecordingUrl");
-  if (recordingUrl) {
-    set.callRecordingUrl = recordingUrl;
+  if (recordingUrl && !isDisplayUrl(recordingUrl)) {
+    // Only https is stored for display (an inbox app renders it as a link).
+    log("warn", "recording_url_refused", { org_id: call.orgId, activity_id: call.id });
+  } else if (recordingUrl) {
+    details.recordingUrl = recordingUrl;
     const recordingDuration = Number(p.get("RecordingDuration"));
-    if (Number.isFinite(recordingDuration) && recordingDuration > 0) set.callDurationSeconds = recordingDuration;
+    if (Number.isFinite(recordingDuration) && recordingDuration > 0) details.recordingDurationSeconds = Math.round(recordingDuration);
     // The provider's URL until our R2 copy exists; then a signed link to the copy.
     const id = await derivedMediaId(call.orgId, "twilio-recording", p.get("RecordingSid") ?? recordingUrl);
     const item = { id, url: /\.(mp3|wav)$/i.test(recordingUrl) ? recordingUrl : `${recordingUrl}.mp3`, contentType: "audio/mpeg" };
     await registerInboundMedia(d, call.orgId, [item]);
-    set.callRecordingMediaId = id;
+    details.recordingMediaId = id;
     waitUntil(copyInboundMedia(env, d, call.orgId, item));
   }
   const transcript = p.get("TranscriptionText");
-  if (transcript && (p.get("TranscriptionStatus") ?? "completed") === "completed") {
-    set.callTranscript = transcript;
-  }
-  await d.update(activities).set(set).where(and(eq(activities.id, call.id), eq(activities.orgId, call.orgId)));
-  if (transcript) {
-    // A transcript with no summary yet goes to the summarizer.
-    const [pending] = await d
-      .update(activities)
-      .set({ callSummaryStatus: "pending" })
-      .where(and(eq(activities.id, call.id), isNull(activities.callSummary)))
-      .returning({ id: activities.id });
-    if (pending) await enqueueAiJobs(env, [{ kind: "summary", orgId: call.orgId, activityId: call.id }]);
-  }
+  if (transcript && (p.get("TranscriptionStatus") ?? "completed") === "completed") details.transcript = transcript;
+  if (!Object.keys(details).length) return;
+  unwrap(await orgInbox(env, call.orgId).applyCallDetails(call.orgId, call.id, details));
 }
 
 /**
