@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { addMember, count, expectProblem, json, newOrg } from "./helpers";
+import { env } from "cloudflare:workers";
+import { addMember, count, expectProblem, ingest, json, newOrg } from "./helpers";
 
 describe("contacts", () => {
   it("POST normalizes phone to E.164 and lowercases email; GET returns it", async () => {
@@ -103,6 +104,54 @@ describe("contacts", () => {
     for (const q of ["limit=0", "limit=101", "limit=5x", "limit=-1", "cursor=%%%", `cursor=${btoa('["x"]')}`]) {
       const p = await expectProblem(await as(`/contacts?${q}`), 400, "validation_failed");
       expect(p.errors?.[0].path).toMatch(/limit|cursor/);
+    }
+  });
+
+  it("races: POST /contacts and an inbound message for the same new phone, 60 rounds → one contact, the message kept, never a 5xx", async () => {
+    const org = await newOrg();
+    const as = org.as(org.owner);
+    for (let round = 0; round < 60; round++) {
+      const phone = `+1415556${String(1000 + round)}`;
+      const [created, ingested] = await Promise.all([
+        as("/contacts", { body: { name: "By hand", phone } }),
+        ingest(org, { contact: { phone, name: "From SMS" }, provider_message_id: `SMrace${round}` }),
+      ]);
+      expect(ingested.status, await ingested.clone().text()).toBe(201);
+      const { message } = await json(ingested);
+      const rows = await env.DB.prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
+      expect(rows.results).toHaveLength(1);
+      const only = rows.results[0].id;
+      expect(message.contact_id).toBe(only);
+      // Either serial order: the hand-made contact first (201, the message joins it), or the message first (409 naming it).
+      if (created.status === 201) expect((await json(created)).id).toBe(only);
+      else expect((await expectProblem(created, 409, "conflict")).detail).toContain(only);
+    }
+  });
+
+  it("races: PATCH a phone onto a contact while an inbound message for that phone arrives, 20 rounds → 200 or 409 as some serial order gives", async () => {
+    const org = await newOrg();
+    const as = org.as(org.owner);
+    for (let round = 0; round < 20; round++) {
+      const phone = `+1415556${String(2000 + round)}`;
+      const contact = await json(await as("/contacts", { body: { email: `race${round}@example.com` } }));
+      const [patched, ingested] = await Promise.all([
+        as(`/contacts/${contact.id}`, { method: "PATCH", body: { phone } }),
+        ingest(org, { contact: { phone }, provider_message_id: `SMpatch${round}` }),
+      ]);
+      expect(ingested.status, await ingested.clone().text()).toBe(201);
+      const { message } = await json(ingested);
+      const holders = await env.DB.prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
+      expect(holders.results).toHaveLength(1);
+      if (patched.status === 200) {
+        // PATCH first: the message found the patched contact.
+        expect(message.contact_id).toBe(contact.id);
+        expect((await json(patched)).phone).toBe(phone);
+      } else {
+        // The message first: it created the phone's contact, and the PATCH names it.
+        expect((await expectProblem(patched, 409, "conflict")).detail).toContain(message.contact_id);
+        expect(holders.results[0].id).toBe(message.contact_id);
+        expect((await json(await as(`/contacts/${contact.id}`))).phone).toBeNull();
+      }
     }
   });
 });

@@ -9,6 +9,7 @@ import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
 import { ApiWindow, limitOf } from "./api-window";
 import { applyCallDetails, type CallDetails } from "./calls";
+import { createContact, updateContact, type ContactInput } from "./contacts";
 import { ingest, type IngestInput } from "./ingest";
 import type { SlaSettings } from "../sla/due";
 import { replaceSla } from "../sla/recompute";
@@ -239,6 +240,21 @@ export class OrgInbox extends DurableObject<Bindings> {
       const removed = await removeMember(db(this.env), orgId, userId);
       if (removed) this.events.disconnect(userId);
       return removed;
+    });
+  }
+
+  /** POST /contacts: serialized with ingest, which creates contacts too. */
+  createContact(orgId: string, input: ContactInput) {
+    return this.serialize(() => createContact(db(this.env), orgId, input));
+  }
+
+  /** PATCH /contacts/{id}; the contact's conversation shows the contact, so it is announced. */
+  updateContact(orgId: string, contactId: string, input: ContactInput) {
+    return this.serialize(async () => {
+      const result = await updateContact(db(this.env), orgId, contactId, input);
+      const conversationId = result.conversationId;
+      if (result.changed && conversationId) await this.emit(1, () => this.conversationEvent(orgId, conversationId));
+      return result.contact;
     });
   }
 
