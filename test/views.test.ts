@@ -28,6 +28,66 @@ describe("GET /conversations/views", () => {
 });
 
 describe("PUT /conversations/views", () => {
+  it("a list read with GET is accepted back as it is (key null, system, position), edited or not", async () => {
+    const org = await newOrg();
+    const sys = await views(org, org.owner);
+    expect((await put(org, org.owner, [...sys.map(asSent), { name: "Mine", filters: { scope: "mine" } }])).status).toBe(200);
+    const read = await views(org, org.owner);
+    expect(read.find((v) => v.name === "Mine")).toMatchObject({ key: null, system: false, position: 4 });
+    const same = await put(org, org.owner, read);
+    expect(same.status).toBe(200);
+    expect((await json(same)).data).toEqual(read);
+    // The usual client move: read, rename one view, save the whole list back.
+    const edited = read.map((v) => (v.name === "Mine" ? { ...v, name: "Mine only" } : v));
+    const saved = await json(await put(org, org.owner, edited));
+    expect(saved.data.map((v: View) => v.name)).toEqual(["Unread", "Recents", "Starred", "All", "Mine only"]);
+    // The read-only fields are ignored, not applied: order comes from the list.
+    const reversed = [...read].reverse().map((v, i) => ({ ...v, position: i * 0 + 99, system: !v.system }));
+    const moved = await json(await put(org, org.owner, reversed));
+    expect(moved.data.map((v: View) => [v.name, v.position, v.system])).toEqual([["Mine", 0, false], ["All", 1, true], ["Starred", 2, true], ["Recents", 3, true], ["Unread", 4, true]]);
+  });
+
+  it("a save that lists only new custom views (no ids) deletes every old custom view", async () => {
+    const org = await newOrg();
+    const sys = (await views(org, org.owner)).map(asSent);
+    await put(org, org.owner, [...sys, { name: "Old one", filters: {} }, { name: "Old two", filters: {} }]);
+    const saved = await json(await put(org, org.owner, [...sys, { name: "New", filters: { starred: true } }]));
+    expect(saved.data.map((v: View) => v.name)).toEqual(["Unread", "Recents", "Starred", "All", "New"]);
+  });
+
+  it("races: six saves at once, each replacing the list, end as some serial order of them (many rounds)", async () => {
+    const org = await newOrg();
+    const sys = (await views(org, org.owner)).map(asSent);
+    for (let round = 0; round < 8; round++) {
+      // A custom view that half the saves keep (renamed, by id) and half drop.
+      const base = await json(await put(org, org.owner, [...sys, { name: `r${round} kept`, filters: {} }]));
+      const kept = base.data.find((v: View) => !v.system) as View;
+      const saves = Array.from({ length: 6 }, (_, s) => [
+        ...sys,
+        ...(s % 2 ? [{ id: kept.id, name: `r${round} kept by s${s}`, filters: {} }] : []),
+        ...Array.from({ length: 20 }, (_, i) => ({ name: `r${round} s${s} v${i}`, filters: { starred: true } })),
+      ]);
+      const answers = await Promise.all(saves.map((list) => put(org, org.owner, list)));
+      const saved: View[][] = [];
+      for (const [s, res] of answers.entries()) {
+        if (res.status === 422) {
+          // Only a save that keeps a view another save already dropped can be refused.
+          expect(s % 2).toBe(1);
+          await expectProblem(res, 422, "invalid_views");
+          continue;
+        }
+        expect(res.status, await res.clone().text()).toBe(200);
+        const data = (await json(res)).data as View[];
+        // A save answers exactly the list it sent, as it would alone.
+        expect(data.map((v) => v.name)).toEqual(saves[s].map((v) => v.name));
+        saved.push(data);
+      }
+      const now = await views(org, org.owner);
+      expect(saved.map((d) => JSON.stringify(d))).toContain(JSON.stringify(now));
+      expect(new Set(now.map((v) => v.name.toLowerCase())).size).toBe(now.length);
+    }
+  });
+
   it("creates, reorders, renames and deletes custom views; system views may move", async () => {
     const org = await newOrg();
     const sys = await views(org, org.owner);

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
-import { Cursor, IdParam, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf } from "../lib/schemas";
+import { Cursor, IdParam, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly } from "../lib/schemas";
 
 export const ContactSchema = z
   .object({
@@ -61,7 +61,16 @@ export const patchContact = apiRoute("member", {
   summary: "Change a contact's name, phone or email (null clears; one of phone/email must remain)",
   request: {
     params: ContactParam,
-    body: jsonBody(z.strictObject({ name: Name.nullable().optional(), phone: Phone.nullable().optional(), email: Email.nullable().optional() })),
+    body: jsonBody(
+      z.strictObject({
+        name: Name.nullable().optional(),
+        phone: Phone.nullable().optional(),
+        email: Email.nullable().optional(),
+        id: readOnly(Uuid),
+        created_at: readOnly(Timestamp),
+        updated_at: readOnly(Timestamp),
+      }),
+    ),
   },
   responses: { 200: jsonContent(ContactSchema, "The updated contact"), ...pickErrors(409) },
 });

@@ -65,3 +65,10 @@ export async function inChunks<T>(ids: readonly string[], read: (slice: string[]
   for (let i = 0; i < unique.length; i += ID_CHUNK) out.push(...(await read(unique.slice(i, i + ID_CHUNK))));
   return out;
 }
+
+/**
+ * A field a GET answers that a PUT/PATCH of the same resource accepts back and
+ * ignores, so a client can send what it read (edited) without stripping it.
+ */
+export const readOnly = <T extends z.ZodType>(schema: T) =>
+  schema.optional().openapi({ readOnly: true, description: "Read-only: accepted as GET answers it, and ignored" });

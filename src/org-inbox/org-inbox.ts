@@ -10,6 +10,7 @@ import { log } from "../lib/log";
 import { ApiWindow, limitOf } from "./api-window";
 import { applyCallDetails, type CallDetails } from "./calls";
 import { createContact, updateContact, type ContactInput } from "./contacts";
+import { replaceViews, type WantedView } from "../views/queries";
 import { ingest, type IngestInput } from "./ingest";
 import type { SlaSettings } from "../sla/due";
 import { replaceSla } from "../sla/recompute";
@@ -241,6 +242,11 @@ export class OrgInbox extends DurableObject<Bindings> {
       if (removed) this.events.disconnect(userId);
       return removed;
     });
+  }
+
+  /** PUT /conversations/views: a member's saves one at a time, so each is a whole replace (SPEC 7). */
+  replaceViews(orgId: string, userId: string, wanted: WantedView[]) {
+    return this.serialize(() => replaceViews(db(this.env), orgId, userId, wanted));
   }
 
   /** POST /contacts: serialized with ingest, which creates contacts too. */

@@ -3,7 +3,7 @@ import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema, SuggestionSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
-import { Cursor, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf } from "../lib/schemas";
+import { Cursor, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly } from "../lib/schemas";
 
 export const SetterConfigSchema = z
   .object({
@@ -33,6 +33,8 @@ export const putSetterConfig = apiRoute("admin", {
       z.strictObject({
         mode: z.enum(["off", "suggestive"]),
         instructions: z.string().max(8_000).nullable().optional().openapi({ description: "Given to the LLM with every draft; omitted or null clears" }),
+        generator: readOnly(z.enum(["workers-ai", "openai-compatible", "none"])),
+        updated_at: readOnly(Timestamp.nullable()),
       }),
     ),
   },

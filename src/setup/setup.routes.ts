@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
-import { IdParam, Timestamp, Uuid, jsonBody, jsonContent } from "../lib/schemas";
+import { IdParam, Timestamp, Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 
 export const Role = z.enum(["owner", "admin", "agent"]);
 
@@ -52,6 +52,8 @@ export const putMember = apiRoute("admin", {
         role: Role,
         name: Name.nullable().optional(),
         email: z.string().trim().email().max(320).nullable().optional(),
+        user_id: readOnly(Uuid),
+        created_at: readOnly(Timestamp),
       }),
     ),
   },

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { apiRoute } from "../lib/route";
-import { Timestamp, jsonBody, jsonContent } from "../lib/schemas";
+import { Timestamp, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 import { WEEKDAYS, isTimeZone } from "./business-time";
 
 const HHMM = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, "HH:MM from 00:00 to 24:00");
@@ -54,6 +54,7 @@ export const putSla = apiRoute("admin", {
         enabled: z.boolean(),
         first_response_minutes: z.number().int().min(1).max(10080),
         business_hours: BusinessHoursSchema.nullable(),
+        updated_at: readOnly(Timestamp.nullable()),
       }),
     ),
   },

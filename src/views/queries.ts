@@ -40,14 +40,14 @@ export async function memberViews(d: Db, orgId: string, userId: string): Promise
 export const findMemberView = (d: Db, orgId: string, userId: string, id: string) =>
   d.select().from(views).where(and(ofMember(orgId, userId), eq(views.id, id))).get();
 
-type Wanted = { id?: string; key?: ViewKey; name: string; filters: ViewFilters };
+export type WantedView = { id?: string; key?: ViewKey | null; name: string; system?: boolean; position?: number; filters: ViewFilters };
 
 /**
  * PUT /conversations/views: checks every rule first (SPEC 7 and 13: the first of
  * system_view_required, system_view_immutable, invalid_views wins), then writes the
  * new list in one batch.
  */
-export async function replaceViews(d: Db, orgId: string, userId: string, wanted: Wanted[]) {
+export async function replaceViews(d: Db, orgId: string, userId: string, wanted: WantedView[]) {
   const current = await memberViews(d, orgId, userId);
   const byId = new Map(current.map((v) => [v.id, v]));
   const resolved = wanted.map((w) => {
@@ -93,7 +93,10 @@ export async function replaceViews(d: Db, orgId: string, userId: string, wanted:
   if (errors.length) throw new ApiError("invalid_views", "The views cannot be saved as sent.", errors);
 
   const now = Date.now();
-  const keepIds = resolved.map(({ owned, systemKey }) => owned?.id ?? current.find((v) => v.key === systemKey)?.id).filter((x): x is string => !!x);
+  // A custom view sent without id is new: it keeps no existing row (its systemKey is null, which must not match a custom row's key).
+  const keepIds = resolved
+    .map(({ owned, systemKey }) => owned?.id ?? (systemKey ? current.find((v) => v.key === systemKey)?.id : undefined))
+    .filter((x): x is string => !!x);
   const statements = [];
   statements.push(
     keepIds.length

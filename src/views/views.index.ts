@@ -3,7 +3,8 @@ import type { AppRouteHandler } from "../env";
 import { createRouter } from "../lib/router";
 import { countPlan, countsStatement, readCounts } from "./counts";
 import type { View } from "../db/schema";
-import { memberViews, memberViewsQuery, replaceViews, toView } from "./queries";
+import { memberViews, memberViewsQuery, toView } from "./queries";
+import { orgInbox, unwrap } from "../org-inbox/org-inbox";
 import type { ViewFilters } from "./system-views";
 import * as r from "./views.routes";
 
@@ -13,7 +14,10 @@ const listViews: AppRouteHandler<typeof r.listViews> = async (c) => {
 };
 
 const putViews: AppRouteHandler<typeof r.putViews> = async (c) => {
-  const rows = await replaceViews(db(c.env), c.get("orgId"), c.get("userId"), c.req.valid("json").views);
+  const orgId = c.get("orgId");
+  // Through the org's OrgInbox: one save at a time, so concurrent saves cannot mix their replaces.
+  // (The RPC type of a JSON column is unknown; the rows are the View rows replaceViews answers.)
+  const rows = unwrap(await orgInbox(c.env, orgId).replaceViews(orgId, c.get("userId"), c.req.valid("json").views)) as View[];
   return c.json({ data: rows.map(toView) }, 200);
 };
 

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
-import { Uuid, jsonBody, jsonContent } from "../lib/schemas";
+import { Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 
 export const ViewFiltersSchema = z
   .strictObject({
@@ -42,7 +42,7 @@ export const putViews = apiRoute("member", {
   tags: ["Views"],
   summary: "Replace the caller's views in the given order",
   description:
-    "Each system view must be present (by id or key) with its name and filters unchanged. Custom views without id are created; omitted ones are deleted. At most 50 views, names unique (case-insensitive).",
+    "Each system view must be present (by id or key) with its name and filters unchanged. Custom views without id are created; omitted ones are deleted. At most 50 views, names unique (case-insensitive). A list read with GET can be sent back as it is: `system` and `position` are read-only and ignored, `key: null` marks a custom view. Saves of one member are serialized (OrgInbox), so concurrent saves end as some serial order of them.",
   request: {
     body: jsonBody(
       z.strictObject({
@@ -50,12 +50,15 @@ export const putViews = apiRoute("member", {
           .array(
             z.strictObject({
               id: Uuid.optional(),
-              key: z.enum(["unread", "recents", "starred", "all"]).optional(),
+              key: z.enum(["unread", "recents", "starred", "all"]).nullable().optional().openapi({ description: "A system view's key, or null for a custom view (as GET answers)" }),
               name: z.string().trim().min(1).max(64),
+              system: readOnly(z.boolean()),
+              position: readOnly(z.number().int()),
               filters: ViewFiltersSchema,
             }),
           )
-          .max(1000),
+          .max(1000)
+          .openapi({ description: "At most 50 views are kept (422 invalid_views beyond); the array may hold 1000 so that the 422 can name each offender" }),
       }),
     ),
   },
