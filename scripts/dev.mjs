@@ -15,16 +15,34 @@ const wrangler = (args, opts = {}) => {
   }
 };
 
+// The port: `npm run dev -- --port N` (or `--port=N`), else PORT, else 8787. It is given to
+// wrangler once (a second --port would make wrangler refuse), and the seeding below uses it.
+function takePort(args) {
+  const rest = [];
+  let port;
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--port(?:=(.*))?$/.exec(args[i]);
+    if (!m) rest.push(args[i]);
+    else port = m[1] ?? args[++i] ?? "";
+  }
+  return { port, rest };
+}
+const { port: portArg, rest: wranglerArgs } = takePort(process.argv.slice(2));
+const port = portArg ?? process.env.PORT ?? "8787";
+if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+  console.error(`The port must be a number from 1 to 65535 (--port N, --port=N or PORT), not "${port}".`);
+  process.exit(1);
+}
+
 const vars = devVars();
 wrangler(["d1", "migrations", "apply", "DB", "--local"]);
 mkdirSync(".wrangler", { recursive: true });
 writeFileSync(".wrangler/demo-seed.sql", demoSql());
 wrangler(["d1", "execute", "DB", "--local", "--file", ".wrangler/demo-seed.sql"], { stdio: ["inherit", "ignore", "inherit"] });
 
-const port = process.env.PORT ?? "8787";
 const ownerToken = await signToken(DEMO.ownerId, { claims: { name: "Olivia Owner" } });
 const agentToken = await signToken(DEMO.agentId, { claims: { name: "Alex Agent" } });
-const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...process.argv.slice(2)], { stdio: "inherit", env });
+const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...wranglerArgs], { stdio: "inherit", env });
 const stop = (sig) => dev.kill(sig);
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);

@@ -44,7 +44,8 @@ export function createApp() {
 
   app.onError((err, c) => {
     const problem = toApiError(err);
-    if (problem.status >= 500) {
+    // A not_configured refusal is logged once per isolate where it is detected (src/lib/config.ts).
+    if (problem.code === "internal") {
       log("error", "unhandled", {
         request_id: c.get("requestId"),
         error: err instanceof Error ? err.message : String(err),

@@ -1,12 +1,11 @@
 import { app } from "./app";
 import type { Bindings } from "./env";
-import { handleSendBatch, type SendJob } from "./sending/queue";
-import { handleAiBatch, type AiJob } from "./setter/jobs";
+import { consumeQueue, runCron } from "./triggers";
 
 export { OrgInbox } from "./org-inbox/org-inbox";
 
 export default {
   fetch: app.fetch,
-  queue: (batch, env) =>
-    batch.queue.startsWith("inbox-ai") ? handleAiBatch(batch as MessageBatch<AiJob>, env) : handleSendBatch(batch as MessageBatch<SendJob>, env),
-} satisfies ExportedHandler<Bindings, SendJob | AiJob>;
+  queue: (batch, env) => consumeQueue(batch, env),
+  scheduled: (controller, env) => runCron(controller, env),
+} satisfies ExportedHandler<Bindings>;

@@ -104,10 +104,10 @@ describe("reading media", () => {
     await expectProblem(await call(`/media/${m.id}?exp=${Number(exp) + 1}&sig=${sig}`), 403, "forbidden");
     await expectProblem(await call(`/media/${other.id}?exp=${exp}&sig=${sig}`), 403, "forbidden");
     await expectProblem(await call(`/media/${m.id}`), 403, "forbidden");
-    const expired = new URL(await signedMediaUrl(env, m.id, -60));
+    const expired = new URL((await signedMediaUrl(env, m.id, -60))!);
     await expectProblem(await call(expired.pathname + expired.search), 403, "forbidden");
     // A validly signed link for an id that does not exist.
-    const ghost = new URL(await signedMediaUrl(env, crypto.randomUUID()));
+    const ghost = new URL((await signedMediaUrl(env, crypto.randomUUID()))!);
     await expectProblem(await call(ghost.pathname + ghost.search), 404, "not_found");
   });
 });

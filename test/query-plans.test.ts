@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
 import { conversationWhere, listConversations, listThread, type ConversationFilter } from "../src/conversations/queries";
 import { db } from "../src/db/client";
+import { stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
 import { countPlan } from "../src/views/counts";
 import { SYSTEM_VIEWS, type ViewFilters } from "../src/views/system-views";
@@ -70,6 +71,12 @@ describe("EXPLAIN QUERY PLAN", () => {
     const steps = await plan(listThread(db(env), ORG, CURSOR[1], { order, includeSuggestions: false, after: CURSOR, limit: 25 }));
     expect(steps.join("\n")).toMatch(/SEARCH activities USING INDEX activities_thread_idx/);
     expect(steps.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("the send sweep walks the partial index of sending messages, oldest first, no sort", async () => {
+    const steps = await plan(stuckSendsQuery(db(env), Date.now()));
+    expect(steps.join("\n")).toMatch(/SEARCH activities USING INDEX activities_sending_idx \(updated_at<\?\)/);
+    expect(steps.join("\n")).not.toMatch(/TEMP B-TREE|SCAN activities/);
   });
 
   it("the contacts list walks its index", async () => {

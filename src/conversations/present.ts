@@ -70,11 +70,11 @@ export async function toMessage(env: Pick<Bindings, "PUBLIC_BASE_URL" | "MEDIA_U
       a.type === "call"
         ? {
             duration_seconds: a.callDurationSeconds,
-            // A signed link to our R2 copy once it is there, the provider's URL before.
+            // A signed link to our R2 copy once it is there, the provider's URL before (and
+            // also after, when links cannot be signed: no usable MEDIA_URL_SECRET).
             recording_url:
-              a.callRecordingMediaId && mediaById.get(a.callRecordingMediaId)?.status === "ready"
-                ? await signedMediaUrl(env, a.callRecordingMediaId)
-                : a.callRecordingUrl,
+              (a.callRecordingMediaId && mediaById.get(a.callRecordingMediaId)?.status === "ready" ? await signedMediaUrl(env, a.callRecordingMediaId) : null) ??
+              a.callRecordingUrl,
             transcript: a.callTranscript,
             summary: a.callSummary,
             summary_status: a.callSummaryStatus ?? "unavailable",

@@ -25,7 +25,7 @@ export const ConversationSchema = z
   })
   .openapi("Conversation");
 
-export const MediaRefSchema = z.object({ id: Uuid, content_type: z.string(), size: z.number().int(), filename: z.string().nullable(), url: z.string() });
+export const MediaRefSchema = z.object({ id: Uuid, content_type: z.string(), size: z.number().int(), filename: z.string().nullable(), url: z.string().nullable().openapi({ description: "signed link; null when the server has no usable MEDIA_URL_SECRET" }) });
 
 export const MessageSchema = z
   .object({

@@ -193,6 +193,10 @@ export const activities = sqliteTable(
     errorCode: text("error_code"),
     errorMessage: text("error_message"),
     sendAttempts: integer("send_attempts").notNull().default(0),
+    // The send sweep (src/sending/sweep.ts): how often it put this message back to
+    // `queued` because no provider had it (once at most), and when it last asked.
+    sweepRequeues: integer("sweep_requeues").notNull().default(0),
+    sweepCheckedAt: ms("sweep_checked_at"),
     callDurationSeconds: integer("call_duration_seconds"),
     callRecordingUrl: text("call_recording_url"),
     callRecordingMediaId: text("call_recording_media_id"),
@@ -219,6 +223,8 @@ export const activities = sqliteTable(
     index("activities_org_status_idx").on(t.orgId, t.type, t.status),
     // Callbacks that carry no number (Twilio recordings) find their call by CallSid alone.
     index("activities_provider_idx").on(t.provider, t.providerMessageId),
+    // The send sweep's oldest-first walk: only messages in flight, so it stays small.
+    index("activities_sending_idx").on(t.updatedAt).where(sql`${t.status} = 'sending'`),
   ],
 );
 

@@ -24,6 +24,7 @@ export const errorStatus = {
   last_owner: 422,
   rate_limited: 429,
   internal: 500,
+  not_configured: 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;
@@ -41,6 +42,7 @@ const titles: Record<number, string> = {
   422: "Unprocessable",
   429: "Too Many Requests",
   500: "Internal Server Error",
+  503: "Service Unavailable",
 };
 
 /** The one error type every layer throws; app.onError renders it as problem+json. */
@@ -120,6 +122,7 @@ export const errorResponses = {
   422: problem("the request is well-formed but cannot be applied"),
   429: problem("rate_limited"),
   500: problem("internal"),
+  503: problem("not_configured: a secret this route needs is missing or too short on the server (see GET /health)"),
 } as const;
 
 export function pickErrors<K extends keyof typeof errorResponses>(...statuses: K[]) {

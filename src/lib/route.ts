@@ -20,7 +20,7 @@ const OrgHeader = z.object({
 });
 
 const commonErrors = (access: Access) =>
-  access === "user" ? pickErrors(400, 401, 413, 415, 500) : pickErrors(400, 401, 403, 404, 413, 415, 429, 500);
+  access === "user" ? pickErrors(400, 401, 413, 415, 500, 503) : pickErrors(400, 401, 403, 404, 413, 415, 429, 500, 503);
 
 type RequestOf<R> = R extends { request: infer Q } ? Q : undefined;
 

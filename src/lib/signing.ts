@@ -1,4 +1,6 @@
 // Signed media links (SPEC 5): GET /media/{id}?exp=&sig= with sig = HMAC-SHA256(id.exp).
+import { mediaSecret } from "./config";
+
 const enc = new TextEncoder();
 const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -9,9 +11,12 @@ async function hmac(secret: string, data: string) {
 
 export const MEDIA_LINK_TTL_SECONDS = 7 * 24 * 3600;
 
+/** A signed link, or null when MEDIA_URL_SECRET is missing or short: nothing is ever signed with a weak key. */
 export async function signedMediaUrl(env: { PUBLIC_BASE_URL?: string; MEDIA_URL_SECRET?: string }, mediaId: string, ttl = MEDIA_LINK_TTL_SECONDS, now = Date.now()) {
+  const secret = mediaSecret(env);
+  if (secret === null) return null;
   const exp = Math.floor(now / 1000) + ttl;
-  const sig = await hmac(env.MEDIA_URL_SECRET ?? "", `${mediaId}.${exp}`);
+  const sig = await hmac(secret, `${mediaId}.${exp}`);
   return `${(env.PUBLIC_BASE_URL ?? "").replace(/\/$/, "")}/media/${mediaId}?exp=${exp}&sig=${sig}`;
 }
 

@@ -4,6 +4,7 @@ import { media, type Media } from "../db/schema";
 import type { AppRouteHandler, Bindings } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import { requireMediaSecret } from "../lib/config";
 import { verifyMediaSignature } from "../lib/signing";
 import { iso } from "../lib/time";
 import { toMedia } from "../conversations/present";
@@ -73,8 +74,9 @@ export const getMemberMedia: AppRouteHandler<typeof R.getMemberMedia> = async (c
 export const getSignedMedia: AppRouteHandler<typeof R.getSignedMedia> = async (c) => {
   const id = c.req.valid("param").media_id.toLowerCase();
   const { exp, sig } = c.req.valid("query");
-  const secret = c.env.MEDIA_URL_SECRET;
-  if (!secret || !exp || !sig || !(await verifyMediaSignature(secret, id, exp, sig))) {
+  // No usable key: no link is accepted (503), whatever it carries.
+  const secret = requireMediaSecret(c.env);
+  if (!exp || !sig || !(await verifyMediaSignature(secret, id, exp, sig))) {
     throw new ApiError("forbidden", "The media link is invalid or has expired.");
   }
   const row = await db(c.env).select().from(media).where(eq(media.id, id)).get();

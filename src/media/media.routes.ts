@@ -11,7 +11,7 @@ export const MediaSchema = z
     size: z.number().int(),
     filename: z.string().nullable(),
     sha256: z.string().openapi({ description: "hex" }),
-    url: z.string().openapi({ description: "signed link providers can fetch: /media/{id}?exp=&sig=" }),
+    url: z.string().nullable().openapi({ description: "signed link providers can fetch: /media/{id}?exp=&sig=; null when the server has no usable MEDIA_URL_SECRET" }),
     created_at: Timestamp,
   })
   .openapi("Media");
@@ -55,5 +55,5 @@ export const getSignedMedia = createRoute({
     params: MediaParam,
     query: z.object({ exp: z.string().optional(), sig: z.string().optional() }),
   },
-  responses: { 200: bytes("The bytes"), ...pickErrors(403, 404, 500) },
+  responses: { 200: bytes("The bytes"), ...pickErrors(403, 404, 500, 503) },
 });

@@ -4,7 +4,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyOpti
 import type { AppEnv, Bindings } from "../env";
 import { ApiError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
-import { log } from "../lib/log";
+import { requireAuthConfig } from "../lib/config";
 
 // One key set per JWKS URL for the isolate's life: jose caches keys and
 // refetches on an unknown `kid`, with its own cooldown.
@@ -27,25 +27,22 @@ const unauthenticated = (detail: string) => new ApiError("unauthenticated", deta
 
 export type VerifiedUser = { userId: string; claims: { name?: string; email?: string } };
 
-/** Verifies a bearer token per SPEC 2: HS256 with the shared secret, else RS256/ES256 from the JWKS. */
+/** Verifies a bearer token per SPEC 2: HS256 with the shared secret, else RS256/ES256 from the JWKS; 503 when neither is usable. */
 export async function verifyToken(token: string, env: Bindings): Promise<VerifiedUser> {
   const options: JWTVerifyOptions = {
     requiredClaims: ["exp"],
     ...(env.AUTH_ISSUER ? { issuer: env.AUTH_ISSUER } : {}),
     ...(env.AUTH_AUDIENCE ? { audience: env.AUTH_AUDIENCE } : {}),
   };
+  const auth = requireAuthConfig(env);
   let payload;
   try {
-    if (env.AUTH_JWT_SECRET) {
-      ({ payload } = await jwtVerify(token, await hmacKey(env.AUTH_JWT_SECRET), { ...options, algorithms: ["HS256"] }));
-    } else if (env.AUTH_JWKS_URL) {
-      ({ payload } = await jwtVerify(token, keySet(env.AUTH_JWKS_URL), { ...options, algorithms: ["RS256", "ES256"] }));
+    if (auth.kind === "hs256") {
+      ({ payload } = await jwtVerify(token, await hmacKey(auth.secret), { ...options, algorithms: ["HS256"] }));
     } else {
-      log("error", "auth_not_configured", { hint: "set AUTH_JWT_SECRET or AUTH_JWKS_URL" });
-      throw unauthenticated("Authentication is not configured on this server.");
+      ({ payload } = await jwtVerify(token, keySet(auth.url), { ...options, algorithms: ["RS256", "ES256"] }));
     }
   } catch (e) {
-    if (e instanceof ApiError) throw e;
     if (e instanceof joseErrors.JWTExpired) throw unauthenticated("The token has expired.");
     if (e instanceof joseErrors.JOSEError) throw unauthenticated(`The token was refused (${e.code}).`);
     throw unauthenticated("The token could not be verified.");
@@ -71,6 +68,8 @@ export function bearerToken(header: string | undefined): string {
 export const isWebSocketUpgrade = (c: Context<AppEnv>) => c.req.header("upgrade")?.toLowerCase() === "websocket";
 
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  // A server that cannot verify tokens refuses everyone the same way, token or not (fail closed).
+  requireAuthConfig(c.env);
   const header = c.req.header("authorization");
   const queryToken = isWebSocketUpgrade(c) ? c.req.query("token") : undefined;
   const user = await verifyToken(!header && queryToken !== undefined ? queryToken : bearerToken(header), c.env);

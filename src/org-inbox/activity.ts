@@ -24,6 +24,8 @@ export function newActivity(fields: Essentials & Partial<Activity>, now: number)
     errorCode: null,
     errorMessage: null,
     sendAttempts: 0,
+    sweepRequeues: 0,
+    sweepCheckedAt: null,
     callDurationSeconds: null,
     callRecordingUrl: null,
     callRecordingMediaId: null,

@@ -1,5 +1,5 @@
 import type { Bindings } from "../env";
-import { notConfigured, refusal, type ProviderAdapter } from "./types";
+import { notConfigured, providerGet, refusal, type Lookup, type ProviderAdapter } from "./types";
 
 const base64 = (buf: ArrayBuffer) => {
   let s = "";
@@ -7,6 +7,9 @@ const base64 = (buf: ArrayBuffer) => {
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
 };
+
+type PostmarkEnv = Pick<Bindings, "POSTMARK_SERVER_TOKEN" | "POSTMARK_API_BASE">;
+const apiBaseOf = (env: PostmarkEnv) => (env.POSTMARK_API_BASE || "https://api.postmarkapp.com").replace(/\/$/, "");
 
 /** Postmark /email with the server token; attachments travel base64 from R2. */
 export function postmarkProvider(env: Pick<Bindings, "POSTMARK_SERVER_TOKEN" | "POSTMARK_API_BASE">): ProviderAdapter {
@@ -31,7 +34,7 @@ export function postmarkProvider(env: Pick<Bindings, "POSTMARK_SERVER_TOKEN" | "
         Metadata: { message_id: m.id },
         ...(attachments.length ? { Attachments: attachments } : {}),
       };
-      const apiBase = (env.POSTMARK_API_BASE || "https://api.postmarkapp.com").replace(/\/$/, "");
+      const apiBase = apiBaseOf(env);
       let res: Response;
       try {
         res = await fetch(`${apiBase}/email`, {
@@ -47,4 +50,35 @@ export function postmarkProvider(env: Pick<Bindings, "POSTMARK_SERVER_TOKEN" | "
       return refusal(res.status, String(payload.ErrorCode ?? res.status), payload.Message ?? `Postmark answered ${res.status}`);
     },
   };
+}
+
+// Postmark answers an unknown message id with 422 and ErrorCode 701 (some endpoints 404).
+const notFound = (res: Response, payload: any) => res.status === 404 || (res.status === 422 && payload?.ErrorCode === 701);
+
+/** GET /messages/outbound/{id}/details: Status and MessageEvents (Delivered, Bounced, …). */
+export async function lookupPostmarkMessage(
+  env: PostmarkEnv,
+  messageId: string,
+): Promise<Lookup<{ status: string; events: { Type?: string; Details?: Record<string, unknown> }[] }>> {
+  const token = env.POSTMARK_SERVER_TOKEN;
+  if (!token) return { kind: "unreachable", reason: "provider_not_configured" };
+  const got = await providerGet(`${apiBaseOf(env)}/messages/outbound/${encodeURIComponent(messageId)}/details`, { "x-postmark-server-token": token });
+  if ("kind" in got) return got;
+  const { res, payload } = got;
+  if (notFound(res, payload)) return { kind: "absent" };
+  if (!res.ok || typeof payload.Status !== "string") return { kind: "unreachable", reason: `postmark_${res.status}` };
+  return { kind: "found", found: { status: payload.Status, events: Array.isArray(payload.MessageEvents) ? payload.MessageEvents : [] } };
+}
+
+/** Our message id rides in Metadata on every send: Postmark's id for it, if Postmark has it. */
+export async function findPostmarkMessage(env: PostmarkEnv, ourId: string): Promise<Lookup<{ messageId: string }>> {
+  const token = env.POSTMARK_SERVER_TOKEN;
+  if (!token) return { kind: "unreachable", reason: "provider_not_configured" };
+  const query = new URLSearchParams({ count: "1", offset: "0", metadata_message_id: ourId });
+  const got = await providerGet(`${apiBaseOf(env)}/messages/outbound?${query}`, { "x-postmark-server-token": token });
+  if ("kind" in got) return got;
+  const { res, payload } = got;
+  if (!res.ok || !Array.isArray(payload.Messages)) return { kind: "unreachable", reason: `postmark_${res.status}` };
+  const found = payload.Messages.find((m: any) => typeof m?.MessageID === "string");
+  return found ? { kind: "found", found: { messageId: found.MessageID } } : { kind: "absent" };
 }

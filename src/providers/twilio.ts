@@ -1,5 +1,8 @@
 import type { Bindings } from "../env";
-import { notConfigured, refusal, type ProviderAdapter } from "./types";
+import { notConfigured, providerGet, refusal, type Lookup, type ProviderAdapter } from "./types";
+
+type TwilioEnv = Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILIO_AUTH_TOKEN" | "TWILIO_API_BASE">;
+const apiBase = (env: TwilioEnv) => (env.TWILIO_API_BASE || "https://api.twilio.com").replace(/\/$/, "");
 
 /** Twilio Messages API: form-encoded, HTTP Basic with the account SID and auth token. */
 export function twilioProvider(env: Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILIO_AUTH_TOKEN" | "TWILIO_API_BASE">): ProviderAdapter {
@@ -9,10 +12,14 @@ export function twilioProvider(env: Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILI
       const sid = env.TWILIO_ACCOUNT_SID;
       const token = env.TWILIO_AUTH_TOKEN;
       if (!sid || !token) return notConfigured("twilio");
+      // MMS media travel as links Twilio fetches; without a signing key there are none to give.
+      if (m.media.some((x) => x.url === null)) {
+        return { kind: "reject", code: "media_links_not_configured", message: "Media links cannot be signed on this server (MEDIA_URL_SECRET); nothing was sent." };
+      }
       const form = new URLSearchParams({ To: m.to, From: m.from, Body: m.body });
-      for (const media of m.media) form.append("MediaUrl", media.url);
+      for (const media of m.media) form.append("MediaUrl", media.url!);
       if (m.statusCallback) form.set("StatusCallback", m.statusCallback);
-      const base = (env.TWILIO_API_BASE || "https://api.twilio.com").replace(/\/$/, "");
+      const base = apiBase(env);
       let res: Response;
       try {
         res = await fetch(`${base}/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages.json`, {
@@ -26,6 +33,31 @@ export function twilioProvider(env: Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILI
       const payload = (await res.json().catch(() => ({}))) as { sid?: string; code?: number | string; message?: string };
       if (res.ok && payload.sid) return { kind: "accepted", providerMessageId: payload.sid };
       return refusal(res.status, String(payload.code ?? res.status), payload.message ?? `Twilio answered ${res.status}`);
+    },
+  };
+}
+
+/** GET …/Messages/{sid}.json: the message's current status and error, 404 → absent. */
+export async function lookupTwilioMessage(
+  env: TwilioEnv,
+  messageSid: string,
+): Promise<Lookup<{ status: string; errorCode: string | null; errorMessage: string | null }>> {
+  const sid = env.TWILIO_ACCOUNT_SID;
+  const token = env.TWILIO_AUTH_TOKEN;
+  if (!sid || !token) return { kind: "unreachable", reason: "provider_not_configured" };
+  const got = await providerGet(`${apiBase(env)}/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages/${encodeURIComponent(messageSid)}.json`, {
+    authorization: `Basic ${btoa(`${sid}:${token}`)}`,
+  });
+  if ("kind" in got) return got;
+  const { res, payload } = got;
+  if (res.status === 404) return { kind: "absent" };
+  if (!res.ok || typeof payload.status !== "string") return { kind: "unreachable", reason: `twilio_${res.status}` };
+  return {
+    kind: "found",
+    found: {
+      status: payload.status.toLowerCase(),
+      errorCode: payload.error_code == null ? null : String(payload.error_code),
+      errorMessage: typeof payload.error_message === "string" ? payload.error_message : null,
     },
   };
 }

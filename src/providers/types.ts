@@ -7,8 +7,8 @@ export type OutboundMessage = {
   body: string;
   subject?: string | null;
   html?: string | null;
-  /** Signed links (sms) or the bytes themselves (email attachments). */
-  media: { id: string; url: string; contentType: string; filename: string | null; load: () => Promise<ArrayBuffer | null> }[];
+  /** Signed links (sms; null when links cannot be signed) or the bytes themselves (email attachments). */
+  media: { id: string; url: string | null; contentType: string; filename: string | null; load: () => Promise<ArrayBuffer | null> }[];
   statusCallback?: string;
 };
 
@@ -35,4 +35,21 @@ export const notConfigured = (provider: string): SendOutcome => ({
 /** Maps an HTTP answer to retry or reject (SPEC 9: 429 and 5xx retry, other 4xx fail at once). */
 export function refusal(status: number, code: string, message: string): SendOutcome {
   return status === 429 || status >= 500 ? { kind: "retry", code, message } : { kind: "reject", code, message };
+}
+
+/**
+ * What a provider's API says about one message (the send sweep asks): found, absent (the
+ * provider has no such message: it was never sent), or unreachable (no answer we can
+ * trust now: network, 5xx, credentials; ask again on a later run).
+ */
+export type Lookup<T> = { kind: "found"; found: T } | { kind: "absent" } | { kind: "unreachable"; reason: string };
+
+/** Runs a provider GET; network errors are `unreachable`. */
+export async function providerGet(url: string, headers: Record<string, string>): Promise<{ res: Response; payload: any } | { kind: "unreachable"; reason: string }> {
+  try {
+    const res = await fetch(url, { headers: { accept: "application/json", ...headers } });
+    return { res, payload: await res.json().catch(() => ({})) };
+  } catch (e) {
+    return { kind: "unreachable", reason: `network_error: ${String(e).slice(0, 200)}` };
+  }
 }

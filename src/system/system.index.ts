@@ -1,19 +1,41 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { configProblems } from "../lib/config";
 import { createRouter } from "../lib/router";
+
+const Health = z
+  .object({
+    status: z.enum(["ok", "degraded"]).openapi({ description: "`degraded`: the Worker answers but some routes refuse (503) until the settings in `problems` are fixed" }),
+    time: z.string(),
+    problems: z
+      .array(
+        z.object({
+          setting: z.string().openapi({ example: "MEDIA_URL_SECRET" }),
+          issue: z.enum(["missing", "too_short", "invalid"]).openapi({ description: "too_short: an HMAC key under 32 bytes" }),
+          effect: z.string().openapi({ example: "media links are not signed (url: null) and GET /media/{id} answers 503" }),
+        }),
+      )
+      .optional()
+      .openapi({ description: "Only when degraded: each missing, short or malformed secret and what refuses because of it" }),
+  })
+  .openapi("Health");
 
 const health = createRoute({
   method: "get",
   path: "/health",
   tags: ["System"],
-  summary: "Liveness check (no auth)",
+  summary: "Liveness and configuration check (no auth)",
+  description:
+    "Always 200 while the Worker answers. `{ status: \"ok\", time }` when every secret a route depends on is usable; `{ status: \"degraded\", time, problems }` otherwise (secrets fail closed: the routes that need them answer 503 `not_configured`).",
   responses: {
     200: {
       description: "The Worker answers",
-      content: { "application/json": { schema: z.object({ status: z.literal("ok"), time: z.string() }) } },
+      content: { "application/json": { schema: Health } },
     },
   },
 });
 
-export const systemRouter = createRouter().openapi(health, (c) =>
-  c.json({ status: "ok" as const, time: new Date().toISOString() }, 200),
-);
+export const systemRouter = createRouter().openapi(health, (c) => {
+  const problems = configProblems(c.env);
+  const time = new Date().toISOString();
+  return c.json(problems.length ? { status: "degraded" as const, time, problems } : { status: "ok" as const, time }, 200);
+});

@@ -1,8 +1,9 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { db } from "../db/client";
 import { activities, channels, media } from "../db/schema";
 import type { AppEnv } from "../env";
+import { requirePostmarkWebhookAuth } from "../lib/config";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { normalizeEmail } from "../lib/phone";
@@ -10,13 +11,13 @@ import { mediaKey } from "../media/storage";
 import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
 import { adoptProviderId } from "./adopt";
 import { derivedMediaId } from "./inbound-media";
+import { applyPostmarkChange, postmarkRecordChange } from "./postmark-status";
 import { constantTimeEqual } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
 
-/** Postmark webhooks authenticate with HTTP Basic (SPEC 9): anything else is 401. */
+/** Postmark webhooks authenticate with HTTP Basic (SPEC 9): anything else is 401; 503 when the credentials are not configured. */
 function requireBasic(c: Context<AppEnv>) {
-  const user = c.env.POSTMARK_WEBHOOK_USER;
-  const pass = c.env.POSTMARK_WEBHOOK_PASSWORD;
+  const { user, password: pass } = requirePostmarkWebhookAuth(c.env);
   const header = c.req.header("authorization") ?? "";
   const m = /^Basic\s+(\S+)$/i.exec(header);
   let given = "";
@@ -25,7 +26,7 @@ function requireBasic(c: Context<AppEnv>) {
   } catch {
     given = "";
   }
-  if (!user || !pass || !constantTimeEqual(given, `${user}:${pass}`)) {
+  if (!constantTimeEqual(given, `${user}:${pass}`)) {
     throw new ApiError("unauthenticated", "Postmark webhook credentials are missing or wrong.", undefined, { "www-authenticate": 'Basic realm="postmark"' });
   }
 }
@@ -144,29 +145,13 @@ export async function postmarkEvents(c: Context<AppEnv>) {
       return c.json({ ok: true }, 200);
     }
     orgId = row.orgId;
-    const notFinal = sql`${activities.status} NOT IN ('failed', 'undelivered')`;
-    const at = eq(activities.id, row.id);
-    const now = Date.now();
-    switch (p.RecordType) {
-      case "Delivery":
-        await d.update(activities).set({ status: "delivered", updatedAt: now }).where(and(at, notFinal, sql`${activities.status} NOT IN ('delivered', 'read')`));
-        break;
-      case "Bounce":
-        await d
-          .update(activities)
-          .set({ status: "undelivered", errorCode: String(p.TypeCode ?? p.Type ?? "bounce"), errorMessage: String(p.Description ?? p.Details ?? "Bounced"), updatedAt: now })
-          .where(and(at, notFinal));
-        break;
-      case "SpamComplaint":
-        await d
-          .update(activities)
-          .set({ errorCode: "spam_complaint", errorMessage: String(p.Description ?? "The recipient marked this email as spam."), updatedAt: now })
-          .where(at);
-        break;
-      default:
-        await keepUnroutable(d, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
+    const change = postmarkRecordChange(p);
+    if (!change) {
+      await keepUnroutable(d, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
+    } else {
+      await applyPostmarkChange(d, row.id, change);
+      await notifyMessageChanged(c.env, orgId, row.id);
     }
-    if (["Delivery", "Bounce", "SpamComplaint"].includes(p.RecordType)) await notifyMessageChanged(c.env, orgId, row.id);
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p ?? {} });
   }

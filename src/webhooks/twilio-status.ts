@@ -1,22 +1,21 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { activities, unroutableEvents } from "../db/schema";
+import { FINAL_STATUSES, movesForwardTo, STATUS_RANK } from "./status-rules";
 
-// Status only moves forward; failed and undelivered are final (SPEC 9, 13).
-const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
-const FINAL = ["failed", "undelivered"];
+// Twilio's MessageStatus values we apply are our own statuses (forward-only, see status-rules).
+export const isTwilioMessageStatus = (s: string) => s in STATUS_RANK || FINAL_STATUSES.includes(s);
 
-export const isTwilioMessageStatus = (s: string) => s in RANK || FINAL.includes(s);
-
-/** Applies a Twilio MessageStatus to our outbound message: "applied" (with the message's id), "stale" (older news) or "unknown". */
+/**
+ * Applies a Twilio MessageStatus to our outbound message: "applied" (with the message's id), "stale" (older news) or "unknown".
+ * The status webhook and the send sweep (which reads it from Twilio's API) both come through here.
+ */
 export async function applyTwilioStatus(d: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null) {
-  const rankOf = sql`CASE ${activities.status} WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 99 END`;
-  const moves = FINAL.includes(status) ? sql`1 = 1` : sql`${rankOf} < ${RANK[status]}`;
   const match = and(eq(activities.orgId, orgId), eq(activities.provider, "twilio"), eq(activities.providerMessageId, sid));
   const [updated] = await d
     .update(activities)
     .set({ status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) })
-    .where(and(match, sql`${activities.status} NOT IN ('failed', 'undelivered')`, moves))
+    .where(and(match, movesForwardTo(status)))
     .returning({ id: activities.id });
   if (updated) return { outcome: "applied" as const, id: updated.id };
   return { outcome: (await d.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const), id: null };

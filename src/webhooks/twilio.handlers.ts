@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { db } from "../db/client";
 import { channels } from "../db/schema";
 import type { AppEnv } from "../env";
+import { requireTwilioAuthToken } from "../lib/config";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
@@ -17,10 +18,11 @@ const TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 /** SPEC 9: every Twilio webhook, applied or kept as unroutable, is answered 200 with empty TwiML. */
 const twiml = (c: Context<AppEnv>) => c.body(TWIML_EMPTY, 200, { "content-type": "text/xml" });
 
-/** Reads the form and checks X-Twilio-Signature before anything else happens (403 otherwise). */
+/** Reads the form and checks X-Twilio-Signature before anything else happens (403 otherwise; 503 with no TWILIO_AUTH_TOKEN). */
 async function signedParams(c: Context<AppEnv>) {
+  const authToken = requireTwilioAuthToken(c.env);
   const params = new URLSearchParams(await c.req.text());
-  const ok = await verifyTwilio(c.env.TWILIO_AUTH_TOKEN, calledUrl(c.env.PUBLIC_BASE_URL, c.req.url), params, c.req.header("x-twilio-signature"));
+  const ok = await verifyTwilio(authToken, calledUrl(c.env.PUBLIC_BASE_URL, c.req.url), params, c.req.header("x-twilio-signature"));
   if (!ok) throw new ApiError("forbidden", "X-Twilio-Signature is missing or does not match.");
   return params;
 }

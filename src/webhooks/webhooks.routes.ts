@@ -28,7 +28,7 @@ export const twilioInbound = createRoute({
   },
   responses: {
     200: { description: "Empty TwiML", content: { "text/xml": { schema: z.string() } } },
-    ...pickErrors(403, 413),
+    ...pickErrors(403, 413, 503),
   },
 });
 
@@ -41,7 +41,7 @@ export const twilioStatus = createRoute({
     headers: signature,
     body: form(twilioParams(["MessageSid", "MessageStatus", "AccountSid", "From", "To", "ErrorCode", "ErrorMessage"])),
   },
-  responses: { 200: { description: "Applied, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413) },
+  responses: { 200: { description: "Applied, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413, 503) },
 });
 
 const postmarkBody = (description: string) => ({
@@ -63,7 +63,7 @@ export const twilioCalls = createRoute({
       twilioParams(["CallSid", "AccountSid", "From", "To", "Direction", "CallStatus", "CallDuration", "RecordingUrl", "RecordingSid", "RecordingDuration", "TranscriptionText", "TranscriptionStatus"]),
     ),
   },
-  responses: { 200: { description: "Applied, waiting for its call, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413) },
+  responses: { 200: { description: "Applied, waiting for its call, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413, 503) },
 });
 
 export const postmarkInbound = createRoute({
@@ -72,7 +72,7 @@ export const postmarkInbound = createRoute({
   tags: ["Webhooks"],
   summary: "Postmark inbound email (HTTP Basic); attachments into R2",
   request: { headers: basic, body: postmarkBody("Postmark's inbound webhook JSON") },
-  responses: { 200: { description: "Stored, or kept as unroutable" }, ...pickErrors(401, 413) },
+  responses: { 200: { description: "Stored, or kept as unroutable" }, ...pickErrors(401, 413, 503) },
 });
 
 export const postmarkEvents = createRoute({
@@ -81,7 +81,7 @@ export const postmarkEvents = createRoute({
   tags: ["Webhooks"],
   summary: "Postmark Delivery, Bounce and SpamComplaint for our outbound email (HTTP Basic)",
   request: { headers: basic, body: postmarkBody("A Postmark Delivery, Bounce or SpamComplaint webhook") },
-  responses: { 200: { description: "Applied, or kept as unroutable" }, ...pickErrors(401, 413) },
+  responses: { 200: { description: "Applied, or kept as unroutable" }, ...pickErrors(401, 413, 503) },
 });
 
 export const UnroutableSchema = z

@@ -1,0 +1,121 @@
+import type { Bindings } from "../env";
+import { ApiError } from "./errors";
+import { log } from "./log";
+
+// Secrets fail closed: a route whose secret is missing (or, for our own HMAC keys,
+// shorter than 32 bytes) refuses with 503 `not_configured` instead of signing or
+// checking with an empty or guessable key. /health lists every such problem.
+
+/** The least length of a key we sign with ourselves (HS256 tokens, media links): 256 bits. */
+export const MIN_SECRET_BYTES = 32;
+
+export type ConfigProblem = {
+  setting: string;
+  issue: "missing" | "too_short" | "invalid";
+  effect: string;
+};
+
+const bytes = (s: string) => new TextEncoder().encode(s).byteLength;
+
+function hmacKeyProblem(name: string, value: string | undefined, effect: string): ConfigProblem | null {
+  if (!value) return { setting: name, issue: "missing", effect };
+  if (bytes(value) < MIN_SECRET_BYTES) return { setting: name, issue: "too_short", effect };
+  return null;
+}
+
+// Logged once per isolate per problem: enough to find in the logs, never a flood.
+const logged = new Set<string>();
+function report(problem: ConfigProblem) {
+  const key = `${problem.setting}:${problem.issue}`;
+  if (logged.has(key)) return;
+  logged.add(key);
+  log("error", "config_problem", {
+    setting: problem.setting,
+    issue: problem.issue,
+    effect: problem.effect,
+    hint: problem.issue === "too_short" ? `use at least ${MIN_SECRET_BYTES} random bytes` : "set it with `wrangler secret put`",
+  });
+}
+
+const notConfigured = (problem: ConfigProblem) => {
+  report(problem);
+  return new ApiError("not_configured", `This server is not configured for this route (${problem.setting}); its operator has been told.`);
+};
+
+export type AuthConfig = { kind: "hs256"; secret: string } | { kind: "jwks"; url: string };
+
+/** SPEC 2: HS256 with AUTH_JWT_SECRET when set, else RS256/ES256 from AUTH_JWKS_URL; neither, or a weak secret, is a problem. */
+function authConfig(env: Bindings): AuthConfig | ConfigProblem {
+  const effect = "every bearer-token route answers 503";
+  if (env.AUTH_JWT_SECRET) return hmacKeyProblem("AUTH_JWT_SECRET", env.AUTH_JWT_SECRET, effect) ?? { kind: "hs256", secret: env.AUTH_JWT_SECRET };
+  if (env.AUTH_JWKS_URL) {
+    let url: URL | null = null;
+    try {
+      url = new URL(env.AUTH_JWKS_URL);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) return { setting: "AUTH_JWKS_URL", issue: "invalid", effect };
+    return { kind: "jwks", url: env.AUTH_JWKS_URL };
+  }
+  return { setting: "AUTH_JWT_SECRET", issue: "missing", effect: `${effect} (set AUTH_JWT_SECRET or AUTH_JWKS_URL)` };
+}
+
+const mediaProblem = (env: Pick<Bindings, "MEDIA_URL_SECRET">) =>
+  hmacKeyProblem("MEDIA_URL_SECRET", env.MEDIA_URL_SECRET, "media links are not signed (url: null) and GET /media/{id} answers 503");
+
+const twilioProblem = (env: Bindings): ConfigProblem | null =>
+  env.TWILIO_AUTH_TOKEN ? null : { setting: "TWILIO_AUTH_TOKEN", issue: "missing", effect: "Twilio webhooks answer 503" };
+
+const postmarkProblems = (env: Bindings): ConfigProblem[] =>
+  (["POSTMARK_WEBHOOK_USER", "POSTMARK_WEBHOOK_PASSWORD"] as const)
+    .filter((name) => !env[name])
+    .map((name) => ({ setting: name, issue: "missing" as const, effect: "Postmark webhooks answer 503" }));
+
+/** Every secret a route depends on that is missing, short or malformed (GET /health). */
+export function configProblems(env: Bindings): ConfigProblem[] {
+  const auth = authConfig(env);
+  const problems = [
+    "setting" in auth ? auth : null,
+    mediaProblem(env),
+    twilioProblem(env),
+    ...postmarkProblems(env),
+  ].filter((p): p is ConfigProblem => p !== null);
+  problems.forEach(report);
+  return problems;
+}
+
+/** The verified-token setup, or 503 `not_configured`. */
+export function requireAuthConfig(env: Bindings): AuthConfig {
+  const auth = authConfig(env);
+  if ("setting" in auth) throw notConfigured(auth);
+  return auth;
+}
+
+/** The media-link key, or null (nothing is signed and no link is accepted); the problem is logged once. */
+export function mediaSecret(env: Pick<Bindings, "MEDIA_URL_SECRET">): string | null {
+  const problem = mediaProblem(env);
+  if (problem) {
+    report(problem);
+    return null;
+  }
+  return env.MEDIA_URL_SECRET!;
+}
+
+export function requireMediaSecret(env: Bindings): string {
+  const problem = mediaProblem(env);
+  if (problem) throw notConfigured(problem);
+  return env.MEDIA_URL_SECRET!;
+}
+
+export function requireTwilioAuthToken(env: Bindings): string {
+  const problem = twilioProblem(env);
+  if (problem) throw notConfigured(problem);
+  return env.TWILIO_AUTH_TOKEN!;
+}
+
+export function requirePostmarkWebhookAuth(env: Bindings): { user: string; password: string } {
+  const [problem] = postmarkProblems(env);
+  if (problem) throw notConfigured(problem);
+  return { user: env.POSTMARK_WEBHOOK_USER!, password: env.POSTMARK_WEBHOOK_PASSWORD! };
+}

@@ -1,0 +1,45 @@
+import type { Bindings } from "./env";
+import { log } from "./lib/log";
+import { handleSendBatch, type SendJob } from "./sending/queue";
+import { sweepStuckSends } from "./sending/sweep";
+import { handleAiBatch, type AiJob } from "./setter/jobs";
+
+// Everything that reaches the Worker besides HTTP, dispatched by exact name. The names are
+// wrangler.toml's ([[queues.consumers]] queue, [triggers] crons); test/triggers.test.ts
+// reads that file and fails when the two disagree, so they cannot drift apart silently.
+
+/** One consumer per queue this Worker consumes. */
+export const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<unknown>, env: Bindings) => Promise<void>> = {
+  "inbox-send": (batch, env) => handleSendBatch(batch as MessageBatch<SendJob>, env),
+  "inbox-ai": (batch, env) => handleAiBatch(batch as MessageBatch<AiJob>, env),
+};
+
+/** One job per Cron Trigger schedule. */
+export const CRON_JOBS: Record<string, (env: Bindings) => Promise<unknown>> = {
+  "*/5 * * * *": (env) => sweepStuckSends(env),
+};
+
+const lookup = <T>(table: Record<string, T>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
+
+/**
+ * A batch from a queue we do not know throws: the runtime retries it and, after
+ * max_retries, moves it to that queue's dead-letter queue, where it can be inspected.
+ * Another consumer would have acked (lost) or misread its jobs.
+ */
+export function consumeQueue(batch: MessageBatch<unknown>, env: Bindings) {
+  const consumer = lookup(QUEUE_CONSUMERS, batch.queue);
+  if (!consumer) {
+    log("error", "queue_unknown", { queue: batch.queue, messages: batch.messages.length });
+    throw new Error(`No consumer for queue "${batch.queue}"`);
+  }
+  return consumer(batch, env);
+}
+
+export async function runCron(controller: ScheduledController, env: Bindings) {
+  const job = lookup(CRON_JOBS, controller.cron);
+  if (!job) {
+    log("error", "cron_unknown", { cron: controller.cron });
+    throw new Error(`No job for cron "${controller.cron}"`);
+  }
+  await job(env);
+}
