@@ -1,9 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import { publicRoute } from "../lib/route";
 import { createRouter } from "../lib/router";
 
-const health = createRoute({
+const health = publicRoute({
   method: "get",
   path: "/health",
+  operationId: "getHealth",
   tags: ["System"],
   summary: "Liveness check (no auth)",
   responses: {
