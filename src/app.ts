@@ -1,4 +1,3 @@
-import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { activitiesRouter } from "./activities/activities.index";
 import { contactsRouter } from "./contacts/contacts.index";
@@ -15,6 +14,7 @@ import { setterRouter } from "./setter/setter.index";
 import { setupRouter } from "./setup/setup.index";
 import { slaRouter } from "./sla/sla.index";
 import { viewsRouter } from "./views/views.index";
+import { docsRouter } from "./system/docs";
 import { systemRouter } from "./system/system.index";
 import { webhooksRouter } from "./webhooks/webhooks.index";
 
@@ -69,11 +69,25 @@ export function createApp() {
   app.route("/", setterRouter);
   app.route("/", eventsRouter);
   app.route("/", webhooksRouter);
+  app.route("/", docsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
+  });
+  // The provider webhooks' own authentication (SPEC 9), named by their operations.
+  app.openAPIRegistry.registerComponent("securitySchemes", "twilioSignature", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Twilio-Signature",
+    description:
+      "base64 HMAC-SHA1, keyed by TWILIO_AUTH_TOKEN, of PUBLIC_BASE_URL + path + query followed by every POST parameter sorted by name (name then value); bad or missing → 403",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "postmarkBasic", {
+    type: "http",
+    scheme: "basic",
+    description: "POSTMARK_WEBHOOK_USER / POSTMARK_WEBHOOK_PASSWORD; bad or missing → 401",
   });
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
@@ -85,7 +99,6 @@ export function createApp() {
     },
     servers: [{ url: c.env.PUBLIC_BASE_URL ?? new URL(c.req.url).origin }],
   }));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Inbox API reference" }));
   return app;
 }
 

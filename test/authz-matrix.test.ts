@@ -11,7 +11,7 @@ async function bearerRoutes(): Promise<Route[]> {
   const doc = (await json(await call("/openapi.json"))) as { paths: Record<string, Record<string, any>> };
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops)
-      .filter(([, op]) => op.security?.length)
+      .filter(([, op]) => op.security?.some((scheme: object) => "bearerAuth" in scheme))
       .map(([method, op]) => ({ method: method.toUpperCase(), path, access: op["x-access"], json: Boolean(op.requestBody?.content?.["application/json"]) })),
   );
 }

@@ -49,6 +49,7 @@ const IngestResult = z.object({ message: MessageSchema, duplicate: z.boolean() }
 export const ingestActivity = apiRoute("admin", {
   method: "post",
   path: "/activities",
+  operationId: "ingestActivity",
   tags: ["Ingestion"],
   summary: "Record a touchpoint from an integration (deduped by provider + provider_message_id)",
   request: { body: jsonBody(IngestBody) },

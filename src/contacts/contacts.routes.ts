@@ -22,6 +22,7 @@ export const ContactParam = IdParam("contact_id");
 export const listContacts = apiRoute("member", {
   method: "get",
   path: "/contacts",
+  operationId: "listContacts",
   tags: ["Contacts"],
   summary: "List or search contacts, newest first",
   request: {
@@ -37,6 +38,7 @@ export const listContacts = apiRoute("member", {
 export const createContact = apiRoute("member", {
   method: "post",
   path: "/contacts",
+  operationId: "createContact",
   tags: ["Contacts"],
   summary: "Create a contact (a phone or an email at least)",
   request: {
@@ -48,6 +50,7 @@ export const createContact = apiRoute("member", {
 export const getContact = apiRoute("member", {
   method: "get",
   path: "/contacts/{contact_id}",
+  operationId: "getContact",
   tags: ["Contacts"],
   summary: "Get a contact",
   request: { params: ContactParam },
@@ -57,6 +60,7 @@ export const getContact = apiRoute("member", {
 export const patchContact = apiRoute("member", {
   method: "patch",
   path: "/contacts/{contact_id}",
+  operationId: "updateContact",
   tags: ["Contacts"],
   summary: "Change a contact's name, phone or email (null clears; one of phone/email must remain)",
   request: {

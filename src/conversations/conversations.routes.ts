@@ -3,18 +3,25 @@ import { ContactParam } from "../contacts/contacts.routes";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
 import { Cursor, IdParam, Limit, QueryBool, Uuid, jsonBody, jsonContent, listOf } from "../lib/schemas";
-import { ConversationDetailSchema, ConversationSchema, MessageSchema, SuggestionSchema } from "./schemas";
+import { ConversationDetailSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
 
 const tags = ["Conversations"];
-export const ConversationParam = IdParam("conversation_id");
+/**
+ * `/conversations/{conversation_id}/…` shares its first segments with static routes:
+ * static segments win, so `media`, `views`, `sla` and `overdue` are never read as a
+ * conversation id (ids are UUIDs; anything else is 404).
+ */
+export const PATH_PRECEDENCE =
+  "Static segments win: `/conversations/media/…`, `/conversations/views…`, `/conversations/sla` and `/conversations/overdue/…` are their own routes; `media`, `views`, `sla` and `overdue` are never a conversation id (ids are UUIDs).";
+export const ConversationParam = IdParam("conversation_id", `The conversation's id (a UUID). ${PATH_PRECEDENCE}`);
 const Conversation200 = { 200: jsonContent(ConversationSchema, "The conversation, as it is now") };
 
 export const ConversationFilters = z.object({
   scope: z.enum(["mine", "team"]).optional().openapi({ description: "mine = assigned to the caller; default team" }),
-  archived: QueryBool.optional().openapi({ type: "string", enum: ["true", "false"], description: "default false" }),
-  overdue: QueryBool.optional().openapi({ type: "string", enum: ["true", "false"], description: "absent: both" }),
-  starred: QueryBool.optional().openapi({ type: "string", enum: ["true", "false"] }),
-  unread: QueryBool.optional().openapi({ type: "string", enum: ["true", "false"] }),
+  archived: QueryBool.optional().openapi({ description: "default false" }),
+  overdue: QueryBool.optional().openapi({ description: "absent: both" }),
+  starred: QueryBool.optional(),
+  unread: QueryBool.optional(),
   assigned_to: z.union([Uuid, z.literal("unassigned")]).optional().openapi({ description: "a member's user id, or `unassigned`" }),
   contact_id: Uuid.optional(),
   view: Uuid.optional().openapi({ description: "one of the caller's views: its filters are the whole filter set; explicit params override" }),
@@ -23,6 +30,7 @@ export const ConversationFilters = z.object({
 export const listConversations = apiRoute("member", {
   method: "get",
   path: "/conversations",
+  operationId: "listConversations",
   tags,
   summary: "List conversations, newest activity first",
   request: { query: ConversationFilters.extend({ limit: Limit, cursor: Cursor }) },
@@ -32,8 +40,10 @@ export const listConversations = apiRoute("member", {
 export const getConversation = apiRoute("member", {
   method: "get",
   path: "/conversations/{conversation_id}",
+  operationId: "getConversation",
   tags,
   summary: "Get a thread, with its pending setter draft",
+  description: PATH_PRECEDENCE,
   request: { params: ConversationParam },
   responses: { 200: jsonContent(ConversationDetailSchema, "The conversation") },
 });
@@ -41,6 +51,7 @@ export const getConversation = apiRoute("member", {
 export const listMessages = apiRoute("member", {
   method: "get",
   path: "/conversations/{conversation_id}/messages",
+  operationId: "listMessages",
   tags,
   summary: "List a thread's messages (calls inline with their summary)",
   request: {
@@ -54,7 +65,7 @@ export const listMessages = apiRoute("member", {
   },
   responses: {
     200: jsonContent(
-      z.object({ data: z.array(z.union([MessageSchema, SuggestionSchema])), next_cursor: z.string().nullable() }).openapi("MessageList"),
+      z.object({ data: z.array(TimelineItemSchema), next_cursor: z.string().nullable() }).openapi("MessageList"),
       "A page of the timeline",
     ),
   },
@@ -63,6 +74,7 @@ export const listMessages = apiRoute("member", {
 export const openConversation = apiRoute("member", {
   method: "post",
   path: "/contacts/{contact_id}/conversations",
+  operationId: "openConversation",
   tags,
   summary: "Open the contact's conversation (201 created, 200 existing)",
   request: { params: ContactParam },
@@ -72,23 +84,25 @@ export const openConversation = apiRoute("member", {
   },
 });
 
-const stateRoute = (method: "post" | "delete", suffix: string, summary: string) =>
+const stateRoute = (operationId: string, method: "post" | "delete", suffix: string, summary: string) =>
   apiRoute("member", {
     method,
     path: `/conversations/{conversation_id}/${suffix}`,
+    operationId,
     tags: ["Inbox state"],
     summary,
     request: { params: ConversationParam },
     responses: Conversation200,
   });
 
-export const star = stateRoute("post", "star", "Star a conversation");
-export const unstar = stateRoute("delete", "star", "Unstar a conversation");
-export const markRead = stateRoute("post", "read", "Mark read: unread_count 0, last_read_at now");
-export const markUnread = stateRoute("post", "unread", "Mark unread: unread_count at least 1");
+export const star = stateRoute("starConversation", "post", "star", "Star a conversation");
+export const unstar = stateRoute("unstarConversation", "delete", "star", "Unstar a conversation");
+export const markRead = stateRoute("markConversationRead", "post", "read", "Mark read: unread_count 0, last_read_at now");
+export const markUnread = stateRoute("markConversationUnread", "post", "unread", "Mark unread: unread_count at least 1");
 export const archive = apiRoute("member", {
   method: "post",
   path: "/conversations/{conversation_id}/archive",
+  operationId: "archiveConversation",
   tags: ["Inbox state"],
   summary: "Archive or unarchive; a new inbound activity unarchives",
   request: { params: ConversationParam, body: jsonBody(z.strictObject({ archived: z.boolean() })) },
@@ -97,6 +111,7 @@ export const archive = apiRoute("member", {
 export const assign = apiRoute("member", {
   method: "post",
   path: "/conversations/{conversation_id}/assign",
+  operationId: "assignConversation",
   tags: ["Inbox state"],
   summary: "Assign to a member, or unassign with null",
   request: { params: ConversationParam, body: jsonBody(z.strictObject({ assigned_to: Uuid.nullable() })) },

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { Timestamp, Uuid } from "../lib/schemas";
+import { Timestamp, Uuid, orNull } from "../lib/schemas";
 
 const ActivityType = z.enum(["sms", "email", "call", "note"]);
 const Direction = z.enum(["inbound", "outbound"]).nullable();
@@ -76,4 +76,8 @@ export const SuggestionSchema = z
   })
   .openapi("Suggestion");
 
-export const ConversationDetailSchema = ConversationSchema.extend({ pending_suggestion: SuggestionSchema.nullable() }).openapi("ConversationDetail");
+// Null only here, where the value can be null: the Suggestion component itself never is.
+export const ConversationDetailSchema = ConversationSchema.extend({ pending_suggestion: orNull(SuggestionSchema) }).openapi("ConversationDetail");
+
+/** A timeline item: `type` tells a Message (sms, email, call, note) from a Suggestion. */
+export const TimelineItemSchema = z.discriminatedUnion("type", [MessageSchema, SuggestionSchema]);

@@ -8,6 +8,7 @@ export const events = apiRoute(
   {
     method: "get",
     path: "/events",
+    operationId: "streamEvents",
     tags: ["Realtime"],
     summary: "The org's events over a WebSocket",
     description: [
@@ -26,7 +27,7 @@ export const events = apiRoute(
           .regex(/^\d{1,15}$/, "since must be plain digits")
           .transform(Number)
           .optional()
-          .openapi({ type: "string", description: "resume after this seq" }),
+          .openapi({ type: "integer", minimum: 0, description: "resume after this seq (plain digits)" }),
       }),
     },
     responses: {

@@ -24,8 +24,12 @@ const commonErrors = (access: Access) =>
 
 type RequestOf<R> = R extends { request: infer Q } ? Q : undefined;
 
-/** createRoute with the access guard, the X-Org-Id header and the common problem responses. */
-export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(
+/**
+ * createRoute with the access guard, the X-Org-Id header and the common problem responses.
+ * `operationId` is required: generated clients name their methods after it, so every
+ * route has a stable camelCase one (unique across the document; test/openapi-document.test.ts).
+ */
+export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "security" | "operationId"> & { operationId: string }>(
   access: Access,
   config: R,
   opts: { idempotent?: boolean; websocket?: boolean } = {},
@@ -51,4 +55,17 @@ export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "secur
     security: [{ bearerAuth: [] }],
     responses: { ...commonErrors(access), ...(opts.idempotent ? pickErrors(409, 422) : {}), ...config.responses } as R["responses"],
   });
+}
+
+/**
+ * A route without a bearer token: `security` says what authenticates it instead, `[]`
+ * (the default) for none at all (health, the document, signed media links). The
+ * provider webhooks name their own scheme (`twilioSignature`, `postmarkBasic`,
+ * registered in src/app.ts). No guard runs: the handler authenticates.
+ */
+export function publicRoute<const R extends Omit<RouteConfig, "security" | "operationId"> & { operationId: string }>(
+  config: R,
+  security: NonNullable<RouteConfig["security"]> = [],
+) {
+  return createRoute({ ...config, security });
 }

@@ -2,21 +2,41 @@ import { z } from "@hono/zod-openapi";
 
 // Shared request fragments: query strings are strict (SPEC 13: booleans are
 // `true`/`false` only, `limit` plain digits) so a typo is a 400, not a silent default.
+// A query value is text on the wire; the document gives the type it stands for
+// (`boolean`, `integer`) so generated clients take `archived: false`, `limit: 50`.
+// The generator renders a transform by its `.openapi()` metadata alone, so the
+// strict string parsing below is what the server does and the metadata is what
+// the document says.
 export const Uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "Must be a UUID.");
-export const IdParam = (name: string) =>
-  z.object({ [name]: Uuid.openapi({ param: { name, in: "path" } }) });
+export const IdParam = (name: string, description?: string) =>
+  z.object({ [name]: Uuid.openapi({ param: { name, in: "path" }, ...(description ? { description } : {}) }) });
 
-export const QueryBool = z.enum(["true", "false"]).transform((v) => v === "true");
+/** `true` or `false`, nothing else (400); documented as a boolean. */
+export const QueryBool = z
+  .enum(["true", "false"])
+  .transform((v) => v === "true")
+  .openapi({ type: "boolean" });
+/** Plain digits, 1–100 (400 otherwise: `1e1`, ` 5`, `+5`); documented as an integer. */
 export const Limit = z
   .string()
   .regex(/^\d+$/, "limit must be plain digits")
   .transform(Number)
   .pipe(z.number().int().min(1).max(100))
   .optional()
-  .openapi({ type: "string", example: "25", description: "1–100, default 25" });
+  .openapi({ type: "integer", minimum: 1, maximum: 100, default: 25, description: "1–100, default 25" });
 export const Cursor = z.string().min(1).max(512).optional().openapi({ description: "Opaque cursor from next_cursor" });
 
 export const Timestamp = z.string().openapi({ format: "date-time", example: "2026-11-24T10:00:00.000Z" });
+
+/**
+ * A registered (component) schema or null, for a property that can be null. Not
+ * `Schema.nullable()`: that wrapper carries the component's name, and the generator
+ * then emits the component itself as nullable (every use of it would admit null).
+ * Response schemas only: as a request validator a union reports its errors at the
+ * property, not inside the object (request bodies keep `.nullable()` on an
+ * unregistered schema; see src/sla/sla.routes.ts).
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
 
 export const listOf = <T extends z.ZodType>(item: T, name: string) =>
   z.object({ data: z.array(item), next_cursor: z.string().nullable() }).openapi(name);

@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute, publicRoute } from "../lib/route";
 import { IdParam, Timestamp, Uuid, jsonContent } from "../lib/schemas";
 import { ALLOWED_TYPES } from "./magic";
 
@@ -25,6 +25,7 @@ const bytes = (description: string) => ({
 export const uploadMedia = apiRoute("member", {
   method: "post",
   path: "/conversations/media",
+  operationId: "uploadMedia",
   tags: ["Media"],
   summary: "Upload media for an outbound message (multipart, one field `file`)",
   description: `At most MEDIA_MAX_BYTES (default 25 MiB). Types: ${ALLOWED_TYPES.join(", ")}; the declared type must match the file's leading bytes.`,
@@ -40,15 +41,19 @@ export const uploadMedia = apiRoute("member", {
 export const getMemberMedia = apiRoute("member", {
   method: "get",
   path: "/conversations/media/{media_id}",
+  operationId: "downloadMedia",
   tags: ["Media"],
   summary: "Download an org's media (members)",
+  description:
+    "`media` is a static segment: this route wins over `/conversations/{conversation_id}/…` (a conversation id is a UUID, never `media`). Providers use the signed link `/media/{media_id}` instead.",
   request: { params: MediaParam },
   responses: { 200: bytes("The bytes, with their content type") },
 });
 
-export const getSignedMedia = createRoute({
+export const getSignedMedia = publicRoute({
   method: "get",
   path: "/media/{media_id}",
+  operationId: "downloadSignedMedia",
   tags: ["Media"],
   summary: "Download media through a signed link (no bearer token; for providers)",
   request: {

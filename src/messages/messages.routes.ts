@@ -25,6 +25,7 @@ export const sendMessage = apiRoute(
   {
     method: "post",
     path: "/conversations/{conversation_id}/messages",
+    operationId: "sendMessage",
     tags: ["Conversations"],
     summary: "Send an sms or email from the thread (202, queued), or log a note (201)",
     description:

@@ -17,6 +17,7 @@ export const SetterConfigSchema = z
 export const getSetterConfig = apiRoute("admin", {
   method: "get",
   path: "/setter/config",
+  operationId: "getSetterConfig",
   tags: ["Setter"],
   summary: "The AI setter's mode and instructions, and the generator in use",
   responses: { 200: jsonContent(SetterConfigSchema, "Setter config (mode off until set)") },
@@ -25,6 +26,7 @@ export const getSetterConfig = apiRoute("admin", {
 export const putSetterConfig = apiRoute("admin", {
   method: "put",
   path: "/setter/config",
+  operationId: "updateSetterConfig",
   tags: ["Setter"],
   summary: "Set the setter's mode and instructions",
   description: "In `suggestive` mode every new inbound sms/email gets a draft reply, written off the request path by the configured LLM.",
@@ -62,6 +64,7 @@ export const TrainingPairSchema = z
 export const listTrainingPairs = apiRoute("admin", {
   method: "get",
   path: "/setter/training-pairs",
+  operationId: "listTrainingPairs",
   tags: ["Setter"],
   summary: "Labelled draft/sent pairs, newest first; `format=jsonl` streams them all as chat fine-tuning records",
   description:
@@ -91,6 +94,7 @@ const SuggestionParams = ConversationParam.extend({ activity_id: Uuid.openapi({ 
 export const createSuggestion = apiRoute("member", {
   method: "post",
   path: "/conversations/{conversation_id}/suggestions",
+  operationId: "createSuggestion",
   tags: ["Setter"],
   summary: "Post a draft reply (external setters); it supersedes the pending one",
   description: "`channel` defaults to the thread's last sms/email kind, else sms when the contact has a phone, else email.",
@@ -114,6 +118,7 @@ export const sendSuggestion = apiRoute(
   {
     method: "post",
     path: "/conversations/{conversation_id}/suggestions/{activity_id}/send",
+    operationId: "sendSuggestion",
     tags: ["Setter"],
     summary: "Send a pending draft as is, on its channel (one click); keeps a training pair",
     request: { params: SuggestionParams },
@@ -128,6 +133,7 @@ export const sendSuggestion = apiRoute(
 export const dismissSuggestion = apiRoute("member", {
   method: "post",
   path: "/conversations/{conversation_id}/suggestions/{activity_id}/dismiss",
+  operationId: "dismissSuggestion",
   tags: ["Setter"],
   summary: "Dismiss a pending draft",
   request: { params: SuggestionParams },

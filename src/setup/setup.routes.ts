@@ -24,6 +24,7 @@ const Name = z.string().trim().min(1).max(200);
 export const createOrg = apiRoute("user", {
   method: "post",
   path: "/orgs",
+  operationId: "createOrg",
   tags: ["Setup"],
   summary: "Create an org; the caller becomes its owner",
   request: { body: jsonBody(z.strictObject({ name: Name })) },
@@ -33,6 +34,7 @@ export const createOrg = apiRoute("user", {
 export const listMembers = apiRoute("member", {
   method: "get",
   path: "/members",
+  operationId: "listMembers",
   tags: ["Setup"],
   summary: "List the org's members",
   responses: { 200: jsonContent(z.object({ data: z.array(MemberSchema) }), "Members, oldest first") },
@@ -43,6 +45,7 @@ const UserParam = IdParam("user_id");
 export const putMember = apiRoute("admin", {
   method: "put",
   path: "/members/{user_id}",
+  operationId: "upsertMember",
   tags: ["Setup"],
   summary: "Add or update a member (owner/admin; only an owner grants or changes `owner`)",
   request: {
@@ -67,6 +70,7 @@ export const putMember = apiRoute("admin", {
 export const deleteMember = apiRoute("admin", {
   method: "delete",
   path: "/members/{user_id}",
+  operationId: "deleteMember",
   tags: ["Setup"],
   summary: "Remove a member; their conversations become unassigned",
   request: { params: UserParam },
@@ -76,6 +80,7 @@ export const deleteMember = apiRoute("admin", {
 export const listChannels = apiRoute("member", {
   method: "get",
   path: "/channels",
+  operationId: "listChannels",
   tags: ["Setup"],
   summary: "List the org's sending channels",
   responses: { 200: jsonContent(z.object({ data: z.array(ChannelSchema) }), "Channels, oldest first") },
@@ -84,6 +89,7 @@ export const listChannels = apiRoute("member", {
 export const createChannel = apiRoute("admin", {
   method: "post",
   path: "/channels",
+  operationId: "createChannel",
   tags: ["Setup"],
   summary: "Add a channel (an sms number or an email address) with its provider",
   request: {
@@ -101,6 +107,7 @@ export const createChannel = apiRoute("admin", {
 export const deleteChannel = apiRoute("admin", {
   method: "delete",
   path: "/channels/{channel_id}",
+  operationId: "deleteChannel",
   tags: ["Setup"],
   summary: "Remove a channel",
   request: { params: IdParam("channel_id") },

@@ -1,13 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { apiRoute } from "../lib/route";
-import { Timestamp, jsonBody, jsonContent, readOnly } from "../lib/schemas";
+import { Timestamp, jsonBody, jsonContent, orNull, readOnly } from "../lib/schemas";
 import { WEEKDAYS, isTimeZone } from "./business-time";
 
 const HHMM = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, "HH:MM from 00:00 to 24:00");
 const Period = z.strictObject({ start: HHMM, end: HHMM }).refine((p) => p.start < p.end, { message: "start must be before end" });
 const Days = z.strictObject(Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(Period).max(12).optional()])) as Record<(typeof WEEKDAYS)[number], z.ZodOptional<z.ZodArray<typeof Period>>>);
 
-export const BusinessHoursSchema = z
+// Unregistered, for validating PUT bodies (`.nullable()` of the registered schema below
+// would make the BusinessHours component itself nullable in the document).
+const BusinessHours = z
   .strictObject({
     timezone: z.string().refine(isTimeZone, { message: "not an IANA time zone" }).openapi({ example: "America/New_York" }),
     days: Days,
@@ -23,14 +25,14 @@ export const BusinessHoursSchema = z
       }
     }
     if (!open) ctx.addIssue({ code: "custom", path: ["days"], message: "business hours need at least one open period (or send business_hours: null)" });
-  })
-  .openapi("BusinessHours");
+  });
+export const BusinessHoursSchema = BusinessHours.openapi("BusinessHours");
 
 export const SlaSchema = z
   .object({
     enabled: z.boolean(),
     first_response_minutes: z.number().int(),
-    business_hours: BusinessHoursSchema.nullable(),
+    business_hours: orNull(BusinessHoursSchema),
     updated_at: Timestamp.nullable(),
   })
   .openapi("Sla");
@@ -38,6 +40,7 @@ export const SlaSchema = z
 export const getSla = apiRoute("member", {
   method: "get",
   path: "/conversations/sla",
+  operationId: "getSla",
   tags: ["SLA"],
   summary: "The org's first-response SLA",
   responses: { 200: jsonContent(SlaSchema, "The SLA (defaults until first set)") },
@@ -46,6 +49,7 @@ export const getSla = apiRoute("member", {
 export const putSla = apiRoute("admin", {
   method: "put",
   path: "/conversations/sla",
+  operationId: "updateSla",
   tags: ["SLA"],
   summary: "Replace the SLA; every waiting conversation's sla_due_at is recomputed",
   request: {
@@ -53,7 +57,7 @@ export const putSla = apiRoute("admin", {
       z.strictObject({
         enabled: z.boolean(),
         first_response_minutes: z.number().int().min(1).max(10080),
-        business_hours: BusinessHoursSchema.nullable(),
+        business_hours: BusinessHours.nullable(),
         updated_at: readOnly(Timestamp.nullable()),
       }),
     ),
@@ -64,6 +68,7 @@ export const putSla = apiRoute("admin", {
 export const overdueCount = apiRoute("member", {
   method: "get",
   path: "/conversations/overdue/count",
+  operationId: "getOverdueCount",
   tags: ["SLA"],
   summary: "How many conversations are past their SLA",
   request: { query: z.object({ scope: z.enum(["mine", "team"]).optional().openapi({ description: "default team" }) }) },

@@ -1,5 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { configProblems } from "../lib/config";
+import { publicRoute } from "../lib/route";
 import { createRouter } from "../lib/router";
 
 const Health = z
@@ -19,9 +20,10 @@ const Health = z
   })
   .openapi("Health");
 
-const health = createRoute({
+const health = publicRoute({
   method: "get",
   path: "/health",
+  operationId: "getHealth",
   tags: ["System"],
   summary: "Liveness and configuration check (no auth)",
   description:

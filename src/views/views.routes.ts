@@ -31,6 +31,7 @@ const ViewList = z.object({ data: z.array(ViewSchema) }).openapi("ViewList");
 export const listViews = apiRoute("member", {
   method: "get",
   path: "/conversations/views",
+  operationId: "listViews",
   tags: ["Views"],
   summary: "The caller's saved inbox views, by position (the four system views always first created)",
   responses: { 200: jsonContent(ViewList, "Views") },
@@ -39,6 +40,7 @@ export const listViews = apiRoute("member", {
 export const putViews = apiRoute("member", {
   method: "put",
   path: "/conversations/views",
+  operationId: "replaceViews",
   tags: ["Views"],
   summary: "Replace the caller's views in the given order",
   description:
@@ -68,6 +70,7 @@ export const putViews = apiRoute("member", {
 export const viewCounts = apiRoute("member", {
   method: "get",
   path: "/conversations/views/counts",
+  operationId: "getViewCounts",
   tags: ["Views"],
   summary: "For each of the caller's views: conversations matching (total) and those unread",
   responses: {

@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute, publicRoute } from "../lib/route";
 import { Cursor, Limit, Timestamp, Uuid, jsonContent, listOf } from "../lib/schemas";
 
 // Provider bodies are documented with plain OpenAPI schemas, not zod: a zod body would
@@ -13,76 +13,76 @@ const twilioParams = (fields: string[]) => ({
   additionalProperties: { type: "string" as const },
   properties: Object.fromEntries(fields.map((f) => [f, { type: "string" as const }])),
 });
-const signature = z.object({
-  "x-twilio-signature": z.string().optional().openapi({ param: { name: "x-twilio-signature", in: "header" }, description: "base64 HMAC-SHA1 (SPEC 9)" }),
-});
+// Authentication is documented as the operations' security schemes (src/app.ts):
+// X-Twilio-Signature for Twilio, HTTP Basic for Postmark. The handlers check it.
+const twilioSignature = [{ twilioSignature: [] }];
+const postmarkBasic = [{ postmarkBasic: [] }];
 
-export const twilioInbound = createRoute({
+export const twilioInbound = publicRoute({
   method: "post",
   path: "/webhooks/twilio/messages",
+  operationId: "receiveTwilioMessage",
   tags: ["Webhooks"],
   summary: "Twilio inbound SMS/MMS (X-Twilio-Signature)",
   request: {
-    headers: signature,
     body: form(twilioParams(["MessageSid", "AccountSid", "MessagingServiceSid", "From", "To", "Body", "NumMedia", "NumSegments", "MediaUrl0", "MediaContentType0"])),
   },
   responses: {
     200: { description: "Empty TwiML", content: { "text/xml": { schema: z.string() } } },
     ...pickErrors(403, 413, 503),
   },
-});
+}, twilioSignature);
 
-export const twilioStatus = createRoute({
+export const twilioStatus = publicRoute({
   method: "post",
   path: "/webhooks/twilio/status",
+  operationId: "receiveTwilioStatus",
   tags: ["Webhooks"],
   summary: "Twilio delivery status of our outbound messages (forward-only)",
   request: {
-    headers: signature,
     body: form(twilioParams(["MessageSid", "MessageStatus", "AccountSid", "From", "To", "ErrorCode", "ErrorMessage"])),
   },
   responses: { 200: { description: "Applied, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413, 503) },
-});
+}, twilioSignature);
 
 const postmarkBody = (description: string) => ({
   content: { "application/json": { schema: { type: "object" as const, additionalProperties: true, description } } },
 });
-const basic = z.object({
-  authorization: z.string().optional().openapi({ param: { name: "authorization", in: "header" }, description: "HTTP Basic: POSTMARK_WEBHOOK_USER / POSTMARK_WEBHOOK_PASSWORD" }),
-});
 
-export const twilioCalls = createRoute({
+export const twilioCalls = publicRoute({
   method: "post",
   path: "/webhooks/twilio/calls",
+  operationId: "receiveTwilioCall",
   tags: ["Webhooks"],
   summary: "Twilio call status, recording and transcription callbacks, one call activity per CallSid",
   description: "Only final call statuses (completed, no-answer, busy, failed, canceled) create the call; a recording or transcription that arrives first waits for it.",
   request: {
-    headers: signature,
     body: form(
       twilioParams(["CallSid", "AccountSid", "From", "To", "Direction", "CallStatus", "CallDuration", "RecordingUrl", "RecordingSid", "RecordingDuration", "TranscriptionText", "TranscriptionStatus"]),
     ),
   },
   responses: { 200: { description: "Applied, waiting for its call, or kept as unroutable: empty TwiML", content: { "text/xml": { schema: z.string() } } }, ...pickErrors(403, 413, 503) },
-});
+}, twilioSignature);
 
-export const postmarkInbound = createRoute({
+export const postmarkInbound = publicRoute({
   method: "post",
   path: "/webhooks/postmark/inbound",
+  operationId: "receivePostmarkInbound",
   tags: ["Webhooks"],
   summary: "Postmark inbound email (HTTP Basic); attachments into R2",
-  request: { headers: basic, body: postmarkBody("Postmark's inbound webhook JSON") },
+  request: { body: postmarkBody("Postmark's inbound webhook JSON") },
   responses: { 200: { description: "Stored, or kept as unroutable" }, ...pickErrors(401, 413, 503) },
-});
+}, postmarkBasic);
 
-export const postmarkEvents = createRoute({
+export const postmarkEvents = publicRoute({
   method: "post",
   path: "/webhooks/postmark/events",
+  operationId: "receivePostmarkEvent",
   tags: ["Webhooks"],
   summary: "Postmark Delivery, Bounce and SpamComplaint for our outbound email (HTTP Basic)",
-  request: { headers: basic, body: postmarkBody("A Postmark Delivery, Bounce or SpamComplaint webhook") },
+  request: { body: postmarkBody("A Postmark Delivery, Bounce or SpamComplaint webhook") },
   responses: { 200: { description: "Applied, or kept as unroutable" }, ...pickErrors(401, 413, 503) },
-});
+}, postmarkBasic);
 
 export const UnroutableSchema = z
   .object({ id: Uuid, provider: z.string(), reason: z.string(), received_at: Timestamp, payload: z.any() })
@@ -91,6 +91,7 @@ export const UnroutableSchema = z
 export const listUnroutable = apiRoute("admin", {
   method: "get",
   path: "/webhooks/unroutable",
+  operationId: "listUnroutableEvents",
   tags: ["Webhooks"],
   summary: "The org's provider events that could not be applied, newest first",
   request: { query: z.object({ limit: Limit, cursor: Cursor }) },
