@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { CALL_STATUSES, DIRECTIONS, INGEST_TYPES } from "../db/enums";
 import { MessageSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
@@ -6,7 +7,7 @@ import { DisplayUrl, Uuid, jsonBody, jsonContent } from "../lib/schemas";
 
 const Name = z.string().trim().min(1).max(200).nullable().optional();
 
-export const CallStatus = z.enum(["completed", "no-answer", "busy", "failed", "canceled"]);
+export const CallStatus = z.enum(CALL_STATUSES);
 
 export const IngestBody = z
   .strictObject({
@@ -15,8 +16,8 @@ export const IngestBody = z
       z.strictObject({ phone: z.string().trim().min(1).max(40), name: Name }),
       z.strictObject({ email: z.string().trim().email().max(320), name: Name }),
     ]),
-    type: z.enum(["sms", "email", "call", "note"]),
-    direction: z.enum(["inbound", "outbound"]).nullable().optional(),
+    type: z.enum(INGEST_TYPES),
+    direction: z.enum(DIRECTIONS).nullable().optional(),
     body: z.string().max(100_000).nullable().optional(),
     subject: z.string().max(998).nullable().optional(),
     html: z.string().max(500_000).nullable().optional(),

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { SCOPES } from "../db/enums";
 import { ContactParam } from "../contacts/contacts.routes";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
@@ -17,7 +18,7 @@ export const ConversationParam = IdParam("conversation_id", `The conversation's 
 const Conversation200 = { 200: jsonContent(ConversationSchema, "The conversation, as it is now") };
 
 export const ConversationFilters = z.object({
-  scope: z.enum(["mine", "team"]).optional().openapi({ description: "mine = assigned to the caller; default team" }),
+  scope: z.enum(SCOPES).optional().openapi({ description: "mine = assigned to the caller; default team" }),
   archived: QueryBool.optional().openapi({ description: "default false" }),
   overdue: QueryBool.optional().openapi({ description: "absent: both" }),
   starred: QueryBool.optional(),

@@ -1,8 +1,9 @@
 import { z } from "@hono/zod-openapi";
+import { ACTIVITY_TYPES, CHANNEL_KINDS, DIRECTIONS, INGEST_TYPES, SUGGESTION_STATUSES, SUMMARY_STATUSES } from "../db/enums";
 import { Timestamp, Uuid, orNull } from "../lib/schemas";
 
-const ActivityType = z.enum(["sms", "email", "call", "note"]);
-const Direction = z.enum(["inbound", "outbound"]).nullable();
+const ActivityType = z.enum(INGEST_TYPES);
+const Direction = z.enum(DIRECTIONS).nullable();
 
 export const ConversationSchema = z
   .object({
@@ -14,7 +15,7 @@ export const ConversationSchema = z
     unread_count: z.number().int(),
     last_read_at: Timestamp.nullable(),
     last_activity: z
-      .object({ id: Uuid, type: z.enum(["sms", "email", "call", "note", "suggestion"]), direction: Direction, preview: z.string().max(140), occurred_at: Timestamp })
+      .object({ id: Uuid, type: z.enum(ACTIVITY_TYPES), direction: Direction, preview: z.string().max(140), occurred_at: Timestamp })
       .nullable(),
     last_activity_at: Timestamp.nullable(),
     awaiting_reply_since: Timestamp.nullable(),
@@ -51,7 +52,7 @@ export const MessageSchema = z
         recording_url: z.string().nullable(),
         transcript: z.string().nullable(),
         summary: z.string().nullable(),
-        summary_status: z.enum(["pending", "ready", "failed", "unavailable"]),
+        summary_status: z.enum(SUMMARY_STATUSES),
       })
       .nullable(),
     occurred_at: Timestamp,
@@ -65,10 +66,10 @@ export const SuggestionSchema = z
     id: Uuid,
     conversation_id: Uuid,
     type: z.literal("suggestion"),
-    channel: z.enum(["sms", "email"]),
+    channel: z.enum(CHANNEL_KINDS),
     body: z.string(),
     subject: z.string().nullable(),
-    status: z.enum(["pending", "sent", "dismissed", "superseded"]),
+    status: z.enum(SUGGESTION_STATUSES),
     sent_message_id: Uuid.nullable(),
     resolved_by: Uuid.nullable(),
     resolved_at: Timestamp.nullable(),

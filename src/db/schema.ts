@@ -8,6 +8,7 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/sqlite-core";
+import { ACTIVITY_TYPES, CHANNEL_KINDS, DIRECTIONS, MEDIA_STATUSES, PAIR_LABELS, PROVIDERS, ROLES, SETTER_MODES, SUMMARY_STATUSES, VIEW_KEYS } from "./enums";
 
 // Every time is stored as epoch milliseconds (INTEGER): range scans and keyset
 // cursors compare numbers, and the API renders ISO-8601 at the edge.
@@ -27,7 +28,7 @@ export const members = sqliteTable(
   {
     orgId: text("org_id").notNull().references(() => orgs.id),
     userId: text("user_id").notNull(),
-    role: text("role", { enum: ["owner", "admin", "agent"] }).notNull(),
+    role: text("role", { enum: ROLES }).notNull(),
     name: text("name"),
     email: text("email"),
     createdAt: created(),
@@ -63,11 +64,11 @@ export const channels = sqliteTable(
   {
     id: text("id").primaryKey(),
     orgId: text("org_id").notNull().references(() => orgs.id),
-    kind: text("kind", { enum: ["sms", "email"] }).notNull(),
+    kind: text("kind", { enum: CHANNEL_KINDS }).notNull(),
     // E.164 for sms, lowercased for email; unique across orgs because inbound
     // webhooks pick the org by the address they were sent to.
     address: text("address").notNull(),
-    provider: text("provider", { enum: ["twilio", "postmark", "log"] }).notNull(),
+    provider: text("provider", { enum: PROVIDERS }).notNull(),
     createdAt: created(),
   },
   (t) => [
@@ -166,7 +167,6 @@ export const activityDayTallies = sqliteTable(
   (t) => [primaryKey({ columns: [t.orgId, t.day, t.archived, t.unread] })],
 );
 
-export const activityTypes = ["sms", "email", "call", "note", "suggestion"] as const;
 
 // The timeline: one row per touchpoint. Suggestions (setter drafts) live here
 // too, as type "suggestion", so a thread's history reads from one index.
@@ -177,8 +177,8 @@ export const activities = sqliteTable(
     orgId: text("org_id").notNull().references(() => orgs.id),
     conversationId: text("conversation_id").notNull().references(() => conversations.id),
     contactId: text("contact_id").notNull().references(() => contacts.id),
-    type: text("type", { enum: activityTypes }).notNull(),
-    direction: text("direction", { enum: ["inbound", "outbound"] }),
+    type: text("type", { enum: ACTIVITY_TYPES }).notNull(),
+    direction: text("direction", { enum: DIRECTIONS }),
     status: text("status").notNull(),
     body: text("body"),
     subject: text("subject"),
@@ -203,10 +203,10 @@ export const activities = sqliteTable(
     callTranscript: text("call_transcript"),
     callSummary: text("call_summary"),
     callSummaryStatus: text("call_summary_status", {
-      enum: ["pending", "ready", "failed", "unavailable"],
+      enum: SUMMARY_STATUSES,
     }),
     // Suggestion bookkeeping (type = "suggestion").
-    suggestionChannel: text("suggestion_channel", { enum: ["sms", "email"] }),
+    suggestionChannel: text("suggestion_channel", { enum: CHANNEL_KINDS }),
     sentMessageId: text("sent_message_id"),
     resolvedBy: text("resolved_by"),
     resolvedAt: ms("resolved_at"),
@@ -234,7 +234,7 @@ export const views = sqliteTable(
     id: text("id").primaryKey(),
     orgId: text("org_id").notNull().references(() => orgs.id),
     userId: text("user_id").notNull(),
-    key: text("key", { enum: ["unread", "recents", "starred", "all"] }),
+    key: text("key", { enum: VIEW_KEYS }),
     name: text("name").notNull(),
     position: integer("position").notNull(),
     filters: text("filters", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
@@ -262,7 +262,7 @@ export type BusinessHours = {
 
 export const setterConfigs = sqliteTable("setter_configs", {
   orgId: text("org_id").primaryKey().references(() => orgs.id),
-  mode: text("mode", { enum: ["off", "suggestive"] }).notNull(),
+  mode: text("mode", { enum: SETTER_MODES }).notNull(),
   instructions: text("instructions"),
   updatedAt: updated(),
 });
@@ -277,7 +277,7 @@ export const media = sqliteTable(
     filename: text("filename"),
     sha256: text("sha256"),
     // "ready" once the bytes are in R2; inbound copies start "pending" and may end "failed".
-    status: text("status", { enum: ["pending", "ready", "failed"] }).notNull(),
+    status: text("status", { enum: MEDIA_STATUSES }).notNull(),
     sourceUrl: text("source_url"),
     createdBy: text("created_by"),
     createdAt: created(),
@@ -295,7 +295,7 @@ export const trainingPairs = sqliteTable(
     sentMessageId: text("sent_message_id").notNull(),
     draft: text("draft").notNull(),
     sent: text("sent").notNull(),
-    label: text("label", { enum: ["accepted", "edited", "rewritten"] }).notNull(),
+    label: text("label", { enum: PAIR_LABELS }).notNull(),
     similarity: real("similarity").notNull(),
     context: text("context", { mode: "json" })
       .$type<{ role: "contact" | "agent"; body: string; occurred_at: string }[]>()

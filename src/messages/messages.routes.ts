@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { SEND_TYPES } from "../db/enums";
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
@@ -7,7 +8,7 @@ import { Uuid, jsonBody, jsonContent } from "../lib/schemas";
 
 export const SendBody = z
   .strictObject({
-    type: z.enum(["sms", "email", "note"]),
+    type: z.enum(SEND_TYPES),
     body: z.string().min(1).max(100_000),
     subject: z.string().trim().min(1).max(998).optional(),
     html: z.string().max(500_000).optional(),

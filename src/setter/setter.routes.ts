@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { CHANNEL_KINDS, GENERATORS, PAIR_LABELS, SETTER_MODES } from "../db/enums";
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema, SuggestionSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
@@ -7,9 +8,9 @@ import { Cursor, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly
 
 export const SetterConfigSchema = z
   .object({
-    mode: z.enum(["off", "suggestive"]),
+    mode: z.enum(SETTER_MODES),
     instructions: z.string().nullable(),
-    generator: z.enum(["workers-ai", "openai-compatible", "none"]).openapi({ description: "The LLM drafts and call summaries use (from the deployment's configuration)" }),
+    generator: z.enum(GENERATORS).openapi({ description: "The LLM drafts and call summaries use (from the deployment's configuration)" }),
     updated_at: Timestamp.nullable(),
   })
   .openapi("SetterConfig");
@@ -33,9 +34,9 @@ export const putSetterConfig = apiRoute("admin", {
   request: {
     body: jsonBody(
       z.strictObject({
-        mode: z.enum(["off", "suggestive"]),
+        mode: z.enum(SETTER_MODES),
         instructions: z.string().max(8_000).nullable().optional().openapi({ description: "Given to the LLM with every draft; omitted or null clears" }),
-        generator: readOnly(z.enum(["workers-ai", "openai-compatible", "none"])),
+        generator: readOnly(z.enum(GENERATORS)),
         updated_at: readOnly(Timestamp.nullable()),
       }),
     ),
@@ -43,7 +44,7 @@ export const putSetterConfig = apiRoute("admin", {
   responses: { 200: jsonContent(SetterConfigSchema, "The config now in force") },
 });
 
-const PairLabel = z.enum(["accepted", "edited", "rewritten"]);
+const PairLabel = z.enum(PAIR_LABELS);
 
 export const TrainingPairSchema = z
   .object({
@@ -104,7 +105,7 @@ export const createSuggestion = apiRoute("member", {
       z
         .strictObject({
           body: z.string().min(1).max(100_000),
-          channel: z.enum(["sms", "email"]).optional(),
+          channel: z.enum(CHANNEL_KINDS).optional(),
           subject: z.string().trim().min(1).max(998).optional(),
         })
         .openapi("NewSuggestion"),

@@ -1,9 +1,10 @@
 import { z } from "@hono/zod-openapi";
+import { CHANNEL_KINDS, PROVIDERS, ROLES } from "../db/enums";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
 import { IdParam, Timestamp, Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 
-export const Role = z.enum(["owner", "admin", "agent"]);
+export const Role = z.enum(ROLES);
 
 export const OrgSchema = z.object({ id: Uuid, name: z.string(), created_at: Timestamp }).openapi("Org");
 export const MemberSchema = z
@@ -12,9 +13,9 @@ export const MemberSchema = z
 export const ChannelSchema = z
   .object({
     id: Uuid,
-    kind: z.enum(["sms", "email"]),
+    kind: z.enum(CHANNEL_KINDS),
     address: z.string(),
-    provider: z.enum(["twilio", "postmark", "log"]),
+    provider: z.enum(PROVIDERS),
     created_at: Timestamp,
   })
   .openapi("Channel");
@@ -95,9 +96,9 @@ export const createChannel = apiRoute("admin", {
   request: {
     body: jsonBody(
       z.strictObject({
-        kind: z.enum(["sms", "email"]),
+        kind: z.enum(CHANNEL_KINDS),
         address: z.string().trim().min(1).max(320),
-        provider: z.enum(["twilio", "postmark", "log"]),
+        provider: z.enum(PROVIDERS),
       }),
     ),
   },

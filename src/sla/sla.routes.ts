@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { SCOPES } from "../db/enums";
 import { apiRoute } from "../lib/route";
 import { Timestamp, jsonBody, jsonContent, orNull, readOnly } from "../lib/schemas";
 import { WEEKDAYS, isTimeZone } from "./business-time";
@@ -71,6 +72,6 @@ export const overdueCount = apiRoute("member", {
   operationId: "getOverdueCount",
   tags: ["SLA"],
   summary: "How many conversations are past their SLA",
-  request: { query: z.object({ scope: z.enum(["mine", "team"]).optional().openapi({ description: "default team" }) }) },
+  request: { query: z.object({ scope: z.enum(SCOPES).optional().openapi({ description: "default team" }) }) },
   responses: { 200: jsonContent(z.object({ count: z.number().int() }).openapi("OverdueCount"), "The count") },
 });

@@ -1,6 +1,7 @@
+import type { VIEW_KEYS } from "../db/enums";
 import type { ConversationFilter } from "../conversations/queries";
 
-export type ViewKey = "unread" | "recents" | "starred" | "all";
+export type ViewKey = (typeof VIEW_KEYS)[number];
 export type ViewFilters = Omit<ConversationFilter, "contact_id">;
 
 /** Every member's four non-deletable views (SPEC 7), in this order. */

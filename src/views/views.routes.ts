@@ -1,11 +1,12 @@
 import { z } from "@hono/zod-openapi";
+import { SCOPES, VIEW_KEYS } from "../db/enums";
 import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../lib/route";
 import { Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 
 export const ViewFiltersSchema = z
   .strictObject({
-    scope: z.enum(["mine", "team"]).optional(),
+    scope: z.enum(SCOPES).optional(),
     archived: z.boolean().optional(),
     overdue: z.boolean().optional(),
     starred: z.boolean().optional(),
@@ -18,7 +19,7 @@ export const ViewFiltersSchema = z
 export const ViewSchema = z
   .object({
     id: Uuid,
-    key: z.enum(["unread", "recents", "starred", "all"]).nullable(),
+    key: z.enum(VIEW_KEYS).nullable(),
     name: z.string(),
     system: z.boolean(),
     position: z.number().int(),
@@ -52,7 +53,7 @@ export const putViews = apiRoute("member", {
           .array(
             z.strictObject({
               id: Uuid.optional(),
-              key: z.enum(["unread", "recents", "starred", "all"]).nullable().optional().openapi({ description: "A system view's key, or null for a custom view (as GET answers)" }),
+              key: z.enum(VIEW_KEYS).nullable().optional().openapi({ description: "A system view's key, or null for a custom view (as GET answers)" }),
               name: z.string().trim().min(1).max(64),
               system: readOnly(z.boolean()),
               position: readOnly(z.number().int()),
@@ -76,7 +77,7 @@ export const viewCounts = apiRoute("member", {
   responses: {
     200: jsonContent(
       z
-        .object({ data: z.array(z.object({ view_id: Uuid, key: z.enum(["unread", "recents", "starred", "all"]).nullable(), unread: z.number().int(), total: z.number().int() })) })
+        .object({ data: z.array(z.object({ view_id: Uuid, key: z.enum(VIEW_KEYS).nullable(), unread: z.number().int(), total: z.number().int() })) })
         .openapi("ViewCounts"),
       "Counts, in view order",
     ),

@@ -1,0 +1,23 @@
+// Every closed set of values the product stores or accepts, declared once: the
+// drizzle columns (src/db/schema.ts) and the zod schemas of the routes both read
+// these arrays. A leaf module: it imports nothing.
+
+export const ROLES = ["owner", "admin", "agent"] as const;
+export const CHANNEL_KINDS = ["sms", "email"] as const;
+export const PROVIDERS = ["twilio", "postmark", "log"] as const;
+/** Timeline rows; a suggestion is an activity too (one timeline index). */
+export const ACTIVITY_TYPES = ["sms", "email", "call", "note", "suggestion"] as const;
+/** What a client may ingest (`POST /activities`). */
+export const INGEST_TYPES = ["sms", "email", "call", "note"] as const;
+/** What a member may send from the thread. */
+export const SEND_TYPES = ["sms", "email", "note"] as const;
+export const DIRECTIONS = ["inbound", "outbound"] as const;
+export const CALL_STATUSES = ["completed", "no-answer", "busy", "failed", "canceled"] as const;
+export const SUMMARY_STATUSES = ["pending", "ready", "failed", "unavailable"] as const;
+export const SUGGESTION_STATUSES = ["pending", "sent", "dismissed", "superseded"] as const;
+export const VIEW_KEYS = ["unread", "recents", "starred", "all"] as const;
+export const SCOPES = ["mine", "team"] as const;
+export const SETTER_MODES = ["off", "suggestive"] as const;
+export const GENERATORS = ["workers-ai", "openai-compatible", "none"] as const;
+export const PAIR_LABELS = ["accepted", "edited", "rewritten"] as const;
+export const MEDIA_STATUSES = ["pending", "ready", "failed"] as const;
