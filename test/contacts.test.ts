@@ -126,7 +126,7 @@ describe("contacts", () => {
       if (created.status === 201) expect((await json(created)).id).toBe(only);
       else expect((await expectProblem(created, 409, "conflict")).detail).toContain(only);
     }
-  });
+  }, 60_000);
 
   it("races: PATCH a phone onto a contact while an inbound message for that phone arrives, 20 rounds → 200 or 409 as some serial order gives", async () => {
     const org = await newOrg();
@@ -153,5 +153,5 @@ describe("contacts", () => {
         expect((await json(await as(`/contacts/${contact.id}`))).phone).toBeNull();
       }
     }
-  });
+  }, 60_000);
 });

@@ -86,7 +86,7 @@ describe("PUT /conversations/views", () => {
       expect(saved.map((d) => JSON.stringify(d))).toContain(JSON.stringify(now));
       expect(new Set(now.map((v) => v.name.toLowerCase())).size).toBe(now.length);
     }
-  });
+  }, 60_000);
 
   it("creates, reorders, renames and deletes custom views; system views may move", async () => {
     const org = await newOrg();
