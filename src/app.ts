@@ -4,7 +4,7 @@ import { contactsRouter } from "./contacts/contacts.index";
 import { conversationsRouter } from "./conversations/conversations.index";
 import { eventsRouter } from "./events/events.index";
 import { ApiError, problemResponse } from "./lib/errors";
-import { createRouter } from "./lib/router";
+import { createRouter } from "./http/router";
 import { log } from "./lib/log";
 import { mediaRouter } from "./media/media.index";
 import { messagesRouter } from "./messages/messages.index";
@@ -44,7 +44,7 @@ export function createApp() {
 
   app.onError((err, c) => {
     const problem = toApiError(err);
-    // A not_configured refusal is logged once per isolate where it is detected (src/lib/config.ts).
+    // A not_configured refusal is logged once per isolate where it is detected (src/config/secrets.ts).
     if (problem.code === "internal") {
       log("error", "unhandled", {
         request_id: c.get("requestId"),

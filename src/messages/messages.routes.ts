@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Uuid, jsonBody, jsonContent } from "../lib/schemas";
 
 export const SendBody = z

@@ -4,7 +4,7 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyOpti
 import type { AppEnv, Bindings } from "../env";
 import { ApiError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
-import { requireAuthConfig } from "../lib/config";
+import { requireAuthConfig } from "../config/secrets";
 
 // One key set per JWKS URL for the isolate's life: jose caches keys and
 // refetches on an unknown `kid`, with its own cooldown.

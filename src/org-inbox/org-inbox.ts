@@ -19,7 +19,7 @@ import { createOutbound, type OutboundInput } from "./outbound";
 import { EventHub, type InboxEvent } from "./events";
 import { applyState, openConversation, selectConversation, setCallSummary, type StateChange } from "./state";
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
-import { enqueueAiJobs } from "../setter/jobs";
+import { enqueueAiJobs, enqueueSend } from "../jobs";
 
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[]; headers?: Record<string, string> } };
 export type InboxAnswer<T> = { ok: T } | Refusal;
@@ -219,7 +219,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     await this.emit(2, async () => [await this.messageEvent("message.created", created.activity, created.media), ...(await this.conversationEvent(orgId, input.conversationId))]);
     if (created.activity.status !== "queued") return created;
     try {
-      await this.env.SEND_QUEUE.send({ orgId, messageId: created.activity.id });
+      await enqueueSend(this.env, { orgId, messageId: created.activity.id });
     } catch (e) {
       // Stored but not handed over: say so on the message rather than fail the request
       // (a retried request would send twice).

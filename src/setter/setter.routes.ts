@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema, SuggestionSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Cursor, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly } from "../lib/schemas";
 
 export const SetterConfigSchema = z

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Timestamp, jsonBody, jsonContent, orNull, readOnly } from "../lib/schemas";
 import { WEEKDAYS, isTimeZone } from "./business-time";
 

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { configProblems } from "../lib/config";
-import { publicRoute } from "../lib/route";
-import { createRouter } from "../lib/router";
+import { configProblems } from "../config/secrets";
+import { publicRoute } from "../http/route";
+import { createRouter } from "../http/router";
 
 const Health = z
   .object({

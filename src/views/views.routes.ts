@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 
 export const ViewFiltersSchema = z

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { db } from "../db/client";
 import { channels } from "../db/schema";
 import type { AppEnv } from "../env";
-import { requireTwilioAuthToken } from "../lib/config";
+import { requireTwilioAuthToken } from "../config/secrets";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";

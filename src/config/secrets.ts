@@ -1,6 +1,6 @@
 import type { Bindings } from "../env";
-import { ApiError } from "./errors";
-import { log } from "./log";
+import { ApiError } from "../lib/errors";
+import { log } from "../lib/log";
 
 // Secrets fail closed: a route whose secret is missing (or, for our own HMAC keys,
 // shorter than 32 bytes) refuses with 503 `not_configured` instead of signing or

@@ -1,5 +1,5 @@
 // Signed media links (SPEC 5): GET /media/{id}?exp=&sig= with sig = HMAC-SHA256(id.exp).
-import { mediaSecret } from "./config";
+import { mediaSecret } from "../config/secrets";
 
 const enc = new TextEncoder();
 const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
