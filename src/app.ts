@@ -3,6 +3,7 @@ import { activitiesRouter } from "./activities/activities.index";
 import { contactsRouter } from "./contacts/contacts.index";
 import { conversationsRouter } from "./conversations/conversations.index";
 import { eventsRouter } from "./events/events.index";
+import { settings } from "./config/settings";
 import { ApiError, problemResponse } from "./lib/errors";
 import { createRouter } from "./http/router";
 import { log } from "./lib/log";
@@ -97,7 +98,7 @@ export function createApp() {
       description:
         "A unified inbox over one timeline per contact: SMS, email, calls and notes, worked as conversations. Errors are RFC 9457 problem+json with a `code`.",
     },
-    servers: [{ url: c.env.PUBLIC_BASE_URL ?? new URL(c.req.url).origin }],
+    servers: [{ url: settings(c.env).publicBaseUrl ?? new URL(c.req.url).origin }],
   }));
   return app;
 }

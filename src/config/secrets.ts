@@ -9,9 +9,10 @@ import { log } from "../lib/log";
 /** The least length of a key we sign with ourselves (HS256 tokens, media links): 256 bits. */
 export const MIN_SECRET_BYTES = 32;
 
+/** A secret that refuses (this file) or a setting whose value was not used (src/config/settings.ts). */
 export type ConfigProblem = {
   setting: string;
-  issue: "missing" | "too_short" | "invalid";
+  issue: "missing" | "too_short" | "invalid" | "out_of_range";
   effect: string;
 };
 

@@ -7,7 +7,8 @@ import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
-import { ApiWindow, limitOf } from "./api-window";
+import { settings } from "../config/settings";
+import { ApiWindow } from "./api-window";
 import { applyCallDetails, type CallDetails } from "./calls";
 import { createContact, updateContact, type ContactInput } from "./contacts";
 import { replaceViews, type WantedView } from "../views/queries";
@@ -199,7 +200,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** Per-member sends a minute (SPEC 11: SEND_LIMIT_PER_MINUTE), exact: every send of the org passes here. */
   private readonly recentSends = new Map<string, number[]>();
   private checkSend(userId: string, now = Date.now()) {
-    const limit = limitOf(this.env.SEND_LIMIT_PER_MINUTE, 60);
+    const limit = settings(this.env).sendLimitPerMinute;
     if (limit === 0) return;
     const recent = (this.recentSends.get(userId) ?? []).filter((t) => t > now - 60_000);
     if (recent.length >= limit) {

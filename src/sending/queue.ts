@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { db } from "../db/client";
 import { activities, channels, media as mediaTable } from "../db/schema";
+import { settings } from "../config/settings";
 import type { Bindings } from "../env";
 import type { SendJob } from "../jobs";
 import { log } from "../lib/log";
@@ -53,7 +54,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
         load: async () => (await env.MEDIA.get(mediaKey(m.orgId, m.id)))?.arrayBuffer() ?? null,
       })),
     );
-    const base = (env.PUBLIC_BASE_URL ?? "").replace(/\/$/, "");
+    const base = settings(env).publicBaseUrl;
     outcome = await providerFor(channel.provider, env).send({
       id: claimed.id,
       kind: claimed.type,

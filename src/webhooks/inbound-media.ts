@@ -1,4 +1,5 @@
 import { and, eq, ne } from "drizzle-orm";
+import { settings } from "../config/settings";
 import type { Db } from "../db/client";
 import { media } from "../db/schema";
 import type { Bindings } from "../env";
@@ -44,8 +45,9 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
     const url = new URL(item.url);
     const headers: Record<string, string> = {};
     // Twilio serves media behind the account's Basic auth when "HTTP Basic Authentication for media" is on.
-    if (url.hostname.endsWith("twilio.com") && env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN) {
-      headers.authorization = `Basic ${btoa(`${env.TWILIO_ACCOUNT_SID}:${env.TWILIO_AUTH_TOKEN}`)}`;
+    const { twilioAccountSid, twilioAuthToken } = settings(env);
+    if (url.hostname.endsWith("twilio.com") && twilioAccountSid && twilioAuthToken) {
+      headers.authorization = `Basic ${btoa(`${twilioAccountSid}:${twilioAuthToken}`)}`;
     }
     const res = await fetch(url, { headers, redirect: "follow" });
     if (!res.ok) throw new Error(`media fetch answered ${res.status}`);
