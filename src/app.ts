@@ -3,8 +3,9 @@ import { activitiesRouter } from "./activities/activities.index";
 import { contactsRouter } from "./contacts/contacts.index";
 import { conversationsRouter } from "./conversations/conversations.index";
 import { eventsRouter } from "./events/events.index";
+import { settings } from "./config/settings";
 import { ApiError, problemResponse } from "./lib/errors";
-import { createRouter } from "./lib/router";
+import { createRouter } from "./http/router";
 import { log } from "./lib/log";
 import { mediaRouter } from "./media/media.index";
 import { messagesRouter } from "./messages/messages.index";
@@ -44,7 +45,7 @@ export function createApp() {
 
   app.onError((err, c) => {
     const problem = toApiError(err);
-    // A not_configured refusal is logged once per isolate where it is detected (src/lib/config.ts).
+    // A not_configured refusal is logged once per isolate where it is detected (src/config/secrets.ts).
     if (problem.code === "internal") {
       log("error", "unhandled", {
         request_id: c.get("requestId"),
@@ -97,7 +98,7 @@ export function createApp() {
       description:
         "A unified inbox over one timeline per contact: SMS, email, calls and notes, worked as conversations. Errors are RFC 9457 problem+json with a `code`.",
     },
-    servers: [{ url: c.env.PUBLIC_BASE_URL ?? new URL(c.req.url).origin }],
+    servers: [{ url: settings(c.env).publicBaseUrl ?? new URL(c.req.url).origin }],
   }));
   return app;
 }

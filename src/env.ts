@@ -1,31 +1,27 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Role } from "./db/schema";
-import type { OrgInbox } from "./org-inbox/org-inbox";
-import type { SendJob } from "./sending/queue";
-import type { AiJob } from "./setter/jobs";
+import type { JobQueues } from "./jobs";
 
-/** The Worker's bindings and configuration (wrangler.toml vars, secrets, .dev.vars). */
-export type Bindings = {
-  DB: D1Database;
-  MEDIA: R2Bucket;
-  ORG_INBOX: DurableObjectNamespace<OrgInbox>;
-  SEND_QUEUE: Queue<SendJob>;
-  AI_QUEUE: Queue<AiJob>;
-  /** Workers AI, when bound in wrangler.toml ([ai]); it has no local mode. */
-  AI?: Ai;
+// The bindings come from wrangler.toml through `npm run types`, which writes the global
+// `Env` into src/worker-configuration.d.ts (checked in; `npm run check:types` fails when
+// it is stale). This file only adds what wrangler cannot know, and imports no feature:
+// the Durable Object's class is named inside the generated file, and the queues'
+// message types live in the leaf src/jobs.ts.
+
+/**
+ * Secrets and optional settings that are not in wrangler.toml (.dev.vars locally,
+ * `wrangler secret put` in production). The secrets are checked by src/config/secrets.ts,
+ * every other setting is read through src/config/settings.ts.
+ */
+export type Secrets = {
   AUTH_JWT_SECRET?: string;
   AUTH_JWKS_URL?: string;
   AUTH_ISSUER?: string;
   AUTH_AUDIENCE?: string;
-  PUBLIC_BASE_URL?: string;
   MEDIA_URL_SECRET?: string;
-  DEFAULT_PHONE_REGION?: string;
-  MEDIA_MAX_BYTES?: string;
   TWILIO_ACCOUNT_SID?: string;
   TWILIO_AUTH_TOKEN?: string;
-  TWILIO_API_BASE?: string;
   POSTMARK_SERVER_TOKEN?: string;
-  POSTMARK_API_BASE?: string;
   POSTMARK_WEBHOOK_USER?: string;
   POSTMARK_WEBHOOK_PASSWORD?: string;
   LLM_BASE_URL?: string;
@@ -33,9 +29,18 @@ export type Bindings = {
   LLM_MODEL?: string;
   AI_MODEL?: string;
   LLM_TIMEOUT_MS?: string;
-  RATE_LIMIT_PER_MINUTE?: string;
-  SEND_LIMIT_PER_MINUTE?: string;
 };
+
+/** Omit that names only keys T has: a queue no longer bound in wrangler.toml fails to compile here. */
+type Replace<T, K extends keyof T> = Omit<T, K>;
+
+/** The Worker's bindings and configuration: the generated Env, the queues' message types, secrets. */
+export type Bindings = Replace<Env, keyof JobQueues> &
+  JobQueues &
+  Secrets & {
+    /** Workers AI, when bound in wrangler.toml ([ai]); it has no local mode. */
+    AI?: Ai;
+  };
 
 /** Per-request values set by middleware. */
 export type Variables = {

@@ -1,8 +1,9 @@
 import type { Bindings } from "./env";
+import type { AiJob, SendJob } from "./jobs";
 import { log } from "./lib/log";
-import { handleSendBatch, type SendJob } from "./sending/queue";
+import { handleSendBatch } from "./sending/queue";
 import { sweepStuckSends } from "./sending/sweep";
-import { handleAiBatch, type AiJob } from "./setter/jobs";
+import { handleAiBatch } from "./setter/jobs";
 
 // Everything that reaches the Worker besides HTTP, dispatched by exact name. The names are
 // wrangler.toml's ([[queues.consumers]] queue, [triggers] crons); test/triggers.test.ts

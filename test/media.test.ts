@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import type { Bindings } from "../src/env";
-import { signedMediaUrl } from "../src/lib/signing";
+import { signedMediaUrl } from "../src/media/signing";
 import { BASE, call, count, expectProblem, json, newOrg, type TestOrg } from "./helpers";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82, 1, 2, 3, 4]);

@@ -1,4 +1,5 @@
 import { toMessage } from "../conversations/present";
+import { settings } from "../config/settings";
 import type { AppRouteHandler } from "../env";
 import { invalid } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
@@ -50,7 +51,7 @@ export function toIngestInput(b: Body, region: string | undefined, authorId: str
 
 export const ingestActivity: AppRouteHandler<typeof R.ingestActivity> = async (c) => {
   const orgId = c.get("orgId");
-  const input = toIngestInput(c.req.valid("json"), c.env.DEFAULT_PHONE_REGION, c.get("userId"));
+  const input = toIngestInput(c.req.valid("json"), settings(c.env).defaultPhoneRegion, c.get("userId"));
   const result = unwrap(await orgInbox(c.env, orgId).ingest(orgId, input));
   const media = new Map(result.media.map((m) => [m.id, m]));
   const message = await toMessage(c.env, result.activity, media);

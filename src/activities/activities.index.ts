@@ -1,4 +1,4 @@
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import * as h from "./activities.handlers";
 import * as r from "./activities.routes";
 

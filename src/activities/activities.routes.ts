@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { CALL_STATUSES, DIRECTIONS, INGEST_TYPES } from "../db/enums";
 import { MessageSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { DisplayUrl, Uuid, jsonBody, jsonContent } from "../lib/schemas";
 
 const Name = z.string().trim().min(1).max(200).nullable().optional();

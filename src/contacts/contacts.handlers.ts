@@ -1,4 +1,5 @@
 import { db } from "../db/client";
+import { settings } from "../config/settings";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, idCursor, page } from "../lib/cursor";
 import { notFound } from "../lib/errors";
@@ -27,7 +28,7 @@ function normalizeAddresses(body: AddressInput, region?: string) {
 export const createContact: AppRouteHandler<typeof R.createContact> = async (c) => {
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
-  const input = { name: body.name ?? null, ...normalizeAddresses(body, c.env.DEFAULT_PHONE_REGION) };
+  const input = { name: body.name ?? null, ...normalizeAddresses(body, settings(c.env).defaultPhoneRegion) };
   const contact = unwrap(await orgInbox(c.env, orgId).createContact(orgId, input));
   return c.json(toContact(contact), 201);
 };
@@ -42,7 +43,7 @@ export const patchContact: AppRouteHandler<typeof R.patchContact> = async (c) =>
   const id = c.req.valid("param").contact_id.toLowerCase();
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
-  const input = { ...(body.name !== undefined ? { name: body.name } : {}), ...normalizeAddresses(body, c.env.DEFAULT_PHONE_REGION) };
+  const input = { ...(body.name !== undefined ? { name: body.name } : {}), ...normalizeAddresses(body, settings(c.env).defaultPhoneRegion) };
   const contact = unwrap(await orgInbox(c.env, orgId).updateContact(orgId, id, input));
   return c.json(toContact(contact), 200);
 };

@@ -1,4 +1,4 @@
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import * as h from "./contacts.handlers";
 import * as r from "./contacts.routes";
 

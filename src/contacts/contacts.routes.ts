@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Cursor, IdParam, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly } from "../lib/schemas";
 
 export const ContactSchema = z

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../db/enums";
 import { ContactParam } from "../contacts/contacts.routes";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Cursor, IdParam, Limit, QueryBool, Uuid, jsonBody, jsonContent, listOf } from "../lib/schemas";
 import { ConversationDetailSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
 

@@ -1,6 +1,6 @@
 import type { Activity, Contact, Conversation, Media } from "../db/schema";
 import type { Bindings } from "../env";
-import { signedMediaUrl } from "../lib/signing";
+import { signedMediaUrl } from "../media/signing";
 import { iso, isoOrNull } from "../lib/time";
 
 // Row → API shape (SPEC 4). The only place that knows both.

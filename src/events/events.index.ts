@@ -1,6 +1,6 @@
 import type { AppRouteHandler } from "../env";
 import { ApiError } from "../lib/errors";
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import { orgInbox } from "../org-inbox/org-inbox";
 import { isWebSocketUpgrade } from "../middleware/auth";
 import * as r from "./events.routes";

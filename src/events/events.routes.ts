@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Uuid } from "../lib/schemas";
 
 export const events = apiRoute(

@@ -4,11 +4,11 @@ import { media, type Media } from "../db/schema";
 import type { AppRouteHandler, Bindings } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { requireMediaSecret } from "../lib/config";
-import { verifyMediaSignature } from "../lib/signing";
+import { requireMediaSecret } from "../config/secrets";
+import { verifyMediaSignature } from "./signing";
 import { iso } from "../lib/time";
 import { toMedia } from "../conversations/present";
-import { mediaMaxBytes } from "../middleware/limits";
+import { settings } from "../config/settings";
 import { isAllowedType, matchesMagic } from "./magic";
 import { mediaKey } from "./storage";
 import type * as R from "./media.routes";
@@ -18,7 +18,7 @@ const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString
 export const uploadMedia: AppRouteHandler<typeof R.uploadMedia> = async (c) => {
   const file = (c.req.valid("form") as { file?: unknown }).file;
   if (!(file instanceof File)) throw invalid("file", "Send the media as a multipart field named `file`.");
-  const max = mediaMaxBytes(c.env);
+  const max = settings(c.env).mediaMaxBytes;
   if (file.size > max) throw new ApiError("payload_too_large", `Media is limited to ${max} bytes.`);
   if (file.size === 0) throw invalid("file", "The file is empty.");
   const declared = file.type.split(";")[0].trim().toLowerCase();

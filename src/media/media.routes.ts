@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
-import { apiRoute, publicRoute } from "../lib/route";
+import { apiRoute, publicRoute } from "../http/route";
 import { IdParam, Timestamp, Uuid, jsonContent } from "../lib/schemas";
 import { ALLOWED_TYPES } from "./magic";
 

@@ -3,7 +3,7 @@ import { SEND_TYPES } from "../db/enums";
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Uuid, jsonBody, jsonContent } from "../lib/schemas";
 
 export const SendBody = z

@@ -4,7 +4,8 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyOpti
 import type { AppEnv, Bindings } from "../env";
 import { ApiError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
-import { requireAuthConfig } from "../lib/config";
+import { requireAuthConfig } from "../config/secrets";
+import { settings } from "../config/settings";
 
 // One key set per JWKS URL for the isolate's life: jose caches keys and
 // refetches on an unknown `kid`, with its own cooldown.
@@ -29,10 +30,11 @@ export type VerifiedUser = { userId: string; claims: { name?: string; email?: st
 
 /** Verifies a bearer token per SPEC 2: HS256 with the shared secret, else RS256/ES256 from the JWKS; 503 when neither is usable. */
 export async function verifyToken(token: string, env: Bindings): Promise<VerifiedUser> {
+  const { authIssuer, authAudience } = settings(env);
   const options: JWTVerifyOptions = {
     requiredClaims: ["exp"],
-    ...(env.AUTH_ISSUER ? { issuer: env.AUTH_ISSUER } : {}),
-    ...(env.AUTH_AUDIENCE ? { audience: env.AUTH_AUDIENCE } : {}),
+    ...(authIssuer ? { issuer: authIssuer } : {}),
+    ...(authAudience ? { audience: authAudience } : {}),
   };
   const auth = requireAuthConfig(env);
   let payload;

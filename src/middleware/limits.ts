@@ -1,5 +1,6 @@
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
+import { settings } from "../config/settings";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 
@@ -9,8 +10,6 @@ const JSON_LIMIT = MiB;
 const WEBHOOK_LIMIT = 40 * MiB;
 // Multipart framing around the file itself.
 const MULTIPART_SLACK = 64 * 1024;
-
-export const mediaMaxBytes = (env: AppEnv["Bindings"]) => Number(env.MEDIA_MAX_BYTES ?? "") || 25 * MiB;
 
 const tooLarge = (max: number) => () => {
   throw new ApiError("payload_too_large", `The request body is over ${max} bytes.`);
@@ -23,7 +22,7 @@ export const bodyLimits = createMiddleware<AppEnv>(async (c, next) => {
   const max = path.startsWith("/webhooks/")
     ? WEBHOOK_LIMIT
     : path === "/conversations/media"
-      ? mediaMaxBytes(c.env) + MULTIPART_SLACK
+      ? settings(c.env).mediaMaxBytes + MULTIPART_SLACK
       : JSON_LIMIT;
   return bodyLimit({ maxSize: max, onError: tooLarge(max) })(c, next);
 });

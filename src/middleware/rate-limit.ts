@@ -2,7 +2,8 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
-import { limitOf, type Spend } from "../org-inbox/api-window";
+import { settings } from "../config/settings";
+import type { Spend } from "../org-inbox/api-window";
 import { orgInbox } from "../org-inbox/org-inbox";
 
 // Per-org API limit (SPEC 11: RATE_LIMIT_PER_MINUTE): a fixed one-minute window whose
@@ -114,7 +115,7 @@ const budget = new OrgBudget();
 
 /** After orgScope: the org's budget of API calls a minute (0 turns the limit off). */
 export const orgRateLimit = createMiddleware<AppEnv>(async (c, next) => {
-  const limit = limitOf(c.env.RATE_LIMIT_PER_MINUTE, 600);
+  const limit = settings(c.env).rateLimitPerMinute;
   if (limit > 0) {
     const background = (p: Promise<unknown>) => {
       try {

@@ -20,8 +20,3 @@ export class ApiWindow {
     return { total: this.total, granted };
   }
 }
-
-export const limitOf = (value: string | undefined, fallback: number) => {
-  const n = Number(value);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-};

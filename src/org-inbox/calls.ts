@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { activities, conversations, type Activity } from "../db/schema";
-import type { AiJob } from "../setter/jobs";
+import type { AiJob } from "../jobs";
 import { activityPreview } from "./ingest";
 
 /** What a later Twilio callback (status, recording, transcription) adds to a stored call. */

@@ -5,7 +5,7 @@ import { activities, channels, contacts, conversations, setterConfigs, slaConfig
 import { preview } from "../conversations/present";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import type { AiJob } from "../setter/jobs";
+import type { AiJob } from "../jobs";
 import { DEFAULT_SLA, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";

@@ -7,7 +7,8 @@ import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
-import { ApiWindow, limitOf } from "./api-window";
+import { settings } from "../config/settings";
+import { ApiWindow } from "./api-window";
 import { applyCallDetails, type CallDetails } from "./calls";
 import { createContact, updateContact, type ContactInput } from "./contacts";
 import { replaceViews, type WantedView } from "../views/queries";
@@ -19,7 +20,7 @@ import { createOutbound, type OutboundInput } from "./outbound";
 import { EventHub, type InboxEvent } from "./events";
 import { applyState, openConversation, selectConversation, setCallSummary, type StateChange } from "./state";
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
-import { enqueueAiJobs } from "../setter/jobs";
+import { enqueueAiJobs, enqueueSend } from "../jobs";
 
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[]; headers?: Record<string, string> } };
 export type InboxAnswer<T> = { ok: T } | Refusal;
@@ -199,7 +200,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** Per-member sends a minute (SPEC 11: SEND_LIMIT_PER_MINUTE), exact: every send of the org passes here. */
   private readonly recentSends = new Map<string, number[]>();
   private checkSend(userId: string, now = Date.now()) {
-    const limit = limitOf(this.env.SEND_LIMIT_PER_MINUTE, 60);
+    const limit = settings(this.env).sendLimitPerMinute;
     if (limit === 0) return;
     const recent = (this.recentSends.get(userId) ?? []).filter((t) => t > now - 60_000);
     if (recent.length >= limit) {
@@ -219,7 +220,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     await this.emit(2, async () => [await this.messageEvent("message.created", created.activity, created.media), ...(await this.conversationEvent(orgId, input.conversationId))]);
     if (created.activity.status !== "queued") return created;
     try {
-      await this.env.SEND_QUEUE.send({ orgId, messageId: created.activity.id });
+      await enqueueSend(this.env, { orgId, messageId: created.activity.id });
     } catch (e) {
       // Stored but not handed over: say so on the message rather than fail the request
       // (a retried request would send twice).

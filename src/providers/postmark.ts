@@ -1,4 +1,4 @@
-import type { Bindings } from "../env";
+import { settings, type SettingsSource } from "../config/settings";
 import { notConfigured, providerGet, refusal, type Lookup, type ProviderAdapter } from "./types";
 
 const base64 = (buf: ArrayBuffer) => {
@@ -8,15 +8,12 @@ const base64 = (buf: ArrayBuffer) => {
   return btoa(s);
 };
 
-type PostmarkEnv = Pick<Bindings, "POSTMARK_SERVER_TOKEN" | "POSTMARK_API_BASE">;
-const apiBaseOf = (env: PostmarkEnv) => (env.POSTMARK_API_BASE || "https://api.postmarkapp.com").replace(/\/$/, "");
-
 /** Postmark /email with the server token; attachments travel base64 from R2. */
-export function postmarkProvider(env: Pick<Bindings, "POSTMARK_SERVER_TOKEN" | "POSTMARK_API_BASE">): ProviderAdapter {
+export function postmarkProvider(env: SettingsSource): ProviderAdapter {
   return {
     name: "postmark",
     async send(m) {
-      const token = env.POSTMARK_SERVER_TOKEN;
+      const { postmarkServerToken: token, postmarkApiBase: apiBase } = settings(env);
       if (!token) return notConfigured("postmark");
       const attachments = [];
       for (const media of m.media) {
@@ -34,7 +31,6 @@ export function postmarkProvider(env: Pick<Bindings, "POSTMARK_SERVER_TOKEN" | "
         Metadata: { message_id: m.id },
         ...(attachments.length ? { Attachments: attachments } : {}),
       };
-      const apiBase = apiBaseOf(env);
       let res: Response;
       try {
         res = await fetch(`${apiBase}/email`, {
@@ -57,12 +53,12 @@ const notFound = (res: Response, payload: any) => res.status === 404 || (res.sta
 
 /** GET /messages/outbound/{id}/details: Status and MessageEvents (Delivered, Bounced, …). */
 export async function lookupPostmarkMessage(
-  env: PostmarkEnv,
+  env: SettingsSource,
   messageId: string,
 ): Promise<Lookup<{ status: string; events: { Type?: string; Details?: Record<string, unknown> }[] }>> {
-  const token = env.POSTMARK_SERVER_TOKEN;
+  const { postmarkServerToken: token, postmarkApiBase: apiBase } = settings(env);
   if (!token) return { kind: "unreachable", reason: "provider_not_configured" };
-  const got = await providerGet(`${apiBaseOf(env)}/messages/outbound/${encodeURIComponent(messageId)}/details`, { "x-postmark-server-token": token });
+  const got = await providerGet(`${apiBase}/messages/outbound/${encodeURIComponent(messageId)}/details`, { "x-postmark-server-token": token });
   if ("kind" in got) return got;
   const { res, payload } = got;
   if (notFound(res, payload)) return { kind: "absent" };
@@ -71,11 +67,11 @@ export async function lookupPostmarkMessage(
 }
 
 /** Our message id rides in Metadata on every send: Postmark's id for it, if Postmark has it. */
-export async function findPostmarkMessage(env: PostmarkEnv, ourId: string): Promise<Lookup<{ messageId: string }>> {
-  const token = env.POSTMARK_SERVER_TOKEN;
+export async function findPostmarkMessage(env: SettingsSource, ourId: string): Promise<Lookup<{ messageId: string }>> {
+  const { postmarkServerToken: token, postmarkApiBase: apiBase } = settings(env);
   if (!token) return { kind: "unreachable", reason: "provider_not_configured" };
   const query = new URLSearchParams({ count: "1", offset: "0", metadata_message_id: ourId });
-  const got = await providerGet(`${apiBaseOf(env)}/messages/outbound?${query}`, { "x-postmark-server-token": token });
+  const got = await providerGet(`${apiBase}/messages/outbound?${query}`, { "x-postmark-server-token": token });
   if ("kind" in got) return got;
   const { res, payload } = got;
   if (!res.ok || !Array.isArray(payload.Messages)) return { kind: "unreachable", reason: `postmark_${res.status}` };

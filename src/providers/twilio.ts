@@ -1,16 +1,12 @@
-import type { Bindings } from "../env";
+import { settings, type SettingsSource } from "../config/settings";
 import { notConfigured, providerGet, refusal, type Lookup, type ProviderAdapter } from "./types";
 
-type TwilioEnv = Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILIO_AUTH_TOKEN" | "TWILIO_API_BASE">;
-const apiBase = (env: TwilioEnv) => (env.TWILIO_API_BASE || "https://api.twilio.com").replace(/\/$/, "");
-
 /** Twilio Messages API: form-encoded, HTTP Basic with the account SID and auth token. */
-export function twilioProvider(env: Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILIO_AUTH_TOKEN" | "TWILIO_API_BASE">): ProviderAdapter {
+export function twilioProvider(env: SettingsSource): ProviderAdapter {
   return {
     name: "twilio",
     async send(m) {
-      const sid = env.TWILIO_ACCOUNT_SID;
-      const token = env.TWILIO_AUTH_TOKEN;
+      const { twilioAccountSid: sid, twilioAuthToken: token, twilioApiBase: base } = settings(env);
       if (!sid || !token) return notConfigured("twilio");
       // MMS media travel as links Twilio fetches; without a signing key there are none to give.
       if (m.media.some((x) => x.url === null)) {
@@ -19,7 +15,6 @@ export function twilioProvider(env: Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILI
       const form = new URLSearchParams({ To: m.to, From: m.from, Body: m.body });
       for (const media of m.media) form.append("MediaUrl", media.url!);
       if (m.statusCallback) form.set("StatusCallback", m.statusCallback);
-      const base = apiBase(env);
       let res: Response;
       try {
         res = await fetch(`${base}/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages.json`, {
@@ -39,13 +34,12 @@ export function twilioProvider(env: Pick<Bindings, "TWILIO_ACCOUNT_SID" | "TWILI
 
 /** GET …/Messages/{sid}.json: the message's current status and error, 404 → absent. */
 export async function lookupTwilioMessage(
-  env: TwilioEnv,
+  env: SettingsSource,
   messageSid: string,
 ): Promise<Lookup<{ status: string; errorCode: string | null; errorMessage: string | null }>> {
-  const sid = env.TWILIO_ACCOUNT_SID;
-  const token = env.TWILIO_AUTH_TOKEN;
+  const { twilioAccountSid: sid, twilioAuthToken: token, twilioApiBase: apiBase } = settings(env);
   if (!sid || !token) return { kind: "unreachable", reason: "provider_not_configured" };
-  const got = await providerGet(`${apiBase(env)}/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages/${encodeURIComponent(messageSid)}.json`, {
+  const got = await providerGet(`${apiBase}/2010-04-01/Accounts/${encodeURIComponent(sid)}/Messages/${encodeURIComponent(messageSid)}.json`, {
     authorization: `Basic ${btoa(`${sid}:${token}`)}`,
   });
   if ("kind" in got) return got;

@@ -1,16 +1,16 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { db } from "../db/client";
 import { activities, channels, media as mediaTable } from "../db/schema";
+import { settings } from "../config/settings";
 import type { Bindings } from "../env";
+import type { SendJob } from "../jobs";
 import { log } from "../lib/log";
-import { signedMediaUrl } from "../lib/signing";
+import { signedMediaUrl } from "../media/signing";
 import { mediaKey } from "../media/storage";
 import { providerFor } from "../providers";
 import type { SendOutcome } from "../providers/types";
 import { applyWaitingStatuses } from "../webhooks/twilio-status";
 import { notifyMessageChanged } from "../org-inbox/org-inbox";
-
-export type SendJob = { orgId: string; messageId: string };
 
 export const MAX_SEND_ATTEMPTS = 5;
 
@@ -54,7 +54,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
         load: async () => (await env.MEDIA.get(mediaKey(m.orgId, m.id)))?.arrayBuffer() ?? null,
       })),
     );
-    const base = (env.PUBLIC_BASE_URL ?? "").replace(/\/$/, "");
+    const base = settings(env).publicBaseUrl;
     outcome = await providerFor(channel.provider, env).send({
       id: claimed.id,
       kind: claimed.type,

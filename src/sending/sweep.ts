@@ -2,6 +2,7 @@ import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { db, type Db } from "../db/client";
 import { activities, type Activity } from "../db/schema";
 import type { Bindings } from "../env";
+import { enqueueSend } from "../jobs";
 import { log } from "../lib/log";
 import { notifyMessageChanged } from "../org-inbox/org-inbox";
 import { findPostmarkMessage, lookupPostmarkMessage } from "../providers/postmark";
@@ -108,7 +109,7 @@ async function settleAbsent(env: Bindings, d: Db, m: Stuck, now: number): Promis
     .returning({ id: activities.id });
   if (!requeued) return "unchanged";
   try {
-    await env.SEND_QUEUE.send({ orgId: m.orgId, messageId: m.id });
+    await enqueueSend(env, { orgId: m.orgId, messageId: m.id });
   } catch (e) {
     // Queued with no job would wait forever: say so on the message, as OrgInbox does.
     log("error", "enqueue_failed", { message_id: m.id, source: "send_sweep", error: String(e) });

@@ -1,3 +1,4 @@
+import { settings, type Settings } from "../config/settings";
 import type { Bindings } from "../env";
 
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
@@ -9,12 +10,7 @@ export interface Generator {
   complete(messages: ChatMessage[], opts: { maxTokens: number }): Promise<string>;
 }
 
-export const DEFAULT_AI_MODEL = "@cf/meta/llama-3.1-8b-instruct";
-const DEFAULT_TIMEOUT_MS = 20_000;
-
 export class GeneratorError extends Error {}
-
-const timeoutMs = (env: Bindings) => Number(env.LLM_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS;
 
 function nonEmpty(text: unknown): string {
   if (typeof text !== "string" || !text.trim()) throw new GeneratorError("the model answered no text");
@@ -22,15 +18,15 @@ function nonEmpty(text: unknown): string {
 }
 
 /** An OpenAI-compatible `/chat/completions` (OpenAI, Groq, Together, Ollama, vLLM, …). */
-function openAiCompatible(env: Bindings, baseUrl: string): Generator {
+function openAiCompatible(config: Settings, baseUrl: string): Generator {
   return {
     name: "openai-compatible",
     async complete(messages, { maxTokens }) {
-      const res = await fetch(`${baseUrl.replace(/\/$/, "")}/chat/completions`, {
+      const res = await fetch(`${baseUrl}/chat/completions`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...(env.LLM_API_KEY ? { authorization: `Bearer ${env.LLM_API_KEY}` } : {}) },
-        body: JSON.stringify({ model: env.LLM_MODEL ?? "gpt-4o-mini", messages, max_tokens: maxTokens, temperature: 0.3 }),
-        signal: AbortSignal.timeout(timeoutMs(env)),
+        headers: { "content-type": "application/json", ...(config.llmApiKey ? { authorization: `Bearer ${config.llmApiKey}` } : {}) },
+        body: JSON.stringify({ model: config.llmModel, messages, max_tokens: maxTokens, temperature: 0.3 }),
+        signal: AbortSignal.timeout(config.llmTimeoutMs),
       });
       if (!res.ok) throw new GeneratorError(`LLM answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
       const body = (await res.json().catch(() => null)) as { choices?: { message?: { content?: unknown } }[] } | null;
@@ -40,14 +36,14 @@ function openAiCompatible(env: Bindings, baseUrl: string): Generator {
 }
 
 /** The Workers AI binding (no local mode: tests hand in a stub). */
-function workersAi(env: Bindings, ai: Ai): Generator {
+function workersAi(config: Settings, ai: Ai): Generator {
   return {
     name: "workers-ai",
     async complete(messages, { maxTokens }) {
-      const run = ai.run(env.AI_MODEL ?? DEFAULT_AI_MODEL, { messages, max_tokens: maxTokens }) as Promise<unknown>;
+      const run = ai.run(config.aiModel, { messages, max_tokens: maxTokens }) as Promise<unknown>;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new GeneratorError("Workers AI timed out")), timeoutMs(env));
+        timer = setTimeout(() => reject(new GeneratorError("Workers AI timed out")), config.llmTimeoutMs);
       });
       try {
         const out = (await Promise.race([run, timeout])) as { response?: unknown; choices?: { message?: { content?: unknown } }[] };
@@ -64,8 +60,9 @@ function workersAi(env: Bindings, ai: Ai): Generator {
  * else the `AI` binding when bound, else none.
  */
 export function generatorFor(env: Bindings): Generator | null {
-  if (env.LLM_BASE_URL) return openAiCompatible(env, env.LLM_BASE_URL);
-  if (env.AI) return workersAi(env, env.AI);
+  const config = settings(env);
+  if (config.llmBaseUrl) return openAiCompatible(config, config.llmBaseUrl);
+  if (env.AI) return workersAi(config, env.AI);
   return null;
 }
 

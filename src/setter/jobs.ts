@@ -2,31 +2,16 @@ import { and, eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { activities, conversations, media, orgs, setterConfigs } from "../db/schema";
 import type { Bindings } from "../env";
+import type { AiJob } from "../jobs";
 import { log } from "../lib/log";
 import { orgInbox } from "../org-inbox/org-inbox";
 import { SMS_MAX, threadLines } from "../org-inbox/suggestions";
 import { generatorFor } from "./generator";
 import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
 import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
-import { copyInboundMedia, type InboundMedia } from "../webhooks/inbound-media";
-
-/** Work for the background queue: a setter draft, a call summary, or another try at copying inbound media. */
-export type AiJob =
-  | { kind: "draft"; orgId: string; conversationId: string; triggerId: string }
-  | { kind: "summary"; orgId: string; activityId: string }
-  | { kind: "media_copy"; orgId: string; item: InboundMedia; attempt: number };
+import { copyInboundMedia } from "../webhooks/inbound-media";
 
 const THREAD_LINES = 20;
-
-/** Hands jobs to the AI queue; a failure is logged, never the caller's failure (the write it follows is done). */
-export async function enqueueAiJobs(env: Bindings, jobs: AiJob[] | undefined) {
-  if (!jobs?.length) return;
-  try {
-    await env.AI_QUEUE.sendBatch(jobs.map((body) => ({ body })));
-  } catch (e) {
-    log("error", "ai_enqueue_failed", { jobs, error: String(e) });
-  }
-}
 
 /** The thread up to and including the trigger, oldest first, as the model reads it. */
 async function threadUpTo(env: Bindings, conversationId: string, until: number): Promise<ThreadLine[]> {

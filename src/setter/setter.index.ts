@@ -4,7 +4,7 @@ import { db, type Db } from "../db/client";
 import { setterConfigs, trainingPairs, type TrainingPair } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import { iso, isoOrNull } from "../lib/time";
 import { orgInbox, unwrap } from "../org-inbox/org-inbox";
 import { generatorName } from "./generator";

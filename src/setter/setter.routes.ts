@@ -3,7 +3,7 @@ import { CHANNEL_KINDS, GENERATORS, PAIR_LABELS, SETTER_MODES } from "../db/enum
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema, SuggestionSchema } from "../conversations/schemas";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Cursor, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly } from "../lib/schemas";
 
 export const SetterConfigSchema = z

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { channels, members, orgs } from "../db/schema";
+import { settings } from "../config/settings";
 import type { AppRouteHandler } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
@@ -111,7 +112,7 @@ export const createChannel: AppRouteHandler<typeof R.createChannel> = async (c) 
     throw invalid("provider", `A ${body.kind} channel takes provider ${providersByKind[body.kind].join(" or ")}.`);
   }
   const address =
-    body.kind === "sms" ? requireE164(body.address, "address", c.env.DEFAULT_PHONE_REGION) : normalizeEmail(body.address);
+    body.kind === "sms" ? requireE164(body.address, "address", settings(c.env).defaultPhoneRegion) : normalizeEmail(body.address);
   if (body.kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address)) {
     throw invalid("address", "address must be an email address.");
   }

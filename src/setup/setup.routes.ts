@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CHANNEL_KINDS, PROVIDERS, ROLES } from "../db/enums";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { IdParam, Timestamp, Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 
 export const Role = z.enum(ROLES);

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { slaConfigs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import { isoOrNull } from "../lib/time";
 import { orgInbox, unwrap } from "../org-inbox/org-inbox";
 import { DEFAULT_SLA, type SlaSettings } from "./due";

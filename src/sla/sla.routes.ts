@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../db/enums";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Timestamp, jsonBody, jsonContent, orNull, readOnly } from "../lib/schemas";
 import { WEEKDAYS, isTimeZone } from "./business-time";
 

@@ -1,6 +1,6 @@
 import { db } from "../db/client";
 import type { AppRouteHandler } from "../env";
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import { countPlan, countsStatement, readCounts } from "./counts";
 import type { View } from "../db/schema";
 import { memberViews, memberViewsQuery, toView } from "./queries";

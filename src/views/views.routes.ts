@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES, VIEW_KEYS } from "../db/enums";
 import { pickErrors } from "../lib/errors";
-import { apiRoute } from "../lib/route";
+import { apiRoute } from "../http/route";
 import { Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
 
 export const ViewFiltersSchema = z

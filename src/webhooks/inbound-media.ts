@@ -1,7 +1,9 @@
 import { and, eq, ne } from "drizzle-orm";
+import { settings } from "../config/settings";
 import type { Db } from "../db/client";
 import { media } from "../db/schema";
 import type { Bindings } from "../env";
+import { enqueueAiJob, type InboundMedia } from "../jobs";
 import { log } from "../lib/log";
 import { mediaKey } from "../media/storage";
 
@@ -19,7 +21,7 @@ export async function derivedMediaId(...parts: string[]) {
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
 }
 
-export type InboundMedia = { id: string; url: string; contentType: string };
+export type { InboundMedia };
 
 /** Rows first (pending), so the message can reference them before the bytes arrive. */
 export async function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[], now = Date.now()) {
@@ -43,8 +45,9 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
     const url = new URL(item.url);
     const headers: Record<string, string> = {};
     // Twilio serves media behind the account's Basic auth when "HTTP Basic Authentication for media" is on.
-    if (url.hostname.endsWith("twilio.com") && env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN) {
-      headers.authorization = `Basic ${btoa(`${env.TWILIO_ACCOUNT_SID}:${env.TWILIO_AUTH_TOKEN}`)}`;
+    const { twilioAccountSid, twilioAuthToken } = settings(env);
+    if (url.hostname.endsWith("twilio.com") && twilioAccountSid && twilioAuthToken) {
+      headers.authorization = `Basic ${btoa(`${twilioAccountSid}:${twilioAuthToken}`)}`;
     }
     const res = await fetch(url, { headers, redirect: "follow" });
     if (!res.ok) throw new Error(`media fetch answered ${res.status}`);
@@ -61,7 +64,7 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
     await d.update(media).set({ status: "failed" }).where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready")));
     if (!final) {
       try {
-        await env.AI_QUEUE.send({ kind: "media_copy", orgId, item, attempt: attempt + 1 }, { delaySeconds: 2 ** attempt });
+        await enqueueAiJob(env, { kind: "media_copy", orgId, item, attempt: attempt + 1 }, { delaySeconds: 2 ** attempt });
       } catch (err) {
         log("error", "media_retry_enqueue_failed", { media_id: item.id, org_id: orgId, error: String(err) });
       }

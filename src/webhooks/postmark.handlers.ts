@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { db } from "../db/client";
 import { activities, channels, media } from "../db/schema";
 import type { AppEnv } from "../env";
-import { requirePostmarkWebhookAuth } from "../lib/config";
+import { requirePostmarkWebhookAuth } from "../config/secrets";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { normalizeEmail } from "../lib/phone";

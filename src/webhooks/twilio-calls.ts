@@ -1,5 +1,6 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Context } from "hono";
+import { settings } from "../config/settings";
 import { db, type Db } from "../db/client";
 import { activities, channels, unroutableEvents } from "../db/schema";
 import type { AppEnv, Bindings } from "../env";
@@ -67,7 +68,7 @@ export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) 
 
   if (!known.length && status && (FINAL_CALL_STATUSES as readonly string[]).includes(status)) {
     const direction = directionOf(params.get("Direction"));
-    const region = c.env.DEFAULT_PHONE_REGION;
+    const region = settings(c.env).defaultPhoneRegion;
     const from = toE164(params.get("From") ?? "", region);
     const to = toE164(params.get("To") ?? "", region);
     const ours = direction === "inbound" ? to : from;

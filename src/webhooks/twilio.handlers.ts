@@ -3,7 +3,8 @@ import type { Context } from "hono";
 import { db } from "../db/client";
 import { channels } from "../db/schema";
 import type { AppEnv } from "../env";
-import { requireTwilioAuthToken } from "../lib/config";
+import { requireTwilioAuthToken } from "../config/secrets";
+import { settings } from "../config/settings";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
@@ -22,7 +23,7 @@ const twiml = (c: Context<AppEnv>) => c.body(TWIML_EMPTY, 200, { "content-type":
 async function signedParams(c: Context<AppEnv>) {
   const authToken = requireTwilioAuthToken(c.env);
   const params = new URLSearchParams(await c.req.text());
-  const ok = await verifyTwilio(authToken, calledUrl(c.env.PUBLIC_BASE_URL, c.req.url), params, c.req.header("x-twilio-signature"));
+  const ok = await verifyTwilio(authToken, calledUrl(settings(c.env).publicBaseUrl ?? undefined, c.req.url), params, c.req.header("x-twilio-signature"));
   if (!ok) throw new ApiError("forbidden", "X-Twilio-Signature is missing or does not match.");
   return params;
 }
@@ -36,7 +37,7 @@ const smsChannelOrg = (c: Context<AppEnv>, address: string | null) =>
         .get()
     : Promise.resolve(undefined);
 
-const region = (c: Context<AppEnv>) => c.env.DEFAULT_PHONE_REGION;
+const region = (c: Context<AppEnv>) => settings(c.env).defaultPhoneRegion;
 
 /** POST /webhooks/twilio/messages: an inbound SMS/MMS into the timeline. */
 export async function inboundMessage(c: Context<AppEnv>) {

@@ -3,7 +3,7 @@ import { db } from "../db/client";
 import { unroutableEvents } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
-import { createRouter } from "../lib/router";
+import { createRouter } from "../http/router";
 import { iso } from "../lib/time";
 import { postmarkEvents, postmarkInbound } from "./postmark.handlers";
 import { callEvent, inboundMessage, messageStatus } from "./twilio.handlers";

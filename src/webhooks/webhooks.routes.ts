@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { pickErrors } from "../lib/errors";
-import { apiRoute, publicRoute } from "../lib/route";
+import { apiRoute, publicRoute } from "../http/route";
 import { Cursor, Limit, Timestamp, Uuid, jsonContent, listOf } from "../lib/schemas";
 
 // Provider bodies are documented with plain OpenAPI schemas, not zod: a zod body would

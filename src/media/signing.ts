@@ -1,5 +1,6 @@
 // Signed media links (SPEC 5): GET /media/{id}?exp=&sig= with sig = HMAC-SHA256(id.exp).
-import { mediaSecret } from "./config";
+import { mediaSecret } from "../config/secrets";
+import { settings } from "../config/settings";
 
 const enc = new TextEncoder();
 const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -17,7 +18,7 @@ export async function signedMediaUrl(env: { PUBLIC_BASE_URL?: string; MEDIA_URL_
   if (secret === null) return null;
   const exp = Math.floor(now / 1000) + ttl;
   const sig = await hmac(secret, `${mediaId}.${exp}`);
-  return `${(env.PUBLIC_BASE_URL ?? "").replace(/\/$/, "")}/media/${mediaId}?exp=${exp}&sig=${sig}`;
+  return `${settings(env).publicBaseUrl ?? ""}/media/${mediaId}?exp=${exp}&sig=${sig}`;
 }
 
 /** Constant-time check of a link's signature and expiry. */

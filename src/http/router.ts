@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
-import { ApiError, fieldErrors } from "./errors";
+import { ApiError, fieldErrors } from "../lib/errors";
 
 /** Every router builds on this: validation failures become problem+json (SPEC 3). */
 export function createRouter() {

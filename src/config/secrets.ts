@@ -1,6 +1,6 @@
 import type { Bindings } from "../env";
-import { ApiError } from "./errors";
-import { log } from "./log";
+import { ApiError } from "../lib/errors";
+import { log } from "../lib/log";
 
 // Secrets fail closed: a route whose secret is missing (or, for our own HMAC keys,
 // shorter than 32 bytes) refuses with 503 `not_configured` instead of signing or
@@ -9,9 +9,10 @@ import { log } from "./log";
 /** The least length of a key we sign with ourselves (HS256 tokens, media links): 256 bits. */
 export const MIN_SECRET_BYTES = 32;
 
+/** A secret that refuses (this file) or a setting whose value was not used (src/config/settings.ts). */
 export type ConfigProblem = {
   setting: string;
-  issue: "missing" | "too_short" | "invalid";
+  issue: "missing" | "too_short" | "invalid" | "out_of_range";
   effect: string;
 };
 

@@ -3,8 +3,8 @@ import { authenticate } from "../middleware/auth";
 import { idempotency } from "../middleware/idempotency";
 import { orgScope, requireRole } from "../middleware/org";
 import { orgRateLimit } from "../middleware/rate-limit";
-import { pickErrors } from "./errors";
-import { Uuid } from "./schemas";
+import { pickErrors } from "../lib/errors";
+import { Uuid } from "../lib/schemas";
 
 // Who may call a route. Every route declares one, so the guard and the OpenAPI
 // security section come from the same line.
