@@ -1,20 +1,5 @@
-import type { AppRouteHandler } from "../env";
-import { ApiError } from "../lib/errors";
 import { createRouter } from "../http/router";
-import { orgInbox } from "../org-inbox/org-inbox";
-import { isWebSocketUpgrade } from "../middleware/auth";
+import * as h from "./events.handlers";
 import * as r from "./events.routes";
 
-/** Checked here (token, membership), accepted by the org's OrgInbox with the hibernation API. */
-const events: AppRouteHandler<typeof r.events> = async (c) => {
-  if (!isWebSocketUpgrade(c)) throw new ApiError("upgrade_required", "GET /events is a WebSocket: send Upgrade: websocket.");
-  const since = c.req.valid("query").since;
-  const headers = new Headers({ upgrade: "websocket", "x-inbox-user": c.get("userId"), "x-inbox-role": c.get("role") });
-  if (since !== undefined) headers.set("x-inbox-since", String(since));
-  const res = await orgInbox(c.env, c.get("orgId")).fetch(new Request("https://org-inbox/events", { headers }));
-  if (res.status === 429) throw new ApiError("rate_limited", "This org has too many open event sockets.");
-  // A fresh Response: the object's has immutable headers, and the request middleware adds X-Request-Id.
-  return new Response(null, { status: res.status, webSocket: res.webSocket }) as never;
-};
-
-export const eventsRouter = createRouter().openapi(r.events, events);
+export const eventsRouter = createRouter().openapi(r.events, h.events);

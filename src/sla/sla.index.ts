@@ -1,39 +1,5 @@
-import { eq } from "drizzle-orm";
-import { db } from "../db/client";
-import { slaConfigs } from "../db/schema";
-import type { AppRouteHandler } from "../env";
 import { createRouter } from "../http/router";
-import { isoOrNull } from "../lib/time";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
-import { DEFAULT_SLA, type SlaSettings } from "./due";
-import { overdueCountQuery } from "./queries";
+import * as h from "./sla.handlers";
 import * as r from "./sla.routes";
 
-const toSla = (s: SlaSettings & { updatedAt?: number | null }) => ({
-  enabled: s.enabled,
-  first_response_minutes: s.firstResponseMinutes,
-  business_hours: s.businessHours,
-  updated_at: isoOrNull(s.updatedAt),
-});
-
-const getSla: AppRouteHandler<typeof r.getSla> = async (c) => {
-  const row = await db(c.env).select().from(slaConfigs).where(eq(slaConfigs.orgId, c.get("orgId"))).get();
-  return c.json(toSla(row ?? DEFAULT_SLA), 200);
-};
-
-const putSla: AppRouteHandler<typeof r.putSla> = async (c) => {
-  const b = c.req.valid("json");
-  const orgId = c.get("orgId");
-  const row = unwrap(
-    await orgInbox(c.env, orgId).replaceSla(orgId, { enabled: b.enabled, firstResponseMinutes: b.first_response_minutes, businessHours: b.business_hours }),
-  );
-  return c.json(toSla(row), 200);
-};
-
-const overdueCount: AppRouteHandler<typeof r.overdueCount> = async (c) => {
-  const assignee = c.req.valid("query").scope === "mine" ? c.get("userId") : null;
-  const [row] = await overdueCountQuery(db(c.env), c.get("orgId"), assignee, Date.now());
-  return c.json({ count: row?.n ?? 0 }, 200);
-};
-
-export const slaRouter = createRouter().openapi(r.getSla, getSla).openapi(r.putSla, putSla).openapi(r.overdueCount, overdueCount);
+export const slaRouter = createRouter().openapi(r.getSla, h.getSla).openapi(r.putSla, h.putSla).openapi(r.overdueCount, h.overdueCount);

@@ -1,61 +1,8 @@
-import { db } from "../db/client";
-import type { AppRouteHandler } from "../env";
 import { createRouter } from "../http/router";
-import { countPlan, countsStatement, readCounts } from "./counts";
-import type { View } from "../db/schema";
-import { memberViews, memberViewsQuery, toView } from "./queries";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
-import type { ViewFilters } from "./system-views";
+import * as h from "./views.handlers";
 import * as r from "./views.routes";
 
-const listViews: AppRouteHandler<typeof r.listViews> = async (c) => {
-  const rows = await memberViews(db(c.env), c.get("orgId"), c.get("userId"));
-  return c.json({ data: rows.map(toView) }, 200);
-};
-
-const putViews: AppRouteHandler<typeof r.putViews> = async (c) => {
-  const orgId = c.get("orgId");
-  // Through the org's OrgInbox: one save at a time, so concurrent saves cannot mix their replaces.
-  // (The RPC type of a JSON column is unknown; the rows are the View rows replaceViews answers.)
-  const rows = unwrap(await orgInbox(c.env, orgId).replaceViews(orgId, c.get("userId"), c.req.valid("json").views)) as View[];
-  return c.json({ data: rows.map(toView) }, 200);
-};
-
-// The member's views, remembered per isolate so that a badge refresh is one D1
-// round trip: the views are read again in the same batch as the counts, and the
-// counts are only used when that read matches what they were planned from.
-const knownViews = new Map<string, View[]>();
-const KNOWN_VIEWS_MAX = 5_000;
-const sameViews = (a: View[], b: View[]) =>
-  a.length === b.length && a.every((v, i) => v.id === b[i].id && v.updatedAt === b[i].updatedAt && JSON.stringify(v.filters) === JSON.stringify(b[i].filters));
-
-/** Per view, total and unread (see countPlan for how each stays cheap at any size). */
-const viewCounts: AppRouteHandler<typeof r.viewCounts> = async (c) => {
-  const d = db(c.env);
-  const orgId = c.get("orgId");
-  const userId = c.get("userId");
-  const key = `${orgId}:${userId}`;
-  const now = Date.now();
-  const plan = (rows: View[]) => rows.map((v) => countPlan(d, orgId, userId, v.filters as ViewFilters, now));
-  let rows = knownViews.get(key);
-  let counts: [number, number][] | undefined;
-  if (rows) {
-    const [current, [row]] = await d.batch([memberViewsQuery(d, orgId, userId), countsStatement(d, orgId, plan(rows))]);
-    if (sameViews(current, rows)) counts = readCounts(row as Record<string, number>, rows.length);
-    else rows = undefined;
-  }
-  if (!rows || !counts) {
-    rows = await memberViews(d, orgId, userId);
-    const [row] = await countsStatement(d, orgId, plan(rows));
-    counts = readCounts(row as Record<string, number>, rows.length);
-    if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();
-    knownViews.set(key, rows);
-  }
-  const data = rows.map((v, i) => ({ view_id: v.id, key: v.key, total: counts[i][0], unread: counts[i][1] }));
-  return c.json({ data }, 200);
-};
-
 export const viewsRouter = createRouter()
-  .openapi(r.viewCounts, viewCounts)
-  .openapi(r.listViews, listViews)
-  .openapi(r.putViews, putViews);
+  .openapi(r.viewCounts, h.viewCounts)
+  .openapi(r.listViews, h.listViews)
+  .openapi(r.putViews, h.putViews);
