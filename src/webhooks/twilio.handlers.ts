@@ -6,10 +6,9 @@ import type { AppEnv } from "../env";
 import { requireTwilioAuthToken } from "../lib/config";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
-import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
+import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { isTwilioMessageStatus } from "../org-inbox/status-rules";
 import { callCallback } from "./twilio-calls";
-import { adoptProviderId } from "./adopt";
-import { applyTwilioStatus, isTwilioMessageStatus } from "./twilio-status";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
 import { calledUrl, verifyTwilio } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
@@ -107,14 +106,17 @@ export async function messageStatus(c: Context<AppEnv>) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
       return twiml(c);
     }
-    let applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
-    const ours = new URL(c.req.url).searchParams.get("message_id");
-    if (applied.outcome === "unknown" && ours && (await adoptProviderId(d, orgId, ours, "twilio", sid))) {
-      applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
-    }
-    if (applied.id) await notifyMessageChanged(c.env, orgId, applied.id);
+    const outcome = unwrap(
+      await orgInbox(c.env, orgId).applyTwilioStatus(orgId, {
+        sid,
+        status,
+        errorCode: params.get("ErrorCode"),
+        errorMessage: params.get("ErrorMessage"),
+        messageId: new URL(c.req.url).searchParams.get("message_id"),
+      }),
+    );
     // Unknown yet: the send consumer may not have stored the sid; it applies this when it does.
-    if (applied.outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
+    if (outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
   }
