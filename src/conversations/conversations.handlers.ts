@@ -3,11 +3,11 @@ import type { AppEnv, AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { orgInbox, unwrap } from "../org-inbox/org-inbox";
-import { selectConversation, type ConversationWithContact, type StateChange } from "../org-inbox/state";
+import type { StateChange } from "../org-inbox/state";
 import type * as R from "./conversations.routes";
 import { toConversation, toMessage, toSuggestion } from "./present";
 import { findMemberView } from "../views/queries";
-import { conversationWhere, findActivity, type ConversationFilter, listConversations as listRows, listThread, mediaFor } from "./queries";
+import { conversationWhere, findActivity, type ConversationFilter, type ConversationWithContact, listConversations as listRows, listThread, mediaFor, selectConversation } from "./queries";
 
 const render = (row: ConversationWithContact) => toConversation(row.conversation, row.contact);
 

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { toConversation, toMessage, toSuggestion } from "../conversations/present";
-import { mediaFor } from "../conversations/queries";
+import { mediaFor, selectConversation } from "../conversations/queries";
 import { db } from "../db/client";
 import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
@@ -15,11 +15,11 @@ import type { PostmarkChange } from "./status-rules";
 import { replaceViews, type WantedView } from "../views/queries";
 import { ingest, type IngestInput } from "./ingest";
 import type { SlaSettings } from "../sla/due";
-import { replaceSla } from "../sla/recompute";
+import { replaceSla } from "./sla";
 import { removeMember } from "./members";
 import { createOutbound, type OutboundInput } from "./outbound";
 import { EventHub, type InboxEvent } from "./events";
-import { applyState, openConversation, selectConversation, setCallSummary, type StateChange } from "./state";
+import { applyState, openConversation, setCallSummary, type StateChange } from "./state";
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
 import { enqueueAiJobs } from "../setter/jobs";
 

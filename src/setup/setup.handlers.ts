@@ -6,9 +6,8 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import { forgetMembership } from "../middleware/org";
-import { anotherOwnerRemains } from "../org-inbox/members";
 import { orgInbox, unwrap } from "../org-inbox/org-inbox";
-import { findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
+import { anotherOwnerRemains, findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
 import type * as R from "./setup.routes";
 
 export const createOrg: AppRouteHandler<typeof R.createOrg> = async (c) => {
