@@ -1,7 +1,7 @@
 import type { AppRouteHandler } from "../env";
 import { ApiError } from "../lib/errors";
 import { createRouter } from "../lib/router";
-import { orgInbox } from "../org-inbox/org-inbox";
+import { orgInbox } from "../org-inbox/client";
 import { isWebSocketUpgrade } from "../middleware/auth";
 import * as r from "./events.routes";
 

@@ -313,13 +313,3 @@ export class OrgInbox extends DurableObject<Bindings> {
     });
   }
 }
-
-/** The org's OrgInbox stub; refusals come back as ApiError again. */
-export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
-  return env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
-}
-
-export function unwrap<T>(answer: InboxAnswer<T>): T {
-  if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors, answer.error.headers);
-  return answer.ok;
-}

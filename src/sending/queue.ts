@@ -8,7 +8,7 @@ import { mediaKey } from "../media/storage";
 import { providerFor } from "../providers";
 import type { SendOutcome } from "../providers/types";
 import type { SendResult } from "../org-inbox/delivery";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 
 export type SendJob = { orgId: string; messageId: string };
 
@@ -28,7 +28,7 @@ export function backoffSeconds(attempt: number, random = Math.random()) {
  */
 export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter?: number }> {
   const d = db(env);
-  const claimed = unwrap(await orgInbox(env, job.orgId).claimSend(job.orgId, job.messageId));
+  const claimed = await inbox(env, job.orgId).claimSend(job.messageId);
   if (!claimed) return {};
 
   const channel = claimed.channelId
@@ -65,7 +65,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
     });
   }
 
-  const settle = async (result: SendResult) => unwrap(await orgInbox(env, job.orgId).settleSend(job.orgId, claimed.id, result));
+  const settle = (result: SendResult) => inbox(env, job.orgId).settleSend(claimed.id, result);
   if (outcome.kind === "accepted") {
     await settle({ status: "sent", provider: channel!.provider, providerMessageId: outcome.providerMessageId });
     return {};

@@ -4,7 +4,7 @@ import { activities, type Activity } from "../db/schema";
 import type { Bindings } from "../env";
 import { log } from "../lib/log";
 import type { StuckFinding, SweepOutcome } from "../org-inbox/delivery";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import { isTwilioMessageStatus, type PostmarkChange } from "../org-inbox/status-rules";
 import { findPostmarkMessage, lookupPostmarkMessage } from "../providers/postmark";
 import { lookupTwilioMessage } from "../providers/twilio";
@@ -87,7 +87,7 @@ async function ask(env: Bindings, m: Stuck): Promise<Asked> {
 /** The provider is asked here, outside OrgInbox's chain; OrgInbox applies and announces what it said. */
 async function sweepOne(env: Bindings, m: Stuck, now: number): Promise<SweepOutcome> {
   const { reason, ...finding } = await ask(env, m);
-  const outcome = unwrap(await orgInbox(env, m.orgId).settleStuckSend(m.orgId, { id: m.id, sweepRequeues: m.sweepRequeues }, finding, now));
+  const outcome = await inbox(env, m.orgId).settleStuckSend({ id: m.id, sweepRequeues: m.sweepRequeues }, finding, now);
   if (outcome === "unreachable") log("warn", "send_sweep_unreachable", { message_id: m.id, provider: m.provider, reason });
   return outcome;
 }

@@ -4,7 +4,7 @@ import { activities, conversations, media, orgs, setterConfigs } from "../db/sch
 import type { Bindings } from "../env";
 import { SMS_MAX, threadLines } from "../conversations/queries";
 import { log } from "../lib/log";
-import { orgInbox } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import { generatorFor } from "./generator";
 import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
 import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
@@ -77,7 +77,7 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
     return;
   }
   const body = channel === "sms" ? text.slice(0, SMS_MAX) : text;
-  const answer = await orgInbox(env, job.orgId).createSuggestion(job.orgId, {
+  const answer = await inbox(env, job.orgId).answer.createSuggestion({
     conversationId: job.conversationId,
     body,
     channel,
@@ -109,7 +109,7 @@ async function summary(env: Bindings, job: Extract<AiJob, { kind: "summary" }>) 
     }
   }
   text ??= extractiveSummary(call.callTranscript);
-  await orgInbox(env, job.orgId).setCallSummary(job.orgId, call.id, text);
+  await inbox(env, job.orgId).setCallSummary(call.id, text);
   log("info", "call_summary", { org_id: job.orgId, activity_id: call.id, source: text ? source : "none" });
 }
 

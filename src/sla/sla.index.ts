@@ -4,7 +4,7 @@ import { slaConfigs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { createRouter } from "../lib/router";
 import { isoOrNull } from "../lib/time";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import { DEFAULT_SLA, type SlaSettings } from "./due";
 import { overdueCountQuery } from "./queries";
 import * as r from "./sla.routes";
@@ -24,9 +24,7 @@ const getSla: AppRouteHandler<typeof r.getSla> = async (c) => {
 const putSla: AppRouteHandler<typeof r.putSla> = async (c) => {
   const b = c.req.valid("json");
   const orgId = c.get("orgId");
-  const row = unwrap(
-    await orgInbox(c.env, orgId).replaceSla(orgId, { enabled: b.enabled, firstResponseMinutes: b.first_response_minutes, businessHours: b.business_hours }),
-  );
+  const row = await inbox(c.env, orgId).replaceSla({ enabled: b.enabled, firstResponseMinutes: b.first_response_minutes, businessHours: b.business_hours });
   return c.json(toSla(row), 200);
 };
 

@@ -8,7 +8,7 @@ import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { normalizeEmail } from "../lib/phone";
 import { mediaKey } from "../media/storage";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import { derivedMediaId } from "./inbound-media";
 import { postmarkRecordChange } from "./postmark-status";
 import { constantTimeEqual } from "./twilio-signature";
@@ -104,7 +104,7 @@ export async function postmarkInbound(c: Context<AppEnv>) {
         .onConflictDoNothing();
       mediaIds.push(id);
     }
-    const answer = await orgInbox(c.env, orgId).ingest(orgId, {
+    const answer = await inbox(c.env, orgId).answer.ingest({
       contact: { email: from, name: typeof p.FromName === "string" && p.FromName ? p.FromName : (p.FromFull?.Name ?? null) },
       type: "email",
       direction: "inbound",
@@ -136,7 +136,7 @@ export async function postmarkEvents(c: Context<AppEnv>) {
     const messageId = typeof p?.MessageID === "string" ? p.MessageID : null;
     const ours = typeof p?.Metadata?.message_id === "string" ? p.Metadata.message_id : null;
     const row = ours ? await d.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).get() : undefined;
-    const result = p && messageId && row ? unwrap(await orgInbox(c.env, row.orgId).applyPostmarkEvent(row.orgId, row.id, messageId, postmarkRecordChange(p))) : null;
+    const result = p && messageId && row ? await inbox(c.env, row.orgId).applyPostmarkEvent(row.id, messageId, postmarkRecordChange(p)) : null;
     if (!p || !result || result === "unknown_message") {
       await keepUnroutable(d, { orgId: row?.orgId ?? null, provider: "postmark", reason: p ? "unknown_message" : "invalid_payload", payload: p ?? {} });
       return c.json({ ok: true }, 200);

@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 import { requireTwilioAuthToken } from "../lib/config";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import { isTwilioMessageStatus } from "../org-inbox/status-rules";
 import { callCallback } from "./twilio-calls";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
@@ -63,7 +63,7 @@ export async function inboundMessage(c: Context<AppEnv>) {
       if (url) items.push({ id: await derivedMediaId(orgId, "twilio", sid, String(i)), url, contentType: params.get(`MediaContentType${i}`) ?? "application/octet-stream" });
     }
     await registerInboundMedia(d, orgId, items);
-    const answer = await orgInbox(c.env, orgId).ingest(orgId, {
+    const answer = await inbox(c.env, orgId).answer.ingest({
       contact: { phone: from },
       type: "sms",
       direction: "inbound",
@@ -106,15 +106,13 @@ export async function messageStatus(c: Context<AppEnv>) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
       return twiml(c);
     }
-    const outcome = unwrap(
-      await orgInbox(c.env, orgId).applyTwilioStatus(orgId, {
-        sid,
-        status,
-        errorCode: params.get("ErrorCode"),
-        errorMessage: params.get("ErrorMessage"),
-        messageId: new URL(c.req.url).searchParams.get("message_id"),
-      }),
-    );
+    const outcome = await inbox(c.env, orgId).applyTwilioStatus({
+      sid,
+      status,
+      errorCode: params.get("ErrorCode"),
+      errorMessage: params.get("ErrorMessage"),
+      messageId: new URL(c.req.url).searchParams.get("message_id"),
+    });
     // Unknown yet: the send consumer may not have stored the sid; it applies this when it does.
     if (outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
   } catch (e) {
