@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
 import { settings, settingsProblems } from "../src/config/settings";
 import type { Bindings } from "../src/env";
-import { orgInbox } from "../src/org-inbox/org-inbox";
+import { orgInbox } from "../src/org-inbox/client";
 import { BASE, expectProblem, json, newOrg, type TestOrg } from "./helpers";
 
 // One validated config (src/config/settings.ts): each setting is parsed once per env

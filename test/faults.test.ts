@@ -1,4 +1,4 @@
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { db, type Db } from "../src/db/client";
@@ -62,6 +62,21 @@ function failingWhen(d1: D1Database, broken: () => boolean): D1Database {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/**
+ * The org's OrgInbox (the only writer of a message's delivery state) on a D1 that fails
+ * every statement once `broken()` says so; the answer puts its own D1 back.
+ */
+async function breakInboxDb(orgId: string, broken: () => boolean) {
+  const stub = env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
+  type Instance = { env: typeof env };
+  const real = await runInDurableObject(stub, (instance) => {
+    const own = (instance as unknown as Instance).env;
+    (instance as unknown as Instance).env = { ...own, DB: failingWhen(own.DB, broken) };
+    return own;
+  });
+  return () => runInDurableObject(stub, (instance) => void ((instance as unknown as Instance).env = real));
 }
 
 const outbound = (id: string) => env.DB.prepare("SELECT status, provider_message_id, send_attempts FROM activities WHERE id = ?").bind(id).first();
@@ -185,7 +200,9 @@ describe("faults", () => {
     const { org, job } = await queuedMessage("sms", number);
     const twilio = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ sid: "SMcrashed1", status: "queued" }, { status: 201 }));
     // The database goes away the moment Twilio has the message: the sid is never stored.
-    await expect(deliver({ ...env, DB: failingWhen(env.DB, () => twilio.mock.calls.length > 0) }, job)).rejects.toThrow(/Failed query: update "activities"/);
+    const repair = await breakInboxDb(job.orgId, () => twilio.mock.calls.length > 0);
+    await expect(deliver(env, job)).rejects.toThrow(/Failed query: update "activities"/);
+    await repair();
     expect(twilio).toHaveBeenCalledTimes(1);
     expect(await outbound(job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
     // The queue redelivers the job (twice): the message is no longer queued, so nothing goes out again.
@@ -213,7 +230,9 @@ describe("faults", () => {
   it("the send consumer dying after Postmark accepted: no second send, and the Delivery event still lands the email", async () => {
     const { job } = await queuedMessage("email", `help-${crypto.randomUUID().slice(0, 8)}@acme.test`);
     const postmark = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ ErrorCode: 0, Message: "OK", MessageID: "pm-crashed-1", To: "priya@example.org", SubmittedAt: new Date().toISOString() }));
-    await expect(deliver({ ...env, DB: failingWhen(env.DB, () => postmark.mock.calls.length > 0) }, job)).rejects.toThrow(/Failed query: update "activities"/);
+    const repair = await breakInboxDb(job.orgId, () => postmark.mock.calls.length > 0);
+    await expect(deliver(env, job)).rejects.toThrow(/Failed query: update "activities"/);
+    await repair();
     expect(await deliver(env, job)).toEqual({});
     expect(postmark).toHaveBeenCalledTimes(1);
     expect(JSON.parse(String(postmark.mock.calls[0][1]?.body)).Metadata).toEqual({ message_id: job.messageId });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ApiWindow } from "../src/org-inbox/api-window";
-import { orgInbox } from "../src/org-inbox/org-inbox";
+import { orgInbox } from "../src/org-inbox/client";
 import { batchFor, OrgBudget, type ApiLedger } from "../src/middleware/rate-limit";
 import { addMember, count, expectProblem, ingestOk, json, newOrg, twilioPost } from "./helpers";
 

@@ -251,6 +251,8 @@ describe("POST /webhooks/twilio/calls", () => {
       expect(conv.data.last_activity.preview).toContain("move my cleaning");
       const after = await theCall(org);
       expect(after.conversation.last_activity.preview).toContain("move my cleaning");
+      // The summary job announces the call once more, on its own time: wait for it first.
+      await socket.next((e) => e.type === "message.updated" && e.data.id === before.calls[0].id && e.data.call.summary_status !== "pending", "the summary's message.updated");
       // A redelivered transcription changes nothing and announces nothing more.
       const seen = socket.seen.length;
       await post("/webhooks/twilio/calls", transcription("CA50"));

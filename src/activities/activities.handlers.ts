@@ -4,7 +4,7 @@ import type { AppRouteHandler } from "../env";
 import { invalid } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import type { IngestInput } from "../org-inbox/ingest";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import type { z } from "@hono/zod-openapi";
 import type * as R from "./activities.routes";
 import type { IngestBody } from "./activities.routes";
@@ -52,7 +52,7 @@ export function toIngestInput(b: Body, region: string | undefined, authorId: str
 export const ingestActivity: AppRouteHandler<typeof R.ingestActivity> = async (c) => {
   const orgId = c.get("orgId");
   const input = toIngestInput(c.req.valid("json"), settings(c.env).defaultPhoneRegion, c.get("userId"));
-  const result = unwrap(await orgInbox(c.env, orgId).ingest(orgId, input));
+  const result = await inbox(c.env, orgId).ingest(input);
   const media = new Map(result.media.map((m) => [m.id, m]));
   const message = await toMessage(c.env, result.activity, media);
   return c.json({ message, duplicate: result.duplicate }, result.duplicate ? 200 : 201);

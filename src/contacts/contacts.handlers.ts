@@ -6,7 +6,7 @@ import { notFound } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import type * as R from "./contacts.routes";
 import { findContact, searchContacts, toContact } from "./queries";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 
 export const listContacts: AppRouteHandler<typeof R.listContacts> = async (c) => {
   const { q, limit = 25, cursor } = c.req.valid("query");
@@ -29,7 +29,7 @@ export const createContact: AppRouteHandler<typeof R.createContact> = async (c) 
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
   const input = { name: body.name ?? null, ...normalizeAddresses(body, settings(c.env).defaultPhoneRegion) };
-  const contact = unwrap(await orgInbox(c.env, orgId).createContact(orgId, input));
+  const contact = await inbox(c.env, orgId).createContact(input);
   return c.json(toContact(contact), 201);
 };
 
@@ -44,6 +44,6 @@ export const patchContact: AppRouteHandler<typeof R.patchContact> = async (c) =>
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
   const input = { ...(body.name !== undefined ? { name: body.name } : {}), ...normalizeAddresses(body, settings(c.env).defaultPhoneRegion) };
-  const contact = unwrap(await orgInbox(c.env, orgId).updateContact(orgId, id, input));
+  const contact = await inbox(c.env, orgId).updateContact(id, input);
   return c.json(toContact(contact), 200);
 };

@@ -2,12 +2,12 @@ import { db } from "../db/client";
 import type { AppEnv, AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
-import { selectConversation, type ConversationWithContact, type StateChange } from "../org-inbox/state";
+import { inbox } from "../org-inbox/client";
+import type { StateChange } from "../org-inbox/state";
 import type * as R from "./conversations.routes";
 import { toConversation, toMessage, toSuggestion } from "./present";
 import { findMemberView } from "../views/queries";
-import { conversationWhere, findActivity, type ConversationFilter, listConversations as listRows, listThread, mediaFor } from "./queries";
+import { conversationWhere, findActivity, type ConversationFilter, type ConversationWithContact, listConversations as listRows, listThread, mediaFor, selectConversation } from "./queries";
 
 const render = (row: ConversationWithContact) => toConversation(row.conversation, row.contact);
 
@@ -61,12 +61,12 @@ export const listMessages: AppRouteHandler<typeof R.listMessages> = async (c) =>
 export const openConversation: AppRouteHandler<typeof R.openConversation> = async (c) => {
   const orgId = c.get("orgId");
   const contactId = c.req.valid("param").contact_id.toLowerCase();
-  const opened = unwrap(await orgInbox(c.env, orgId).openConversation(orgId, contactId));
+  const opened = await inbox(c.env, orgId).openConversation(contactId);
   return c.json(render(opened), opened.created ? 201 : 200);
 };
 
 async function changeState(env: AppEnv["Bindings"], orgId: string, conversationId: string, change: StateChange) {
-  return render(unwrap(await orgInbox(env, orgId).changeState(orgId, conversationId.toLowerCase(), change)));
+  return render(await inbox(env, orgId).changeState(conversationId.toLowerCase(), change));
 }
 
 export const star: AppRouteHandler<typeof R.star> = async (c) =>

@@ -1,8 +1,18 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities, conversations, contacts, media, type Media } from "../db/schema";
-import { contactColumns } from "../org-inbox/state";
+import { activities, conversations, contacts, media, type Conversation, type Media } from "../db/schema";
 import { inChunks } from "../lib/schemas";
+
+export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
+
+export const selectConversation = (d: Db, orgId: string, id: string) =>
+  d
+    .select({ conversation: conversations, contact: contactColumns })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(and(eq(conversations.orgId, orgId), eq(conversations.id, id)));
+
+export type ConversationWithContact = { conversation: Conversation; contact: { id: string; name: string | null; phone: string | null; email: string | null } };
 
 export type ConversationFilter = {
   scope?: "mine" | "team";
@@ -77,3 +87,30 @@ export async function mediaFor(d: Db, orgId: string, ids: string[]): Promise<Map
 
 export const findActivity = (d: Db, orgId: string, id: string) =>
   d.select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, id))).get();
+
+/** The longest sms body (and setter sms draft). */
+export const SMS_MAX = 1600;
+
+/**
+ * The thread's last `limit` sms/email/call lines before `at` (or up to it), oldest
+ * first; a call counts only when it has a summary or a transcript. Both the setter's
+ * prompt and a training pair's context read the thread through this.
+ */
+export async function threadLines(d: Db, conversationId: string, at: number, opts: { inclusive: boolean; limit: number }) {
+  const a = activities;
+  const rows = await d
+    .select({ type: a.type, direction: a.direction, body: a.body, subject: a.subject, summary: a.callSummary, transcript: a.callTranscript, occurredAt: a.occurredAt })
+    .from(a)
+    .where(
+      and(
+        eq(a.conversationId, conversationId),
+        inArray(a.type, ["sms", "email", "call"]),
+        opts.inclusive ? lte(a.occurredAt, at) : lt(a.occurredAt, at),
+        sql`NOT (${a.type} = 'call' AND ${a.callSummary} IS NULL AND ${a.callTranscript} IS NULL)`,
+      ),
+    )
+    .orderBy(desc(a.occurredAt), desc(a.id))
+    .limit(opts.limit)
+    .all();
+  return rows.reverse();
+}

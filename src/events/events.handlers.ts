@@ -1,6 +1,6 @@
 import type { AppRouteHandler } from "../env";
 import { ApiError } from "../lib/errors";
-import { orgInbox } from "../org-inbox/org-inbox";
+import { orgInbox } from "../org-inbox/client";
 import { isWebSocketUpgrade } from "../middleware/auth";
 import type * as r from "./events.routes";
 

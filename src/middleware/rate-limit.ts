@@ -4,7 +4,7 @@ import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { settings } from "../config/settings";
 import type { Spend } from "../org-inbox/api-window";
-import { orgInbox } from "../org-inbox/org-inbox";
+import { orgInbox } from "../org-inbox/client";
 
 // Per-org API limit (SPEC 11: RATE_LIMIT_PER_MINUTE): a fixed one-minute window whose
 // count lives in the org's OrgInbox, so it holds across every isolate and location

@@ -1,13 +1,7 @@
-import { and, eq, ne, or, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { conversationTallies, conversations, members, views } from "../db/schema";
-
-/**
- * Guards a change to an owner row: it applies only while another owner remains,
- * checked in the same statement so two owners cannot demote each other at once.
- */
-export const anotherOwnerRemains = (orgId: string) =>
-  or(ne(members.role, "owner"), sql`(SELECT COUNT(*) FROM members WHERE org_id = ${orgId} AND role = 'owner') > 1`);
+import { anotherOwnerRemains } from "../setup/queries";
 
 /**
  * One batch: the member goes (unless they are the last owner), and only then

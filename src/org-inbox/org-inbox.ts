@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { toConversation, toMessage, toSuggestion } from "../conversations/present";
-import { mediaFor } from "../conversations/queries";
+import { mediaFor, selectConversation } from "../conversations/queries";
 import { db } from "../db/client";
 import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
@@ -11,14 +11,16 @@ import { settings } from "../config/settings";
 import { ApiWindow } from "./api-window";
 import { applyCallDetails, type CallDetails } from "./calls";
 import { createContact, updateContact, type ContactInput } from "./contacts";
+import { claimSend, ENQUEUE_FAILED, markEnqueueFailed, postmarkEvent, settleSend, settleStuckSend, twilioStatus, type SendResult, type Stuck, type StuckFinding, type TwilioStatus } from "./delivery";
+import type { PostmarkChange } from "./status-rules";
 import { replaceViews, type WantedView } from "../views/queries";
 import { ingest, type IngestInput } from "./ingest";
 import type { SlaSettings } from "../sla/due";
-import { replaceSla } from "../sla/recompute";
+import { replaceSla } from "./sla";
 import { removeMember } from "./members";
 import { createOutbound, type OutboundInput } from "./outbound";
 import { EventHub, type InboxEvent } from "./events";
-import { applyState, openConversation, selectConversation, setCallSummary, type StateChange } from "./state";
+import { applyState, openConversation, setCallSummary, type StateChange } from "./state";
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
 import { enqueueAiJobs, enqueueSend } from "../jobs";
 
@@ -167,14 +169,52 @@ export class OrgInbox extends DurableObject<Bindings> {
     });
   }
 
-  /** A message's delivery status changed outside the chain (send consumer, provider webhooks): tell the listeners. */
-  messageChanged(orgId: string, activityId: string) {
+  /** A message's delivery state changed: message.updated with the row as stored now. */
+  private messageUpdated(orgId: string, activityId: string) {
+    return this.emit(1, async () => {
+      const a = await db(this.env).select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))).get();
+      return a ? [await this.messageEvent("message.updated", a)] : [];
+    });
+  }
+
+  /** The send consumer's claim (queued → sending, at most once); null when the message is not queued. Not announced. */
+  claimSend(orgId: string, messageId: string) {
+    return this.serialize(() => claimSend(db(this.env), orgId, messageId));
+  }
+
+  /** The send consumer's outcome, after the provider answered (outside the chain). */
+  settleSend(orgId: string, messageId: string, result: SendResult) {
     return this.serialize(async () => {
-      await this.emit(1, async () => {
-        const a = await db(this.env).select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))).get();
-        return a ? [await this.messageEvent("message.updated", a)] : [];
-      });
+      await settleSend(db(this.env), orgId, messageId, result);
+      await this.messageUpdated(orgId, messageId);
       return true;
+    });
+  }
+
+  /** A Twilio status callback: "applied", "stale" or "unknown" (no message of the org has this sid yet). */
+  applyTwilioStatus(orgId: string, status: TwilioStatus) {
+    return this.serialize(async () => {
+      const applied = await twilioStatus(db(this.env), orgId, status);
+      if (applied.id) await this.messageUpdated(orgId, applied.id);
+      return applied.outcome;
+    });
+  }
+
+  /** A Postmark Delivery, Bounce or SpamComplaint for our email `messageId` (change null: a record type we do not apply). */
+  applyPostmarkEvent(orgId: string, messageId: string, pmid: string, change: PostmarkChange | null) {
+    return this.serialize(async () => {
+      const result = await postmarkEvent(db(this.env), orgId, messageId, pmid, change);
+      if (result === "applied") await this.messageUpdated(orgId, messageId);
+      return result;
+    });
+  }
+
+  /** The send sweep's finding about a message stuck in `sending` (the provider was asked outside the chain). */
+  settleStuckSend(orgId: string, stuck: Stuck, finding: StuckFinding, now: number) {
+    return this.serialize(async () => {
+      const outcome = await settleStuckSend(db(this.env), this.env, orgId, stuck, finding, now);
+      if (outcome !== "unchanged" && outcome !== "unreachable") await this.messageUpdated(orgId, stuck.id);
+      return outcome;
     });
   }
 
@@ -225,9 +265,8 @@ export class OrgInbox extends DurableObject<Bindings> {
       // Stored but not handed over: say so on the message rather than fail the request
       // (a retried request would send twice).
       log("error", "enqueue_failed", { message_id: created.activity.id, error: String(e) });
-      const error = { errorCode: "enqueue_failed", errorMessage: "The message could not be queued for sending." };
-      await d.update(activities).set({ status: "failed", ...error }).where(eq(activities.id, created.activity.id));
-      return { ...created, activity: { ...created.activity, status: "failed", ...error } };
+      await markEnqueueFailed(d, orgId, created.activity.id, created.activity.updatedAt);
+      return { ...created, activity: { ...created.activity, status: "failed", ...ENQUEUE_FAILED } };
     }
     return created;
   }
@@ -273,24 +312,5 @@ export class OrgInbox extends DurableObject<Bindings> {
       }
       return opened;
     });
-  }
-}
-
-/** The org's OrgInbox stub; refusals come back as ApiError again. */
-export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
-  return env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
-}
-
-export function unwrap<T>(answer: InboxAnswer<T>): T {
-  if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors, answer.error.headers);
-  return answer.ok;
-}
-
-/** Best effort: a status change made outside OrgInbox reaches the org's event sockets. */
-export async function notifyMessageChanged(env: Pick<Bindings, "ORG_INBOX">, orgId: string, activityId: string) {
-  try {
-    await orgInbox(env, orgId).messageChanged(orgId, activityId);
-  } catch (e) {
-    log("warn", "event_notify_failed", { org_id: orgId, activity_id: activityId, error: String(e) });
   }
 }

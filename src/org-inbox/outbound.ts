@@ -4,7 +4,7 @@ import { activities, channels, conversations, type Activity, type Channel, type 
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { activityPreview } from "./ingest";
-import { selectConversation } from "./state";
+import { selectConversation } from "../conversations/queries";
 import { resolveDraftBySend } from "./suggestions";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 

@@ -1,20 +1,10 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { activities, contacts, conversations, members, type Conversation } from "../db/schema";
+import { contactColumns, selectConversation } from "../conversations/queries";
 import { ApiError, notFound } from "../lib/errors";
 import { activityPreview, newConversation } from "./ingest";
 import { bucketOf, tallyMove } from "./tallies";
-
-export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
-
-export const selectConversation = (d: Db, orgId: string, id: string) =>
-  d
-    .select({ conversation: conversations, contact: contactColumns })
-    .from(conversations)
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(eq(conversations.orgId, orgId), eq(conversations.id, id)));
-
-export type ConversationWithContact = { conversation: Conversation; contact: { id: string; name: string | null; phone: string | null; email: string | null } };
 
 /** Inbox state actions (SPEC 6); each is idempotent and answers the new state. */
 export type StateChange =

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { activities, conversations, trainingPairs, type Activity } from "../db/schema";
@@ -6,7 +6,7 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { labelPair } from "../setter/similarity";
 import { newActivity } from "./activity";
-import { selectConversation } from "./state";
+import { selectConversation, SMS_MAX, threadLines } from "../conversations/queries";
 
 export type SuggestionInput = {
   conversationId: string;
@@ -17,8 +17,6 @@ export type SuggestionInput = {
   /** A setter draft answers this inbound message; it is dropped when the thread has moved on. */
   triggerId?: string;
 };
-
-export const SMS_MAX = 1600;
 
 /** The thread's newest sms or email (either direction), by occurred_at. */
 const latestMessage = (d: Db, conversationId: string) =>
@@ -96,30 +94,6 @@ export async function dismissSuggestion(d: Db, orgId: string, conversationId: st
 }
 
 export type PairContext = { role: "contact" | "agent"; body: string; occurred_at: string }[];
-
-/**
- * The thread's last `limit` sms/email/call lines before `at` (or up to it), oldest
- * first; a call counts only when it has a summary or a transcript. Both the setter's
- * prompt and a training pair's context read the thread through this.
- */
-export async function threadLines(d: Db, conversationId: string, at: number, opts: { inclusive: boolean; limit: number }) {
-  const a = activities;
-  const rows = await d
-    .select({ type: a.type, direction: a.direction, body: a.body, subject: a.subject, summary: a.callSummary, transcript: a.callTranscript, occurredAt: a.occurredAt })
-    .from(a)
-    .where(
-      and(
-        eq(a.conversationId, conversationId),
-        inArray(a.type, ["sms", "email", "call"]),
-        opts.inclusive ? lte(a.occurredAt, at) : lt(a.occurredAt, at),
-        sql`NOT (${a.type} = 'call' AND ${a.callSummary} IS NULL AND ${a.callTranscript} IS NULL)`,
-      ),
-    )
-    .orderBy(desc(a.occurredAt), desc(a.id))
-    .limit(opts.limit)
-    .all();
-  return rows.reverse();
-}
 
 /** The 10 sms/email/call messages before the draft, oldest first (SPEC 8); a call reads as its summary, else its transcript. */
 export async function pairContext(d: Db, draft: Activity): Promise<PairContext> {

@@ -1,6 +1,6 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { db } from "../db/client";
-import { activities, channels, media as mediaTable } from "../db/schema";
+import { channels, media as mediaTable } from "../db/schema";
 import { settings } from "../config/settings";
 import type { Bindings } from "../env";
 import type { SendJob } from "../jobs";
@@ -9,8 +9,8 @@ import { signedMediaUrl } from "../media/signing";
 import { mediaKey } from "../media/storage";
 import { providerFor } from "../providers";
 import type { SendOutcome } from "../providers/types";
-import { applyWaitingStatuses } from "../webhooks/twilio-status";
-import { notifyMessageChanged } from "../org-inbox/org-inbox";
+import type { SendResult } from "../org-inbox/delivery";
+import { inbox } from "../org-inbox/client";
 
 export const MAX_SEND_ATTEMPTS = 5;
 
@@ -21,18 +21,14 @@ export function backoffSeconds(attempt: number, random = Math.random()) {
 }
 
 /**
- * Delivers one queued message at most once: the claim (queued → sending) is a
- * conditional update, so a redelivered job, or one for a message no longer
- * queued, sends nothing.
+ * Delivers one queued message at most once: OrgInbox's claim (queued → sending) is a
+ * conditional update, so a redelivered job, or one for a message no longer queued,
+ * sends nothing. The provider is called here, outside OrgInbox's chain; its answer
+ * goes back to OrgInbox, which stores and announces it.
  */
 export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter?: number }> {
   const d = db(env);
-  const now = Date.now();
-  const [claimed] = await d
-    .update(activities)
-    .set({ status: "sending", sendAttempts: sql`${activities.sendAttempts} + 1`, updatedAt: now })
-    .where(and(eq(activities.id, job.messageId), eq(activities.orgId, job.orgId), eq(activities.status, "queued")))
-    .returning();
+  const claimed = await inbox(env, job.orgId).claimSend(job.messageId);
   if (!claimed) return {};
 
   const channel = claimed.channelId
@@ -69,25 +65,14 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
     });
   }
 
-  const sending = and(eq(activities.id, claimed.id), eq(activities.status, "sending"));
-  const done = Date.now();
+  const settle = (result: SendResult) => inbox(env, job.orgId).settleSend(claimed.id, result);
   if (outcome.kind === "accepted") {
-    await d
-      .update(activities)
-      .set({ status: "sent", providerMessageId: outcome.providerMessageId, errorCode: null, errorMessage: null, updatedAt: done })
-      .where(sending);
-    // Callbacks that came before the sid was stored are applied now; the event carries the final state.
-    if (channel?.provider === "twilio") await applyWaitingStatuses(d, job.orgId, outcome.providerMessageId);
-    await notifyMessageChanged(env, job.orgId, claimed.id);
+    await settle({ status: "sent", provider: channel!.provider, providerMessageId: outcome.providerMessageId });
     return {};
   }
   const final = outcome.kind === "reject" || claimed.sendAttempts >= MAX_SEND_ATTEMPTS;
   log(final ? "error" : "warn", "send_failed", { message_id: claimed.id, attempt: claimed.sendAttempts, code: outcome.code, final });
-  await d
-    .update(activities)
-    .set({ status: final ? "failed" : "queued", errorCode: outcome.code, errorMessage: outcome.message, updatedAt: done })
-    .where(sending);
-  await notifyMessageChanged(env, job.orgId, claimed.id);
+  await settle({ status: final ? "failed" : "queued", errorCode: outcome.code, errorMessage: outcome.message });
   return final ? {} : { retryAfter: backoffSeconds(claimed.sendAttempts) };
 }
 

@@ -1,16 +1,15 @@
-import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, isNull, lt, or, sql } from "drizzle-orm";
 import { db, type Db } from "../db/client";
 import { activities, type Activity } from "../db/schema";
 import type { Bindings } from "../env";
-import { enqueueSend } from "../jobs";
 import { log } from "../lib/log";
-import { notifyMessageChanged } from "../org-inbox/org-inbox";
+import type { StuckFinding, SweepOutcome } from "../org-inbox/delivery";
+import { inbox } from "../org-inbox/client";
+import { isTwilioMessageStatus, type PostmarkChange } from "../org-inbox/status-rules";
 import { findPostmarkMessage, lookupPostmarkMessage } from "../providers/postmark";
 import { lookupTwilioMessage } from "../providers/twilio";
 import type { Lookup } from "../providers/types";
-import { adoptProviderId } from "../webhooks/adopt";
-import { applyPostmarkChange, postmarkRecordChange, type PostmarkChange } from "../webhooks/postmark-status";
-import { applyTwilioStatus, isTwilioMessageStatus } from "../webhooks/twilio-status";
+import { postmarkRecordChange } from "../webhooks/postmark-status";
 
 // A send whose provider never calls back would stay `sending` forever. Every 5 minutes
 // (wrangler.toml [triggers]) the sweep asks the provider about messages `sending` for
@@ -22,8 +21,7 @@ export const SWEEP_AFTER_MS = 10 * 60_000;
 export const SWEEP_BATCH = 100;
 
 type Stuck = Pick<Activity, "id" | "orgId" | "provider" | "providerMessageId" | "sweepRequeues">;
-type Outcome = "updated" | "requeued" | "failed" | "unchanged" | "unreachable";
-export type SweepCounts = { checked: number } & Record<Outcome, number>;
+export type SweepCounts = { checked: number } & Record<SweepOutcome, number>;
 
 /**
  * Oldest first, at most SWEEP_BATCH, on the partial index of `sending` rows (the literal
@@ -52,102 +50,55 @@ function postmarkDetailsChange(found: { status: string; events: { Type?: string;
   return /^(sent|processed)$/i.test(found.status) ? { status: "sent" } : null;
 }
 
-type Verdict = { kind: "changed" } | { kind: "unchanged" } | { kind: "absent" } | { kind: "unreachable"; reason: string };
+/** What the provider says, with why it could not be asked (for the log). */
+type Asked = StuckFinding & { reason?: string };
 
-async function askTwilio(env: Bindings, d: Db, m: Stuck): Promise<Verdict> {
+async function askTwilio(env: Bindings, m: Stuck): Promise<Asked> {
   // No sid: the consumer never stored Twilio's answer, and no callback adopted one.
   if (!m.providerMessageId) return { kind: "absent" };
   const answer = await lookupTwilioMessage(env, m.providerMessageId);
   if (answer.kind !== "found") return answer;
   const { status, errorCode, errorMessage } = answer.found;
   if (!isTwilioMessageStatus(status)) return { kind: "unchanged" }; // accepted, scheduled, …: Twilio still has it
-  const applied = await applyTwilioStatus(d, m.orgId, m.providerMessageId, status, errorCode, errorMessage);
-  return { kind: applied.outcome === "applied" ? "changed" : "unchanged" };
+  return { kind: "twilio", sid: m.providerMessageId, status, errorCode, errorMessage };
 }
 
-async function askPostmark(env: Bindings, d: Db, m: Stuck): Promise<Verdict> {
-  let adopted = false;
+async function askPostmark(env: Bindings, m: Stuck): Promise<Asked> {
+  let adopt: string | null = null;
   let pmid = m.providerMessageId;
   if (!pmid) {
-    // Our id rides in Metadata: an email Postmark took before the consumer died is found, not sent again.
+    // Our id rides in Metadata: an email Postmark took before the consumer died is found (its id adopted), not sent again.
     const search: Lookup<{ messageId: string }> = await findPostmarkMessage(env, m.id);
     if (search.kind !== "found") return search;
-    pmid = search.found.messageId;
-    adopted = await adoptProviderId(d, m.orgId, m.id, "postmark", pmid);
+    pmid = adopt = search.found.messageId;
   }
   const answer = await lookupPostmarkMessage(env, pmid);
-  if (answer.kind === "absent") return adopted ? { kind: "changed" } : answer;
-  if (answer.kind === "unreachable") return adopted ? { kind: "changed" } : answer;
-  const change = postmarkDetailsChange(answer.found);
-  const changed = change ? await applyPostmarkChange(d, m.id, change) : false;
-  return { kind: changed || adopted ? "changed" : "unchanged" };
+  const details = answer.kind === "found" ? { kind: "found" as const, change: postmarkDetailsChange(answer.found) } : { kind: answer.kind };
+  return { kind: "postmark", adopt, details, reason: answer.kind === "unreachable" ? answer.reason : undefined };
 }
 
-async function ask(env: Bindings, d: Db, m: Stuck): Promise<Verdict> {
-  if (m.provider === "twilio") return askTwilio(env, d, m);
-  if (m.provider === "postmark") return askPostmark(env, d, m);
+async function ask(env: Bindings, m: Stuck): Promise<Asked> {
+  if (m.provider === "twilio") return askTwilio(env, m);
+  if (m.provider === "postmark") return askPostmark(env, m);
   // The log adapter (or no channel): nothing left this Worker, so sending again is safe.
   return { kind: "absent" };
 }
 
-const stillSending = (id: string) => and(eq(activities.id, id), sql`${activities.status} = 'sending'`);
-
-/** No provider has it: back to `queued` once (it was never sent), `failed` the second time. */
-async function settleAbsent(env: Bindings, d: Db, m: Stuck, now: number): Promise<Outcome> {
-  if (m.sweepRequeues >= 1) {
-    const [failed] = await d
-      .update(activities)
-      .set({ status: "failed", errorCode: "delivery_unknown", errorMessage: "The provider never received this message, also after it was queued again; it was not sent.", updatedAt: now })
-      .where(stillSending(m.id))
-      .returning({ id: activities.id });
-    return failed ? "failed" : "unchanged";
-  }
-  const [requeued] = await d
-    .update(activities)
-    .set({ status: "queued", sweepRequeues: sql`${activities.sweepRequeues} + 1`, updatedAt: now })
-    .where(and(stillSending(m.id), eq(activities.sweepRequeues, 0)))
-    .returning({ id: activities.id });
-  if (!requeued) return "unchanged";
-  try {
-    await enqueueSend(env, { orgId: m.orgId, messageId: m.id });
-  } catch (e) {
-    // Queued with no job would wait forever: say so on the message, as OrgInbox does.
-    log("error", "enqueue_failed", { message_id: m.id, source: "send_sweep", error: String(e) });
-    await d
-      .update(activities)
-      .set({ status: "failed", errorCode: "enqueue_failed", errorMessage: "The message could not be queued for sending.", updatedAt: Date.now() })
-      .where(and(eq(activities.id, m.id), eq(activities.status, "queued")));
-    return "failed";
-  }
-  return "requeued";
-}
-
-async function sweepOne(env: Bindings, d: Db, m: Stuck, now: number): Promise<Outcome> {
-  const verdict = await ask(env, d, m);
-  let outcome: Outcome;
-  if (verdict.kind === "changed") outcome = "updated";
-  else if (verdict.kind === "absent") outcome = await settleAbsent(env, d, m, now);
-  else {
-    if (verdict.kind === "unreachable") log("warn", "send_sweep_unreachable", { message_id: m.id, provider: m.provider, reason: verdict.reason });
-    outcome = verdict.kind;
-  }
-  if (outcome === "unchanged" || outcome === "unreachable") {
-    // Not updated_at: nothing about the message changed. Only when to look again.
-    await d.update(activities).set({ sweepCheckedAt: now }).where(stillSending(m.id));
-  } else {
-    await notifyMessageChanged(env, m.orgId, m.id);
-  }
+/** The provider is asked here, outside OrgInbox's chain; OrgInbox applies and announces what it said. */
+async function sweepOne(env: Bindings, m: Stuck, now: number): Promise<SweepOutcome> {
+  const { reason, ...finding } = await ask(env, m);
+  const outcome = await inbox(env, m.orgId).settleStuckSend({ id: m.id, sweepRequeues: m.sweepRequeues }, finding, now);
+  if (outcome === "unreachable") log("warn", "send_sweep_unreachable", { message_id: m.id, provider: m.provider, reason });
   return outcome;
 }
 
 /** One run of the sweep (the Cron Trigger's job). Logs and returns its counts. */
 export async function sweepStuckSends(env: Bindings, now = Date.now()): Promise<SweepCounts> {
-  const d = db(env);
-  const stuck = await stuckSendsQuery(d, now).all();
+  const stuck = await stuckSendsQuery(db(env), now).all();
   const counts: SweepCounts = { checked: stuck.length, updated: 0, requeued: 0, failed: 0, unchanged: 0, unreachable: 0 };
   for (const m of stuck) {
     try {
-      counts[await sweepOne(env, d, m, now)]++;
+      counts[await sweepOne(env, m, now)]++;
     } catch (e) {
       // One message's trouble (D1, the provider's odd answer) never stops the others.
       log("error", "send_sweep_failed", { message_id: m.id, error: String(e) });

@@ -3,9 +3,9 @@ import { db } from "../db/client";
 import { activities, conversations, media, orgs, setterConfigs } from "../db/schema";
 import type { Bindings } from "../env";
 import type { AiJob } from "../jobs";
+import { SMS_MAX, threadLines } from "../conversations/queries";
 import { log } from "../lib/log";
-import { orgInbox } from "../org-inbox/org-inbox";
-import { SMS_MAX, threadLines } from "../org-inbox/suggestions";
+import { inbox } from "../org-inbox/client";
 import { generatorFor } from "./generator";
 import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
 import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
@@ -62,7 +62,7 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
     return;
   }
   const body = channel === "sms" ? text.slice(0, SMS_MAX) : text;
-  const answer = await orgInbox(env, job.orgId).createSuggestion(job.orgId, {
+  const answer = await inbox(env, job.orgId).answer.createSuggestion({
     conversationId: job.conversationId,
     body,
     channel,
@@ -94,7 +94,7 @@ async function summary(env: Bindings, job: Extract<AiJob, { kind: "summary" }>) 
     }
   }
   text ??= extractiveSummary(call.callTranscript);
-  await orgInbox(env, job.orgId).setCallSummary(job.orgId, call.id, text);
+  await inbox(env, job.orgId).setCallSummary(call.id, text);
   log("info", "call_summary", { org_id: job.orgId, activity_id: call.id, source: text ? source : "none" });
 }
 

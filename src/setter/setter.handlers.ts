@@ -4,7 +4,7 @@ import { db } from "../db/client";
 import { setterConfigs, trainingPairs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import { generatorName } from "./generator";
 import { toConfig, toPair, toRecord } from "./present";
 import { pairsPage, setterConfigOf } from "./queries";
@@ -54,24 +54,20 @@ export const listPairs: AppRouteHandler<typeof r.listTrainingPairs> = async (c) 
 export const createSuggestion: AppRouteHandler<typeof r.createSuggestion> = async (c) => {
   const orgId = c.get("orgId");
   const b = c.req.valid("json");
-  const draft = unwrap(
-    await orgInbox(c.env, orgId).createSuggestion(orgId, {
-      conversationId: c.req.valid("param").conversation_id.toLowerCase(),
-      body: b.body,
-      channel: b.channel,
-      subject: b.subject,
-      authorId: c.get("userId"),
-    }),
-  );
+  const draft = await inbox(c.env, orgId).createSuggestion({
+    conversationId: c.req.valid("param").conversation_id.toLowerCase(),
+    body: b.body,
+    channel: b.channel,
+    subject: b.subject,
+    authorId: c.get("userId"),
+  });
   return c.json(toSuggestion(draft!), 201);
 };
 
 export const sendSuggestion: AppRouteHandler<typeof r.sendSuggestion> = async (c) => {
   const orgId = c.get("orgId");
   const p = c.req.valid("param");
-  const { activity, media, draft } = unwrap(
-    await orgInbox(c.env, orgId).sendSuggestion(orgId, p.conversation_id.toLowerCase(), p.activity_id.toLowerCase(), c.get("userId")),
-  );
+  const { activity, media, draft } = await inbox(c.env, orgId).sendSuggestion(p.conversation_id.toLowerCase(), p.activity_id.toLowerCase(), c.get("userId"));
   const message = await toMessage(c.env, activity, new Map(media.map((m) => [m.id, m])));
   return c.json({ suggestion: toSuggestion(draft!), message }, 202);
 };
@@ -79,8 +75,6 @@ export const sendSuggestion: AppRouteHandler<typeof r.sendSuggestion> = async (c
 export const dismissSuggestion: AppRouteHandler<typeof r.dismissSuggestion> = async (c) => {
   const orgId = c.get("orgId");
   const p = c.req.valid("param");
-  const draft = unwrap(
-    await orgInbox(c.env, orgId).dismissSuggestion(orgId, p.conversation_id.toLowerCase(), p.activity_id.toLowerCase(), c.get("userId")),
-  );
+  const draft = await inbox(c.env, orgId).dismissSuggestion(p.conversation_id.toLowerCase(), p.activity_id.toLowerCase(), c.get("userId"));
   return c.json(toSuggestion(draft), 200);
 };

@@ -1,4 +1,4 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { channels, members, type Channel, type Member, type Org } from "../db/schema";
 import { iso } from "../lib/time";
@@ -27,3 +27,10 @@ export const listMembersOf = (d: Db, orgId: string) =>
 
 export const listChannelsOf = (d: Db, orgId: string) =>
   d.select().from(channels).where(eq(channels.orgId, orgId)).orderBy(asc(channels.createdAt), asc(channels.id)).all();
+
+/**
+ * Guards a change to an owner row: it applies only while another owner remains,
+ * checked in the same statement so two owners cannot demote each other at once.
+ */
+export const anotherOwnerRemains = (orgId: string) =>
+  or(ne(members.role, "owner"), sql`(SELECT COUNT(*) FROM members WHERE org_id = ${orgId} AND role = 'owner') > 1`);

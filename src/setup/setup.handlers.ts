@@ -7,9 +7,8 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import { forgetMembership } from "../middleware/org";
-import { anotherOwnerRemains } from "../org-inbox/members";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
-import { findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
+import { inbox } from "../org-inbox/client";
+import { anotherOwnerRemains, findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
 import type * as R from "./setup.routes";
 
 export const createOrg: AppRouteHandler<typeof R.createOrg> = async (c) => {
@@ -93,7 +92,7 @@ export const deleteMember: AppRouteHandler<typeof R.deleteMember> = async (c) =>
   }
   // Through OrgInbox: unassigning their threads is a conversation-state write,
   // and it must not interleave with an assign to the same member.
-  const deleted = unwrap(await orgInbox(c.env, orgId).removeMember(orgId, userId));
+  const deleted = await inbox(c.env, orgId).removeMember(userId);
   forgetMembership(orgId, userId);
   if (!deleted) throw lastOwner();
   return c.body(null, 204);

@@ -3,7 +3,7 @@ import { db } from "../db/client";
 import { slaConfigs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { isoOrNull } from "../lib/time";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import { DEFAULT_SLA, type SlaSettings } from "./due";
 import { overdueCountQuery } from "./queries";
 import type * as r from "./sla.routes";
@@ -23,9 +23,7 @@ export const getSla: AppRouteHandler<typeof r.getSla> = async (c) => {
 export const putSla: AppRouteHandler<typeof r.putSla> = async (c) => {
   const b = c.req.valid("json");
   const orgId = c.get("orgId");
-  const row = unwrap(
-    await orgInbox(c.env, orgId).replaceSla(orgId, { enabled: b.enabled, firstResponseMinutes: b.first_response_minutes, businessHours: b.business_hours }),
-  );
+  const row = await inbox(c.env, orgId).replaceSla({ enabled: b.enabled, firstResponseMinutes: b.first_response_minutes, businessHours: b.business_hours });
   return c.json(toSla(row), 200);
 };
 

@@ -3,7 +3,7 @@ import type { AppRouteHandler } from "../env";
 import { countPlan, countsStatement, readCounts } from "./counts";
 import type { View } from "../db/schema";
 import { memberViews, memberViewsQuery, toView } from "./queries";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import type { ViewFilters } from "./system-views";
 import type * as r from "./views.routes";
 
@@ -16,7 +16,7 @@ export const putViews: AppRouteHandler<typeof r.putViews> = async (c) => {
   const orgId = c.get("orgId");
   // Through the org's OrgInbox: one save at a time, so concurrent saves cannot mix their replaces.
   // (The RPC type of a JSON column is unknown; the rows are the View rows replaceViews answers.)
-  const rows = unwrap(await orgInbox(c.env, orgId).replaceViews(orgId, c.get("userId"), c.req.valid("json").views)) as View[];
+  const rows = await inbox(c.env, orgId).replaceViews(c.get("userId"), c.req.valid("json").views);
   return c.json({ data: rows.map(toView) }, 200);
 };
 

@@ -8,10 +8,9 @@ import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { normalizeEmail } from "../lib/phone";
 import { mediaKey } from "../media/storage";
-import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
-import { adoptProviderId } from "./adopt";
+import { inbox } from "../org-inbox/client";
 import { derivedMediaId } from "./inbound-media";
-import { applyPostmarkChange, postmarkRecordChange } from "./postmark-status";
+import { postmarkRecordChange } from "./postmark-status";
 import { constantTimeEqual } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
 
@@ -105,7 +104,7 @@ export async function postmarkInbound(c: Context<AppEnv>) {
         .onConflictDoNothing();
       mediaIds.push(id);
     }
-    const answer = await orgInbox(c.env, orgId).ingest(orgId, {
+    const answer = await inbox(c.env, orgId).answer.ingest({
       contact: { email: from, name: typeof p.FromName === "string" && p.FromName ? p.FromName : (p.FromFull?.Name ?? null) },
       type: "email",
       direction: "inbound",
@@ -136,22 +135,14 @@ export async function postmarkEvents(c: Context<AppEnv>) {
   try {
     const messageId = typeof p?.MessageID === "string" ? p.MessageID : null;
     const ours = typeof p?.Metadata?.message_id === "string" ? p.Metadata.message_id : null;
-    const row = ours
-      ? await d.select({ id: activities.id, orgId: activities.orgId, pmid: activities.providerMessageId }).from(activities).where(eq(activities.id, ours)).get()
-      : undefined;
-    if (row && messageId && row.pmid === null && (await adoptProviderId(d, row.orgId, row.id, "postmark", messageId))) row.pmid = messageId;
-    if (!p || !messageId || !row || row.pmid !== messageId) {
+    const row = ours ? await d.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).get() : undefined;
+    const result = p && messageId && row ? await inbox(c.env, row.orgId).applyPostmarkEvent(row.id, messageId, postmarkRecordChange(p)) : null;
+    if (!p || !result || result === "unknown_message") {
       await keepUnroutable(d, { orgId: row?.orgId ?? null, provider: "postmark", reason: p ? "unknown_message" : "invalid_payload", payload: p ?? {} });
       return c.json({ ok: true }, 200);
     }
-    orgId = row.orgId;
-    const change = postmarkRecordChange(p);
-    if (!change) {
-      await keepUnroutable(d, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
-    } else {
-      await applyPostmarkChange(d, row.id, change);
-      await notifyMessageChanged(c.env, orgId, row.id);
-    }
+    orgId = row!.orgId;
+    if (result === "unhandled") await keepUnroutable(d, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p ?? {} });
   }

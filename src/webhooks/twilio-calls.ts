@@ -5,7 +5,7 @@ import { db, type Db } from "../db/client";
 import { activities, channels, unroutableEvents } from "../db/schema";
 import type { AppEnv, Bindings } from "../env";
 import { toE164 } from "../lib/phone";
-import { orgInbox, unwrap } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
 import type { CallDetails } from "../org-inbox/calls";
 import { log } from "../lib/log";
 import { isDisplayUrl } from "../lib/schemas";
@@ -43,7 +43,7 @@ async function applyDetails(env: Bindings, d: Db, call: { id: string; orgId: str
   const transcript = p.get("TranscriptionText");
   if (transcript && (p.get("TranscriptionStatus") ?? "completed") === "completed") details.transcript = transcript;
   if (!Object.keys(details).length) return;
-  unwrap(await orgInbox(env, call.orgId).applyCallDetails(call.orgId, call.id, details));
+  await inbox(env, call.orgId).applyCallDetails(call.id, details);
 }
 
 /**
@@ -80,7 +80,7 @@ export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) 
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: channel ? "invalid_payload" : "unknown_address", payload });
       return;
     }
-    const answer = await orgInbox(c.env, channel.orgId).ingest(channel.orgId, {
+    const answer = await inbox(c.env, channel.orgId).answer.ingest({
       contact: { phone: theirs },
       type: "call",
       direction,

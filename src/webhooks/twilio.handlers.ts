@@ -7,10 +7,9 @@ import { requireTwilioAuthToken } from "../config/secrets";
 import { settings } from "../config/settings";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
-import { notifyMessageChanged, orgInbox } from "../org-inbox/org-inbox";
+import { inbox } from "../org-inbox/client";
+import { isTwilioMessageStatus } from "../org-inbox/status-rules";
 import { callCallback } from "./twilio-calls";
-import { adoptProviderId } from "./adopt";
-import { applyTwilioStatus, isTwilioMessageStatus } from "./twilio-status";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia, type InboundMedia } from "./inbound-media";
 import { calledUrl, verifyTwilio } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
@@ -65,7 +64,7 @@ export async function inboundMessage(c: Context<AppEnv>) {
       if (url) items.push({ id: await derivedMediaId(orgId, "twilio", sid, String(i)), url, contentType: params.get(`MediaContentType${i}`) ?? "application/octet-stream" });
     }
     await registerInboundMedia(d, orgId, items);
-    const answer = await orgInbox(c.env, orgId).ingest(orgId, {
+    const answer = await inbox(c.env, orgId).answer.ingest({
       contact: { phone: from },
       type: "sms",
       direction: "inbound",
@@ -108,14 +107,15 @@ export async function messageStatus(c: Context<AppEnv>) {
       await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
       return twiml(c);
     }
-    let applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
-    const ours = new URL(c.req.url).searchParams.get("message_id");
-    if (applied.outcome === "unknown" && ours && (await adoptProviderId(d, orgId, ours, "twilio", sid))) {
-      applied = await applyTwilioStatus(d, orgId, sid, status, params.get("ErrorCode"), params.get("ErrorMessage"));
-    }
-    if (applied.id) await notifyMessageChanged(c.env, orgId, applied.id);
+    const outcome = await inbox(c.env, orgId).applyTwilioStatus({
+      sid,
+      status,
+      errorCode: params.get("ErrorCode"),
+      errorMessage: params.get("ErrorMessage"),
+      messageId: new URL(c.req.url).searchParams.get("message_id"),
+    });
     // Unknown yet: the send consumer may not have stored the sid; it applies this when it does.
-    if (applied.outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
+    if (outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
   } catch (e) {
     await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
   }

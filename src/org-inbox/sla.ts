@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { conversations, slaConfigs } from "../db/schema";
-import { slaDueAt, type SlaSettings } from "./due";
+import { slaDueAt, type SlaSettings } from "../sla/due";
 
 const CHUNK = 200;
 

@@ -1,0 +1,63 @@
+import type { Bindings } from "../env";
+import { ApiError } from "../lib/errors";
+import type { InboxAnswer, OrgInbox } from "./org-inbox";
+
+/** The org's OrgInbox stub, for what is not an org-scoped write: the event socket, the API window. */
+export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
+  return env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
+}
+
+/** OrgInbox's RPC methods: each takes the org first and answers a value or a refusal ({ error }, as data across RPC). */
+type Methods = {
+  [K in keyof OrgInbox as [OrgInbox[K]] extends [never] ? never : OrgInbox[K] extends (orgId: string, ...rest: any[]) => Promise<InboxAnswer<any>> ? K : never]: OrgInbox[K];
+};
+type Args<F> = F extends (orgId: string, ...rest: infer A) => unknown ? A : never;
+type Ok<F> = F extends (...args: any[]) => Promise<InboxAnswer<infer T>> ? T : never;
+
+/**
+ * The org's OrgInbox, its methods bound to the org: a refusal is thrown as the ApiError it
+ * was (one place turns the data back into the error); `answer` has the same methods and
+ * hands the refusal back as data, for a caller that keeps it (a webhook's unroutable event).
+ */
+export type InboxClient = { [K in keyof Methods]: (...args: Args<Methods[K]>) => Promise<Ok<Methods[K]>> } & {
+  answer: { [K in keyof Methods]: (...args: Args<Methods[K]>) => Promise<InboxAnswer<Ok<Methods[K]>>> };
+};
+
+// Every method, named once at run time (the type checker keeps this list whole).
+const METHODS: Record<keyof Methods, true> = {
+  ingest: true,
+  createSuggestion: true,
+  dismissSuggestion: true,
+  sendSuggestion: true,
+  setCallSummary: true,
+  applyCallDetails: true,
+  claimSend: true,
+  settleSend: true,
+  applyTwilioStatus: true,
+  applyPostmarkEvent: true,
+  settleStuckSend: true,
+  changeState: true,
+  sendMessage: true,
+  replaceSla: true,
+  removeMember: true,
+  replaceViews: true,
+  createContact: true,
+  updateContact: true,
+  openConversation: true,
+};
+
+export function unwrap<T>(answer: InboxAnswer<T>): T {
+  if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors, answer.error.headers);
+  return answer.ok;
+}
+
+export function inbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string): InboxClient {
+  const stub = orgInbox(env, orgId) as unknown as Record<string, (orgId: string, ...args: unknown[]) => Promise<InboxAnswer<unknown>>>;
+  const answer: Record<string, (...args: unknown[]) => Promise<InboxAnswer<unknown>>> = {};
+  const client: Record<string, unknown> = { answer };
+  for (const name of Object.keys(METHODS)) {
+    answer[name] = (...args) => stub[name](orgId, ...args);
+    client[name] = async (...args: unknown[]) => unwrap(await stub[name](orgId, ...args));
+  }
+  return client as InboxClient;
+}
