@@ -1,17 +1,19 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// The real Worker (wrangler.toml bindings) in workerd; the same migrations
-// wrangler applies in dev are read once here and applied by test/setup.ts.
+// The real Worker (wrangler.toml bindings: the control DB and two shards) in workerd; the
+// same migrations wrangler applies in dev are read once here and applied by test/setup.ts.
 export default defineConfig(async () => {
-  const migrations = await readD1Migrations("./migrations");
+  const controlMigrations = await readD1Migrations("./migrations/control");
+  const shardMigrations = await readD1Migrations("./migrations/shard");
   return {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: {
-            TEST_MIGRATIONS: migrations,
+            TEST_CONTROL_MIGRATIONS: controlMigrations,
+            TEST_SHARD_MIGRATIONS: shardMigrations,
             AUTH_JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789",
             MEDIA_URL_SECRET: "test-media-secret-0123456789abcdef",
             PUBLIC_BASE_URL: "https://inbox.test",

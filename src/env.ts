@@ -1,4 +1,5 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { Db } from "./db/client";
 import type { Role } from "./db/schema";
 import type { JobQueues } from "./jobs";
 
@@ -29,6 +30,8 @@ export type Secrets = {
   LLM_MODEL?: string;
   AI_MODEL?: string;
   LLM_TIMEOUT_MS?: string;
+  /** The shards that take new orgs (default: every one in SHARDS). */
+  OPEN_SHARDS?: string;
 };
 
 /** Omit that names only keys T has: a queue no longer bound in wrangler.toml fails to compile here. */
@@ -50,6 +53,8 @@ export type Variables = {
   claims: { name?: string; email?: string };
   orgId: string;
   role: Role;
+  /** The org's shard (src/db/shards.ts), resolved with the membership: every org-scoped read and write of the request. */
+  db: Db;
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

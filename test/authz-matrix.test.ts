@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { actor, call, expectProblem, fillPath, json, newOrg, orgWithOneOfEach, type Actor } from "./helpers";
+import { actor, call, expectProblem, fillPath, json, newOrg, orgWithOneOfEach, type Actor, shardOf } from "./helpers";
 
 // The authorization matrix, generated from /openapi.json so that a new route cannot
 // escape it: every bearer route is called with no token, as a non-member, as an agent
@@ -31,10 +31,13 @@ const NOT_ORG_SCOPED = new Set(["PUT /members/{user_id}"]);
 const orgA = () => orgWithOneOfEach("A", "+14155559401");
 
 async function snapshot(orgId: string) {
-  const tables = ["members", "channels", "contacts", "conversations", "activities", "views", "media", "training_pairs", "setter_configs", "sla_configs"];
+  const control = ["members", "channel_routes"];
+  const tables = ["channels", "contacts", "conversations", "activities", "views", "media", "training_pairs", "setter_configs", "sla_configs"];
   const out: Record<string, unknown> = {};
+  for (const t of control) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
+  const shard = await shardOf(orgId);
   for (const t of tables) {
-    out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
+    out[t] = (await shard.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
   }
   return out;
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { env } from "cloudflare:workers";
-import { addMember, count, expectProblem, ingest, json, newOrg } from "./helpers";
+import { addMember, count, expectProblem, ingest, json, newOrg, shardOf } from "./helpers";
 
 describe("contacts", () => {
   it("POST normalizes phone to E.164 and lowercases email; GET returns it", async () => {
@@ -118,7 +117,7 @@ describe("contacts", () => {
       ]);
       expect(ingested.status, await ingested.clone().text()).toBe(201);
       const { message } = await json(ingested);
-      const rows = await env.DB.prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
+      const rows = await (await shardOf(org.orgId)).prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
       expect(rows.results).toHaveLength(1);
       const only = rows.results[0].id;
       expect(message.contact_id).toBe(only);
@@ -140,7 +139,7 @@ describe("contacts", () => {
       ]);
       expect(ingested.status, await ingested.clone().text()).toBe(201);
       const { message } = await json(ingested);
-      const holders = await env.DB.prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
+      const holders = await (await shardOf(org.orgId)).prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
       expect(holders.results).toHaveLength(1);
       if (patched.status === 200) {
         // PATCH first: the message found the patched contact.

@@ -1,6 +1,5 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { actor, addMember, call, expectProblem, ingestOk, json, minutesAgo, newOrg, type Actor, type TestOrg } from "./helpers";
+import { actor, addMember, call, expectProblem, ingestOk, json, minutesAgo, newOrg, type Actor, type TestOrg, count } from "./helpers";
 
 type Conv = { id: string; unread_count: number; starred: boolean; archived: boolean; assigned_to: string | null; overdue: boolean; updated_at: string; last_read_at: string | null };
 
@@ -230,7 +229,7 @@ describe("tenancy", () => {
     const contactId = message.contact_id;
     const snapshot = async () => ({
       conv: await json(await a.as(a.owner)(`/conversations/${id}`)),
-      rows: await env.DB.prepare("SELECT COUNT(*) AS n FROM conversations").first(),
+      rows: await count("conversations"),
     });
     const before = await snapshot();
     const asB = b.as(b.owner);

@@ -6,7 +6,8 @@ import type { Secrets } from "../src/env";
 declare global {
   namespace Cloudflare {
     interface Env extends Secrets {
-      TEST_MIGRATIONS: D1Migration[];
+      TEST_CONTROL_MIGRATIONS: D1Migration[];
+      TEST_SHARD_MIGRATIONS: D1Migration[];
     }
   }
 }

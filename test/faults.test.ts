@@ -1,14 +1,14 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { db, type Db } from "../src/db/client";
-import { orgs } from "../src/db/schema";
+import { wrap, type Db } from "../src/db/client";
+import { idempotencyKeys } from "../src/db/schema";
 import { ingest } from "../src/org-inbox/ingest";
 import { createOutbound } from "../src/org-inbox/outbound";
 import { applyState } from "../src/org-inbox/state";
 import { deliver } from "../src/sending/queue";
 import { handleAiJob } from "../src/setter/jobs";
-import { call, count, ingest as ingestHttp, ingestOk, json, minutesAgo, newOrg, queuedMessage, twilioPost, type TestOrg } from "./helpers";
+import { call, count, ingest as ingestHttp, ingestOk, json, minutesAgo, newOrg, queuedMessage, shardNameOf, shardOf, twilioPost, type TestOrg } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -18,18 +18,19 @@ const inbox = (org: TestOrg) => env.ORG_INBOX.get(env.ORG_INBOX.idFromName(org.o
 async function everything(orgId: string) {
   const out: Record<string, unknown> = {};
   for (const t of ["contacts", "conversations", "activities", "conversation_tallies", "activity_day_tallies", "training_pairs"]) {
-    out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
+    out[t] = (await (await shardOf(orgId)).prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
   }
   return out;
 }
 
 /** D1 failing inside a batch: the batch gets one more statement that breaks a constraint at its end. */
 function failingLastStatement(d: Db, orgId: string): Db {
+  const key = { orgId, key: "duplicate", method: "POST", path: "/", bodyHash: "", state: "done" as const, createdAt: 0, expiresAt: 0 };
   return new Proxy(d, {
     get(target, prop, receiver) {
       if (prop !== "batch") return Reflect.get(target, prop, receiver);
       return (statements: unknown[]) =>
-        target.batch([...(statements as unknown as Parameters<Db["batch"]>[0]), target.insert(orgs).values({ id: orgId, name: "duplicate key", createdAt: 0 })]);
+        target.batch([...(statements as unknown as Parameters<Db["batch"]>[0]), target.insert(idempotencyKeys).values([key, key])]);
     },
   });
 }
@@ -70,16 +71,26 @@ function failingWhen(d1: D1Database, broken: () => boolean): D1Database {
  */
 async function breakInboxDb(orgId: string, broken: () => boolean) {
   const stub = env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
-  type Instance = { env: typeof env };
+  const shard = await shardNameOf(orgId);
+  // The object keeps its shard's handle once resolved: dropped here, so it resolves through the broken env.
+  type Instance = { env: Record<string, unknown>; shard: unknown };
   const real = await runInDurableObject(stub, (instance) => {
-    const own = (instance as unknown as Instance).env;
-    (instance as unknown as Instance).env = { ...own, DB: failingWhen(own.DB, broken) };
+    const it = instance as unknown as Instance;
+    const own = it.env;
+    it.env = { ...own, [shard]: failingWhen(own[shard] as D1Database, broken) };
+    it.shard = null;
     return own;
   });
-  return () => runInDurableObject(stub, (instance) => void ((instance as unknown as Instance).env = real));
+  return () =>
+    runInDurableObject(stub, (instance) => {
+      const it = instance as unknown as Instance;
+      it.env = real;
+      it.shard = null;
+    });
 }
 
-const outbound = (id: string) => env.DB.prepare("SELECT status, provider_message_id, send_attempts FROM activities WHERE id = ?").bind(id).first();
+const outbound = async (orgId: string, id: string) =>
+  (await shardOf(orgId)).prepare("SELECT status, provider_message_id, send_attempts FROM activities WHERE id = ?").bind(id).first();
 
 /** Counts of every view equal the walked lists: the tallies survived whatever happened. */
 async function countsMatchLists(org: TestOrg) {
@@ -97,11 +108,11 @@ describe("faults", () => {
     await org.as(org.owner)("/channels", { body: { kind: "sms", address: "+14155559801", provider: "log" } });
     const { message } = await ingestOk(org, { contact: { phone: "+14155559802" } });
     const before = await everything(org.orgId);
-    const broken = failingLastStatement(db(env), org.orgId);
+    const broken = failingLastStatement(wrap(await shardOf(org.orgId)), org.orgId);
     const input = { contact: { phone: "+14155559803" }, type: "sms" as const, direction: "inbound" as const, status: "received", body: "new contact, new thread", provider: "twilio", providerMessageId: "SMfault1", occurredAt: Date.now(), mediaIds: [] };
     await expect(ingest(broken, org.orgId, input)).rejects.toThrow();
     await expect(createOutbound(broken, org.orgId, { conversationId: message.conversation_id, type: "sms", body: "hi", mediaIds: [], authorId: org.owner.userId })).rejects.toThrow();
-    await expect(applyState(broken, org.orgId, message.conversation_id, { kind: "star", starred: true })).rejects.toThrow();
+    await expect(applyState(broken, wrap(env.DB), org.orgId, message.conversation_id, { kind: "star", starred: true })).rejects.toThrow();
     expect(await everything(org.orgId)).toEqual(before);
     // The real path still works afterwards, and the tallies still add up.
     await ingestOk(org, { contact: { phone: "+14155559803" }, provider_message_id: "SMfault1" });
@@ -156,7 +167,8 @@ describe("faults", () => {
     const params = { MessageSid: "SMretry", SmsSid: "SMretry", AccountSid: "AC00000000000000000000000000000000", From: "+14155559832", To: number, Body: "photo", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg" };
     expect((await twilioPost("/webhooks/twilio/messages", params)).status).toBe(200);
     expect(await count("activities", "org_id = ? AND provider_message_id = 'SMretry'", org.orgId)).toBe(1);
-    const status = async () => (await env.DB.prepare("SELECT status FROM media WHERE org_id = ?").bind(org.orgId).first<{ status: string }>())?.status;
+    const shard = await shardOf(org.orgId);
+    const status = async () => (await shard.prepare("SELECT status FROM media WHERE org_id = ?").bind(org.orgId).first<{ status: string }>())?.status;
     const seen = new Set<string>();
     const end = Date.now() + 20_000;
     while ((await status()) !== "ready") {
@@ -166,7 +178,7 @@ describe("faults", () => {
     }
     expect(seen.has("failed")).toBe(true);
     expect(tries).toBe(2);
-    const row = await env.DB.prepare("SELECT id FROM media WHERE org_id = ?").bind(org.orgId).first<{ id: string }>();
+    const row = await shard.prepare("SELECT id FROM media WHERE org_id = ?").bind(org.orgId).first<{ id: string }>();
     expect(new Uint8Array(await (await env.MEDIA.get(`orgs/${org.orgId}/media/${row!.id}`))!.arrayBuffer())).toEqual(jpeg);
     // The message was there all along and still is, once.
     expect(await count("activities", "org_id = ?", org.orgId)).toBe(1);
@@ -192,7 +204,7 @@ describe("faults", () => {
     await handleAiJob(noFetch, summaryJob);
     await handleAiJob(noFetch, summaryJob);
     expect(calls.length).toBeLessThanOrEqual(1);
-    const row = await env.DB.prepare("SELECT call_summary_status FROM activities WHERE id = ?").bind(call.message.id).first();
+    const row = await (await shardOf(org.orgId)).prepare("SELECT call_summary_status FROM activities WHERE id = ?").bind(call.message.id).first();
     expect(row).toEqual({ call_summary_status: "ready" });
   });
   it("the send consumer dying after Twilio accepted: no second send, and Twilio's callback still lands the message", async () => {
@@ -204,7 +216,7 @@ describe("faults", () => {
     await expect(deliver(env, job)).rejects.toThrow(/Failed query: update "activities"/);
     await repair();
     expect(twilio).toHaveBeenCalledTimes(1);
-    expect(await outbound(job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
+    expect(await outbound(job.orgId, job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
     // The queue redelivers the job (twice): the message is no longer queued, so nothing goes out again.
     expect(await deliver(env, job)).toEqual({});
     expect(await deliver(env, job)).toEqual({});
@@ -217,12 +229,12 @@ describe("faults", () => {
     const status = { MessageSid: "SMcrashed1", SmsSid: "SMcrashed1", MessageStatus: "delivered", From: number, To: "+14155550142", AccountSid: "AC00000000000000000000000000000000" };
     // Another org's message id in the URL adopts nothing there.
     const other = await queuedMessage("sms", "+14155559842");
-    await env.DB.prepare("UPDATE activities SET status = 'sending' WHERE id = ?").bind(other.job.messageId).run();
+    await (await shardOf(other.org.orgId)).prepare("UPDATE activities SET status = 'sending' WHERE id = ?").bind(other.job.messageId).run();
     expect((await twilioPost(`/webhooks/twilio/status?message_id=${other.job.messageId}`, status)).status).toBe(200);
-    expect(await outbound(other.job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
-    expect(await outbound(job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
+    expect(await outbound(other.job.orgId, other.job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
+    expect(await outbound(job.orgId, job.messageId)).toMatchObject({ status: "sending", provider_message_id: null });
     expect((await twilioPost(`${callback.pathname}${callback.search}`, status)).status).toBe(200);
-    expect(await outbound(job.messageId)).toEqual({ status: "delivered", provider_message_id: "SMcrashed1", send_attempts: 1 });
+    expect(await outbound(job.orgId, job.messageId)).toEqual({ status: "delivered", provider_message_id: "SMcrashed1", send_attempts: 1 });
     const { data } = await json(await org.as(org.owner)(`/conversations/${(await json(await org.as(org.owner)("/conversations"))).data[0].id}/messages`));
     expect(data.find((m: { id: string }) => m.id === job.messageId)).toMatchObject({ status: "delivered", provider_message_id: "SMcrashed1" });
   });
@@ -237,10 +249,10 @@ describe("faults", () => {
     expect(postmark).toHaveBeenCalledTimes(1);
     expect(JSON.parse(String(postmark.mock.calls[0][1]?.body)).Metadata).toEqual({ message_id: job.messageId });
     postmark.mockRestore();
-    expect(await outbound(job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
+    expect(await outbound(job.orgId, job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
     const event = { RecordType: "Delivery", MessageID: "pm-crashed-1", Metadata: { message_id: job.messageId }, Recipient: "priya@example.org", MessageStream: "outbound", DeliveredAt: new Date().toISOString() };
     const res = await call("/webhooks/postmark/events", { method: "POST", body: event, headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` } });
     expect(res.status).toBe(200);
-    expect(await outbound(job.messageId)).toEqual({ status: "delivered", provider_message_id: "pm-crashed-1", send_attempts: 1 });
+    expect(await outbound(job.orgId, job.messageId)).toEqual({ status: "delivered", provider_message_id: "pm-crashed-1", send_attempts: 1 });
   });
 });

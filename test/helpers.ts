@@ -56,6 +56,15 @@ export async function newOrg(name = "Acme"): Promise<TestOrg> {
   };
 }
 
+/** A fresh org on the shard `shard` (placement alternates between the shards, so a few new orgs reach any of them). */
+export async function newOrgOn(shard: string, name = "Acme"): Promise<TestOrg> {
+  for (let i = 0; i < 2 * shardNames().length; i++) {
+    const org = await newOrg(name);
+    if ((await shardNameOf(org.orgId)) === shard) return org;
+  }
+  throw new Error(`no new org landed on ${shard}`);
+}
+
 export async function addMember(org: TestOrg, role: "owner" | "admin" | "agent"): Promise<Actor> {
   const a = await actor();
   const res = await org.as(org.owner)(`/members/${a.userId}`, { method: "PUT", body: { role } });
@@ -77,12 +86,61 @@ export async function expectProblem(res: Response, status: number, code: string)
 
 export const json = async <T = any>(res: Response) => (await res.json()) as T;
 
-/** Row count straight from D1, to prove what a refused request did not store. */
+/** The shard databases of SHARDS, in order (two in the tests: SHARD_0, SHARD_1). */
+export const shardNames = () => env.SHARDS.split(",").map((n) => n.trim());
+export const shardBindings = () => shardNames().map((n) => (env as unknown as Record<string, D1Database>)[n]);
+
+/** The name of the shard an org lives on, from the control database. */
+export async function shardNameOf(orgId: string) {
+  const row = await env.DB.prepare("SELECT shard FROM orgs WHERE id = ?").bind(orgId).first<{ shard: string }>();
+  if (!row) throw new Error(`no org ${orgId}`);
+  return row.shard;
+}
+
+/** The D1 database holding the org's rows (everything but orgs, members and channel routes). */
+export async function shardOf(orgId: string): Promise<D1Database> {
+  return (env as unknown as Record<string, D1Database>)[await shardNameOf(orgId)];
+}
+
+/** A shard the org does not live on. */
+export async function otherShardOf(orgId: string): Promise<D1Database> {
+  const mine = await shardNameOf(orgId);
+  return (env as unknown as Record<string, D1Database>)[shardNames().find((n) => n !== mine)!];
+}
+
+/** A row by its id, from whichever shard holds it (ids are UUIDs: one shard at most does). */
+export async function rowById<T = Record<string, unknown>>(table: string, id: string, cols = "*"): Promise<T | null> {
+  const found: T[] = [];
+  for (const d of shardBindings()) {
+    const row = await d.prepare(`SELECT ${cols} FROM ${table} WHERE id = ?`).bind(id).first<T>();
+    if (row) found.push(row);
+  }
+  if (found.length > 1) throw new Error(`${table} ${id} is in ${found.length} shards`);
+  return found[0] ?? null;
+}
+
+/** A statement run on every shard (an UPDATE by id changes the one row wherever it is). */
+export async function onEveryShard(query: string, ...binds: unknown[]) {
+  for (const d of shardBindings()) await d.prepare(query).bind(...binds).run();
+}
+
+const CONTROL_TABLES = new Set(["orgs", "members", "channel_routes"]);
+
+/**
+ * Row count straight from D1, to prove what a refused request did not store: the control
+ * database for its tables, the sum over every shard for the others (unroutable_events:
+ * over all of them, the control database included).
+ */
 export async function count(table: string, where = "1=1", ...binds: unknown[]) {
-  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`)
-    .bind(...binds)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
+  const dbs = CONTROL_TABLES.has(table) ? [env.DB] : table === "unroutable_events" ? [env.DB, ...shardBindings()] : shardBindings();
+  let n = 0;
+  for (const d of dbs) {
+    const row = await d.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`)
+      .bind(...binds)
+      .first<{ n: number }>();
+    n += row?.n ?? 0;
+  }
+  return n;
 }
 
 let seq = 0;
@@ -140,8 +198,9 @@ export async function queuedMessage(kind: "sms" | "email", address: string) {
   );
   const id = crypto.randomUUID();
   const now = Date.now();
-  const channel = await env.DB.prepare("SELECT id FROM channels WHERE org_id = ?").bind(org.orgId).first<{ id: string }>();
-  await env.DB.prepare(
+  const shard = await shardOf(org.orgId);
+  const channel = await shard.prepare("SELECT id FROM channels WHERE org_id = ?").bind(org.orgId).first<{ id: string }>();
+  await shard.prepare(
     `INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, body, subject, from_addr, to_addr, channel_id, provider, occurred_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, 'outbound', 'queued', 'hi', ?, ?, ?, ?, ?, ?, ?, ?)`,
   )

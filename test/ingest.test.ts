@@ -1,6 +1,5 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addMember, count, expectProblem, ingest, ingestOk, json, minutesAgo, newOrg } from "./helpers";
+import { addMember, count, expectProblem, ingest, ingestOk, json, minutesAgo, newOrg, shardOf } from "./helpers";
 
 describe("POST /activities", () => {
   it("creates contact, conversation and message; the conversation's aggregates follow", async () => {
@@ -177,7 +176,7 @@ describe("the reply wait and the default SLA", () => {
   it("stores nothing half-written: the conversation row moves with its activity", async () => {
     const org = await newOrg();
     await ingestOk(org, { provider_message_id: "SM-atomic" });
-    const row = await env.DB.prepare("SELECT c.last_activity_id, a.id FROM conversations c JOIN activities a ON a.id = c.last_activity_id WHERE c.org_id = ?")
+    const row = await (await shardOf(org.orgId)).prepare("SELECT c.last_activity_id, a.id FROM conversations c JOIN activities a ON a.id = c.last_activity_id WHERE c.org_id = ?")
       .bind(org.orgId)
       .first();
     expect(row).not.toBeNull();

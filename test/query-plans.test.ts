@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
 import { conversationWhere, listConversations, listThread, type ConversationFilter } from "../src/conversations/queries";
-import { db } from "../src/db/client";
+import { wrap } from "../src/db/client";
 import { stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
 import { countPlan } from "../src/views/counts";
@@ -10,9 +10,12 @@ import { SYSTEM_VIEWS, type ViewFilters } from "../src/views/system-views";
 
 // Lists must cost what the page costs, not what the org holds (SPEC 7): every
 // plan walks an index in list order, never the table and never a sort of all matches.
+// They run on a shard (the control database has the same tables, empty, on a new deployment).
+const shard = env.SHARD_0;
+const db = () => wrap(shard);
 async function plan(query: { toSQL(): { sql: string; params: unknown[] } }) {
   const { sql, params } = query.toSQL();
-  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+  const { results } = await shard.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
   return results.map((r) => r.detail);
 }
 
@@ -36,7 +39,7 @@ const filters: [string, ConversationFilter][] = [
 describe("EXPLAIN QUERY PLAN", () => {
   it.each(filters)("GET /conversations %s walks an index, no table scan, no sort", async (_name, f) => {
     for (const cursor of [null, CURSOR]) {
-      const steps = await plan(listConversations(db(env), conversationWhere(ORG, USER, f, Date.now()), cursor, 25));
+      const steps = await plan(listConversations(db(), conversationWhere(ORG, USER, f, Date.now()), cursor, 25));
       const onConversations = steps.filter((s) => /\b(conversations)\b/.test(s));
       expect(onConversations.length, steps.join("\n")).toBeGreaterThan(0);
       for (const s of onConversations) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
@@ -52,7 +55,7 @@ describe("EXPLAIN QUERY PLAN", () => {
     ["window and unread", { unread: true, active_within_days: 3 }],
   ];
   it.each(viewFilters)("the view badge counts for %s read tallies or an index range", async (_name, f) => {
-    const p = countPlan(db(env), ORG, USER, f, Date.now());
+    const p = countPlan(db(), ORG, USER, f, Date.now());
     for (const q of [...p.total, ...p.unread] as unknown as Parameters<typeof plan>[0][]) {
       const steps = await plan(q);
       for (const s of steps.filter((x) => x.includes("activity_day_tallies"))) expect(s).toMatch(/\(org_id=\? AND day>\?\)/);
@@ -62,25 +65,25 @@ describe("EXPLAIN QUERY PLAN", () => {
 
   it("the overdue count is a range on an SLA index", async () => {
     for (const mine of [false, true]) {
-      const steps = await plan(overdueCountQuery(db(env), ORG, mine ? USER : null, Date.now()));
+      const steps = await plan(overdueCountQuery(db(), ORG, mine ? USER : null, Date.now()));
       expect(steps.join("\n")).toMatch(/SEARCH conversations USING (COVERING )?INDEX conversations_sla(_assignee)?_idx \(org_id=\? AND .*sla_due_at<\?\)/);
     }
   });
 
   it.each(["asc", "desc"] as const)("a thread's messages (%s) walk the thread index", async (order) => {
-    const steps = await plan(listThread(db(env), ORG, CURSOR[1], { order, includeSuggestions: false, after: CURSOR, limit: 25 }));
+    const steps = await plan(listThread(db(), ORG, CURSOR[1], { order, includeSuggestions: false, after: CURSOR, limit: 25 }));
     expect(steps.join("\n")).toMatch(/SEARCH activities USING INDEX activities_thread_idx/);
     expect(steps.join("\n")).not.toMatch(/TEMP B-TREE/);
   });
 
   it("the send sweep walks the partial index of sending messages, oldest first, no sort", async () => {
-    const steps = await plan(stuckSendsQuery(db(env), Date.now()));
+    const steps = await plan(stuckSendsQuery(db(), Date.now()));
     expect(steps.join("\n")).toMatch(/SEARCH activities USING INDEX activities_sending_idx \(updated_at<\?\)/);
     expect(steps.join("\n")).not.toMatch(/TEMP B-TREE|SCAN activities/);
   });
 
   it("the contacts list walks its index", async () => {
-    const steps = await plan(searchContacts(db(env), ORG, { limit: 25 }));
+    const steps = await plan(searchContacts(db(), ORG, { limit: 25 }));
     expect(steps.join("\n")).toMatch(/USING (COVERING )?INDEX contacts_org_id_idx/);
     expect(steps.join("\n")).not.toMatch(/TEMP B-TREE/);
   });

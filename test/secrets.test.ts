@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
 import type { Bindings } from "../src/env";
 import { deliver } from "../src/sending/queue";
-import { BASE, expectProblem, json, newOrg, queuedMessage, twilioSign } from "./helpers";
+import { BASE, expectProblem, json, newOrg, queuedMessage, twilioSign, shardOf } from "./helpers";
 
 // Secrets fail closed: a missing or short secret never signs or accepts anything;
 // the routes that need it answer 503 not_configured and /health names it.
@@ -128,8 +128,9 @@ describe("signed media links", () => {
     const fd = new FormData();
     fd.append("file", new File([PNG], "a.png", { type: "image/png" }));
     const media = await json(await org.as(org.owner)("/conversations/media", { method: "POST", raw: fd }));
-    await env.DB.prepare("UPDATE activities SET media_ids = ? WHERE id = ?").bind(JSON.stringify([media.id]), job.messageId).run();
-    const convo = await env.DB.prepare("SELECT conversation_id FROM activities WHERE id = ?").bind(job.messageId).first<{ conversation_id: string }>();
+    const shard = await shardOf(org.orgId);
+    await shard.prepare("UPDATE activities SET media_ids = ? WHERE id = ?").bind(JSON.stringify([media.id]), job.messageId).run();
+    const convo = await shard.prepare("SELECT conversation_id FROM activities WHERE id = ?").bind(job.messageId).first<{ conversation_id: string }>();
     const thread = await json(
       await fetchWith({ MEDIA_URL_SECRET: undefined }, `/conversations/${convo!.conversation_id}/messages`, { headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId } }),
     );
@@ -138,7 +139,7 @@ describe("signed media links", () => {
     const twilio = vi.spyOn(globalThis, "fetch");
     expect(await deliver({ ...env, MEDIA_URL_SECRET: undefined } as Bindings, job)).toEqual({});
     expect(twilio).not.toHaveBeenCalled();
-    const row = await env.DB.prepare("SELECT status, error_code FROM activities WHERE id = ?").bind(job.messageId).first();
+    const row = await shard.prepare("SELECT status, error_code FROM activities WHERE id = ?").bind(job.messageId).first();
     expect(row).toEqual({ status: "failed", error_code: "media_links_not_configured" });
   });
 });

@@ -2,13 +2,13 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/env";
 import { backoffSeconds, deliver, MAX_SEND_ATTEMPTS } from "../src/sending/queue";
-import { count, json, newOrg, queuedMessage } from "./helpers";
+import { count, json, newOrg, queuedMessage, rowById, shardOf } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
 const queuedSms = (address: string) => queuedMessage("sms", address);
 
-const row = (id: string) => env.DB.prepare("SELECT status, send_attempts, error_code, error_message FROM activities WHERE id = ?").bind(id).first();
+const row = (id: string) => rowById("activities", id, "status, send_attempts, error_code, error_message");
 
 describe("the send consumer", () => {
   it("backs off 2, 4, 8, 16 s with at most 20 % jitter", () => {
@@ -55,7 +55,7 @@ describe("the send consumer", () => {
 
   it("a message left in sending (the worker died after the provider accepted) is never sent again", async () => {
     const { org, job } = await queuedSms("+14155557003");
-    await env.DB.prepare("UPDATE activities SET status = 'sending', send_attempts = 1 WHERE id = ?").bind(job.messageId).run();
+    await (await shardOf(org.orgId)).prepare("UPDATE activities SET status = 'sending', send_attempts = 1 WHERE id = ?").bind(job.messageId).run();
     const spy = vi.spyOn(globalThis, "fetch");
     expect(await deliver(env, job)).toEqual({});
     expect(spy).not.toHaveBeenCalled();

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { SWEEP_BATCH, sweepStuckSends } from "../src/sending/sweep";
-import { call, json, queuedMessage, type TestOrg } from "./helpers";
+import { call, json, queuedMessage, type TestOrg, rowById, onEveryShard, shardOf } from "./helpers";
 
 // Messages left `sending` (a consumer that died, a provider that never called back)
 // are checked against the provider's API by the 5-minute Cron Trigger. Twilio and
@@ -49,22 +49,22 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const row = (id: string) =>
-  env.DB.prepare("SELECT status, provider_message_id, error_code, error_message, sweep_requeues, sweep_checked_at, updated_at FROM activities WHERE id = ?").bind(id).first<any>();
+const row = (id: string) => rowById<any>("activities", id, "status, provider_message_id, error_code, error_message, sweep_requeues, sweep_checked_at, updated_at");
 
 let n = 0;
 /** An outbound message `sending` since `minutes` ago, as a consumer that died would leave it. */
 async function stuck(kind: "sms" | "email", o: { pmid?: string; minutes?: number; requeues?: number; provider?: "log" } = {}) {
   const address = kind === "sms" ? `+1415555${7600 + ++n}` : `sweep-${++n}-${crypto.randomUUID().slice(0, 6)}@acme.test`;
   const { org, job } = await queuedMessage(kind, address);
+  const shard = await shardOf(org.orgId);
   if (o.provider) {
-    await env.DB.prepare("UPDATE channels SET provider = ? WHERE org_id = ?").bind(o.provider, org.orgId).run();
-    await env.DB.prepare("UPDATE activities SET provider = ? WHERE id = ?").bind(o.provider, job.messageId).run();
+    await shard.prepare("UPDATE channels SET provider = ? WHERE org_id = ?").bind(o.provider, org.orgId).run();
+    await shard.prepare("UPDATE activities SET provider = ? WHERE id = ?").bind(o.provider, job.messageId).run();
   }
-  await env.DB.prepare("UPDATE activities SET status = 'sending', send_attempts = 1, provider_message_id = ?, sweep_requeues = ?, updated_at = ? WHERE id = ?")
+  await shard.prepare("UPDATE activities SET status = 'sending', send_attempts = 1, provider_message_id = ?, sweep_requeues = ?, updated_at = ? WHERE id = ?")
     .bind(o.pmid ?? null, o.requeues ?? 0, Date.now() - (o.minutes ?? 11) * 60_000, job.messageId)
     .run();
-  const { conversation_id } = (await env.DB.prepare("SELECT conversation_id FROM activities WHERE id = ?").bind(job.messageId).first<{ conversation_id: string }>())!;
+  const { conversation_id } = (await shard.prepare("SELECT conversation_id FROM activities WHERE id = ?").bind(job.messageId).first<{ conversation_id: string }>())!;
   return { org, id: job.messageId, conversationId: conversation_id };
 }
 
@@ -170,7 +170,7 @@ describe("the send sweep: Twilio", () => {
     expect(await row(m.id)).toMatchObject({ status: "sending", sweep_requeues: 0 });
     expect(await sweep()).toMatchObject({ checked: 0 });
     expect(asked(/SMflaky/)).toHaveLength(1);
-    await env.DB.prepare("UPDATE activities SET sweep_checked_at = ? WHERE id = ?").bind(Date.now() - 11 * 60_000, m.id).run();
+    await onEveryShard("UPDATE activities SET sweep_checked_at = ? WHERE id = ?", Date.now() - 11 * 60_000, m.id);
     twilio.set("SMflaky", { status: "sent" });
     expect(await sweep()).toMatchObject({ checked: 1, updated: 1 });
     expect(await row(m.id)).toMatchObject({ status: "sent" });
@@ -219,12 +219,12 @@ describe("the send sweep: what it leaves alone, and its bounds", () => {
   it("a message sending for under 10 minutes, or not sending, is not looked at", async () => {
     const young = await stuck("sms", { pmid: "SMyoung", minutes: 9 });
     const done = await stuck("sms", { pmid: "SMdone" });
-    await env.DB.prepare("UPDATE activities SET status = 'sent' WHERE id = ?").bind(done.id).run();
+    await onEveryShard("UPDATE activities SET status = 'sent' WHERE id = ?", done.id);
     expect(await sweep()).toMatchObject({ checked: 0 });
     expect(seen).toHaveLength(0);
     expect(await row(young.id)).toMatchObject({ status: "sending", sweep_checked_at: null });
     // Out of the way of the tests after this one (it would be old enough in a minute).
-    await env.DB.prepare("UPDATE activities SET status = 'sent' WHERE id = ?").bind(young.id).run();
+    await onEveryShard("UPDATE activities SET status = 'sent' WHERE id = ?", young.id);
   });
 
   it("a stuck log-adapter message (nothing left the Worker) is queued again and sent by the log adapter", async () => {
@@ -235,15 +235,16 @@ describe("the send sweep: what it leaves alone, and its bounds", () => {
   });
 
   it(`checks at most ${SWEEP_BATCH} a run, oldest first, and logs its counts as one JSON line (driven by the Cron Trigger)`, async () => {
-    await env.DB.prepare("UPDATE activities SET status = 'failed' WHERE status = 'sending'").run();
+    await onEveryShard("UPDATE activities SET status = 'failed' WHERE status = 'sending'");
     const m = await stuck("sms", { pmid: "SMcap" });
-    const base = (await env.DB.prepare("SELECT * FROM activities WHERE id = ?").bind(m.id).first<Record<string, unknown>>())!;
+    const shard = await shardOf(m.org.orgId);
+    const base = (await shard.prepare("SELECT * FROM activities WHERE id = ?").bind(m.id).first<Record<string, unknown>>())!;
     const now = Date.now();
     // SWEEP_BATCH + 5 more, each a minute apart: the 5 newest wait for the next run.
     const ids = Array.from({ length: SWEEP_BATCH + 5 }, () => crypto.randomUUID());
-    await env.DB.batch(
+    await shard.batch(
       ids.map((id, i) =>
-        env.DB.prepare("INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, channel_id, provider, provider_message_id, to_addr, occurred_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'sms', 'outbound', 'sending', ?, 'twilio', ?, ?, ?, ?, ?)")
+        shard.prepare("INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, channel_id, provider, provider_message_id, to_addr, occurred_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'sms', 'outbound', 'sending', ?, 'twilio', ?, ?, ?, ?, ?)")
           .bind(id, base.org_id, base.conversation_id, base.contact_id, base.channel_id, `SMcap${i}`, base.to_addr, now, now, now - (20 + ids.length - i) * 60_000),
       ),
     );

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleAiJob } from "../src/setter/jobs";
-import { addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type TestOrg } from "./helpers";
+import { addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type TestOrg, shardOf } from "./helpers";
 
 // The LLM lies outside this Worker: answered here, at the HTTP boundary (llm.fake).
 type Seen = { url: string; headers: Headers; body: any };
@@ -242,7 +242,7 @@ describe("suggestions: post, send, dismiss", () => {
       expect([send.status, dismiss.status].sort()).toEqual(send.status === 202 ? [202, 409] : [200, 409]);
       const loser = send.status === 202 ? dismiss : send;
       expect((await json(loser)).code).toBe("suggestion_not_pending");
-      const final = await env.DB.prepare("SELECT status FROM activities WHERE id = ?").bind(draft.id).first<{ status: string }>();
+      const final = await (await shardOf(org.orgId)).prepare("SELECT status FROM activities WHERE id = ?").bind(draft.id).first<{ status: string }>();
       expect(final?.status).toBe(send.status === 202 ? "sent" : "dismissed");
       outcomes.push(final!.status);
     }
@@ -385,7 +385,7 @@ describe("call summaries", () => {
     const { message: second } = await ingestOk(org, { contact: { phone: "+14155550601" }, type: "call", direction: "inbound", call: { status: "completed", duration_seconds: 5, transcript: "Hi. Okay. Bye." } });
     const noLlm = { ...env, LLM_BASE_URL: undefined };
     await handleAiJob(noLlm, { kind: "summary", orgId: org.orgId, activityId: second.id });
-    const row = await env.DB.prepare("SELECT call_summary, call_summary_status FROM activities WHERE id = ?").bind(second.id).first();
+    const row = await (await shardOf(org.orgId)).prepare("SELECT call_summary, call_summary_status FROM activities WHERE id = ?").bind(second.id).first();
     // Nothing but pleasantries: no sentence worth keeping.
     expect(row).toEqual({ call_summary: null, call_summary_status: "failed" });
   });

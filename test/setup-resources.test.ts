@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addMember, count, expectProblem, json, newOrg } from "./helpers";
+import { addMember, count, expectProblem, json, newOrg, shardOf } from "./helpers";
 
 describe("POST /orgs", () => {
   it("creates the org (201, Org shape) and validates the name", async () => {
@@ -62,18 +62,18 @@ describe("members", () => {
   it("a removed member's conversations become unassigned", async () => {
     const org = await newOrg();
     const agent = await addMember(org, "agent");
-    const { env } = await import("cloudflare:workers");
+    const shard = await shardOf(org.orgId);
     const now = Date.now();
     const contactId = crypto.randomUUID();
     const conversationId = crypto.randomUUID();
-    await env.DB.batch([
-      env.DB.prepare("INSERT INTO contacts (id, org_id, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)").bind(contactId, org.orgId, "+14155550100", now, now),
-      env.DB.prepare(
+    await shard.batch([
+      shard.prepare("INSERT INTO contacts (id, org_id, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)").bind(contactId, org.orgId, "+14155550100", now, now),
+      shard.prepare(
         "INSERT INTO conversations (id, org_id, contact_id, assigned_to, sort_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ).bind(conversationId, org.orgId, contactId, agent.userId, now, now, now),
     ]);
     expect((await org.as(org.owner)(`/members/${agent.userId}`, { method: "DELETE" })).status).toBe(204);
-    const row = await env.DB.prepare("SELECT assigned_to FROM conversations WHERE id = ?").bind(conversationId).first();
+    const row = await shard.prepare("SELECT assigned_to FROM conversations WHERE id = ?").bind(conversationId).first();
     expect(row).toEqual({ assigned_to: null });
     await expectProblem(await org.as(agent)("/members"), 403, "forbidden");
   });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { CRON_JOBS, QUEUE_CONSUMERS } from "../src/triggers";
 import wranglerToml from "../wrangler.toml?raw";
-import { queuedMessage } from "./helpers";
+import { queuedMessage, rowById } from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -55,7 +55,7 @@ describe("queue dispatch", () => {
     await worker.queue(batch, env);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m1"]);
     expect(twilio).toHaveBeenCalledTimes(1);
-    expect(await env.DB.prepare("SELECT status, provider_message_id FROM activities WHERE id = ?").bind(job.messageId).first()).toEqual({ status: "sent", provider_message_id: "SMdispatch1" });
+    expect(await rowById("activities", job.messageId, "status, provider_message_id")).toEqual({ status: "sent", provider_message_id: "SMdispatch1" });
   });
 
   it.each(["inbox-ai-dlq", "inbox-send-dlq", "inbox-aiX", "inbox-sends", "mystery", ""])("a batch from %j throws (retried, then dead-lettered), touching nothing", async (queue) => {
@@ -64,7 +64,7 @@ describe("queue dispatch", () => {
     const batch = createMessageBatch(queue, [{ id: "m1", timestamp: new Date(), attempts: 1, body: job }]);
     await expect(Promise.resolve().then(() => worker.queue(batch, env))).rejects.toThrow(/No consumer for queue/);
     expect(provider).not.toHaveBeenCalled();
-    expect(await env.DB.prepare("SELECT status FROM activities WHERE id = ?").bind(job.messageId).first()).toEqual({ status: "queued" });
+    expect(await rowById("activities", job.messageId, "status")).toEqual({ status: "queued" });
   });
 });
 

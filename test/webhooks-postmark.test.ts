@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, count, expectProblem, ingestOk, json, newOrg, type TestOrg } from "./helpers";
+import { call, count, expectProblem, ingestOk, json, newOrg, type TestOrg, shardOf } from "./helpers";
 
 const basic = `Basic ${btoa("postmark-hook:hook-secret")}`;
 const post = (path: string, body: unknown, auth: string | null = basic) =>
@@ -82,7 +82,7 @@ describe("POST /webhooks/postmark/inbound", () => {
     const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
     expect(thread[0]).toMatchObject({ body: "Hello, forms attached.", provider_message_id: "m-bad-attachment" });
     expect(thread[0].media.map((m: any) => m.filename)).toEqual(["broken.pdf", "forms.pdf"]);
-    const rows = await env.DB.prepare("SELECT filename, status, size FROM media WHERE org_id = ? ORDER BY filename").bind(org.orgId).all();
+    const rows = await (await shardOf(org.orgId)).prepare("SELECT filename, status, size FROM media WHERE org_id = ? ORDER BY filename").bind(org.orgId).all();
     expect(rows.results).toEqual([{ filename: "broken.pdf", status: "failed", size: 0 }, { filename: "forms.pdf", status: "ready", size: 13 }]);
     expect(await env.MEDIA.get(`orgs/${org.orgId}/media/${thread[0].media[0].id}`)).toBeNull();
     expect(await count("unroutable_events", "org_id = ?", org.orgId)).toBe(0);

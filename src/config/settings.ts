@@ -41,6 +41,13 @@ export type Settings = {
   postmarkServerToken: string | null;
   /** No trailing slash. */
   postmarkApiBase: string;
+  /**
+   * The shard bindings, in order (SHARDS, e.g. "SHARD_0,SHARD_1"). Which of them are bound
+   * is checked by src/db/shards.ts, the only reader of these two.
+   */
+  shards: readonly string[];
+  /** The shards that take new orgs (OPEN_SHARDS); null: all of them. */
+  openShards: readonly string[] | null;
 };
 
 type Spec<T> = {
@@ -67,6 +74,16 @@ const httpUrl = z
   .transform((s) => s.replace(/\/$/, ""));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const text = z.string();
+/** A comma-separated list of binding names (SHARD_0, SHARD_1, …): at least one, none twice. */
+const bindingNames = z
+  .string()
+  .transform((s) => s.split(",").map((n) => n.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.string().regex(/^[A-Z][A-Z0-9_]*$/))
+      .min(1)
+      .refine((names) => new Set(names).size === names.length),
+  );
 const region = z
   .string()
   .trim()
@@ -146,6 +163,20 @@ const SPECS: { [K in keyof Settings]: Spec<Settings[K]> } = {
     fallback: "https://api.postmarkapp.com",
     effect: "Postmark is called at https://api.postmarkapp.com",
     expect: "an http(s) URL",
+  },
+  shards: {
+    setting: "SHARDS",
+    schema: bindingNames,
+    fallback: ["SHARD_0"],
+    effect: "SHARD_0 is the only shard: orgs on any other answer 503",
+    expect: "D1 binding names separated by commas, such as SHARD_0,SHARD_1",
+  },
+  openShards: {
+    setting: "OPEN_SHARDS",
+    schema: bindingNames,
+    fallback: null,
+    effect: "every shard in SHARDS takes new orgs",
+    expect: "names from SHARDS separated by commas, such as SHARD_1",
   },
 };
 

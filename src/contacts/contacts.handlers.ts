@@ -1,4 +1,3 @@
-import { db } from "../db/client";
 import { settings } from "../config/settings";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, idCursor, page } from "../lib/cursor";
@@ -11,7 +10,7 @@ import { inbox } from "../org-inbox/client";
 export const listContacts: AppRouteHandler<typeof R.listContacts> = async (c) => {
   const { q, limit = 25, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor, idCursor)?.[0];
-  const rows = await searchContacts(db(c.env), c.get("orgId"), { q, after, limit });
+  const rows = await searchContacts(c.var.db, c.get("orgId"), { q, after, limit });
   const { data, next_cursor } = page(rows, limit, (last) => [last.id]);
   return c.json({ data: data.map(toContact), next_cursor }, 200);
 };
@@ -34,7 +33,7 @@ export const createContact: AppRouteHandler<typeof R.createContact> = async (c) 
 };
 
 export const getContact: AppRouteHandler<typeof R.getContact> = async (c) => {
-  const contact = await findContact(db(c.env), c.get("orgId"), c.req.valid("param").contact_id.toLowerCase());
+  const contact = await findContact(c.var.db, c.get("orgId"), c.req.valid("param").contact_id.toLowerCase());
   if (!contact) throw notFound("Contact");
   return c.json(toContact(contact), 200);
 };

@@ -1,4 +1,3 @@
-import { db } from "../db/client";
 import type { AppEnv, AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
@@ -14,7 +13,7 @@ const render = (row: ConversationWithContact) => toConversation(row.conversation
 export const listConversations: AppRouteHandler<typeof R.listConversations> = async (c) => {
   const { limit = 25, cursor, view, ...explicit } = c.req.valid("query");
   const now = Date.now();
-  const d = db(c.env);
+  const d = c.var.db;
   const given = Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined));
   let filters: ConversationFilter;
   if (view) {
@@ -32,7 +31,7 @@ export const listConversations: AppRouteHandler<typeof R.listConversations> = as
 };
 
 export const getConversation: AppRouteHandler<typeof R.getConversation> = async (c) => {
-  const d = db(c.env);
+  const d = c.var.db;
   const orgId = c.get("orgId");
   const row = await selectConversation(d, orgId, c.req.valid("param").conversation_id.toLowerCase()).get();
   if (!row) throw notFound("Conversation");
@@ -42,7 +41,7 @@ export const getConversation: AppRouteHandler<typeof R.getConversation> = async 
 };
 
 export const listMessages: AppRouteHandler<typeof R.listMessages> = async (c) => {
-  const d = db(c.env);
+  const d = c.var.db;
   const orgId = c.get("orgId");
   const conversationId = c.req.valid("param").conversation_id.toLowerCase();
   const { order = "desc", include, limit = 25, cursor } = c.req.valid("query");

@@ -1,5 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { db } from "../db/client";
+import { findInShards } from "../db/shards";
 import { media, type Media } from "../db/schema";
 import type { AppRouteHandler, Bindings } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
@@ -43,7 +43,7 @@ export const uploadMedia: AppRouteHandler<typeof R.uploadMedia> = async (c) => {
   };
   // Bytes first: a row never points at an object that is not there.
   await c.env.MEDIA.put(mediaKey(orgId, row.id), bytes, { httpMetadata: { contentType: declared }, sha256: row.sha256 ?? undefined });
-  await db(c.env).insert(media).values(row);
+  await c.var.db.insert(media).values(row);
   const { url } = await toMedia(c.env, row);
   return c.json(
     { id: row.id, content_type: declared, size: row.size, filename: row.filename, sha256: row.sha256 ?? "", url, created_at: iso(row.createdAt) },
@@ -67,7 +67,7 @@ async function serve(env: Bindings, row: Media | undefined) {
 
 export const getMemberMedia: AppRouteHandler<typeof R.getMemberMedia> = async (c) => {
   const id = c.req.valid("param").media_id.toLowerCase();
-  const row = await db(c.env).select().from(media).where(and(eq(media.orgId, c.get("orgId")), eq(media.id, id))).get();
+  const row = await c.var.db.select().from(media).where(and(eq(media.orgId, c.get("orgId")), eq(media.id, id))).get();
   return serve(c.env, row);
 };
 
@@ -79,6 +79,7 @@ export const getSignedMedia: AppRouteHandler<typeof R.getSignedMedia> = async (c
   if (!exp || !sig || !(await verifyMediaSignature(secret, id, exp, sig))) {
     throw new ApiError("forbidden", "The media link is invalid or has expired.");
   }
-  const row = await db(c.env).select().from(media).where(eq(media.id, id)).get();
+  // The link names no org: every shard is asked, and only the org's own shard answers.
+  const [row] = await findInShards(c.env, (d) => d.select().from(media).where(eq(media.id, id)).limit(1).all());
   return serve(c.env, row);
 };

@@ -1,7 +1,6 @@
 import { and, eq, lt } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import type { HonoRequest } from "hono";
-import { db } from "../db/client";
 import { idempotencyKeys } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError, invalid } from "../lib/errors";
@@ -54,7 +53,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = parseKey(c.req.header("idempotency-key"));
   if (key === null) return next();
   const orgId = c.get("orgId");
-  const d = db(c.env);
+  const d = c.var.db;
   const bodyHash = await bodyFingerprint(c.req);
   const method = c.req.method;
   const path = new URL(c.req.url).pathname;

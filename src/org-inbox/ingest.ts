@@ -114,7 +114,7 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
       .from(channels)
       .where(and(eq(channels.orgId, orgId), eq(channels.kind, channelKind ?? "sms"), eq(channels.address, input.to ?? ""), sql`${channelKind ? 1 : 0} = 1`))
       .limit(1),
-    storedWaitQuery(d, orgId, affectsWait ? sql`(${conversationOfContact})` : sql`NULL`, isReply(touch) ? input.occurredAt : null),
+    storedWaitQuery(d, affectsWait ? sql`(${conversationOfContact})` : sql`NULL`, isReply(touch) ? input.occurredAt : null),
     d.select({ mode: setterConfigs.mode }).from(setterConfigs).where(eq(setterConfigs.orgId, orgId)).limit(1),
   ]);
   const existing = dupRows[0];

@@ -2,7 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { toConversation, toMessage, toSuggestion } from "../conversations/present";
 import { mediaFor, selectConversation } from "../conversations/queries";
-import { db } from "../db/client";
+import type { Db } from "../db/client";
+import { controlDb, shardDb } from "../db/shards";
 import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
@@ -35,10 +36,27 @@ export type InboxAnswer<T> = { ok: T } | Refusal;
 export class OrgInbox extends DurableObject<Bindings> {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly events: EventHub;
+  private shard: Promise<Db> | null = null;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
     this.events = new EventHub(ctx);
+  }
+
+  /**
+   * The org's shard, resolved once (src/db/shards.ts) and kept for the object's life:
+   * every write of the org passes here, so this is where a move will tell it to look
+   * again. A failed resolution is not kept.
+   */
+  private db(orgId: string): Promise<Db> {
+    if (!this.shard) {
+      const resolving = shardDb(this.env, orgId);
+      this.shard = resolving;
+      resolving.catch(() => {
+        if (this.shard === resolving) this.shard = null;
+      });
+    }
+    return this.shard;
   }
 
   /**
@@ -56,12 +74,12 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   private async conversationEvent(orgId: string, conversationId: string): Promise<InboxEvent[]> {
-    const row = await selectConversation(db(this.env), orgId, conversationId).get();
+    const row = await selectConversation(await this.db(orgId), orgId, conversationId).get();
     return row ? [{ type: "conversation.updated", conversation_id: conversationId, data: toConversation(row.conversation, row.contact) }] : [];
   }
 
   private async messageEvent(type: "message.created" | "message.updated", activity: Activity, media?: Media[]): Promise<InboxEvent> {
-    const rows = media ?? [...(await mediaFor(db(this.env), activity.orgId, [...activity.mediaIds, ...(activity.callRecordingMediaId ? [activity.callRecordingMediaId] : [])])).values()];
+    const rows = media ?? [...(await mediaFor(await this.db(activity.orgId), activity.orgId, [...activity.mediaIds, ...(activity.callRecordingMediaId ? [activity.callRecordingMediaId] : [])])).values()];
     return { type, conversation_id: activity.conversationId, data: await toMessage(this.env, activity, new Map(rows.map((m) => [m.id, m]))) };
   }
 
@@ -109,7 +127,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** One touchpoint; the AI work it calls for (draft, call summary) is queued after the write. */
   ingest(orgId: string, input: IngestInput) {
     return this.serialize(async () => {
-      const result = await ingest(db(this.env), orgId, input);
+      const result = await ingest(await this.db(orgId), orgId, input);
       if (!result.duplicate) {
         await this.emit(2, async () => [await this.messageEvent("message.created", result.activity, result.media), ...(await this.conversationEvent(orgId, result.activity.conversationId))]);
       }
@@ -120,20 +138,20 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   createSuggestion(orgId: string, input: SuggestionInput) {
     return this.serialize(async () => {
-      const draft = await createSuggestion(db(this.env), orgId, input);
+      const draft = await createSuggestion(await this.db(orgId), orgId, input);
       if (draft) await this.emit(1, async () => [{ type: "suggestion.created", conversation_id: draft.conversationId, data: toSuggestion(draft) }]);
       return draft;
     });
   }
 
   dismissSuggestion(orgId: string, conversationId: string, suggestionId: string, userId: string) {
-    return this.serialize(() => dismissSuggestion(db(this.env), orgId, conversationId, suggestionId, userId));
+    return this.serialize(async () => dismissSuggestion(await this.db(orgId), orgId, conversationId, suggestionId, userId));
   }
 
   /** One-click send: the pending check and the send happen in one turn of the chain, so a racing dismiss loses or wins whole. */
   sendSuggestion(orgId: string, conversationId: string, suggestionId: string, userId: string) {
     return this.serialize(async () => {
-      const draft = await pendingSuggestion(db(this.env), orgId, conversationId, suggestionId);
+      const draft = await pendingSuggestion(await this.db(orgId), orgId, conversationId, suggestionId);
       return this.send(orgId, {
         conversationId,
         type: draft.suggestionChannel ?? "sms",
@@ -149,7 +167,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A transcribed call's summary (null: none could be made). A provider's summary is never overwritten. */
   setCallSummary(orgId: string, activityId: string, summary: string | null) {
     return this.serialize(async () => {
-      const call = await setCallSummary(db(this.env), orgId, activityId, summary);
+      const call = await setCallSummary(await this.db(orgId), orgId, activityId, summary);
       if (call) await this.emit(1, async () => [await this.messageEvent("message.updated", call)]);
       return call;
     });
@@ -158,7 +176,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** Late call details (status, recording, transcript): the row, the thread's preview, their events, the summary job. */
   applyCallDetails(orgId: string, activityId: string, details: CallDetails) {
     return this.serialize(async () => {
-      const update = await applyCallDetails(db(this.env), orgId, activityId, details);
+      const update = await applyCallDetails(await this.db(orgId), orgId, activityId, details);
       if (!update) return null;
       await this.emit(update.previewChanged ? 2 : 1, async () => [
         await this.messageEvent("message.updated", update.call),
@@ -172,20 +190,20 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A message's delivery state changed: message.updated with the row as stored now. */
   private messageUpdated(orgId: string, activityId: string) {
     return this.emit(1, async () => {
-      const a = await db(this.env).select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))).get();
+      const a = await (await this.db(orgId)).select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))).get();
       return a ? [await this.messageEvent("message.updated", a)] : [];
     });
   }
 
   /** The send consumer's claim (queued → sending, at most once); null when the message is not queued. Not announced. */
   claimSend(orgId: string, messageId: string) {
-    return this.serialize(() => claimSend(db(this.env), orgId, messageId));
+    return this.serialize(async () => claimSend(await this.db(orgId), orgId, messageId));
   }
 
   /** The send consumer's outcome, after the provider answered (outside the chain). */
   settleSend(orgId: string, messageId: string, result: SendResult) {
     return this.serialize(async () => {
-      await settleSend(db(this.env), orgId, messageId, result);
+      await settleSend(await this.db(orgId), orgId, messageId, result);
       await this.messageUpdated(orgId, messageId);
       return true;
     });
@@ -194,7 +212,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A Twilio status callback: "applied", "stale" or "unknown" (no message of the org has this sid yet). */
   applyTwilioStatus(orgId: string, status: TwilioStatus) {
     return this.serialize(async () => {
-      const applied = await twilioStatus(db(this.env), orgId, status);
+      const applied = await twilioStatus(await this.db(orgId), orgId, status);
       if (applied.id) await this.messageUpdated(orgId, applied.id);
       return applied.outcome;
     });
@@ -203,7 +221,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A Postmark Delivery, Bounce or SpamComplaint for our email `messageId` (change null: a record type we do not apply). */
   applyPostmarkEvent(orgId: string, messageId: string, pmid: string, change: PostmarkChange | null) {
     return this.serialize(async () => {
-      const result = await postmarkEvent(db(this.env), orgId, messageId, pmid, change);
+      const result = await postmarkEvent(await this.db(orgId), orgId, messageId, pmid, change);
       if (result === "applied") await this.messageUpdated(orgId, messageId);
       return result;
     });
@@ -212,7 +230,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** The send sweep's finding about a message stuck in `sending` (the provider was asked outside the chain). */
   settleStuckSend(orgId: string, stuck: Stuck, finding: StuckFinding, now: number) {
     return this.serialize(async () => {
-      const outcome = await settleStuckSend(db(this.env), this.env, orgId, stuck, finding, now);
+      const outcome = await settleStuckSend(await this.db(orgId), this.env, orgId, stuck, finding, now);
       if (outcome !== "unchanged" && outcome !== "unreachable") await this.messageUpdated(orgId, stuck.id);
       return outcome;
     });
@@ -220,7 +238,7 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   changeState(orgId: string, conversationId: string, change: StateChange) {
     return this.serialize(async () => {
-      const row = await applyState(db(this.env), orgId, conversationId, change);
+      const row = await applyState(await this.db(orgId), controlDb(this.env), orgId, conversationId, change);
       await this.emit(1, async () => [{ type: "conversation.updated", conversation_id: conversationId, data: toConversation(row.conversation, row.contact) }]);
       return row;
     });
@@ -252,7 +270,7 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   private async send(orgId: string, input: OutboundInput) {
-    const d = db(this.env);
+    const d = await this.db(orgId);
     if (input.type !== "note") this.checkSend(input.authorId);
     const created = await createOutbound(d, orgId, input);
     // Only stored sends count against the limit (a refused one sent nothing).
@@ -273,31 +291,37 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   /** The SLA and every waiting conversation's due time move together, between other writes. */
   replaceSla(orgId: string, sla: SlaSettings) {
-    return this.serialize(() => replaceSla(db(this.env), orgId, sla));
+    return this.serialize(async () => replaceSla(await this.db(orgId), orgId, sla));
   }
 
+  /**
+   * DELETE /members/{user_id}: the member row goes from the control database (unless they
+   * are the last owner), then their threads, views and tallies are released in the shard.
+   * "absent": no such member and nothing of theirs left; a repeated DELETE after a failed
+   * second step finds their leftovers and finishes it ("removed").
+   */
   removeMember(orgId: string, userId: string) {
     return this.serialize(async () => {
-      const removed = await removeMember(db(this.env), orgId, userId);
-      if (removed) this.events.disconnect(userId);
-      return removed;
+      const outcome = await removeMember(controlDb(this.env), await this.db(orgId), orgId, userId);
+      if (outcome === "removed") this.events.disconnect(userId);
+      return outcome;
     });
   }
 
   /** PUT /conversations/views: a member's saves one at a time, so each is a whole replace (SPEC 7). */
   replaceViews(orgId: string, userId: string, wanted: WantedView[]) {
-    return this.serialize(() => replaceViews(db(this.env), orgId, userId, wanted));
+    return this.serialize(async () => replaceViews(await this.db(orgId), orgId, userId, wanted));
   }
 
   /** POST /contacts: serialized with ingest, which creates contacts too. */
   createContact(orgId: string, input: ContactInput) {
-    return this.serialize(() => createContact(db(this.env), orgId, input));
+    return this.serialize(async () => createContact(await this.db(orgId), orgId, input));
   }
 
   /** PATCH /contacts/{id}; the contact's conversation shows the contact, so it is announced. */
   updateContact(orgId: string, contactId: string, input: ContactInput) {
     return this.serialize(async () => {
-      const result = await updateContact(db(this.env), orgId, contactId, input);
+      const result = await updateContact(await this.db(orgId), orgId, contactId, input);
       const conversationId = result.conversationId;
       if (result.changed && conversationId) await this.emit(1, () => this.conversationEvent(orgId, conversationId));
       return result.contact;
@@ -306,7 +330,7 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   openConversation(orgId: string, contactId: string) {
     return this.serialize(async () => {
-      const opened = await openConversation(db(this.env), orgId, contactId);
+      const opened = await openConversation(await this.db(orgId), orgId, contactId);
       if (opened.created) {
         await this.emit(1, async () => [{ type: "conversation.updated", conversation_id: opened.conversation.id, data: toConversation(opened.conversation, opened.contact) }]);
       }

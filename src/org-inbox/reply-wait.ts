@@ -1,6 +1,5 @@
-import { eq, sql, type SQL } from "drizzle-orm";
-import { orgs } from "../db/schema";
-import type { Db } from "../db/client";
+import { sql, type SQL } from "drizzle-orm";
+import { oneRow, type Db } from "../db/client";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
 // inbound call not yet followed (by occurred_at) by an outbound sms/email/call.
@@ -34,12 +33,12 @@ export function replyWaitWith(stored: StoredWait | undefined, event: Touch): num
  * for the conversation `conversationId` names (an id, or a subquery yielding one).
  * Both walk activities_direction_idx.
  */
-export function storedWaitQuery(d: Db, orgId: string, conversationId: SQL, replyAt: number | null) {
+export function storedWaitQuery(d: Db, conversationId: SQL, replyAt: number | null) {
   const missed = sql.join(MISSED_CALL_STATUSES.map((s) => sql`${s}`), sql`, `);
   const lastReply = sql`(SELECT occurred_at FROM activities
     WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
     ORDER BY occurred_at DESC LIMIT 1)`;
-  // Anchored on the org's own row: a builder (not raw SQL) is what a D1 batch accepts.
+  // From one row: a builder (not raw SQL) is what a D1 batch accepts.
   return d
     .select({
       last_reply: sql<number | null>`${lastReply}`,
@@ -49,7 +48,5 @@ export function storedWaitQuery(d: Db, orgId: string, conversationId: SQL, reply
           AND (type IN ('sms', 'email') OR (type = 'call' AND status IN (${missed})))
         ORDER BY occurred_at ASC LIMIT 1)`,
     })
-    .from(orgs)
-    .where(eq(orgs.id, orgId))
-    .limit(1);
+    .from(oneRow());
 }

@@ -34,9 +34,10 @@ function changeSet(c: Conversation, change: StateChange, now: number): Partial<C
   }
 }
 
-export async function applyState(d: Db, orgId: string, conversationId: string, change: StateChange, now = Date.now()) {
+/** `control` is the control database, where the members are; `d` the org's shard. */
+export async function applyState(d: Db, control: Db, orgId: string, conversationId: string, change: StateChange, now = Date.now()) {
   if (change.kind === "assign" && change.assignedTo) {
-    const member = await d
+    const member = await control
       .select({ userId: members.userId })
       .from(members)
       .where(and(eq(members.orgId, orgId), eq(members.userId, change.assignedTo)))

@@ -1,5 +1,5 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { db } from "../db/client";
+import { shardDb } from "../db/shards";
 import { channels, media as mediaTable } from "../db/schema";
 import { settings } from "../config/settings";
 import type { Bindings } from "../env";
@@ -27,7 +27,7 @@ export function backoffSeconds(attempt: number, random = Math.random()) {
  * goes back to OrgInbox, which stores and announces it.
  */
 export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter?: number }> {
-  const d = db(env);
+  const d = await shardDb(env, job.orgId);
   const claimed = await inbox(env, job.orgId).claimSend(job.messageId);
   if (!claimed) return {};
 

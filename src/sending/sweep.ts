@@ -1,5 +1,6 @@
 import { and, isNull, lt, or, sql } from "drizzle-orm";
-import { db, type Db } from "../db/client";
+import type { Db } from "../db/client";
+import { findInShards } from "../db/shards";
 import { activities, type Activity } from "../db/schema";
 import type { Bindings } from "../env";
 import { log } from "../lib/log";
@@ -32,7 +33,7 @@ export function stuckSendsQuery(d: Db, now: number) {
   const cutoff = now - SWEEP_AFTER_MS;
   const a = activities;
   return d
-    .select({ id: a.id, orgId: a.orgId, provider: a.provider, providerMessageId: a.providerMessageId, sweepRequeues: a.sweepRequeues })
+    .select({ id: a.id, orgId: a.orgId, provider: a.provider, providerMessageId: a.providerMessageId, sweepRequeues: a.sweepRequeues, updatedAt: a.updatedAt })
     .from(a)
     .where(and(sql`${a.status} = 'sending'`, lt(a.updatedAt, cutoff), or(isNull(a.sweepCheckedAt), lt(a.sweepCheckedAt, cutoff))))
     .orderBy(a.updatedAt)
@@ -94,7 +95,9 @@ async function sweepOne(env: Bindings, m: Stuck, now: number): Promise<SweepOutc
 
 /** One run of the sweep (the Cron Trigger's job). Logs and returns its counts. */
 export async function sweepStuckSends(env: Bindings, now = Date.now()): Promise<SweepCounts> {
-  const stuck = await stuckSendsQuery(db(env), now).all();
+  // Every shard's oldest (asked at once, of orgs that live where they were found), then the
+  // oldest SWEEP_BATCH of them all.
+  const stuck = (await findInShards(env, (d) => stuckSendsQuery(d, now).all())).sort((x, y) => x.updatedAt - y.updatedAt).slice(0, SWEEP_BATCH);
   const counts: SweepCounts = { checked: stuck.length, updated: 0, requeued: 0, failed: 0, unchanged: 0, unreachable: 0 };
   for (const m of stuck) {
     try {

@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
-import { db } from "../db/client";
+import type { Db } from "../db/client";
+import { controlDb, shardDb } from "../db/shards";
 import { activities, conversations, media, orgs, setterConfigs } from "../db/schema";
 import type { Bindings } from "../env";
 import type { AiJob } from "../jobs";
@@ -14,8 +15,8 @@ import { copyInboundMedia } from "../webhooks/inbound-media";
 const THREAD_LINES = 20;
 
 /** The thread up to and including the trigger, oldest first, as the model reads it. */
-async function threadUpTo(env: Bindings, conversationId: string, until: number): Promise<ThreadLine[]> {
-  const rows = await threadLines(db(env), conversationId, until, { inclusive: true, limit: THREAD_LINES });
+async function threadUpTo(d: Db, conversationId: string, until: number): Promise<ThreadLine[]> {
+  const rows = await threadLines(d, conversationId, until, { inclusive: true, limit: THREAD_LINES });
   return rows
     .map((r) => ({
       role: r.direction === "inbound" ? ("contact" as const) : ("agent" as const),
@@ -26,11 +27,14 @@ async function threadUpTo(env: Bindings, conversationId: string, until: number):
 }
 
 async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
-  const d = db(env);
-  const [config, org, trigger] = await d.batch([
-    d.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
-    d.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, job.orgId)).limit(1),
-    d.select().from(activities).where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId))).limit(1),
+  const d = await shardDb(env, job.orgId);
+  // The org's name is in the control database, the rest in its shard: read at once.
+  const [[config, trigger], org] = await Promise.all([
+    d.batch([
+      d.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
+      d.select().from(activities).where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId))).limit(1),
+    ]),
+    controlDb(env).select({ name: orgs.name }).from(orgs).where(eq(orgs.id, job.orgId)).limit(1),
   ]);
   if (config[0]?.mode !== "suggestive" || !trigger[0]) return;
   // A redelivered job: the setter already drafted an answer to this message.
@@ -50,7 +54,7 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
     return;
   }
   const channel = trigger[0].type === "email" ? "email" : "sms";
-  const thread = await threadUpTo(env, job.conversationId, trigger[0].occurredAt);
+  const thread = await threadUpTo(d, job.conversationId, trigger[0].occurredAt);
   const started = Date.now();
   let text: string;
   try {
@@ -79,7 +83,7 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
  * finds no sentence to keep. A provider's summary is never replaced.
  */
 async function summary(env: Bindings, job: Extract<AiJob, { kind: "summary" }>) {
-  const d = db(env);
+  const d = await shardDb(env, job.orgId);
   const call = await d.select().from(activities).where(and(eq(activities.id, job.activityId), eq(activities.orgId, job.orgId))).get();
   if (!call || call.type !== "call" || call.callSummaryStatus !== "pending" || call.callSummary || !call.callTranscript) return;
   let text: string | null = null;
@@ -102,9 +106,10 @@ export async function handleAiJob(env: Bindings, job: AiJob) {
   if (job.kind === "draft") return draft(env, job);
   if (job.kind === "media_copy") {
     // Already copied (a redelivery, or an earlier try that got through): nothing to do.
-    const row = await db(env).select({ status: media.status }).from(media).where(and(eq(media.id, job.item.id), eq(media.orgId, job.orgId))).get();
+    const d = await shardDb(env, job.orgId);
+    const row = await d.select({ status: media.status }).from(media).where(and(eq(media.id, job.item.id), eq(media.orgId, job.orgId))).get();
     if (!row || row.status === "ready") return;
-    return copyInboundMedia(env, db(env), job.orgId, job.item, job.attempt);
+    return copyInboundMedia(env, d, job.orgId, job.item, job.attempt);
   }
   return summary(env, job);
 }

@@ -1,6 +1,5 @@
 import { and, eq, gte } from "drizzle-orm";
 import { toMessage, toSuggestion } from "../conversations/present";
-import { db } from "../db/client";
 import { setterConfigs, trainingPairs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
@@ -11,14 +10,14 @@ import { pairsPage, setterConfigOf } from "./queries";
 import type * as r from "./setter.routes";
 
 export const getConfig: AppRouteHandler<typeof r.getSetterConfig> = async (c) => {
-  const row = await setterConfigOf(db(c.env), c.get("orgId"));
+  const row = await setterConfigOf(c.var.db, c.get("orgId"));
   return c.json(toConfig(row, generatorName(c.env)), 200);
 };
 
 export const putConfig: AppRouteHandler<typeof r.putSetterConfig> = async (c) => {
   const b = c.req.valid("json");
   const row = { orgId: c.get("orgId"), mode: b.mode, instructions: b.instructions?.trim() || null, updatedAt: Date.now() };
-  await db(c.env).insert(setterConfigs).values(row).onConflictDoUpdate({ target: setterConfigs.orgId, set: row });
+  await c.var.db.insert(setterConfigs).values(row).onConflictDoUpdate({ target: setterConfigs.orgId, set: row });
   return c.json(toConfig(row, generatorName(c.env)), 200);
 };
 
@@ -26,7 +25,7 @@ const STREAM_PAGE = 200;
 
 export const listPairs: AppRouteHandler<typeof r.listTrainingPairs> = async (c) => {
   const q = c.req.valid("query");
-  const d = db(c.env);
+  const d = c.var.db;
   const orgId = c.get("orgId");
   const filter = and(q.label ? eq(trainingPairs.label, q.label) : undefined, q.since ? gte(trainingPairs.createdAt, Date.parse(q.since)) : undefined);
   if (q.format === "jsonl") {

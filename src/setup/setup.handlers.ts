@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
-import { db } from "../db/client";
-import { channels, members, orgs } from "../db/schema";
+import { members, orgs } from "../db/schema";
+import { controlDb, rememberShard, shardOfNewOrg } from "../db/shards";
 import { settings } from "../config/settings";
 import type { AppRouteHandler } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
@@ -8,15 +8,18 @@ import { uuidv7 } from "../lib/ids";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import { forgetMembership } from "../middleware/org";
 import { inbox } from "../org-inbox/client";
+import { addChannel, removeChannel } from "./channels";
 import { anotherOwnerRemains, findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
 import type * as R from "./setup.routes";
 
 export const createOrg: AppRouteHandler<typeof R.createOrg> = async (c) => {
   const { name } = c.req.valid("json");
   const now = Date.now();
-  const org = { id: uuidv7(now), name, createdAt: now };
+  // Control only: the org with its shard and its owner, in one batch. Nothing of a new
+  // org is in its shard yet (its first row there is its first channel, contact or view).
+  const org = { id: uuidv7(now), name, createdAt: now, shard: await shardOfNewOrg(c.env) };
   const claims = c.get("claims");
-  const d = db(c.env);
+  const d = controlDb(c.env);
   await d.batch([
     d.insert(orgs).values(org),
     d.insert(members).values({
@@ -29,11 +32,12 @@ export const createOrg: AppRouteHandler<typeof R.createOrg> = async (c) => {
       updatedAt: now,
     }),
   ]);
+  rememberShard(org.id, org.shard, now);
   return c.json(toOrg(org), 201);
 };
 
 export const listMembers: AppRouteHandler<typeof R.listMembers> = async (c) => {
-  const rows = await listMembersOf(db(c.env), c.get("orgId"));
+  const rows = await listMembersOf(controlDb(c.env), c.get("orgId"));
   return c.json({ data: rows.map(toMember) }, 200);
 };
 
@@ -45,7 +49,7 @@ export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
   const userId = rawUserId.toLowerCase();
-  const d = db(c.env);
+  const d = controlDb(c.env);
   const existing = await findMember(d, orgId, userId);
   if (c.get("role") !== "owner" && (body.role === "owner" || existing?.role === "owner")) {
     throw new ApiError("forbidden", "Only an owner may grant, change or remove the owner role.");
@@ -84,22 +88,22 @@ export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
 export const deleteMember: AppRouteHandler<typeof R.deleteMember> = async (c) => {
   const orgId = c.get("orgId");
   const userId = c.req.valid("param").user_id.toLowerCase();
-  const d = db(c.env);
-  const existing = await findMember(d, orgId, userId);
-  if (!existing) throw notFound("Member");
-  if (existing.role === "owner" && c.get("role") !== "owner") {
+  const existing = await findMember(controlDb(c.env), orgId, userId);
+  if (existing?.role === "owner" && c.get("role") !== "owner") {
     throw new ApiError("forbidden", "Only an owner may remove an owner.");
   }
   // Through OrgInbox: unassigning their threads is a conversation-state write,
-  // and it must not interleave with an assign to the same member.
-  const deleted = await inbox(c.env, orgId).removeMember(userId);
+  // and it must not interleave with an assign to the same member. With no member
+  // row it still looks for what a failed earlier removal left in the shard.
+  const outcome = await inbox(c.env, orgId).removeMember(userId);
   forgetMembership(orgId, userId);
-  if (!deleted) throw lastOwner();
+  if (outcome === "last_owner") throw lastOwner();
+  if (outcome === "absent") throw notFound("Member");
   return c.body(null, 204);
 };
 
 export const listChannels: AppRouteHandler<typeof R.listChannels> = async (c) => {
-  const rows = await listChannelsOf(db(c.env), c.get("orgId"));
+  const rows = await listChannelsOf(c.var.db, c.get("orgId"));
   return c.json({ data: rows.map(toChannel) }, 200);
 };
 
@@ -117,16 +121,12 @@ export const createChannel: AppRouteHandler<typeof R.createChannel> = async (c) 
   }
   const now = Date.now();
   const row = { id: uuidv7(now), orgId: c.get("orgId"), kind: body.kind, address, provider: body.provider, createdAt: now };
-  const inserted = await db(c.env).insert(channels).values(row).onConflictDoNothing().returning();
-  if (!inserted.length) throw new ApiError("conflict", `The ${body.kind} address ${address} is already a channel.`);
-  return c.json(toChannel(inserted[0]), 201);
+  const added = await addChannel(c.env, c.var.db, row);
+  if (!added) throw new ApiError("conflict", `The ${body.kind} address ${address} is already a channel.`);
+  return c.json(toChannel(added), 201);
 };
 
 export const deleteChannel: AppRouteHandler<typeof R.deleteChannel> = async (c) => {
-  const deleted = await db(c.env)
-    .delete(channels)
-    .where(and(eq(channels.id, c.req.valid("param").channel_id.toLowerCase()), eq(channels.orgId, c.get("orgId"))))
-    .returning({ id: channels.id });
-  if (!deleted.length) throw notFound("Channel");
+  if (!(await removeChannel(c.env, c.var.db, c.get("orgId"), c.req.valid("param").channel_id.toLowerCase()))) throw notFound("Channel");
   return c.body(null, 204);
 };

@@ -1,5 +1,4 @@
 import { eq } from "drizzle-orm";
-import { db } from "../db/client";
 import { slaConfigs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { isoOrNull } from "../lib/time";
@@ -16,7 +15,7 @@ const toSla = (s: SlaSettings & { updatedAt?: number | null }) => ({
 });
 
 export const getSla: AppRouteHandler<typeof r.getSla> = async (c) => {
-  const row = await db(c.env).select().from(slaConfigs).where(eq(slaConfigs.orgId, c.get("orgId"))).get();
+  const row = await c.var.db.select().from(slaConfigs).where(eq(slaConfigs.orgId, c.get("orgId"))).get();
   return c.json(toSla(row ?? DEFAULT_SLA), 200);
 };
 
@@ -29,6 +28,6 @@ export const putSla: AppRouteHandler<typeof r.putSla> = async (c) => {
 
 export const overdueCount: AppRouteHandler<typeof r.overdueCount> = async (c) => {
   const assignee = c.req.valid("query").scope === "mine" ? c.get("userId") : null;
-  const [row] = await overdueCountQuery(db(c.env), c.get("orgId"), assignee, Date.now());
+  const [row] = await overdueCountQuery(c.var.db, c.get("orgId"), assignee, Date.now());
   return c.json({ count: row?.n ?? 0 }, 200);
 };

@@ -1,7 +1,7 @@
 import { and, count, eq, gt, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { conversationWhere } from "../conversations/queries";
-import type { Db } from "../db/client";
-import { activityDayTallies as dt, conversationTallies as t, conversations as cv, orgs } from "../db/schema";
+import { oneRow, type Db } from "../db/client";
+import { activityDayTallies as dt, conversationTallies as t, conversations as cv } from "../db/schema";
 import { DAY_MS } from "../org-inbox/tallies";
 import type { ViewFilters } from "./system-views";
 
@@ -68,10 +68,9 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
 
 /**
  * Every view's parts as scalar subqueries of one SELECT: one statement whatever
- * the number of views. (Anchored on the org's row: a bare SELECT does not survive
- * a drizzle D1 batch.)
+ * the number of views, from one row (a bare SELECT does not survive a drizzle D1 batch).
  */
-export function countsStatement(d: Db, orgId: string, plans: CountPlan[]) {
+export function countsStatement(d: Db, plans: CountPlan[]) {
   const added = (parts: SQLWrapper[]) => sql<number>`${sql.join(parts.map((q) => sql`(${q})`), sql` + `)}`;
   // Aliased: inside a batch, unaliased expressions of the same shape would collide by name.
   const fields: Record<string, SQL.Aliased<number>> = { n: sql<number>`${plans.length}`.as("n") };
@@ -79,7 +78,7 @@ export function countsStatement(d: Db, orgId: string, plans: CountPlan[]) {
     fields[`t${i}`] = added(p.total).as(`t${i}`);
     fields[`u${i}`] = added(p.unread).as(`u${i}`);
   });
-  return d.select(fields).from(orgs).where(eq(orgs.id, orgId)).limit(1);
+  return d.select(fields).from(oneRow());
 }
 
 /** [total, unread] per view from the statement's row. */

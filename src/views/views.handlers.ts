@@ -1,4 +1,3 @@
-import { db } from "../db/client";
 import type { AppRouteHandler } from "../env";
 import { countPlan, countsStatement, readCounts } from "./counts";
 import type { View } from "../db/schema";
@@ -8,7 +7,7 @@ import type { ViewFilters } from "./system-views";
 import type * as r from "./views.routes";
 
 export const listViews: AppRouteHandler<typeof r.listViews> = async (c) => {
-  const rows = await memberViews(db(c.env), c.get("orgId"), c.get("userId"));
+  const rows = await memberViews(c.var.db, c.get("orgId"), c.get("userId"));
   return c.json({ data: rows.map(toView) }, 200);
 };
 
@@ -30,7 +29,7 @@ const sameViews = (a: View[], b: View[]) =>
 
 /** Per view, total and unread (see countPlan for how each stays cheap at any size). */
 export const viewCounts: AppRouteHandler<typeof r.viewCounts> = async (c) => {
-  const d = db(c.env);
+  const d = c.var.db;
   const orgId = c.get("orgId");
   const userId = c.get("userId");
   const key = `${orgId}:${userId}`;
@@ -39,13 +38,13 @@ export const viewCounts: AppRouteHandler<typeof r.viewCounts> = async (c) => {
   let rows = knownViews.get(key);
   let counts: [number, number][] | undefined;
   if (rows) {
-    const [current, [row]] = await d.batch([memberViewsQuery(d, orgId, userId), countsStatement(d, orgId, plan(rows))]);
+    const [current, [row]] = await d.batch([memberViewsQuery(d, orgId, userId), countsStatement(d, plan(rows))]);
     if (sameViews(current, rows)) counts = readCounts(row as Record<string, number>, rows.length);
     else rows = undefined;
   }
   if (!rows || !counts) {
     rows = await memberViews(d, orgId, userId);
-    const [row] = await countsStatement(d, orgId, plan(rows));
+    const [row] = await countsStatement(d, plan(rows));
     counts = readCounts(row as Record<string, number>, rows.length);
     if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();
     knownViews.set(key, rows);

@@ -1,7 +1,8 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { db } from "../db/client";
-import { activities, channels, media } from "../db/schema";
+import type { Db } from "../db/client";
+import { activities, media } from "../db/schema";
+import { findInShards, routeOf } from "../db/shards";
 import type { AppEnv } from "../env";
 import { requirePostmarkWebhookAuth } from "../config/secrets";
 import { ApiError } from "../lib/errors";
@@ -51,10 +52,9 @@ const base64Bytes = (b64: string) => {
 /** POST /webhooks/postmark/inbound: an inbound email into the timeline. */
 export async function postmarkInbound(c: Context<AppEnv>) {
   requireBasic(c);
-  const d = db(c.env);
   const p = await jsonPayload(c);
   if (!p) {
-    await keepUnroutable(d, { orgId: null, provider: "postmark", reason: "invalid_payload", payload: { raw: (await c.req.text()).slice(0, 100_000) } });
+    await keepUnroutable(c.env, { orgId: null, provider: "postmark", reason: "invalid_payload", payload: { raw: (await c.req.text()).slice(0, 100_000) } });
     return c.json({ ok: true }, 200);
   }
   let orgId: string | null = null;
@@ -65,20 +65,22 @@ export async function postmarkInbound(c: Context<AppEnv>) {
     const from = typeof p.FromFull?.Email === "string" ? normalizeEmail(p.FromFull.Email) : typeof p.From === "string" ? normalizeEmail(p.From) : null;
     const messageId = typeof p.MessageID === "string" ? p.MessageID : null;
     if (!recipients.length || !from || !messageId) {
-      await keepUnroutable(d, { orgId: null, provider: "postmark", reason: "invalid_payload", payload: p });
+      await keepUnroutable(c.env, { orgId: null, provider: "postmark", reason: "invalid_payload", payload: p });
       return c.json({ ok: true }, 200);
     }
     let to: string | null = null;
+    let d: Db | null = null;
     for (const address of recipients) {
-      const ch = await d.select({ orgId: channels.orgId }).from(channels).where(and(eq(channels.kind, "email"), eq(channels.address, address))).get();
-      if (ch) {
-        orgId = ch.orgId;
+      const route = await routeOf(c.env, "email", address);
+      if (route) {
+        orgId = route.orgId;
+        d = route.db;
         to = address;
         break;
       }
     }
-    if (!orgId) {
-      await keepUnroutable(d, { orgId: null, provider: "postmark", reason: "unknown_address", payload: p });
+    if (!orgId || !d) {
+      await keepUnroutable(c.env, { orgId: null, provider: "postmark", reason: "unknown_address", payload: p });
       return c.json({ ok: true }, 200);
     }
     // Attachments arrive inline: straight into R2 under ids derived from the message.
@@ -119,9 +121,9 @@ export async function postmarkInbound(c: Context<AppEnv>) {
       occurredAt: Number.isFinite(Date.parse(p.Date)) ? Date.parse(p.Date) : Date.now(),
       mediaIds,
     });
-    if ("error" in answer) await keepUnroutable(d, { orgId, provider: "postmark", reason: `refused: ${answer.error.code}`, payload: p });
+    if ("error" in answer) await keepUnroutable(c.env, { orgId, provider: "postmark", reason: `refused: ${answer.error.code}`, payload: p });
   } catch (e) {
-    await keepUnroutable(d, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p });
+    await keepUnroutable(c.env, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p });
   }
   return c.json({ ok: true }, 200);
 }
@@ -129,22 +131,24 @@ export async function postmarkInbound(c: Context<AppEnv>) {
 /** POST /webhooks/postmark/events: Delivery, Bounce, SpamComplaint for our outbound email. */
 export async function postmarkEvents(c: Context<AppEnv>) {
   requireBasic(c);
-  const d = db(c.env);
   const p = await jsonPayload(c);
   let orgId: string | null = null;
   try {
     const messageId = typeof p?.MessageID === "string" ? p.MessageID : null;
     const ours = typeof p?.Metadata?.message_id === "string" ? p.Metadata.message_id : null;
-    const row = ours ? await d.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).get() : undefined;
+    // Our message id names no org: every shard is asked (src/db/shards.ts findInShards).
+    const [row] = ours
+      ? await findInShards(c.env, (d) => d.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).limit(1).all())
+      : [];
     const result = p && messageId && row ? await inbox(c.env, row.orgId).applyPostmarkEvent(row.id, messageId, postmarkRecordChange(p)) : null;
     if (!p || !result || result === "unknown_message") {
-      await keepUnroutable(d, { orgId: row?.orgId ?? null, provider: "postmark", reason: p ? "unknown_message" : "invalid_payload", payload: p ?? {} });
+      await keepUnroutable(c.env, { orgId: row?.orgId ?? null, provider: "postmark", reason: p ? "unknown_message" : "invalid_payload", payload: p ?? {} });
       return c.json({ ok: true }, 200);
     }
     orgId = row!.orgId;
-    if (result === "unhandled") await keepUnroutable(d, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
+    if (result === "unhandled") await keepUnroutable(c.env, { orgId, provider: "postmark", reason: `unhandled_record_type: ${String(p.RecordType)}`, payload: p });
   } catch (e) {
-    await keepUnroutable(d, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p ?? {} });
+    await keepUnroutable(c.env, { orgId, provider: "postmark", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: p ?? {} });
   }
   return c.json({ ok: true }, 200);
 }

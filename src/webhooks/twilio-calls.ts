@@ -1,8 +1,9 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Context } from "hono";
 import { settings } from "../config/settings";
-import { db, type Db } from "../db/client";
-import { activities, channels, unroutableEvents } from "../db/schema";
+import type { Db } from "../db/client";
+import { activities, unroutableEvents } from "../db/schema";
+import { controlDb, findInShards, routeOf } from "../db/shards";
 import type { AppEnv, Bindings } from "../env";
 import { toE164 } from "../lib/phone";
 import { inbox } from "../org-inbox/client";
@@ -20,7 +21,7 @@ type CallStatus = (typeof FINAL_CALL_STATUSES)[number];
 
 const directionOf = (d: string | null) => (d === "inbound" ? "inbound" : d?.startsWith("outbound") ? "outbound" : null);
 
-/** What a status, recording or transcription callback adds to its call; written by OrgInbox, which announces it. */
+/** What a status, recording or transcription callback adds to its call (`d`: the org's shard); written by OrgInbox, which announces it. */
 async function applyDetails(env: Bindings, d: Db, call: { id: string; orgId: string }, p: URLSearchParams, waitUntil: (p: Promise<unknown>) => void) {
   const details: CallDetails = {};
   const callDuration = Number(p.get("CallDuration"));
@@ -52,18 +53,20 @@ async function applyDetails(env: Bindings, d: Db, call: { id: string; orgId: str
  */
 export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) {
   const payload = Object.fromEntries(params);
-  const d = db(c.env);
   const callSid = params.get("CallSid");
   if (!callSid) {
-    await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
+    await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
     return;
   }
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  const known = await d
-    .select({ id: activities.id, orgId: activities.orgId })
-    .from(activities)
-    .where(and(eq(activities.provider, "twilio"), eq(activities.providerMessageId, callSid), eq(activities.type, "call")))
-    .all();
+  // A CallSid names no org: every shard is asked (src/db/shards.ts findInShards).
+  const known = await findInShards(c.env, (d) =>
+    d
+      .select({ id: activities.id, orgId: activities.orgId })
+      .from(activities)
+      .where(and(eq(activities.provider, "twilio"), eq(activities.providerMessageId, callSid), eq(activities.type, "call")))
+      .all(),
+  );
   const status = params.get("CallStatus") as CallStatus | null;
 
   if (!known.length && status && (FINAL_CALL_STATUSES as readonly string[]).includes(status)) {
@@ -73,11 +76,9 @@ export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) 
     const to = toE164(params.get("To") ?? "", region);
     const ours = direction === "inbound" ? to : from;
     const theirs = direction === "inbound" ? from : to;
-    const channel = ours
-      ? await d.select({ orgId: channels.orgId }).from(channels).where(and(eq(channels.kind, "sms"), eq(channels.address, ours))).get()
-      : undefined;
+    const channel = ours ? await routeOf(c.env, "sms", ours) : null;
     if (!direction || !theirs || !channel) {
-      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: channel ? "invalid_payload" : "unknown_address", payload });
+      await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: channel ? "invalid_payload" : "unknown_address", payload });
       return;
     }
     const answer = await inbox(c.env, channel.orgId).answer.ingest({
@@ -94,13 +95,15 @@ export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) 
       mediaIds: [],
     });
     if ("error" in answer) {
-      await keepUnroutable(d, { orgId: channel.orgId, provider: "twilio", reason: `refused: ${answer.error.code}`, payload });
+      await keepUnroutable(c.env, { orgId: channel.orgId, provider: "twilio", reason: `refused: ${answer.error.code}`, payload });
       return;
     }
     const call = { id: answer.ok.activity.id, orgId: channel.orgId };
-    await applyDetails(c.env, d, call, params, waitUntil);
-    // Callbacks that came before the call itself now have somewhere to go.
-    const waiting = await d
+    await applyDetails(c.env, channel.db, call, params, waitUntil);
+    // Callbacks that came before the call itself now have somewhere to go. They were kept
+    // with no org (none was known), so in the control database.
+    const control = controlDb(c.env);
+    const waiting = await control
       .select()
       .from(unroutableEvents)
       .where(
@@ -114,17 +117,17 @@ export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) 
       )
       .all();
     for (const early of waiting) {
-      await applyDetails(c.env, d, call, new URLSearchParams(early.payload as Record<string, string>), waitUntil);
-      await d.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, early.id));
+      await applyDetails(c.env, channel.db, call, new URLSearchParams(early.payload as Record<string, string>), waitUntil);
+      await control.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, early.id));
     }
     return;
   }
   if (known.length) {
-    for (const call of known) await applyDetails(c.env, d, call, params, waitUntil);
+    for (const call of known) await applyDetails(c.env, call.db, call, params, waitUntil);
     return;
   }
   // Not a final status, and the call is not known yet: keep it until the call arrives.
   if (params.get("RecordingUrl") || params.get("TranscriptionText")) {
-    await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "call_not_yet_known", payload, waitingFor: callSid });
+    await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "call_not_yet_known", payload, waitingFor: callSid });
   }
 }

@@ -1,7 +1,5 @@
-import { and, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { db } from "../db/client";
-import { channels } from "../db/schema";
+import { routeOf } from "../db/shards";
 import type { AppEnv } from "../env";
 import { requireTwilioAuthToken } from "../config/secrets";
 import { settings } from "../config/settings";
@@ -27,14 +25,8 @@ async function signedParams(c: Context<AppEnv>) {
   return params;
 }
 
-const smsChannelOrg = (c: Context<AppEnv>, address: string | null) =>
-  address
-    ? db(c.env)
-        .select({ orgId: channels.orgId })
-        .from(channels)
-        .where(and(eq(channels.kind, "sms"), eq(channels.address, address)))
-        .get()
-    : Promise.resolve(undefined);
+/** The org (and its shard) our sms number belongs to, through the control database's routes. */
+const smsRoute = (c: Context<AppEnv>, address: string | null) => (address ? routeOf(c.env, "sms", address) : Promise.resolve(null));
 
 const region = (c: Context<AppEnv>) => settings(c.env).defaultPhoneRegion;
 
@@ -42,21 +34,22 @@ const region = (c: Context<AppEnv>) => settings(c.env).defaultPhoneRegion;
 export async function inboundMessage(c: Context<AppEnv>) {
   const params = await signedParams(c);
   const payload = Object.fromEntries(params);
-  const d = db(c.env);
   let orgId: string | null = null;
   try {
     const to = toE164(params.get("To") ?? "", region(c));
     const from = toE164(params.get("From") ?? "", region(c));
     const sid = params.get("MessageSid") ?? params.get("SmsMessageSid");
     if (!to || !from || !sid) {
-      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
+      await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
       return twiml(c);
     }
-    orgId = (await smsChannelOrg(c, to))?.orgId ?? null;
-    if (!orgId) {
-      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
+    const route = await smsRoute(c, to);
+    if (!route) {
+      await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
       return twiml(c);
     }
+    orgId = route.orgId;
+    const d = route.db;
     const count = Math.min(Number(params.get("NumMedia") ?? "0") || 0, 10);
     const items: InboundMedia[] = [];
     for (let i = 0; i < count; i++) {
@@ -78,13 +71,13 @@ export async function inboundMessage(c: Context<AppEnv>) {
       mediaIds: items.map((m) => m.id),
     });
     if ("error" in answer) {
-      await keepUnroutable(d, { orgId, provider: "twilio", reason: `refused: ${answer.error.code}`, payload });
+      await keepUnroutable(c.env, { orgId, provider: "twilio", reason: `refused: ${answer.error.code}`, payload });
     } else if (!answer.ok.duplicate && items.length) {
       // Off the webhook's path: Twilio gets its answer now.
       c.executionCtx.waitUntil(Promise.all(items.map((m) => copyInboundMedia(c.env, d, orgId!, m))));
     }
   } catch (e) {
-    await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
+    await keepUnroutable(c.env, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
   }
   return twiml(c);
 }
@@ -93,18 +86,17 @@ export async function inboundMessage(c: Context<AppEnv>) {
 export async function messageStatus(c: Context<AppEnv>) {
   const params = await signedParams(c);
   const payload = Object.fromEntries(params);
-  const d = db(c.env);
   let orgId: string | null = null;
   try {
     const sid = params.get("MessageSid") ?? params.get("SmsSid");
     const status = (params.get("MessageStatus") ?? params.get("SmsStatus") ?? "").toLowerCase();
     if (!sid || !isTwilioMessageStatus(status)) {
-      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
+      await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
       return twiml(c);
     }
-    orgId = (await smsChannelOrg(c, toE164(params.get("From") ?? "", region(c))))?.orgId ?? null;
+    orgId = (await smsRoute(c, toE164(params.get("From") ?? "", region(c))))?.orgId ?? null;
     if (!orgId) {
-      await keepUnroutable(d, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
+      await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "unknown_address", payload });
       return twiml(c);
     }
     const outcome = await inbox(c.env, orgId).applyTwilioStatus({
@@ -115,9 +107,9 @@ export async function messageStatus(c: Context<AppEnv>) {
       messageId: new URL(c.req.url).searchParams.get("message_id"),
     });
     // Unknown yet: the send consumer may not have stored the sid; it applies this when it does.
-    if (outcome === "unknown") await keepUnroutable(d, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
+    if (outcome === "unknown") await keepUnroutable(c.env, { orgId, provider: "twilio", reason: "unknown_message", payload, waitingFor: sid });
   } catch (e) {
-    await keepUnroutable(d, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
+    await keepUnroutable(c.env, { orgId, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload });
   }
   return twiml(c);
 }
@@ -128,7 +120,7 @@ export async function callEvent(c: Context<AppEnv>) {
   try {
     await callCallback(c, params);
   } catch (e) {
-    await keepUnroutable(db(c.env), { orgId: null, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: Object.fromEntries(params) });
+    await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: `processing_failed: ${String(e).slice(0, 200)}`, payload: Object.fromEntries(params) });
   }
   return twiml(c);
 }

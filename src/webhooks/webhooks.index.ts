@@ -1,5 +1,4 @@
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
-import { db } from "../db/client";
 import { unroutableEvents } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
@@ -13,7 +12,7 @@ const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
   const { limit = 25, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor, timeIdCursor);
   const u = unroutableEvents;
-  const rows = await db(c.env)
+  const rows = await c.var.db
     .select()
     .from(u)
     .where(and(eq(u.orgId, c.get("orgId")), isNull(u.resolvedAt), after ? or(lt(u.receivedAt, after[0]), and(eq(u.receivedAt, after[0]), lt(u.id, after[1]))) : undefined))

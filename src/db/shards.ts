@@ -1,0 +1,179 @@
+import { and, count, eq } from "drizzle-orm";
+import { settings } from "../config/settings";
+import type { ConfigProblem } from "../config/secrets";
+import { ApiError, notFound } from "../lib/errors";
+import { log } from "../lib/log";
+import { wrap, type Db } from "./client";
+import { channelRoutes, orgs } from "./control";
+
+// The resolver (SPEC 14): which D1 database holds what. The control database (binding
+// DB) holds the orgs with their shard, members, channel routes and unroutable events of
+// no known org; the shard bindings named by SHARDS hold everything else, each org whole
+// in one of them. This is the only module that reads a D1 binding off the env: every
+// route (through the org middleware), OrgInbox, the queue consumers and the webhooks ask
+// it, by org, by channel address, or (when neither is known) shard by shard.
+
+/** The env as this module reads it: the control binding, and any other by name. */
+type ShardEnv = { DB: D1Database };
+
+const isD1 = (v: unknown): v is D1Database =>
+  typeof v === "object" && v !== null && typeof (v as D1Database).prepare === "function" && typeof (v as D1Database).batch === "function";
+
+/** The control database. */
+export const controlDb = (env: ShardEnv): Db => wrap(env.DB);
+
+type Layout = {
+  /** SHARDS' names that are bound to a D1 database, in SHARDS' order. */
+  usable: readonly string[];
+  /** Those that take new orgs (OPEN_SHARDS, default all). */
+  open: readonly string[];
+  problems: ConfigProblem[];
+};
+
+// Worked out once per env object, like settings(env).
+const layouts = new WeakMap<object, Layout>();
+const logged = new Set<string>();
+
+function layout(env: ShardEnv): Layout {
+  let l = layouts.get(env);
+  if (l) return l;
+  const s = settings(env);
+  const bindings = env as unknown as Record<string, unknown>;
+  const problems: ConfigProblem[] = [];
+  const usable = s.shards.filter((name) => isD1(bindings[name]));
+  for (const name of s.shards.filter((n) => !usable.includes(n))) {
+    problems.push({ setting: name, issue: "missing", effect: `SHARDS names ${name} but no D1 database is bound to it: its orgs answer 503, and it takes no new org` });
+  }
+  let open = usable;
+  if (s.openShards) {
+    for (const name of s.openShards.filter((n) => !s.shards.includes(n))) {
+      problems.push({ setting: "OPEN_SHARDS", issue: "invalid", effect: `${name} is not in SHARDS: ignored` });
+    }
+    open = usable.filter((n) => s.openShards!.includes(n));
+  }
+  if (!open.length) problems.push({ setting: "OPEN_SHARDS", issue: "invalid", effect: "no usable shard takes new orgs: POST /orgs answers 503" });
+  for (const p of problems) {
+    const key = `${p.setting}:${p.issue}:${p.effect}`;
+    if (logged.has(key)) continue;
+    logged.add(key);
+    log("error", "config_problem", { setting: p.setting, issue: p.issue, effect: p.effect, hint: "bind every name of SHARDS as a [[d1_databases]] binding in wrangler.toml" });
+  }
+  layouts.set(env, (l = { usable, open, problems }));
+  return l;
+}
+
+/** What is wrong with SHARDS / OPEN_SHARDS against the bindings (GET /health). */
+export const shardProblems = (env: ShardEnv): ConfigProblem[] => layout(env).problems;
+
+/** The shards that take new orgs (OPEN_SHARDS, or all). */
+export const openShards = (env: ShardEnv): readonly string[] => layout(env).open;
+
+const unusable = (name: string) => {
+  log("error", "shard_unusable", { shard: name });
+  return new ApiError("not_configured", `This org's data is on ${name}, which this server is not configured for; its operator has been told.`);
+};
+
+/** The shard `name` (a name in SHARDS with a D1 binding); 503 not_configured otherwise: fail closed, never another database. */
+export function shardByName(env: ShardEnv, name: string): Db {
+  if (!layout(env).usable.includes(name)) throw unusable(name);
+  return wrap((env as unknown as Record<string, D1Database>)[name]);
+}
+
+/** Every usable shard, for the few lookups that know no org (a provider's id, a signed media link, the send sweep). */
+export const eachShard = (env: ShardEnv): { name: string; db: Db }[] =>
+  layout(env).usable.map((name) => ({ name, db: wrap((env as unknown as Record<string, D1Database>)[name]) }));
+
+// org → shard, per isolate. The mapping changes only when an org moves, so an answer is
+// kept for a minute; the map is bounded (the oldest entry goes first).
+export const SHARD_TTL_MS = 60_000;
+const MAX_CACHED = 10_000;
+const orgShards = new Map<string, { shard: string; until: number }>();
+
+function keep<V>(map: Map<string, V>, key: string, value: V) {
+  map.delete(key);
+  if (map.size >= MAX_CACHED) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
+/** Tells the cache where an org lives (its creation, or a control query that read the shard anyway). */
+export const rememberShard = (orgId: string, shard: string, now = Date.now()) => keep(orgShards, orgId, { shard, until: now + SHARD_TTL_MS });
+
+/** The name of the org's shard, or null when there is no such org. */
+export async function shardNameOf(env: ShardEnv, orgId: string): Promise<string | null> {
+  const now = Date.now();
+  const hit = orgShards.get(orgId);
+  if (hit && hit.until > now) return hit.shard;
+  const row = await controlDb(env).select({ shard: orgs.shard }).from(orgs).where(eq(orgs.id, orgId)).get();
+  if (!row) return null;
+  rememberShard(orgId, row.shard, now);
+  return row.shard;
+}
+
+/** The org's shard: 404 for an org that does not exist, 503 when its shard is not bound. */
+export async function shardDb(env: ShardEnv, orgId: string): Promise<Db> {
+  const name = await shardNameOf(env, orgId);
+  if (!name) throw notFound("Org");
+  return shardByName(env, name);
+}
+
+/**
+ * Runs `query` on every shard and keeps the rows of orgs that live on the shard they were
+ * found in (a copy left behind elsewhere is never taken for the org's own), each with its
+ * shard's handle. For lookups by an id no org is known for: N is small, they run at once.
+ */
+export async function findInShards<T extends { orgId: string }>(env: ShardEnv, query: (d: Db) => Promise<T[]>): Promise<(T & { db: Db })[]> {
+  const found = await Promise.all(
+    eachShard(env).map(async ({ name, db }) => {
+      const rows = await query(db);
+      const homes = new Map<string, string | null>();
+      for (const orgId of new Set(rows.map((r) => r.orgId))) homes.set(orgId, await shardNameOf(env, orgId));
+      return rows.filter((r) => homes.get(r.orgId) === name).map((r) => ({ ...r, db }));
+    }),
+  );
+  return found.flat();
+}
+
+/**
+ * Where a new org goes: the open shard with the fewest orgs (ties: the first listed),
+ * from one GROUP BY over the control database's orgs.
+ */
+export async function shardOfNewOrg(env: ShardEnv): Promise<string> {
+  const open = openShards(env);
+  if (!open.length) throw new ApiError("not_configured", "No shard takes new orgs on this server (SHARDS, OPEN_SHARDS); its operator has been told.");
+  const rows = await controlDb(env).select({ shard: orgs.shard, n: count() }).from(orgs).groupBy(orgs.shard).all();
+  const n = new Map(rows.map((r) => [r.shard, r.n]));
+  return open.reduce((best, name) => ((n.get(name) ?? 0) < (n.get(best) ?? 0) ? name : best), open[0]);
+}
+
+export type Route = { orgId: string; channelId: string; shard: string };
+
+// (kind, address) → org, per isolate, a minute like the shards. Only found routes are
+// kept: a channel added on another isolate receives its webhooks at once.
+const routes = new Map<string, { route: Route; until: number }>();
+const routeKey = (kind: string, address: string) => `${kind}:${address}`;
+
+/** Drops what this isolate knows of an address (a channel added or removed here). */
+export const forgetRoute = (kind: string, address: string) => routes.delete(routeKey(kind, address));
+
+/**
+ * The org an inbound address belongs to, with its shard: one control query (the route
+ * and the org's shard together), cached. Null when no org has the address.
+ */
+export async function routeOf(env: ShardEnv, kind: "sms" | "email", address: string): Promise<(Route & { db: Db }) | null> {
+  const now = Date.now();
+  const key = routeKey(kind, address);
+  const hit = routes.get(key);
+  let route = hit && hit.until > now ? hit.route : undefined;
+  if (!route) {
+    route = await controlDb(env)
+      .select({ orgId: channelRoutes.orgId, channelId: channelRoutes.channelId, shard: orgs.shard })
+      .from(channelRoutes)
+      .innerJoin(orgs, eq(orgs.id, channelRoutes.orgId))
+      .where(and(eq(channelRoutes.kind, kind), eq(channelRoutes.address, address)))
+      .get();
+    if (!route) return null;
+    keep(routes, key, { route, until: now + SHARD_TTL_MS });
+    rememberShard(route.orgId, route.shard, now);
+  }
+  return { ...route, db: shardByName(env, route.shard) };
+}
