@@ -122,3 +122,35 @@ describe("one write path per table (conversations, activities, contacts)", () =>
     ]);
   });
 });
+
+// One resolver names the databases (SPEC 14): src/db/shards.ts is the only module that reads
+// a D1 binding off the env (DB, or a shard by its name) or makes a drizzle handle of one
+// (src/db/client.ts's wrap); everything else is handed a Db by it.
+const RESOLVER = "src/db/shards.ts";
+
+/** Where `text` reaches a D1 binding itself. */
+export function bindingReadsIn(text: string): string[] {
+  const code = withoutComments(text);
+  const found: string[] = [];
+  for (const m of code.matchAll(/\.(DB|SHARD_\d+)\b|(?<=[\w$)\]])\s*\[\s*["'`](DB|SHARD_\d+)["'`]\s*\]/g)) found.push(m[0]);
+  for (const m of code.matchAll(/\bdrizzle\(|\bwrap\(/g)) found.push(m[0]);
+  return found;
+}
+
+describe("one resolver names the databases", () => {
+  it("no file but src/db/shards.ts (and the handle maker, src/db/client.ts) reads a D1 binding or wraps one", () => {
+    const outside = Object.fromEntries(
+      Object.entries(sources)
+        .filter(([file]) => file !== RESOLVER && file !== "src/db/client.ts" && file !== "src/worker-configuration.d.ts")
+        .map(([file, text]) => [file, bindingReadsIn(text)])
+        .filter(([, reads]) => reads.length > 0),
+    );
+    expect(outside).toEqual({});
+    expect(bindingReadsIn(sources[RESOLVER]).length).toBeGreaterThan(0);
+  });
+
+  it("the check catches what it is for (planted violations)", () => {
+    for (const v of [`drizzle(env.DB)`, `c.env.SHARD_1.prepare("SELECT 1")`, `env["SHARD_0"]`, `wrap(d1)`, `const d = env.DB;`]) expect(bindingReadsIn(v), v).not.toEqual([]);
+    for (const ok of [`controlDb(c.env)`, `await shardDb(env, orgId)`, `// env.DB is read in src/db/shards.ts`, `settings(env).shards`, `"SHARD_0,SHARD_1"`, `fallback: ["SHARD_0"]`]) expect(bindingReadsIn(ok), ok).toEqual([]);
+  });
+});

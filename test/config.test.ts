@@ -87,6 +87,19 @@ describe("settings", () => {
     ).toMatchObject({ rateLimitPerMinute: 0, sendLimitPerMinute: 5, publicBaseUrl: "https://inbox.example.com", defaultPhoneRegion: "GB", llmTimeoutMs: 1500 });
   });
 
+  it("SHARDS and OPEN_SHARDS are binding names separated by commas; a bad list is not used (SHARD_0 only; every shard open)", () => {
+    expect(settings(env)).toMatchObject({ shards: ["SHARD_0", "SHARD_1"], openShards: null }); // wrangler.toml
+    expect(settings({ SHARDS: " SHARD_0 , SHARD_1,SHARD_2 ", OPEN_SHARDS: "SHARD_2" })).toMatchObject({ shards: ["SHARD_0", "SHARD_1", "SHARD_2"], openShards: ["SHARD_2"] });
+    expect(settings({})).toMatchObject({ shards: ["SHARD_0"], openShards: null });
+    for (const bad of ["shard-0", "SHARD_0,SHARD_0", "SHARD_0;SHARD_1"]) {
+      expect(settings({ SHARDS: bad, OPEN_SHARDS: bad })).toMatchObject({ shards: ["SHARD_0"], openShards: null });
+      expect(settingsProblems({ SHARDS: bad, OPEN_SHARDS: bad })).toEqual([
+        { setting: "SHARDS", issue: "invalid", effect: "SHARD_0 is the only shard: orgs on any other answer 503" },
+        { setting: "OPEN_SHARDS", issue: "invalid", effect: "every shard in SHARDS takes new orgs" },
+      ]);
+    }
+  });
+
   it("a bad RATE_LIMIT_PER_MINUTE (abc, -5) is in /health's problems and the default, 600, is the limit", async () => {
     for (const [value, issue] of [
       ["abc", "invalid"],

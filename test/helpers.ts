@@ -216,8 +216,8 @@ const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0
  * `address`, a contact with a conversation, a pending draft, an uploaded image), and
  * the ids that fill each `{name}` of an OpenAPI path.
  */
-export async function orgWithOneOfEach(name: string, address: string) {
-  const org = await newOrg(name);
+export async function orgWithOneOfEach(name: string, address: string, shard?: string) {
+  const org = shard ? await newOrgOn(shard, name) : await newOrg(name);
   const agent = await addMember(org, "agent");
   const as = org.as(org.owner);
   const created = await as("/channels", { body: { kind: "sms", address, provider: "log" } });
