@@ -5,8 +5,9 @@
 //   the mixed load run (issue 9): webhook ingest with 10 % redeliveries, list and
 //   counts reads and sends, all at once, then checks that nothing was lost or doubled.
 //
-// Fills a separate local D1 (bench/.state) with one org of N conversations and
-// 10·N activities, written straight into the SQLite file in one transaction,
+// Fills separate local D1 databases (bench/.state) with one org of N conversations and
+// 10·N activities: the org, its member and its channel's route in the control database
+// (DB), everything else in SHARD_0, written straight into the SQLite files,
 // starts `wrangler dev` on it, and measures each route against GET /health in
 // the same run. Prints JSON and keeps it in bench/results/.
 import { spawn, spawnSync } from "node:child_process";
@@ -15,7 +16,7 @@ import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
-import { devVars, signToken } from "../scripts/lib.mjs";
+import { d1Bindings, devVars, signToken } from "../scripts/lib.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,29 +43,40 @@ function uuid(prefix, i) {
   return `${prefix}-0000-7000-8000-${hex}`;
 }
 
-function findSqlite(dir) {
-  for (const entry of readdirSync(dir)) {
+function sqliteFiles(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((entry) => {
     const p = join(dir, entry);
-    if (statSync(p).isDirectory()) {
-      const found = findSqlite(p);
-      if (found) return found;
-    } else if (p.endsWith(".sqlite") && p.includes("D1DatabaseObject")) return p;
-  }
-  return null;
+    if (statSync(p).isDirectory()) return sqliteFiles(p);
+    return p.endsWith(".sqlite") && p.includes("D1DatabaseObject") && !p.endsWith("metadata.sqlite") ? [p] : [];
+  });
 }
+
+// The bench org lives on SHARD_0; its org row, member and channel route in DB.
+const SHARD = "SHARD_0";
+/** binding → its SQLite file in STATE (each binding's migrations create its file: the new one is its). */
+const files = {};
 
 function seed() {
   rmSync(STATE, { recursive: true, force: true });
   devVars();
-  const r = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE], { stdio: "ignore", env });
-  if (r.status !== 0) throw new Error("migrations failed");
-  const file = findSqlite(STATE);
-  const db = new DatabaseSync(file);
+  for (const { binding } of d1Bindings()) {
+    const before = new Set(sqliteFiles(STATE));
+    const r = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", binding, "--local", "--persist-to", STATE], { stdio: "ignore", env });
+    if (r.status !== 0) throw new Error(`migrations of ${binding} failed`);
+    const made = sqliteFiles(STATE).filter((f) => !before.has(f));
+    if (made.length !== 1) throw new Error(`expected one new database file for ${binding}, found ${made.length}`);
+    files[binding] = made[0];
+  }
+  const control = new DatabaseSync(files.DB);
+  const db = new DatabaseSync(files[SHARD]);
   const t0 = Date.now();
   const now = Date.now();
+  control.prepare("INSERT INTO orgs (id, name, created_at, shard) VALUES (?, ?, ?, ?)").run(ORG, "Bench Org", now, SHARD);
+  control.prepare("INSERT INTO members (org_id, user_id, role, name, created_at, updated_at) VALUES (?, ?, 'owner', 'Bench', ?, ?)").run(ORG, OWNER, now, now);
+  control.prepare("INSERT INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('sms', ?, ?, ?, ?)").run(SMS_CHANNEL, ORG, uuid("01936b00", 0xc1), now);
+  control.close();
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; BEGIN");
-  db.prepare("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)").run(ORG, "Bench Org", now);
-  db.prepare("INSERT INTO members (org_id, user_id, role, name, created_at, updated_at) VALUES (?, ?, 'owner', 'Bench', ?, ?)").run(ORG, OWNER, now, now);
   db.prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', ?, 'log', ?)").run(uuid("01936b00", 0xc1), ORG, SMS_CHANNEL, now);
   const contact = db.prepare("INSERT INTO contacts (id, org_id, name, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)");
   const conversation = db.prepare(
@@ -213,7 +225,7 @@ async function main() {
       console.error(`  ${name} …`);
       results[name] = summary(await load(opts));
     }
-    const check = new DatabaseSync(findSqlite(STATE));
+    const check = new DatabaseSync(files[SHARD]);
     const dup = check.prepare("SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)").get();
     const stored = check.prepare("SELECT COUNT(*) AS n FROM activities WHERE provider = 'twilio' AND provider_message_id LIKE 'SMbench%'").get();
     check.close();
@@ -266,7 +278,7 @@ async function mixedLoad({ base, headers, thread, targets, sids, redeliveredCoun
   const runs = await Promise.all(Object.entries(mix).map(async ([name, opts]) => [name, summary(await load(opts))]));
   const results = Object.fromEntries(runs);
   // Every accepted send must reach a final state once the queue drains.
-  const check = new DatabaseSync(findSqlite(STATE), { readOnly: true });
+  const check = new DatabaseSync(files[SHARD], { readOnly: true });
   const pending = () => check.prepare("SELECT COUNT(*) AS n FROM activities WHERE conversation_id = ? AND direction = 'outbound' AND status IN ('queued', 'sending')").get(thread).n;
   const drainStart = Date.now();
   while (pending() > 0 && Date.now() - drainStart < 120_000) await new Promise((r) => setTimeout(r, 1000));

@@ -1,6 +1,10 @@
-// The demo org of `npm run dev`: fixed ids, so seeding again changes nothing.
+// The demo orgs of `npm run dev`: fixed ids, so seeding again changes nothing. The demo
+// org lives on SHARD_0 and the second one on SHARD_1 (SPEC 14: both shards are always in
+// use); Olivia owns both, so one token reaches either by its X-Org-Id.
 export const DEMO = {
   orgId: "01936a00-0000-7000-8000-000000000001",
+  name: "Demo Dental",
+  shard: "SHARD_0",
   ownerId: "01936a00-0000-7000-8000-0000000000a1",
   agentId: "01936a00-0000-7000-8000-0000000000a2",
   smsChannel: { id: "01936a00-0000-7000-8000-0000000000c1", address: "+14155550100" },
@@ -12,24 +16,46 @@ export const DEMO = {
   ],
 };
 
+export const DEMO2 = {
+  orgId: "01936a00-0000-7000-8000-000000000002",
+  name: "Demo Plumbing",
+  shard: "SHARD_1",
+  ownerId: DEMO.ownerId,
+  agentId: null,
+  smsChannel: { id: "01936a00-0000-7000-8000-0000000000c3", address: "+14155550110" },
+  emailChannel: { id: "01936a00-0000-7000-8000-0000000000c4", address: "jobs@plumbing.inbox.test" },
+  contacts: [{ id: "01936a00-0000-7000-8000-0000000000d4", name: "Sam Okafor", phone: "+14155550188", email: "sam@example.net" }],
+};
+
 const q = (v) => (v === null || v === undefined ? "NULL" : typeof v === "number" ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
 
-/** Idempotent SQL for the demo org (INSERT OR IGNORE on fixed ids). */
+/**
+ * Idempotent SQL for the demo orgs (INSERT OR IGNORE on fixed ids), by D1 binding: each
+ * org, its members and its channels' routes in the control database (DB), its channels
+ * and contacts in its shard.
+ */
 export function demoSql(now = Date.now()) {
-  const d = DEMO;
-  const lines = [
-    `INSERT OR IGNORE INTO orgs (id, name, created_at) VALUES (${q(d.orgId)}, 'Demo Dental', ${now});`,
-    `INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.ownerId)}, 'owner', 'Olivia Owner', 'olivia@demo.inbox.test', ${now}, ${now});`,
-    `INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.agentId)}, 'agent', 'Alex Agent', 'alex@demo.inbox.test', ${now + 1}, ${now + 1});`,
-    `INSERT OR IGNORE INTO channels (id, org_id, kind, address, provider, created_at) VALUES (${q(d.smsChannel.id)}, ${q(d.orgId)}, 'sms', ${q(d.smsChannel.address)}, 'log', ${now});`,
-    `INSERT OR IGNORE INTO channels (id, org_id, kind, address, provider, created_at) VALUES (${q(d.emailChannel.id)}, ${q(d.orgId)}, 'email', ${q(d.emailChannel.address)}, 'log', ${now + 1});`,
-  ];
-  d.contacts.forEach((ct, i) =>
-    lines.push(
-      `INSERT OR IGNORE INTO contacts (id, org_id, name, phone, email, created_at, updated_at) VALUES (${q(ct.id)}, ${q(d.orgId)}, ${q(ct.name)}, ${q(ct.phone)}, ${q(ct.email)}, ${now + i}, ${now + i});`,
-    ),
-  );
-  return lines.join("\n") + "\n";
+  const out = { DB: [] };
+  for (const d of [DEMO, DEMO2]) {
+    const shard = (out[d.shard] ??= []);
+    out.DB.push(
+      `INSERT OR IGNORE INTO orgs (id, name, created_at, shard) VALUES (${q(d.orgId)}, ${q(d.name)}, ${now}, ${q(d.shard)});`,
+      `INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.ownerId)}, 'owner', 'Olivia Owner', 'olivia@demo.inbox.test', ${now}, ${now});`,
+    );
+    if (d.agentId) {
+      out.DB.push(`INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.agentId)}, 'agent', 'Alex Agent', 'alex@demo.inbox.test', ${now + 1}, ${now + 1});`);
+    }
+    [["sms", d.smsChannel], ["email", d.emailChannel]].forEach(([kind, ch], i) => {
+      out.DB.push(`INSERT OR IGNORE INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('${kind}', ${q(ch.address)}, ${q(d.orgId)}, ${q(ch.id)}, ${now + i});`);
+      shard.push(`INSERT OR IGNORE INTO channels (id, org_id, kind, address, provider, created_at) VALUES (${q(ch.id)}, ${q(d.orgId)}, '${kind}', ${q(ch.address)}, 'log', ${now + i});`);
+    });
+    d.contacts.forEach((ct, i) =>
+      shard.push(
+        `INSERT OR IGNORE INTO contacts (id, org_id, name, phone, email, created_at, updated_at) VALUES (${q(ct.id)}, ${q(d.orgId)}, ${q(ct.name)}, ${q(ct.phone)}, ${q(ct.email)}, ${now + i}, ${now + i});`,
+      ),
+    );
+  }
+  return Object.fromEntries(Object.entries(out).map(([binding, lines]) => [binding, lines.join("\n") + "\n"]));
 }
 
 /**
@@ -52,5 +78,16 @@ export function demoActivities(now = Date.now()) {
     { contact: { id: james.id }, type: "call", direction: "inbound", from: james.phone, to: sms, provider: "demo", provider_message_id: "demo-call-2", occurred_at: ago(95), call: { status: "no-answer", duration_seconds: 0 } },
     { contact: { id: priya.id }, type: "email", direction: "inbound", from: priya.email, to: DEMO.emailChannel.address, subject: "New patient forms", body: "Hello, I filled in the new patient forms. Do I need to bring anything else on Friday?", provider: "demo", provider_message_id: "demo-email-1", occurred_at: ago(45) },
     { contact: { id: priya.id }, type: "note", body: "Referred by Dr. Okafor.", provider: "demo", provider_message_id: "demo-note-2", occurred_at: ago(44) },
+  ];
+}
+
+/** The second demo org's timeline (on the other shard), posted the same way. */
+export function demo2Activities(now = Date.now()) {
+  const [sam] = DEMO2.contacts;
+  const ago = (min) => new Date(now - min * 60_000).toISOString();
+  const sms = DEMO2.smsChannel.address;
+  return [
+    { contact: { id: sam.id }, type: "sms", direction: "inbound", from: sam.phone, to: sms, body: "Water heater is leaking again. Can someone come today?", provider: "demo", provider_message_id: "demo2-sms-1", occurred_at: ago(40) },
+    { contact: { id: sam.id }, type: "sms", direction: "outbound", from: sms, to: sam.phone, body: "Yes, a plumber can be there at 4pm.", provider: "demo", provider_message_id: "demo2-sms-2", occurred_at: ago(35) },
   ];
 }

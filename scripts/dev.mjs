@@ -1,8 +1,9 @@
-// npm run dev: local D1 migrations, the demo org, a printed token, then `wrangler dev`.
+// npm run dev: local D1 migrations (every database: the control one and both shards), the
+// demo orgs (one per shard), a printed token, then `wrangler dev`.
 // Everything stays in .wrangler/state; no Cloudflare account or network needed.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { DEMO, demoActivities, demoSql } from "./demo.mjs";
+import { DEMO, DEMO2, demo2Activities, demoActivities, demoSql } from "./demo.mjs";
 import { devVars, signToken } from "./lib.mjs";
 
 // Offline by default: no telemetry, no fetch of the `request.cf` placeholder.
@@ -35,10 +36,14 @@ if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
 }
 
 const vars = devVars();
-wrangler(["d1", "migrations", "apply", "DB", "--local"]);
+const migrated = spawnSync(process.execPath, ["scripts/migrate.mjs", "--local"], { stdio: "inherit", env });
+if (migrated.status !== 0) process.exit(migrated.status ?? 1);
 mkdirSync(".wrangler", { recursive: true });
-writeFileSync(".wrangler/demo-seed.sql", demoSql());
-wrangler(["d1", "execute", "DB", "--local", "--file", ".wrangler/demo-seed.sql"], { stdio: ["inherit", "ignore", "inherit"] });
+for (const [binding, sql] of Object.entries(demoSql())) {
+  const file = `.wrangler/demo-seed-${binding}.sql`;
+  writeFileSync(file, sql);
+  wrangler(["d1", "execute", binding, "--local", "--file", file], { stdio: ["inherit", "ignore", "inherit"] });
+}
 
 const ownerToken = await signToken(DEMO.ownerId, { claims: { name: "Olivia Owner" } });
 const agentToken = await signToken(DEMO.agentId, { claims: { name: "Alex Agent" } });
@@ -58,19 +63,22 @@ async function seedTimeline() {
     await new Promise((r) => setTimeout(r, 500));
   }
   let added = 0;
-  for (const activity of demoActivities()) {
-    const res = await fetch(`${base}/activities`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ownerToken}`, "x-org-id": DEMO.orgId, "content-type": "application/json" },
-      body: JSON.stringify(activity),
-    }).catch((e) => ({ status: 0, text: async () => String(e) }));
-    if (res.status === 201) added++;
-    else if (res.status !== 200) console.error(`demo activity ${activity.provider_message_id}: ${res.status} ${await res.text()}`);
+  for (const [org, activities] of [[DEMO, demoActivities()], [DEMO2, demo2Activities()]]) {
+    for (const activity of activities) {
+      const res = await fetch(`${base}/activities`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ownerToken}`, "x-org-id": org.orgId, "content-type": "application/json" },
+        body: JSON.stringify(activity),
+      }).catch((e) => ({ status: 0, text: async () => String(e) }));
+      if (res.status === 201) added++;
+      else if (res.status !== 200) console.error(`demo activity ${activity.provider_message_id}: ${res.status} ${await res.text()}`);
+    }
   }
   console.log(`Demo timeline: ${added} new activities.`);
   console.log(`
-Demo org ready (state in .wrangler/state).
+Demo orgs ready (state in .wrangler/state): ${DEMO.name} on ${DEMO.shard}, ${DEMO2.name} on ${DEMO2.shard}.
   ORG_ID=${DEMO.orgId}
+  ORG2_ID=${DEMO2.orgId}   (the same TOKEN: Olivia owns both)
   TOKEN=${ownerToken}
   AGENT_TOKEN=${agentToken}
 

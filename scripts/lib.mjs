@@ -27,3 +27,25 @@ export async function signToken(userId, { days = 30, claims = {} } = {}) {
     .setExpirationTime(`${days}d`)
     .sign(new TextEncoder().encode(secret));
 }
+
+/**
+ * The D1 bindings of wrangler.toml, in order, with what `wrangler d1 migrations apply` reads
+ * of each ([[d1_databases]] blocks: binding, migrations_dir, migrations_table). A small
+ * reader for this file's own layout, not a TOML parser.
+ */
+export function d1Bindings(file = "wrangler.toml") {
+  const out = [];
+  let current = null;
+  for (const raw of readFileSync(file, "utf8").split("\n")) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (!line) continue;
+    if (/^\[\[?[^\]]+\]\]?$/.test(line)) {
+      current = line === "[[d1_databases]]" ? {} : null;
+      if (current) out.push(current);
+      continue;
+    }
+    const m = /^([A-Za-z_]+)\s*=\s*"([^"]*)"$/.exec(line);
+    if (current && m) current[m[1]] = m[2];
+  }
+  return out.map((b) => ({ binding: b.binding, database: b.database_name, dir: b.migrations_dir ?? "migrations", table: b.migrations_table ?? "d1_migrations" }));
+}
