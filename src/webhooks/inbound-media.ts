@@ -2,10 +2,9 @@ import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { media } from "../db/schema";
 import type { Bindings } from "../env";
+import { hex, sha256Hex } from "../lib/bytes";
 import { log } from "../lib/log";
 import { mediaKey } from "../media/storage";
-
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
  * A media id derived from where the media came from, so a redelivered webhook
@@ -15,7 +14,7 @@ export async function derivedMediaId(...parts: string[]) {
   const h = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\u0000"))));
   h[6] = (h[6] & 0x0f) | 0x80; // version 8: name-based, custom
   h[8] = (h[8] & 0x3f) | 0x80;
-  const s = hex(h.buffer.slice(0, 16));
+  const s = hex(h.subarray(0, 16));
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
 }
 
@@ -49,7 +48,7 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
     const res = await fetch(url, { headers, redirect: "follow" });
     if (!res.ok) throw new Error(`media fetch answered ${res.status}`);
     const bytes = await res.arrayBuffer();
-    const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));
+    const sha256 = await sha256Hex(bytes);
     await env.MEDIA.put(mediaKey(orgId, item.id), bytes, { httpMetadata: { contentType: item.contentType } });
     await d
       .update(media)

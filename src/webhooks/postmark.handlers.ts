@@ -4,6 +4,7 @@ import { db } from "../db/client";
 import { activities, channels, media } from "../db/schema";
 import type { AppEnv } from "../env";
 import { requirePostmarkWebhookAuth } from "../lib/config";
+import { constantTimeEqual, sha256Hex } from "../lib/bytes";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { normalizeEmail } from "../lib/phone";
@@ -11,7 +12,6 @@ import { mediaKey } from "../media/storage";
 import { inbox } from "../org-inbox/client";
 import { derivedMediaId } from "./inbound-media";
 import { postmarkRecordChange } from "./postmark-status";
-import { constantTimeEqual } from "./twilio-signature";
 import { keepUnroutable } from "./unroutable";
 
 /** Postmark webhooks authenticate with HTTP Basic (SPEC 9): anything else is 401; 503 when the credentials are not configured. */
@@ -97,7 +97,7 @@ export async function postmarkInbound(c: Context<AppEnv>) {
         continue;
       }
       await c.env.MEDIA.put(mediaKey(orgId, id), bytes, { httpMetadata: { contentType } });
-      const sha256 = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const sha256 = await sha256Hex(bytes);
       await d
         .insert(media)
         .values({ id, orgId, contentType, size: bytes.byteLength, filename, sha256, status: "ready", sourceUrl: null, createdBy: null, createdAt: Date.now() })
