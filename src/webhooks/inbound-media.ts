@@ -1,6 +1,6 @@
 import { and, eq, ne } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { media } from "../db/schema";
+import { media, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { hex, sha256Hex } from "../lib/bytes";
 import { log } from "../lib/log";
@@ -20,14 +20,38 @@ export async function derivedMediaId(...parts: string[]) {
 
 export type InboundMedia = { id: string; url: string; contentType: string };
 
-/** Rows first (pending), so the message can reference them before the bytes arrive. */
-export async function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[], now = Date.now()) {
-  for (const m of items) {
+type InboundMediaRow = Pick<Media, "id" | "contentType" | "status"> & Partial<Pick<Media, "size" | "filename" | "sha256" | "sourceUrl">>;
+
+/** The one insert of a provider's media rows; a redelivery names the same ids and inserts nothing. */
+async function insertInboundMedia(d: Db, orgId: string, rows: InboundMediaRow[], now = Date.now()) {
+  for (const m of rows) {
     await d
       .insert(media)
-      .values({ id: m.id, orgId, contentType: m.contentType, size: 0, filename: null, sha256: null, status: "pending", sourceUrl: m.url, createdBy: null, createdAt: now })
+      .values({ size: 0, filename: null, sha256: null, sourceUrl: null, ...m, orgId, createdBy: null, createdAt: now })
       .onConflictDoNothing();
   }
+}
+
+/** Rows first (pending), so the message can reference them before the bytes arrive. */
+export function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[]) {
+  return insertInboundMedia(
+    d,
+    orgId,
+    items.map((m) => ({ id: m.id, contentType: m.contentType, status: "pending", sourceUrl: m.url })),
+  );
+}
+
+/**
+ * Media that arrived inside the payload (a Postmark attachment): the bytes into R2, then a
+ * ready row; bytes that could not be decoded (null) are a failed row, and the message is kept.
+ */
+export async function storeInlineMedia(env: Bindings, d: Db, orgId: string, m: { id: string; bytes: Uint8Array | null; contentType: string; filename: string | null }) {
+  if (!m.bytes) {
+    return insertInboundMedia(d, orgId, [{ id: m.id, contentType: m.contentType, filename: m.filename, status: "failed" }]);
+  }
+  await env.MEDIA.put(mediaKey(orgId, m.id), m.bytes, { httpMetadata: { contentType: m.contentType } });
+  const row = { id: m.id, contentType: m.contentType, filename: m.filename, status: "ready", size: m.bytes.byteLength, sha256: await sha256Hex(m.bytes) } as const;
+  await insertInboundMedia(d, orgId, [row]);
 }
 
 export const MEDIA_COPY_ATTEMPTS = 5;
