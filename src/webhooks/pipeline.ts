@@ -13,7 +13,10 @@ import { log } from "../lib/log";
 // authentication, so a malformed body is kept, never answered 400), and how the event is
 // applied. Whatever happens after authentication, the provider gets its 2xx answer.
 
-/** A well-signed event that was not applied: kept in unroutable_events with why (and the id it waits for). */
+/**
+ * A well-signed event that was not applied: kept in unroutable_events with why (and the id
+ * it waits for), under the org it was routed to, or under none with `orgId: null`.
+ */
 export type Kept = { reason: string; waitingFor?: string; orgId?: null };
 
 /** What an adapter works with: the request's bindings, D1, background work, and routing. */
