@@ -78,6 +78,13 @@ describe("one write path per table (conversations, activities, contacts)", () =>
     expect(leaks).toEqual([]);
   });
 
+  it("nothing under src/org-inbox/ calls OrgInbox through its client (an RPC from inside the chain would wait for itself)", () => {
+    const inside = Object.entries(sources)
+      .filter(([file]) => file.startsWith(INBOX))
+      .flatMap(([file, text]) => importsOf(file, text).filter((i) => !i.typeOnly && i.target === `${INBOX}client.ts`).map(() => file));
+    expect(inside).toEqual([]);
+  });
+
   it("the checks catch what they are for (planted violations)", () => {
     const writes = [
       `await d.update(activities).set({ status: "sent" })`,

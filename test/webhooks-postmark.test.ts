@@ -134,6 +134,19 @@ describe("POST /webhooks/postmark/events", () => {
     expect((await read()).status).toBe("undelivered");
   });
 
+  it("an event that is not a JSON object, or names no email of ours, is answered 200 and kept", async () => {
+    const { event } = await outboundEmail();
+    const kept = (reason: string) => count("unroutable_events", "provider = 'postmark' AND reason = ?", reason);
+    const [invalid, unknown] = [await kept("invalid_payload"), await kept("unknown_message")];
+    for (const raw of ["not json", "[1, 2]", "null"]) {
+      expect((await call("/webhooks/postmark/events", { method: "POST", raw, headers: { authorization: basic, "content-type": "application/json" } })).status).toBe(200);
+    }
+    expect(await kept("invalid_payload")).toBe(invalid + 3);
+    expect((await post("/webhooks/postmark/events", event({ RecordType: "Delivery", Metadata: { message_id: crypto.randomUUID() } }))).status).toBe(200);
+    expect((await post("/webhooks/postmark/events", event({ RecordType: "Delivery", MessageID: "pm-someone-else" }))).status).toBe(200);
+    expect(await kept("unknown_message")).toBe(unknown + 2);
+  });
+
   it("SpamComplaint → error only", async () => {
     const { read, event } = await outboundEmail();
     await post("/webhooks/postmark/events", event({ RecordType: "SpamComplaint", Type: "SpamComplaint", TypeCode: 512, Description: "The subscriber explicitly marked this message as spam." }));
