@@ -17,7 +17,7 @@ const INBOX = "src/org-inbox/";
 const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|\s)\/\/.*$/gm, "$1");
 
 /** Every write of an owned table in `text`: drizzle insert/update/delete (on the table or an alias of it) and SQL text. */
-export function writesIn(text: string): string[] {
+function writesIn(text: string): string[] {
   const code = withoutComments(text);
   const names = new Map<string, string>(OWNED.map((t) => [t, t]));
   for (const m of code.matchAll(/\b(conversations|activities|contacts)\s+as\s+(\w+)/g)) names.set(m[2], m[1]);
@@ -32,7 +32,7 @@ export function writesIn(text: string): string[] {
 }
 
 /** What `file` imports (static, re-exported, dynamic), resolved to source paths; `typeOnly` when nothing of it is left at run time. */
-export function importsOf(file: string, text: string): { target: string; typeOnly: boolean }[] {
+function importsOf(file: string, text: string): { target: string; typeOnly: boolean }[] {
   const code = withoutComments(text);
   const found: { spec: string; typeOnly: boolean }[] = [];
   for (const m of code.matchAll(/\b(import|export)\s+(type\s+)?([\w*\s{},$]*?)\s*from\s*["']([^"']+)["']/g)) {

@@ -76,7 +76,10 @@ async function breakInboxDb(orgId: string, broken: () => boolean) {
     (instance as unknown as Instance).env = { ...own, DB: failingWhen(own.DB, broken) };
     return own;
   });
-  return () => runInDurableObject(stub, (instance) => void ((instance as unknown as Instance).env = real));
+  return () =>
+    runInDurableObject(stub, (instance) => {
+      (instance as unknown as Instance).env = real;
+    });
 }
 
 const outbound = (id: string) => env.DB.prepare("SELECT status, provider_message_id, send_attempts FROM activities WHERE id = ?").bind(id).first();

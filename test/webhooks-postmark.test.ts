@@ -128,7 +128,7 @@ describe("POST /webhooks/postmark/events", () => {
 
   it("Bounce → undelivered with TypeCode and Description; final", async () => {
     const { read, event } = await outboundEmail();
-    await post("/webhooks/postmark/events", event({ RecordType: "Bounce", ID: 4323372036854775807, Type: "HardBounce", TypeCode: 1, Name: "Hard bounce", Description: "The server was unable to deliver your message (ex: unknown user, mailbox not found).", Email: "priya@example.org", BouncedAt: "2026-11-24T10:16:00Z", Inactive: true, CanActivate: true }));
+    await post("/webhooks/postmark/events", event({ RecordType: "Bounce", ID: 4323372036854775, Type: "HardBounce", TypeCode: 1, Name: "Hard bounce", Description: "The server was unable to deliver your message (ex: unknown user, mailbox not found).", Email: "priya@example.org", BouncedAt: "2026-11-24T10:16:00Z", Inactive: true, CanActivate: true }));
     expect(await read()).toMatchObject({ status: "undelivered", error: { code: "1", message: "The server was unable to deliver your message (ex: unknown user, mailbox not found)." } });
     await post("/webhooks/postmark/events", event({ RecordType: "Delivery" }));
     expect((await read()).status).toBe("undelivered");

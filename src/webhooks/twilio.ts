@@ -36,7 +36,12 @@ export const twilioParams = <S extends z.ZodRawShape>(shape: S) => z.object(shap
 
 /** A phone number as Twilio sends it, in E.164 (the deployment's region for national numbers). */
 const phone = (env: Bindings) =>
-  z.string().transform((s, ctx) => toE164(s, settings(env).defaultPhoneRegion) ?? (ctx.addIssue({ code: "custom", message: "not a phone number" }), z.NEVER));
+  z.string().transform((s, ctx) => {
+    const e164 = toE164(s, settings(env).defaultPhoneRegion);
+    if (e164) return e164;
+    ctx.addIssue({ code: "custom", message: "not a phone number" });
+    return z.NEVER;
+  });
 
 /** The first of `names` that is present (an empty value counts: it is then missing), as the sid or status of a callback. */
 const firstOf = (p: Record<string, string | undefined>, ...names: string[]) => names.map((n) => p[n]).find((v) => v !== undefined) ?? "";
