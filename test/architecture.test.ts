@@ -17,7 +17,7 @@ const INBOX = "src/org-inbox/";
 const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|\s)\/\/.*$/gm, "$1");
 
 /** Every write of an owned table in `text`: drizzle insert/update/delete (on the table or an alias of it) and SQL text. */
-export function writesIn(text: string): string[] {
+function writesIn(text: string): string[] {
   const code = withoutComments(text);
   const names = new Map<string, string>(OWNED.map((t) => [t, t]));
   for (const m of code.matchAll(/\b(conversations|activities|contacts)\s+as\s+(\w+)/g)) names.set(m[2], m[1]);
@@ -32,7 +32,7 @@ export function writesIn(text: string): string[] {
 }
 
 /** What `file` imports (static, re-exported, dynamic), resolved to source paths; `typeOnly` when nothing of it is left at run time. */
-export function importsOf(file: string, text: string): { target: string; typeOnly: boolean }[] {
+function importsOf(file: string, text: string): { target: string; typeOnly: boolean }[] {
   const code = withoutComments(text);
   const found: { spec: string; typeOnly: boolean }[] = [];
   for (const m of code.matchAll(/\b(import|export)\s+(type\s+)?([\w*\s{},$]*?)\s*from\s*["']([^"']+)["']/g)) {
@@ -76,6 +76,13 @@ describe("one write path per table (conversations, activities, contacts)", () =>
       .filter(([file]) => !file.startsWith(INBOX))
       .flatMap(([file, text]) => importsOf(file, text).filter((i) => !i.typeOnly && writers.has(i.target)).map((i) => `${file} → ${i.target}`));
     expect(leaks).toEqual([]);
+  });
+
+  it("nothing under src/org-inbox/ calls OrgInbox through its client (an RPC from inside the chain would wait for itself)", () => {
+    const inside = Object.entries(sources)
+      .filter(([file]) => file.startsWith(INBOX))
+      .flatMap(([file, text]) => importsOf(file, text).filter((i) => !i.typeOnly && i.target === `${INBOX}client.ts`).map(() => file));
+    expect(inside).toEqual([]);
   });
 
   it("the checks catch what they are for (planted violations)", () => {

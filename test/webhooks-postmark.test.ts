@@ -128,10 +128,23 @@ describe("POST /webhooks/postmark/events", () => {
 
   it("Bounce → undelivered with TypeCode and Description; final", async () => {
     const { read, event } = await outboundEmail();
-    await post("/webhooks/postmark/events", event({ RecordType: "Bounce", ID: 4323372036854775807, Type: "HardBounce", TypeCode: 1, Name: "Hard bounce", Description: "The server was unable to deliver your message (ex: unknown user, mailbox not found).", Email: "priya@example.org", BouncedAt: "2026-11-24T10:16:00Z", Inactive: true, CanActivate: true }));
+    await post("/webhooks/postmark/events", event({ RecordType: "Bounce", ID: 4323372036854775, Type: "HardBounce", TypeCode: 1, Name: "Hard bounce", Description: "The server was unable to deliver your message (ex: unknown user, mailbox not found).", Email: "priya@example.org", BouncedAt: "2026-11-24T10:16:00Z", Inactive: true, CanActivate: true }));
     expect(await read()).toMatchObject({ status: "undelivered", error: { code: "1", message: "The server was unable to deliver your message (ex: unknown user, mailbox not found)." } });
     await post("/webhooks/postmark/events", event({ RecordType: "Delivery" }));
     expect((await read()).status).toBe("undelivered");
+  });
+
+  it("an event that is not a JSON object, or names no email of ours, is answered 200 and kept", async () => {
+    const { event } = await outboundEmail();
+    const kept = (reason: string) => count("unroutable_events", "provider = 'postmark' AND reason = ?", reason);
+    const [invalid, unknown] = [await kept("invalid_payload"), await kept("unknown_message")];
+    for (const raw of ["not json", "[1, 2]", "null"]) {
+      expect((await call("/webhooks/postmark/events", { method: "POST", raw, headers: { authorization: basic, "content-type": "application/json" } })).status).toBe(200);
+    }
+    expect(await kept("invalid_payload")).toBe(invalid + 3);
+    expect((await post("/webhooks/postmark/events", event({ RecordType: "Delivery", Metadata: { message_id: crypto.randomUUID() } }))).status).toBe(200);
+    expect((await post("/webhooks/postmark/events", event({ RecordType: "Delivery", MessageID: "pm-someone-else" }))).status).toBe(200);
+    expect(await kept("unknown_message")).toBe(unknown + 2);
   });
 
   it("SpamComplaint → error only", async () => {

@@ -107,6 +107,24 @@ describe("POST /webhooks/twilio/messages", () => {
     expect(await count("unroutable_events", "org_id IS NULL")).toBe(before + 1);
     expect(await count("activities", "provider_message_id = 'SMnobody'")).toBe(0);
   });
+
+  it("a signed body that does not parse is answered 200 empty TwiML and kept as invalid_payload, never 400", async () => {
+    const { number } = await orgWithNumber();
+    const malformed: [string, Record<string, string>][] = [
+      ["/webhooks/twilio/messages", inboundSms(number, { MessageSid: "", SmsMessageSid: "SMbad1" })],
+      ["/webhooks/twilio/messages", inboundSms("not a number", { MessageSid: "SMbad2" })],
+      ["/webhooks/twilio/status", { MessageSid: "SMbad3", MessageStatus: "bogus", From: number, AccountSid: "AC00000000000000000000000000000000" }],
+      ["/webhooks/twilio/calls", { CallStatus: "completed", From: "+14155550142", To: number, AccountSid: "AC00000000000000000000000000000000" }],
+    ];
+    for (const [path, params] of malformed) {
+      const before = await count("unroutable_events", "provider = 'twilio' AND reason = 'invalid_payload' AND org_id IS NULL");
+      const res = await post(path, params);
+      expect(res.status, path).toBe(200);
+      expect(await res.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
+      expect(await count("unroutable_events", "provider = 'twilio' AND reason = 'invalid_payload' AND org_id IS NULL"), path).toBe(before + 1);
+    }
+    expect(await count("activities", "provider_message_id LIKE 'SMbad%'")).toBe(0);
+  });
 });
 
 describe("POST /webhooks/twilio/status", () => {

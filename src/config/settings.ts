@@ -222,9 +222,11 @@ function parse(env: SettingsSource): Parsed {
 }
 
 function parsed(env: SettingsSource): Parsed {
-  let p = parsedByEnv.get(env);
-  if (!p) parsedByEnv.set(env, (p = parse(env)));
-  return p;
+  const known = parsedByEnv.get(env);
+  if (known) return known;
+  const fresh = parse(env);
+  parsedByEnv.set(env, fresh);
+  return fresh;
 }
 
 /** The settings of this env, parsed once (a bad value is its default; see settingsProblems). */

@@ -1,3 +1,5 @@
+import { hex } from "./bytes";
+
 /** UUID v7: 48-bit millisecond timestamp, then random bits, so ids sort by creation time. */
 export function uuidv7(now = Date.now()): string {
   const b = new Uint8Array(16);
@@ -9,7 +11,7 @@ export function uuidv7(now = Date.now()): string {
   }
   b[6] = (b[6] & 0x0f) | 0x70;
   b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  const h = hex(b);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 

@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { findInShards } from "../db/shards";
 import { media, type Media } from "../db/schema";
 import type { AppRouteHandler, Bindings } from "../env";
+import { sha256Hex } from "../lib/bytes";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { requireMediaSecret } from "../config/secrets";
@@ -12,8 +13,6 @@ import { settings } from "../config/settings";
 import { isAllowedType, matchesMagic } from "./magic";
 import { mediaKey } from "./storage";
 import type * as R from "./media.routes";
-
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 export const uploadMedia: AppRouteHandler<typeof R.uploadMedia> = async (c) => {
   const file = (c.req.valid("form") as { file?: unknown }).file;
@@ -35,7 +34,7 @@ export const uploadMedia: AppRouteHandler<typeof R.uploadMedia> = async (c) => {
     contentType: declared,
     size: bytes.byteLength,
     filename: file.name ? file.name.replace(/[\r\n"\\/]/g, "_").slice(0, 255) : null,
-    sha256: hex(await crypto.subtle.digest("SHA-256", bytes)),
+    sha256: await sha256Hex(bytes),
     status: "ready",
     sourceUrl: null,
     createdBy: c.get("userId"),

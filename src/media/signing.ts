@@ -1,9 +1,9 @@
 // Signed media links (SPEC 5): GET /media/{id}?exp=&sig= with sig = HMAC-SHA256(id.exp).
 import { mediaSecret } from "../config/secrets";
 import { settings } from "../config/settings";
+import { constantTimeEqual, hex } from "../lib/bytes";
 
 const enc = new TextEncoder();
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 async function hmac(secret: string, data: string) {
   const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -24,9 +24,5 @@ export async function signedMediaUrl(env: { PUBLIC_BASE_URL?: string; MEDIA_URL_
 /** Constant-time check of a link's signature and expiry. */
 export async function verifyMediaSignature(secret: string, mediaId: string, exp: string, sig: string, now = Date.now()) {
   if (!/^\d{1,12}$/.test(exp) || Number(exp) * 1000 < now) return false;
-  const expected = await hmac(secret, `${mediaId}.${exp}`);
-  if (expected.length !== sig.length) return false;
-  let diff = 0;
-  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ sig.charCodeAt(i);
-  return diff === 0;
+  return constantTimeEqual(await hmac(secret, `${mediaId}.${exp}`), sig);
 }

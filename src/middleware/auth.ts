@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyOptions } from "jose";
+import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify, type JWTVerifyOptions } from "jose";
 import type { AppEnv, Bindings } from "../env";
 import { ApiError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
@@ -11,16 +11,20 @@ import { settings } from "../config/settings";
 // refetches on an unknown `kid`, with its own cooldown.
 const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 const keySet = (url: string) => {
-  let set = keySets.get(url);
-  if (!set) keySets.set(url, (set = createRemoteJWKSet(new URL(url))));
+  const known = keySets.get(url);
+  if (known) return known;
+  const set = createRemoteJWKSet(new URL(url));
+  keySets.set(url, set);
   return set;
 };
 
 // The imported HS256 key, once per secret for the isolate's life.
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 const hmacKey = (secret: string) => {
-  let key = hmacKeys.get(secret);
-  if (!key) hmacKeys.set(secret, (key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])));
+  const known = hmacKeys.get(secret);
+  if (known) return known;
+  const key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  hmacKeys.set(secret, key);
   return key;
 };
 
@@ -37,7 +41,7 @@ export async function verifyToken(token: string, env: Bindings): Promise<Verifie
     ...(authAudience ? { audience: authAudience } : {}),
   };
   const auth = requireAuthConfig(env);
-  let payload;
+  let payload: JWTPayload;
   try {
     if (auth.kind === "hs256") {
       ({ payload } = await jwtVerify(token, await hmacKey(auth.secret), { ...options, algorithms: ["HS256"] }));

@@ -3,11 +3,10 @@ import { createMiddleware } from "hono/factory";
 import type { HonoRequest } from "hono";
 import { idempotencyKeys } from "../db/schema";
 import type { AppEnv } from "../env";
+import { sha256Hex } from "../lib/bytes";
 import { ApiError, invalid } from "../lib/errors";
 
 const TTL_MS = 24 * 3600 * 1000;
-
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
  * What "the same body" means: the bytes for JSON; for multipart, each part's name,
@@ -23,15 +22,15 @@ async function bodyFingerprint(req: HonoRequest): Promise<string> {
       for (const [name, value] of form.entries()) {
         const v = value as unknown;
         parts.push(
-          v instanceof File ? `${name}\0${v.name}\0${v.type}\0${hex(await crypto.subtle.digest("SHA-256", await v.arrayBuffer()))}` : `${name}\0${String(v)}`,
+          v instanceof File ? `${name}\0${v.name}\0${v.type}\0${await sha256Hex(await v.arrayBuffer())}` : `${name}\0${String(v)}`,
         );
       }
-      return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.sort().join("\n"))));
+      return sha256Hex(parts.sort().join("\n"));
     } catch {
       // Unparseable multipart: the validator answers it; fall back to the bytes.
     }
   }
-  return hex(await crypto.subtle.digest("SHA-256", await req.arrayBuffer()));
+  return sha256Hex(await req.arrayBuffer());
 }
 
 /** `"abc"` and `abc` are one key (SPEC 13: the draft's structured-header string or a bare token). */

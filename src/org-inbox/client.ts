@@ -9,10 +9,10 @@ export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
 
 /** OrgInbox's RPC methods: each takes the org first and answers a value or a refusal ({ error }, as data across RPC). */
 type Methods = {
-  [K in keyof OrgInbox as [OrgInbox[K]] extends [never] ? never : OrgInbox[K] extends (orgId: string, ...rest: any[]) => Promise<InboxAnswer<any>> ? K : never]: OrgInbox[K];
+  [K in keyof OrgInbox as [OrgInbox[K]] extends [never] ? never : OrgInbox[K] extends (orgId: string, ...rest: never[]) => Promise<InboxAnswer<unknown>> ? K : never]: OrgInbox[K];
 };
 type Args<F> = F extends (orgId: string, ...rest: infer A) => unknown ? A : never;
-type Ok<F> = F extends (...args: any[]) => Promise<InboxAnswer<infer T>> ? T : never;
+type Ok<F> = F extends (...args: never[]) => Promise<InboxAnswer<infer T>> ? T : never;
 
 /**
  * The org's OrgInbox, its methods bound to the org: a refusal is thrown as the ApiError it

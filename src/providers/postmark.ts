@@ -49,7 +49,7 @@ export function postmarkProvider(env: SettingsSource): ProviderAdapter {
 }
 
 // Postmark answers an unknown message id with 422 and ErrorCode 701 (some endpoints 404).
-const notFound = (res: Response, payload: any) => res.status === 404 || (res.status === 422 && payload?.ErrorCode === 701);
+const notFound = (res: Response, payload: { ErrorCode?: unknown } | null) => res.status === 404 || (res.status === 422 && payload?.ErrorCode === 701);
 
 /** GET /messages/outbound/{id}/details: Status and MessageEvents (Delivered, Bounced, …). */
 export async function lookupPostmarkMessage(
@@ -75,6 +75,6 @@ export async function findPostmarkMessage(env: SettingsSource, ourId: string): P
   if ("kind" in got) return got;
   const { res, payload } = got;
   if (!res.ok || !Array.isArray(payload.Messages)) return { kind: "unreachable", reason: `postmark_${res.status}` };
-  const found = payload.Messages.find((m: any) => typeof m?.MessageID === "string");
+  const found = (payload.Messages as { MessageID?: unknown }[]).find((m) => typeof m?.MessageID === "string") as { MessageID: string } | undefined;
   return found ? { kind: "found", found: { messageId: found.MessageID } } : { kind: "absent" };
 }

@@ -1,13 +1,12 @@
 import { and, eq, ne } from "drizzle-orm";
 import { settings } from "../config/settings";
 import type { Db } from "../db/client";
-import { media } from "../db/schema";
+import { media, type Media } from "../db/schema";
 import type { Bindings } from "../env";
 import { enqueueAiJob, type InboundMedia } from "../jobs";
+import { hex, sha256Hex } from "../lib/bytes";
 import { log } from "../lib/log";
 import { mediaKey } from "../media/storage";
-
-const hex = (buf: ArrayBuffer) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
  * A media id derived from where the media came from, so a redelivered webhook
@@ -17,20 +16,44 @@ export async function derivedMediaId(...parts: string[]) {
   const h = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\u0000"))));
   h[6] = (h[6] & 0x0f) | 0x80; // version 8: name-based, custom
   h[8] = (h[8] & 0x3f) | 0x80;
-  const s = hex(h.buffer.slice(0, 16));
+  const s = hex(h.subarray(0, 16));
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
 }
 
 export type { InboundMedia };
 
-/** Rows first (pending), so the message can reference them before the bytes arrive. */
-export async function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[], now = Date.now()) {
-  for (const m of items) {
+type InboundMediaRow = Pick<Media, "id" | "contentType" | "status"> & Partial<Pick<Media, "size" | "filename" | "sha256" | "sourceUrl">>;
+
+/** The one insert of a provider's media rows; a redelivery names the same ids and inserts nothing. */
+async function insertInboundMedia(d: Db, orgId: string, rows: InboundMediaRow[], now = Date.now()) {
+  for (const m of rows) {
     await d
       .insert(media)
-      .values({ id: m.id, orgId, contentType: m.contentType, size: 0, filename: null, sha256: null, status: "pending", sourceUrl: m.url, createdBy: null, createdAt: now })
+      .values({ size: 0, filename: null, sha256: null, sourceUrl: null, ...m, orgId, createdBy: null, createdAt: now })
       .onConflictDoNothing();
   }
+}
+
+/** Rows first (pending), so the message can reference them before the bytes arrive. */
+export function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[]) {
+  return insertInboundMedia(
+    d,
+    orgId,
+    items.map((m) => ({ id: m.id, contentType: m.contentType, status: "pending", sourceUrl: m.url })),
+  );
+}
+
+/**
+ * Media that arrived inside the payload (a Postmark attachment): the bytes into R2, then a
+ * ready row; bytes that could not be decoded (null) are a failed row, and the message is kept.
+ */
+export async function storeInlineMedia(env: Bindings, d: Db, orgId: string, m: { id: string; bytes: Uint8Array | null; contentType: string; filename: string | null }) {
+  if (!m.bytes) {
+    return insertInboundMedia(d, orgId, [{ id: m.id, contentType: m.contentType, filename: m.filename, status: "failed" }]);
+  }
+  await env.MEDIA.put(mediaKey(orgId, m.id), m.bytes, { httpMetadata: { contentType: m.contentType } });
+  const row = { id: m.id, contentType: m.contentType, filename: m.filename, status: "ready", size: m.bytes.byteLength, sha256: await sha256Hex(m.bytes) } as const;
+  await insertInboundMedia(d, orgId, [row]);
 }
 
 export const MEDIA_COPY_ATTEMPTS = 5;
@@ -52,7 +75,7 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
     const res = await fetch(url, { headers, redirect: "follow" });
     if (!res.ok) throw new Error(`media fetch answered ${res.status}`);
     const bytes = await res.arrayBuffer();
-    const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));
+    const sha256 = await sha256Hex(bytes);
     await env.MEDIA.put(mediaKey(orgId, item.id), bytes, { httpMetadata: { contentType: item.contentType } });
     await d
       .update(media)

@@ -5,6 +5,7 @@ import type { PostmarkChange } from "../org-inbox/status-rules";
  * SpamComplaint → error only. Null for a record type we do not apply. The events webhook
  * passes Postmark's payload; the send sweep builds the same record from the Messages API.
  */
+// biome-ignore lint/suspicious/noExplicitAny: Postmark's payload, read field by field behind typeof checks
 export function postmarkRecordChange(p: Record<string, any>): PostmarkChange | null {
   switch (p.RecordType) {
     case "Delivery":

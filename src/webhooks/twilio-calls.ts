@@ -1,109 +1,114 @@
-import { and, eq, gt, isNull } from "drizzle-orm";
-import type { Context } from "hono";
 import { settings } from "../config/settings";
+import { and, eq, gt, isNull } from "drizzle-orm";
+import { z } from "zod";
 import type { Db } from "../db/client";
 import { activities, unroutableEvents } from "../db/schema";
-import { controlDb, findInShards, routeOf } from "../db/shards";
-import type { AppEnv, Bindings } from "../env";
-import { toE164 } from "../lib/phone";
-import { inbox } from "../org-inbox/client";
-import type { CallDetails } from "../org-inbox/calls";
-import { log } from "../lib/log";
+import { findInShards } from "../db/shards";
+import type { Bindings } from "../env";
 import { isDisplayUrl } from "../lib/schemas";
+import { log } from "../lib/log";
+import { toE164 } from "../lib/phone";
+import type { CallDetails } from "../org-inbox/calls";
+import { inbox } from "../org-inbox/client";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia } from "./inbound-media";
-import { keepUnroutable } from "./unroutable";
+import type { Hook, WebhookAdapter } from "./pipeline";
+import { twilio, twilioParams } from "./twilio";
 
 /** How long a recording or transcription that beat its call waits for it. */
 export const EARLY_CALLBACK_WAIT_MS = 24 * 3_600_000;
 
 const FINAL_CALL_STATUSES = ["completed", "no-answer", "busy", "failed", "canceled"] as const;
 type CallStatus = (typeof FINAL_CALL_STATUSES)[number];
+const isFinal = (s: string | undefined): s is CallStatus => (FINAL_CALL_STATUSES as readonly (string | undefined)[]).includes(s);
 
-const directionOf = (d: string | null) => (d === "inbound" ? "inbound" : d?.startsWith("outbound") ? "outbound" : null);
+const directionOf = (d: string | undefined) => (d === "inbound" ? "inbound" : d?.startsWith("outbound") ? "outbound" : null);
 
-/** What a status, recording or transcription callback adds to its call (`d`: the org's shard); written by OrgInbox, which announces it. */
-async function applyDetails(env: Bindings, d: Db, call: { id: string; orgId: string }, p: URLSearchParams, waitUntil: (p: Promise<unknown>) => void) {
+/** What a status, recording or transcription callback adds to its call (`d`: its org's shard); written by OrgInbox, which announces it. */
+async function applyDetails(hook: Hook, d: Db, call: { id: string; orgId: string }, p: Record<string, string | undefined>) {
   const details: CallDetails = {};
-  const callDuration = Number(p.get("CallDuration"));
+  const callDuration = Number(p.CallDuration);
   if (Number.isFinite(callDuration) && callDuration > 0) details.callDurationSeconds = Math.round(callDuration);
-  const recordingUrl = p.get("RecordingUrl");
+  const recordingUrl = p.RecordingUrl;
   if (recordingUrl && !isDisplayUrl(recordingUrl)) {
     // Only https is stored for display (an inbox app renders it as a link).
     log("warn", "recording_url_refused", { org_id: call.orgId, activity_id: call.id });
   } else if (recordingUrl) {
     details.recordingUrl = recordingUrl;
-    const recordingDuration = Number(p.get("RecordingDuration"));
+    const recordingDuration = Number(p.RecordingDuration);
     if (Number.isFinite(recordingDuration) && recordingDuration > 0) details.recordingDurationSeconds = Math.round(recordingDuration);
     // The provider's URL until our R2 copy exists; then a signed link to the copy.
-    const id = await derivedMediaId(call.orgId, "twilio-recording", p.get("RecordingSid") ?? recordingUrl);
+    const id = await derivedMediaId(call.orgId, "twilio-recording", p.RecordingSid ?? recordingUrl);
     const item = { id, url: /\.(mp3|wav)$/i.test(recordingUrl) ? recordingUrl : `${recordingUrl}.mp3`, contentType: "audio/mpeg" };
     await registerInboundMedia(d, call.orgId, [item]);
     details.recordingMediaId = id;
-    waitUntil(copyInboundMedia(env, d, call.orgId, item));
+    hook.waitUntil(copyInboundMedia(hook.env, d, call.orgId, item));
   }
-  const transcript = p.get("TranscriptionText");
-  if (transcript && (p.get("TranscriptionStatus") ?? "completed") === "completed") details.transcript = transcript;
+  const transcript = p.TranscriptionText;
+  if (transcript && (p.TranscriptionStatus ?? "completed") === "completed") details.transcript = transcript;
   if (!Object.keys(details).length) return;
-  await inbox(env, call.orgId).applyCallDetails(call.id, details);
+  await inbox(hook.env, call.orgId).applyCallDetails(call.id, details);
 }
 
-/**
- * POST /webhooks/twilio/calls: status, recording and transcription callbacks, all
- * keyed by CallSid into one call activity, whatever order they arrive in.
- */
-export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) {
-  const payload = Object.fromEntries(params);
-  const callSid = params.get("CallSid");
-  if (!callSid) {
-    await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "invalid_payload", payload });
-    return;
-  }
-  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  // A CallSid names no org: every shard is asked (src/db/shards.ts findInShards).
-  const known = await findInShards(c.env, (d) =>
-    d
-      .select({ id: activities.id, orgId: activities.orgId })
-      .from(activities)
-      .where(and(eq(activities.provider, "twilio"), eq(activities.providerMessageId, callSid), eq(activities.type, "call")))
-      .all(),
-  );
-  const status = params.get("CallStatus") as CallStatus | null;
+// Every callback names its call; what else it carries (status, recording, transcript) is read by applyDetails.
+const callCallback = (_env: Bindings) => twilioParams({ CallSid: z.string().min(1) });
 
-  if (!known.length && status && (FINAL_CALL_STATUSES as readonly string[]).includes(status)) {
-    const direction = directionOf(params.get("Direction"));
-    const region = settings(c.env).defaultPhoneRegion;
-    const from = toE164(params.get("From") ?? "", region);
-    const to = toE164(params.get("To") ?? "", region);
-    const ours = direction === "inbound" ? to : from;
-    const theirs = direction === "inbound" ? from : to;
-    const channel = ours ? await routeOf(c.env, "sms", ours) : null;
-    if (!direction || !theirs || !channel) {
-      await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: channel ? "invalid_payload" : "unknown_address", payload });
+/**
+ * POST /webhooks/twilio/calls: status, recording and transcription callbacks, all keyed by
+ * CallSid into one call activity, whatever order they arrive in. Only a final status creates
+ * the call (through OrgInbox's ingest); a recording or transcription before it waits for it.
+ */
+export const twilioCalls: WebhookAdapter<ReturnType<typeof callCallback>> = {
+  ...twilio,
+  payload: callCallback,
+  async apply(hook, p) {
+    const callSid = p.CallSid;
+    // A CallSid names no org: every shard is asked (src/db/shards.ts findInShards).
+    const known = await findInShards(hook.env, (d) =>
+      d
+        .select({ id: activities.id, orgId: activities.orgId })
+        .from(activities)
+        .where(and(eq(activities.provider, "twilio"), eq(activities.providerMessageId, callSid), eq(activities.type, "call")))
+        .all(),
+    );
+    if (known.length) {
+      for (const call of known) {
+        hook.found(call.orgId, call.db);
+        await applyDetails(hook, call.db, call, p);
+      }
       return;
     }
-    const answer = await inbox(c.env, channel.orgId).answer.ingest({
+    if (!isFinal(p.CallStatus)) {
+      // Not a final status, and the call is not known yet: keep it until the call arrives.
+      if (p.RecordingUrl || p.TranscriptionText) return { reason: "call_not_yet_known", waitingFor: callSid };
+      return;
+    }
+    const direction = directionOf(p.Direction);
+    const region = settings(hook.env).defaultPhoneRegion;
+    const from = toE164(p.From ?? "", region);
+    const to = toE164(p.To ?? "", region);
+    const orgId = await hook.route("sms", direction === "inbound" ? to : from);
+    const theirs = direction === "inbound" ? from : to;
+    if (!orgId) return { reason: "unknown_address" };
+    if (!direction || !theirs) return { reason: "invalid_payload", orgId: null };
+    const answer = await inbox(hook.env, orgId).answer.ingest({
       contact: { phone: theirs },
       type: "call",
       direction,
-      status,
+      status: p.CallStatus,
       from,
       to,
       provider: "twilio",
       providerMessageId: callSid,
       occurredAt: Date.now(),
-      call: { durationSeconds: Number(params.get("CallDuration") ?? "0") || 0 },
+      call: { durationSeconds: Number(p.CallDuration ?? "0") || 0 },
       mediaIds: [],
     });
-    if ("error" in answer) {
-      await keepUnroutable(c.env, { orgId: channel.orgId, provider: "twilio", reason: `refused: ${answer.error.code}`, payload });
-      return;
-    }
-    const call = { id: answer.ok.activity.id, orgId: channel.orgId };
-    await applyDetails(c.env, channel.db, call, params, waitUntil);
+    if ("error" in answer) return { reason: `refused: ${answer.error.code}` };
+    const call = { id: answer.ok.activity.id, orgId };
+    await applyDetails(hook, hook.d, call, p);
     // Callbacks that came before the call itself now have somewhere to go. They were kept
-    // with no org (none was known), so in the control database.
-    const control = controlDb(c.env);
-    const waiting = await control
+    // with no org (none was known then), so in the control database.
+    const waiting = await hook.control
       .select()
       .from(unroutableEvents)
       .where(
@@ -117,17 +122,8 @@ export async function callCallback(c: Context<AppEnv>, params: URLSearchParams) 
       )
       .all();
     for (const early of waiting) {
-      await applyDetails(c.env, channel.db, call, new URLSearchParams(early.payload as Record<string, string>), waitUntil);
-      await control.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, early.id));
+      await applyDetails(hook, hook.d, call, early.payload as Record<string, string>);
+      await hook.control.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, early.id));
     }
-    return;
-  }
-  if (known.length) {
-    for (const call of known) await applyDetails(c.env, call.db, call, params, waitUntil);
-    return;
-  }
-  // Not a final status, and the call is not known yet: keep it until the call arrives.
-  if (params.get("RecordingUrl") || params.get("TranscriptionText")) {
-    await keepUnroutable(c.env, { orgId: null, provider: "twilio", reason: "call_not_yet_known", payload, waitingFor: callSid });
-  }
-}
+  },
+};

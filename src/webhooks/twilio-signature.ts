@@ -1,5 +1,7 @@
 // X-Twilio-Signature (SPEC 9): base64 HMAC-SHA1, keyed by the auth token, of the URL
 // Twilio called followed by every POST parameter sorted by name, name then value.
+import { constantTimeEqual } from "../lib/bytes";
+
 const enc = new TextEncoder();
 
 export async function twilioSignature(authToken: string, url: string, params: URLSearchParams) {
@@ -9,14 +11,6 @@ export async function twilioSignature(authToken: string, url: string, params: UR
   const key = await crypto.subtle.importKey("raw", enc.encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(data)));
   return btoa(String.fromCharCode(...mac));
-}
-
-export function constantTimeEqual(a: string, b: string) {
-  const x = enc.encode(a);
-  const y = enc.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
 }
 
 /** The URL Twilio signed: PUBLIC_BASE_URL + the path and query as received. */

@@ -4,8 +4,10 @@ import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { createRouter } from "../http/router";
 import { iso } from "../lib/time";
-import { postmarkEvents, postmarkInbound } from "./postmark.handlers";
-import { callEvent, inboundMessage, messageStatus } from "./twilio.handlers";
+import { webhook } from "./pipeline";
+import { postmarkEvents, postmarkInbound } from "./postmark";
+import { twilioMessages, twilioStatus } from "./twilio";
+import { twilioCalls } from "./twilio-calls";
 import * as r from "./webhooks.routes";
 
 const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
@@ -26,9 +28,9 @@ const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
 };
 
 export const webhooksRouter = createRouter()
-  .openapi(r.twilioInbound, (c) => inboundMessage(c))
-  .openapi(r.twilioStatus, (c) => messageStatus(c))
-  .openapi(r.twilioCalls, (c) => callEvent(c))
-  .openapi(r.postmarkInbound, (c) => postmarkInbound(c))
-  .openapi(r.postmarkEvents, (c) => postmarkEvents(c))
+  .openapi(r.twilioInbound, webhook(twilioMessages))
+  .openapi(r.twilioStatus, webhook(twilioStatus))
+  .openapi(r.twilioCalls, webhook(twilioCalls))
+  .openapi(r.postmarkInbound, webhook(postmarkInbound))
+  .openapi(r.postmarkEvents, webhook(postmarkEvents))
   .openapi(r.listUnroutable, listUnroutable);

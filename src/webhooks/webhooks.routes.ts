@@ -3,9 +3,10 @@ import { pickErrors } from "../lib/errors";
 import { apiRoute, publicRoute } from "../http/route";
 import { Cursor, Limit, Timestamp, Uuid, jsonContent, listOf } from "../lib/schemas";
 
-// Provider bodies are documented with plain OpenAPI schemas, not zod: a zod body would
-// be validated before authentication, and a malformed one answered 400 and lost,
-// where SPEC 9 wants it authenticated first and kept.
+// Provider bodies are documented with plain OpenAPI schemas, not zod: a zod body here would
+// be validated before authentication, and a malformed one answered 400 and lost, where
+// SPEC 9 wants it authenticated first and kept. The webhook pipeline (pipeline.ts) parses
+// them with zod after authentication and keeps what fails as invalid_payload.
 // Twilio adds parameters without notice: the documented ones are listed, any other passes.
 const form = (schema: object) => ({ content: { "application/x-www-form-urlencoded": { schema } } });
 const twilioParams = (fields: string[]) => ({

@@ -1,0 +1,20 @@
+// Bytes and their comparisons; nothing of the domain.
+const enc = new TextEncoder();
+
+/** Lowercase hex, two digits a byte. */
+export const hex = (bytes: ArrayBuffer | Uint8Array) =>
+  [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** SHA-256 of bytes, or of text as UTF-8, in hex. */
+export async function sha256Hex(data: ArrayBuffer | ArrayBufferView | string) {
+  return hex(await crypto.subtle.digest("SHA-256", typeof data === "string" ? enc.encode(data) : data));
+}
+
+/** Whether two strings are equal, in time that depends on their lengths only (secrets, signatures). */
+export function constantTimeEqual(a: string, b: string) {
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
