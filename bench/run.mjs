@@ -11,8 +11,8 @@
 // starts `wrangler dev` on it, and measures each route against GET /health in
 // the same run. Prints JSON and keeps it in bench/results/.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
@@ -74,10 +74,17 @@ function seed() {
   const now = Date.now();
   control.prepare("INSERT INTO orgs (id, name, created_at, shard) VALUES (?, ?, ?, ?)").run(ORG, "Bench Org", now, SHARD);
   control.prepare("INSERT INTO members (org_id, user_id, role, name, created_at, updated_at) VALUES (?, ?, 'owner', 'Bench', ?, ?)").run(ORG, OWNER, now, now);
-  control.prepare("INSERT INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('sms', ?, ?, ?, ?)").run(SMS_CHANNEL, ORG, uuid("01936b00", 0xc1), now);
+  control
+    .prepare("INSERT INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('sms', ?, ?, ?, ?)")
+    .run(SMS_CHANNEL, ORG, uuid("01936b00", 0xc1), now);
   control.close();
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; BEGIN");
-  db.prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', ?, 'log', ?)").run(uuid("01936b00", 0xc1), ORG, SMS_CHANNEL, now);
+  db.prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', ?, 'log', ?)").run(
+    uuid("01936b00", 0xc1),
+    ORG,
+    SMS_CHANNEL,
+    now,
+  );
   const contact = db.prepare("INSERT INTO contacts (id, org_id, name, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)");
   const conversation = db.prepare(
     `INSERT INTO conversations (id, org_id, contact_id, starred, archived, unread_count, last_activity_id, last_activity_type,
@@ -96,19 +103,56 @@ function seed() {
     const phone = `+1415${String(2000000 + i).padStart(7, "0")}`;
     contact.run(contactId, ORG, `Contact ${i}`, phone, now - N + i, now - N + i);
     const start = now - (N - i) * 60_000;
-    let lastId = null, lastDir = null, lastAt = 0, waitingSince = null, unread = 0;
+    let lastId = null,
+      lastDir = null,
+      lastAt = 0,
+      waitingSince = null,
+      unread = 0;
     const rows = [];
     for (let k = 0; k < 10; k++) {
       const id = uuid("01936b03", a++);
       const inbound = k % 2 === 0 || (i % 3 === 0 && k === 9);
       const at = start + k * 1000;
-      rows.push([id, ORG, convId, contactId, inbound ? "inbound" : "outbound", inbound ? "received" : "sent", `Message ${k} in thread ${i}`,
-        inbound ? phone : SMS_CHANNEL, inbound ? SMS_CHANNEL : phone, `bench-${a}`, at, at, at]);
-      lastId = id; lastDir = inbound ? "inbound" : "outbound"; lastAt = at;
-      if (inbound) { unread++; waitingSince ??= at; } else waitingSince = null;
+      rows.push([
+        id,
+        ORG,
+        convId,
+        contactId,
+        inbound ? "inbound" : "outbound",
+        inbound ? "received" : "sent",
+        `Message ${k} in thread ${i}`,
+        inbound ? phone : SMS_CHANNEL,
+        inbound ? SMS_CHANNEL : phone,
+        `bench-${a}`,
+        at,
+        at,
+        at,
+      ]);
+      lastId = id;
+      lastDir = inbound ? "inbound" : "outbound";
+      lastAt = at;
+      if (inbound) {
+        unread++;
+        waitingSince ??= at;
+      } else waitingSince = null;
     }
-    conversation.run(convId, ORG, contactId, i % 7 === 0 ? 1 : 0, i % 11 === 0 ? 1 : 0, i % 4 === 0 ? unread : 0, lastId, lastDir,
-      `Message 9 in thread ${i}`, lastAt, lastAt, waitingSince, waitingSince ? waitingSince + 3_600_000 : null, start, lastAt);
+    conversation.run(
+      convId,
+      ORG,
+      contactId,
+      i % 7 === 0 ? 1 : 0,
+      i % 11 === 0 ? 1 : 0,
+      i % 4 === 0 ? unread : 0,
+      lastId,
+      lastDir,
+      `Message 9 in thread ${i}`,
+      lastAt,
+      lastAt,
+      waitingSince,
+      waitingSince ? waitingSince + 3_600_000 : null,
+      start,
+      lastAt,
+    );
     for (const row of rows) activity.run(...row);
   }
   // OrgInbox keeps these in step with every write; a seed written behind its back fills them once.
@@ -147,18 +191,41 @@ const summary = (r) => ({
 });
 
 async function main() {
-  const inUse = await fetch(`http://127.0.0.1:${PORT}/health`).then(() => true, () => false);
+  const inUse = await fetch(`http://127.0.0.1:${PORT}/health`).then(
+    () => true,
+    () => false,
+  );
   if (inUse) throw new Error(`port ${PORT} already answers: stop that server (or pass --port) so the bench measures its own`);
   console.error(`Seeding ${N} conversations / ${N * 10} activities into ${STATE} …`);
   const seeded = seed();
   console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
-  const server = spawn("npx", ["wrangler", "dev", "--port", String(PORT), "--persist-to", STATE, "--log-level", "error", "--var", `TWILIO_AUTH_TOKEN:${TWILIO_TOKEN}`, "--var", `PUBLIC_BASE_URL:${SIGNED_BASE}`,
-    // One org takes every request here: the per-org and per-member limits would cap the measurement.
-    "--var", `RATE_LIMIT_PER_MINUTE:${RATE_LIMIT}`, "--var", "SEND_LIMIT_PER_MINUTE:0"], {
-    env,
-    stdio: ["ignore", "ignore", "inherit"],
-    detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
-  });
+  const server = spawn(
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      "--port",
+      String(PORT),
+      "--persist-to",
+      STATE,
+      "--log-level",
+      "error",
+      "--var",
+      `TWILIO_AUTH_TOKEN:${TWILIO_TOKEN}`,
+      "--var",
+      `PUBLIC_BASE_URL:${SIGNED_BASE}`,
+      // One org takes every request here: the per-org and per-member limits would cap the measurement.
+      "--var",
+      `RATE_LIMIT_PER_MINUTE:${RATE_LIMIT}`,
+      "--var",
+      "SEND_LIMIT_PER_MINUTE:0",
+    ],
+    {
+      env,
+      stdio: ["ignore", "ignore", "inherit"],
+      detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
+    },
+  );
   const base = `http://127.0.0.1:${PORT}`;
   try {
     await waitForHealth(base);
@@ -170,7 +237,11 @@ async function main() {
     const ingestBody = () =>
       JSON.stringify({
         contact: { phone: `+1415${String(2000000 + (sent % N)).padStart(7, "0")}` },
-        type: "sms", direction: "inbound", body: "bench inbound", provider: "bench-load", provider_message_id: `load-${Date.now()}-${++sent}`,
+        type: "sms",
+        direction: "inbound",
+        body: "bench inbound",
+        provider: "bench-load",
+        provider_message_id: `load-${Date.now()}-${++sent}`,
       });
     // Signed inbound SMS webhooks, one in ten a redelivery of an earlier MessageSid.
     const sids = [];
@@ -185,10 +256,22 @@ async function main() {
         sids.push(sid);
       }
       const params = {
-        AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01", Body: "bench inbound", From: `+1415${String(2000000 + (sids.length % N)).padStart(7, "0")}`,
-        MessageSid: sid, NumMedia: "0", NumSegments: "1", SmsMessageSid: sid, SmsSid: sid, SmsStatus: "received", To: SMS_CHANNEL,
+        AccountSid: "AC00000000000000000000000000000000",
+        ApiVersion: "2010-04-01",
+        Body: "bench inbound",
+        From: `+1415${String(2000000 + (sids.length % N)).padStart(7, "0")}`,
+        MessageSid: sid,
+        NumMedia: "0",
+        NumSegments: "1",
+        SmsMessageSid: sid,
+        SmsSid: sid,
+        SmsStatus: "received",
+        To: SMS_CHANNEL,
       };
-      const data = `${SIGNED_BASE}/webhooks/twilio/messages` + Object.keys(params).sort().map((k) => k + params[k]).join("");
+      const data = `${SIGNED_BASE}/webhooks/twilio/messages${Object.keys(params)
+        .sort()
+        .map((k) => k + params[k])
+        .join("")}`;
       return {
         body: new URLSearchParams(params).toString(),
         signature: createHmac("sha1", TWILIO_TOKEN).update(data).digest("base64"),
@@ -226,7 +309,11 @@ async function main() {
       results[name] = summary(await load(opts));
     }
     const check = new DatabaseSync(files[SHARD]);
-    const dup = check.prepare("SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)").get();
+    const dup = check
+      .prepare(
+        "SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)",
+      )
+      .get();
     const stored = check.prepare("SELECT COUNT(*) AS n FROM activities WHERE provider = 'twilio' AND provider_message_id LIKE 'SMbench%'").get();
     check.close();
     if (results.twilio_inbound_webhook) {
@@ -250,7 +337,7 @@ async function main() {
     };
     mkdirSync("bench/results", { recursive: true });
     const name = ROUTES || RATE_LIMIT ? `conversations-${N}-${RATE_LIMIT ? `ratelimit-${RATE_LIMIT}` : "nolimit"}` : `conversations-${N}`;
-    writeFileSync(`bench/results/${name}.json`, JSON.stringify(report, null, 2) + "\n");
+    writeFileSync(`bench/results/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
     console.log(JSON.stringify(report, null, 2));
   } finally {
     process.kill(-server.pid, "SIGTERM");
@@ -279,16 +366,32 @@ async function mixedLoad({ base, headers, thread, targets, sids, redeliveredCoun
   const results = Object.fromEntries(runs);
   // Every accepted send must reach a final state once the queue drains.
   const check = new DatabaseSync(files[SHARD], { readOnly: true });
-  const pending = () => check.prepare("SELECT COUNT(*) AS n FROM activities WHERE conversation_id = ? AND direction = 'outbound' AND status IN ('queued', 'sending')").get(thread).n;
+  const pending = () =>
+    check.prepare("SELECT COUNT(*) AS n FROM activities WHERE conversation_id = ? AND direction = 'outbound' AND status IN ('queued', 'sending')").get(thread)
+      .n;
   const drainStart = Date.now();
   while (pending() > 0 && Date.now() - drainStart < 120_000) await new Promise((r) => setTimeout(r, 1000));
   const sendStates = Object.fromEntries(
-    check.prepare("SELECT status, COUNT(*) AS n FROM activities WHERE conversation_id = ? AND direction = 'outbound' AND body LIKE 'bench send %' GROUP BY status").all(thread).map((r) => [r.status, r.n]),
+    check
+      .prepare("SELECT status, COUNT(*) AS n FROM activities WHERE conversation_id = ? AND direction = 'outbound' AND body LIKE 'bench send %' GROUP BY status")
+      .all(thread)
+      .map((r) => [r.status, r.n]),
   );
-  const dup = check.prepare("SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)").get().n;
+  const dup = check
+    .prepare(
+      "SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE provider = 'twilio' GROUP BY org_id, provider_message_id HAVING COUNT(*) > 1)",
+    )
+    .get().n;
   const stored = check.prepare("SELECT COUNT(*) AS n FROM activities WHERE provider = 'twilio' AND provider_message_id LIKE 'SMbench%'").get().n;
   check.close();
-  const fivexx = Object.values(results).reduce((sum, r) => sum + Object.entries(r.status_codes).filter(([k]) => Number(k) >= 500).reduce((a, [, v]) => a + v, 0), 0);
+  const fivexx = Object.values(results).reduce(
+    (sum, r) =>
+      sum +
+      Object.entries(r.status_codes)
+        .filter(([k]) => Number(k) >= 500)
+        .reduce((a, [, v]) => a + v, 0),
+    0,
+  );
   for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / baseline.requests_per_sec).toFixed(2));
   const accepted = results.send_messages.status_codes["202"] ?? 0;
   const report = {
@@ -314,11 +417,14 @@ async function mixedLoad({ base, headers, thread, targets, sids, redeliveredCoun
     },
   };
   report.checks.ok =
-    fivexx === 0 && dup === 0 && stored === sids.length && report.checks.sends_not_final === 0 &&
+    fivexx === 0 &&
+    dup === 0 &&
+    stored === sids.length &&
+    report.checks.sends_not_final === 0 &&
     // Requests still in flight when the clock stopped are stored but not counted as answered.
     (sendStates.sent ?? 0) + (sendStates.failed ?? 0) >= accepted;
   mkdirSync("bench/results", { recursive: true });
-  writeFileSync(`bench/results/load-${N}.json`, JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(`bench/results/load-${N}.json`, `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
   if (!report.checks.ok) process.exitCode = 1;
 }

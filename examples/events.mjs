@@ -26,11 +26,13 @@ ws.addEventListener("message", (m) => {
   if (e.type === "hello") return console.log(`latest seq ${e.seq}`);
   if (e.type === "resync") return console.log(`missed events are gone: refetch, then follow from seq ${e.seq}`);
   const d = e.data ?? {};
-  const what =
-    e.type.startsWith("message.") ? `${d.type} ${d.direction ?? ""} ${d.status}: ${(d.body ?? d.call?.summary ?? "").slice(0, 60)}`
-    : e.type === "conversation.updated" ? `${d.contact?.name ?? d.contact?.phone ?? d.id}: unread ${d.unread_count}, starred ${d.starred}, archived ${d.archived}`
-    : e.type === "suggestion.created" ? `draft: ${(d.body ?? "").slice(0, 60)}`
-    : "";
+  const what = e.type.startsWith("message.")
+    ? `${d.type} ${d.direction ?? ""} ${d.status}: ${(d.body ?? d.call?.summary ?? "").slice(0, 60)}`
+    : e.type === "conversation.updated"
+      ? `${d.contact?.name ?? d.contact?.phone ?? d.id}: unread ${d.unread_count}, starred ${d.starred}, archived ${d.archived}`
+      : e.type === "suggestion.created"
+        ? `draft: ${(d.body ?? "").slice(0, 60)}`
+        : "";
   console.log(`#${e.seq} ${e.at} ${e.type.padEnd(20)} ${what}`);
 });
 ws.addEventListener("close", (e) => {

@@ -37,25 +37,35 @@ const q = (v) => (v === null || v === undefined ? "NULL" : typeof v === "number"
 export function demoSql(now = Date.now()) {
   const out = { DB: [] };
   for (const d of [DEMO, DEMO2]) {
-    const shard = (out[d.shard] ??= []);
+    out[d.shard] ??= [];
+    const shard = out[d.shard];
     out.DB.push(
       `INSERT OR IGNORE INTO orgs (id, name, created_at, shard) VALUES (${q(d.orgId)}, ${q(d.name)}, ${now}, ${q(d.shard)});`,
       `INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.ownerId)}, 'owner', 'Olivia Owner', 'olivia@demo.inbox.test', ${now}, ${now});`,
     );
     if (d.agentId) {
-      out.DB.push(`INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.agentId)}, 'agent', 'Alex Agent', 'alex@demo.inbox.test', ${now + 1}, ${now + 1});`);
+      out.DB.push(
+        `INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.agentId)}, 'agent', 'Alex Agent', 'alex@demo.inbox.test', ${now + 1}, ${now + 1});`,
+      );
     }
-    [["sms", d.smsChannel], ["email", d.emailChannel]].forEach(([kind, ch], i) => {
-      out.DB.push(`INSERT OR IGNORE INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('${kind}', ${q(ch.address)}, ${q(d.orgId)}, ${q(ch.id)}, ${now + i});`);
-      shard.push(`INSERT OR IGNORE INTO channels (id, org_id, kind, address, provider, created_at) VALUES (${q(ch.id)}, ${q(d.orgId)}, '${kind}', ${q(ch.address)}, 'log', ${now + i});`);
+    [
+      ["sms", d.smsChannel],
+      ["email", d.emailChannel],
+    ].forEach(([kind, ch], i) => {
+      out.DB.push(
+        `INSERT OR IGNORE INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('${kind}', ${q(ch.address)}, ${q(d.orgId)}, ${q(ch.id)}, ${now + i});`,
+      );
+      shard.push(
+        `INSERT OR IGNORE INTO channels (id, org_id, kind, address, provider, created_at) VALUES (${q(ch.id)}, ${q(d.orgId)}, '${kind}', ${q(ch.address)}, 'log', ${now + i});`,
+      );
     });
-    d.contacts.forEach((ct, i) =>
+    d.contacts.forEach((ct, i) => {
       shard.push(
         `INSERT OR IGNORE INTO contacts (id, org_id, name, phone, email, created_at, updated_at) VALUES (${q(ct.id)}, ${q(d.orgId)}, ${q(ct.name)}, ${q(ct.phone)}, ${q(ct.email)}, ${now + i}, ${now + i});`,
-      ),
-    );
+      );
+    });
   }
-  return Object.fromEntries(Object.entries(out).map(([binding, lines]) => [binding, lines.join("\n") + "\n"]));
+  return Object.fromEntries(Object.entries(out).map(([binding, lines]) => [binding, `${lines.join("\n")}\n`]));
 }
 
 /**
@@ -67,16 +77,86 @@ export function demoActivities(now = Date.now()) {
   const ago = (min) => new Date(now - min * 60_000).toISOString();
   const sms = DEMO.smsChannel.address;
   return [
-    { contact: { id: maria.id }, type: "sms", direction: "inbound", from: maria.phone, to: sms, body: "Hi! Can I move my cleaning to Tuesday?", provider: "demo", provider_message_id: "demo-sms-1", occurred_at: ago(180) },
-    { contact: { id: maria.id }, type: "sms", direction: "outbound", from: sms, to: maria.phone, body: "Of course. Tuesday 10:00 or 14:30?", provider: "demo", provider_message_id: "demo-sms-2", occurred_at: ago(170) },
-    { contact: { id: maria.id }, type: "sms", direction: "inbound", from: maria.phone, to: sms, body: "14:30 please. Also, does insurance cover the x-ray?", provider: "demo", provider_message_id: "demo-sms-3", occurred_at: ago(25) },
-    { contact: { id: maria.id }, type: "note", body: "Prefers afternoons. Ask about the insurance card at check-in.", provider: "demo", provider_message_id: "demo-note-1", occurred_at: ago(20) },
     {
-      contact: { id: james.id }, type: "call", direction: "inbound", from: james.phone, to: sms, provider: "demo", provider_message_id: "demo-call-1", occurred_at: ago(300),
-      call: { status: "completed", duration_seconds: 184, transcript: "Hi, this is James Chen. I chipped a tooth this morning and it hurts when I drink something cold. Do you have anything today or tomorrow? I can come any time after three. My number is the one I'm calling from. Thanks." },
+      contact: { id: maria.id },
+      type: "sms",
+      direction: "inbound",
+      from: maria.phone,
+      to: sms,
+      body: "Hi! Can I move my cleaning to Tuesday?",
+      provider: "demo",
+      provider_message_id: "demo-sms-1",
+      occurred_at: ago(180),
     },
-    { contact: { id: james.id }, type: "call", direction: "inbound", from: james.phone, to: sms, provider: "demo", provider_message_id: "demo-call-2", occurred_at: ago(95), call: { status: "no-answer", duration_seconds: 0 } },
-    { contact: { id: priya.id }, type: "email", direction: "inbound", from: priya.email, to: DEMO.emailChannel.address, subject: "New patient forms", body: "Hello, I filled in the new patient forms. Do I need to bring anything else on Friday?", provider: "demo", provider_message_id: "demo-email-1", occurred_at: ago(45) },
+    {
+      contact: { id: maria.id },
+      type: "sms",
+      direction: "outbound",
+      from: sms,
+      to: maria.phone,
+      body: "Of course. Tuesday 10:00 or 14:30?",
+      provider: "demo",
+      provider_message_id: "demo-sms-2",
+      occurred_at: ago(170),
+    },
+    {
+      contact: { id: maria.id },
+      type: "sms",
+      direction: "inbound",
+      from: maria.phone,
+      to: sms,
+      body: "14:30 please. Also, does insurance cover the x-ray?",
+      provider: "demo",
+      provider_message_id: "demo-sms-3",
+      occurred_at: ago(25),
+    },
+    {
+      contact: { id: maria.id },
+      type: "note",
+      body: "Prefers afternoons. Ask about the insurance card at check-in.",
+      provider: "demo",
+      provider_message_id: "demo-note-1",
+      occurred_at: ago(20),
+    },
+    {
+      contact: { id: james.id },
+      type: "call",
+      direction: "inbound",
+      from: james.phone,
+      to: sms,
+      provider: "demo",
+      provider_message_id: "demo-call-1",
+      occurred_at: ago(300),
+      call: {
+        status: "completed",
+        duration_seconds: 184,
+        transcript:
+          "Hi, this is James Chen. I chipped a tooth this morning and it hurts when I drink something cold. Do you have anything today or tomorrow? I can come any time after three. My number is the one I'm calling from. Thanks.",
+      },
+    },
+    {
+      contact: { id: james.id },
+      type: "call",
+      direction: "inbound",
+      from: james.phone,
+      to: sms,
+      provider: "demo",
+      provider_message_id: "demo-call-2",
+      occurred_at: ago(95),
+      call: { status: "no-answer", duration_seconds: 0 },
+    },
+    {
+      contact: { id: priya.id },
+      type: "email",
+      direction: "inbound",
+      from: priya.email,
+      to: DEMO.emailChannel.address,
+      subject: "New patient forms",
+      body: "Hello, I filled in the new patient forms. Do I need to bring anything else on Friday?",
+      provider: "demo",
+      provider_message_id: "demo-email-1",
+      occurred_at: ago(45),
+    },
     { contact: { id: priya.id }, type: "note", body: "Referred by Dr. Okafor.", provider: "demo", provider_message_id: "demo-note-2", occurred_at: ago(44) },
   ];
 }
@@ -87,7 +167,27 @@ export function demo2Activities(now = Date.now()) {
   const ago = (min) => new Date(now - min * 60_000).toISOString();
   const sms = DEMO2.smsChannel.address;
   return [
-    { contact: { id: sam.id }, type: "sms", direction: "inbound", from: sam.phone, to: sms, body: "Water heater is leaking again. Can someone come today?", provider: "demo", provider_message_id: "demo2-sms-1", occurred_at: ago(40) },
-    { contact: { id: sam.id }, type: "sms", direction: "outbound", from: sms, to: sam.phone, body: "Yes, a plumber can be there at 4pm.", provider: "demo", provider_message_id: "demo2-sms-2", occurred_at: ago(35) },
+    {
+      contact: { id: sam.id },
+      type: "sms",
+      direction: "inbound",
+      from: sam.phone,
+      to: sms,
+      body: "Water heater is leaking again. Can someone come today?",
+      provider: "demo",
+      provider_message_id: "demo2-sms-1",
+      occurred_at: ago(40),
+    },
+    {
+      contact: { id: sam.id },
+      type: "sms",
+      direction: "outbound",
+      from: sms,
+      to: sam.phone,
+      body: "Yes, a plumber can be there at 4pm.",
+      provider: "demo",
+      provider_message_id: "demo2-sms-2",
+      occurred_at: ago(35),
+    },
   ];
 }

@@ -63,7 +63,10 @@ async function seedTimeline() {
     await new Promise((r) => setTimeout(r, 500));
   }
   let added = 0;
-  for (const [org, activities] of [[DEMO, demoActivities()], [DEMO2, demo2Activities()]]) {
+  for (const [org, activities] of [
+    [DEMO, demoActivities()],
+    [DEMO2, demo2Activities()],
+  ]) {
     for (const activity of activities) {
       const res = await fetch(`${base}/activities`, {
         method: "POST",
@@ -91,4 +94,3 @@ Other users: npm run token -- <user_id>   (secret: AUTH_JWT_SECRET in .dev.vars$
 `);
 }
 seedTimeline();
-

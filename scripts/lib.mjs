@@ -1,5 +1,5 @@
 // Helpers shared by the local scripts (dev, token, bench). Node 22, no Worker code.
-import { existsSync, readFileSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { SignJWT } from "jose";
 
 /** .dev.vars as an object, created from .dev.vars.example on first run. */
@@ -47,5 +47,10 @@ export function d1Bindings(file = "wrangler.toml") {
     const m = /^([A-Za-z_]+)\s*=\s*"([^"]*)"$/.exec(line);
     if (current && m) current[m[1]] = m[2];
   }
-  return out.map((b) => ({ binding: b.binding, database: b.database_name, dir: b.migrations_dir ?? "migrations", table: b.migrations_table ?? "d1_migrations" }));
+  return out.map((b) => ({
+    binding: b.binding,
+    database: b.database_name,
+    dir: b.migrations_dir ?? "migrations",
+    table: b.migrations_table ?? "d1_migrations",
+  }));
 }

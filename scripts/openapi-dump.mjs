@@ -35,6 +35,6 @@ console.log = log;
 if (res.status !== 200) throw new Error(`GET /openapi.json answered ${res.status}: ${await res.text()}`);
 const doc = await res.json();
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify(doc, null, 2) + "\n");
+writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
 const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
 console.log(`wrote ${out}: ${operations} operations`);

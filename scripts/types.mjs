@@ -47,7 +47,10 @@ try {
   } else {
     writeFileSync(join(root, tmp), fresh);
     console.error(`${TARGET} is stale: run \`npm run types\` and commit the result.`);
-    const d = spawnSync("diff", ["-u", "--label", `${TARGET} (checked in)`, "--label", `${TARGET} (from wrangler.toml)`, TARGET, tmp], { cwd: root, encoding: "utf8" });
+    const d = spawnSync("diff", ["-u", "--label", `${TARGET} (checked in)`, "--label", `${TARGET} (from wrangler.toml)`, TARGET, tmp], {
+      cwd: root,
+      encoding: "utf8",
+    });
     process.stderr.write(d.stdout || "(no diff program here: the files differ)\n");
     process.exitCode = 1;
   }

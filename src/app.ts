@@ -14,9 +14,9 @@ import { requestContext } from "./middleware/request";
 import { setterRouter } from "./setter/setter.index";
 import { setupRouter } from "./setup/setup.index";
 import { slaRouter } from "./sla/sla.index";
-import { viewsRouter } from "./views/views.index";
 import { docsRouter } from "./system/docs";
 import { systemRouter } from "./system/system.index";
+import { viewsRouter } from "./views/views.index";
 import { webhooksRouter } from "./webhooks/webhooks.index";
 
 export function createApp() {

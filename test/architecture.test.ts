@@ -7,7 +7,10 @@ import { describe, expect, it } from "vitest";
 
 /** Every source file, as text, by its path from the project root ("src/…"). */
 const sources = Object.fromEntries(
-  Object.entries(import.meta.glob<string>("../src/**/*.ts", { query: "?raw", import: "default", eager: true })).map(([key, text]) => [key.replace(/^\.\.\//, ""), text]),
+  Object.entries(import.meta.glob<string>("../src/**/*.ts", { query: "?raw", import: "default", eager: true })).map(([key, text]) => [
+    key.replace(/^\.\.\//, ""),
+    text,
+  ]),
 );
 
 const OWNED = ["conversations", "activities", "contacts"] as const;
@@ -26,7 +29,8 @@ function writesIn(text: string): string[] {
   for (const m of code.matchAll(/\.(insert|update|delete)\(\s*(\w+)\s*\)/g)) {
     if (names.has(m[2])) found.push(`${m[1]}(${names.get(m[2])})`);
   }
-  const sql = /\b(insert\s+(?:or\s+\w+\s+)?into|replace\s+into|update(?:\s+or\s+\w+)?|delete\s+from)\s+(?:["'`[]|\$\{\s*)?(conversations|activities|contacts)\b/gi;
+  const sql =
+    /\b(insert\s+(?:or\s+\w+\s+)?into|replace\s+into|update(?:\s+or\s+\w+)?|delete\s+from)\s+(?:["'`[]|\$\{\s*)?(conversations|activities|contacts)\b/gi;
   for (const m of code.matchAll(sql)) found.push(`${m[1].toLowerCase().replace(/\s+/g, " ")} ${m[2]} (SQL)`);
   return found;
 }
@@ -37,7 +41,10 @@ function importsOf(file: string, text: string): { target: string; typeOnly: bool
   const found: { spec: string; typeOnly: boolean }[] = [];
   for (const m of code.matchAll(/\b(import|export)\s+(type\s+)?([\w*\s{},$]*?)\s*from\s*["']([^"']+)["']/g)) {
     const braces = /^\{([^}]*)\}$/.exec(m[3].trim());
-    const allTypes = braces !== null && braces[1].split(",").filter((s) => s.trim()).every((s) => /^\s*type\s/.test(s));
+    const allTypes = (braces?.[1] ?? "")
+      .split(",")
+      .filter((s) => s.trim())
+      .every((s) => /^\s*type\s/.test(s));
     found.push({ spec: m[4], typeOnly: Boolean(m[2]) || allTypes });
   }
   for (const m of code.matchAll(/\bimport\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)) found.push({ spec: m[1] ?? m[2], typeOnly: false });
@@ -57,7 +64,9 @@ describe("one write path per table (conversations, activities, contacts)", () =>
   it("reads the whole tree", () => {
     expect(Object.keys(sources).length).toBeGreaterThan(50);
     // The scan sees the writers it is about (a blind scan would pass everything).
-    expect(writeModules()).toEqual(expect.arrayContaining([`${INBOX}ingest.ts`, `${INBOX}delivery.ts`, `${INBOX}contacts.ts`, `${INBOX}state.ts`, `${INBOX}sla.ts`]));
+    expect(writeModules()).toEqual(
+      expect.arrayContaining([`${INBOX}ingest.ts`, `${INBOX}delivery.ts`, `${INBOX}contacts.ts`, `${INBOX}state.ts`, `${INBOX}sla.ts`]),
+    );
   });
 
   it("no file outside src/org-inbox/ inserts, updates or deletes them", () => {
@@ -74,14 +83,22 @@ describe("one write path per table (conversations, activities, contacts)", () =>
     const writers = new Set(writeModules());
     const leaks = Object.entries(sources)
       .filter(([file]) => !file.startsWith(INBOX))
-      .flatMap(([file, text]) => importsOf(file, text).filter((i) => !i.typeOnly && writers.has(i.target)).map((i) => `${file} → ${i.target}`));
+      .flatMap(([file, text]) =>
+        importsOf(file, text)
+          .filter((i) => !i.typeOnly && writers.has(i.target))
+          .map((i) => `${file} → ${i.target}`),
+      );
     expect(leaks).toEqual([]);
   });
 
   it("nothing under src/org-inbox/ calls OrgInbox through its client (an RPC from inside the chain would wait for itself)", () => {
     const inside = Object.entries(sources)
       .filter(([file]) => file.startsWith(INBOX))
-      .flatMap(([file, text]) => importsOf(file, text).filter((i) => !i.typeOnly && i.target === `${INBOX}client.ts`).map(() => file));
+      .flatMap(([file, text]) =>
+        importsOf(file, text)
+          .filter((i) => !i.typeOnly && i.target === `${INBOX}client.ts`)
+          .map(() => file),
+      );
     expect(inside).toEqual([]);
   });
 
@@ -136,7 +153,7 @@ describe("one write path per table (conversations, activities, contacts)", () =>
 const RESOLVER = "src/db/shards.ts";
 
 /** Where `text` reaches a D1 binding itself. */
-export function bindingReadsIn(text: string): string[] {
+function bindingReadsIn(text: string): string[] {
   const code = withoutComments(text);
   const found: string[] = [];
   for (const m of code.matchAll(/\.(DB|SHARD_\d+)\b|(?<=[\w$)\]])\s*\[\s*["'`](DB|SHARD_\d+)["'`]\s*\]/g)) found.push(m[0]);
@@ -157,7 +174,16 @@ describe("one resolver names the databases", () => {
   });
 
   it("the check catches what it is for (planted violations)", () => {
-    for (const v of [`drizzle(env.DB)`, `c.env.SHARD_1.prepare("SELECT 1")`, `env["SHARD_0"]`, `wrap(d1)`, `const d = env.DB;`]) expect(bindingReadsIn(v), v).not.toEqual([]);
-    for (const ok of [`controlDb(c.env)`, `await shardDb(env, orgId)`, `// env.DB is read in src/db/shards.ts`, `settings(env).shards`, `"SHARD_0,SHARD_1"`, `fallback: ["SHARD_0"]`]) expect(bindingReadsIn(ok), ok).toEqual([]);
+    for (const v of [`drizzle(env.DB)`, `c.env.SHARD_1.prepare("SELECT 1")`, `env["SHARD_0"]`, `wrap(d1)`, `const d = env.DB;`])
+      expect(bindingReadsIn(v), v).not.toEqual([]);
+    for (const ok of [
+      `controlDb(c.env)`,
+      `await shardDb(env, orgId)`,
+      `// env.DB is read in src/db/shards.ts`,
+      `settings(env).shards`,
+      `"SHARD_0,SHARD_1"`,
+      `fallback: ["SHARD_0"]`,
+    ])
+      expect(bindingReadsIn(ok), ok).toEqual([]);
   });
 });

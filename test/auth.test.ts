@@ -4,7 +4,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
 import type { Bindings } from "../src/env";
-import { actor, addMember, BASE, call, count, expectProblem, json, newOrg, token, type TestOrg } from "./helpers";
+import { actor, addMember, BASE, call, count, expectProblem, json, newOrg, type TestOrg, token } from "./helpers";
 
 const b64url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
@@ -44,7 +44,11 @@ describe("bearer tokens (HS256)", () => {
     [
       "HS512 with the right secret (algorithm not allowed)",
       async () => {
-        const t = await new SignJWT({}).setProtectedHeader({ alg: "HS512" }).setSubject(org.owner.userId).setExpirationTime("1h").sign(new TextEncoder().encode(env.AUTH_JWT_SECRET));
+        const t = await new SignJWT({})
+          .setProtectedHeader({ alg: "HS512" })
+          .setSubject(org.owner.userId)
+          .setExpirationTime("1h")
+          .sign(new TextEncoder().encode(env.AUTH_JWT_SECRET));
         return { authorization: `Bearer ${t}` };
       },
     ],
@@ -105,7 +109,11 @@ describe("JWKS (RS256/ES256), when no shared secret is set", () => {
       return realFetch(input, init);
     });
     const sign = (alg: string, key: CryptoKey | Uint8Array, kid?: string) =>
-      new SignJWT({}).setProtectedHeader({ alg, ...(kid ? { kid } : {}) }).setSubject(org.owner.userId).setExpirationTime("1h").sign(key);
+      new SignJWT({})
+        .setProtectedHeader({ alg, ...(kid ? { kid } : {}) })
+        .setSubject(org.owner.userId)
+        .setExpirationTime("1h")
+        .sign(key);
     const get = (t: string) =>
       app.fetch(new Request(`${BASE}/members`, { headers: { authorization: `Bearer ${t}`, "x-org-id": org.orgId } }), jwksEnv, createExecutionContext());
 
@@ -139,9 +147,7 @@ describe("org scope", () => {
   it("the creator of an org is its owner, named from the token's claims", async () => {
     const org = await newOrg();
     const { data } = await json(await org.as(org.owner)("/members"));
-    expect(data).toEqual([
-      expect.objectContaining({ user_id: org.owner.userId, role: "owner", name: "Olivia Owner", email: "olivia@example.com" }),
-    ]);
+    expect(data).toEqual([expect.objectContaining({ user_id: org.owner.userId, role: "owner", name: "Olivia Owner", email: "olivia@example.com" })]);
   });
 
   it("an agent reads members and channels but cannot manage them (403, nothing changed)", async () => {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { actor, call, expectProblem, fillPath, json, newOrg, orgWithOneOfEach, type Actor, shardOf } from "./helpers";
+import { type Actor, actor, call, expectProblem, fillPath, json, newOrg, orgWithOneOfEach, shardOf } from "./helpers";
 
 // The authorization matrix, generated from /openapi.json so that a new route cannot
 // escape it: every bearer route is called with no token, as a non-member, as an agent
@@ -57,8 +57,7 @@ describe("authorization matrix (from /openapi.json)", () => {
       const url = fillPath(r.path, ids);
       const headers: Record<string, string> = r.path === "/events" ? { upgrade: "websocket" } : {};
       const body = r.json ? (BODIES[key] ?? {}) : undefined;
-      const send = (who: Actor | null, orgId: string | undefined) =>
-        call(url, { method: r.method, token: who?.token, org: orgId, headers, body });
+      const send = (who: Actor | null, orgId: string | undefined) => call(url, { method: r.method, token: who?.token, org: orgId, headers, body });
 
       await expectProblem(await send(null, org.orgId), 401, "unauthenticated");
       if (r.access === "user") {
@@ -76,7 +75,12 @@ describe("authorization matrix (from /openapi.json)", () => {
     }
     expect(checked).toHaveLength(routes.length);
     // The document's access levels are what SPEC fixes (so a route cannot be loosened silently).
-    expect(routes.filter((r) => r.access === "admin").map((r) => `${r.method} ${r.path}`).sort()).toEqual(
+    expect(
+      routes
+        .filter((r) => r.access === "admin")
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual(
       [
         "PUT /members/{user_id}",
         "DELETE /members/{user_id}",

@@ -4,11 +4,27 @@ import { addBusinessMinutes, isTimeZone } from "../src/sla/business-time";
 
 const nineToFive = (timezone: string, extra: Partial<BusinessHours["days"]> = {}): BusinessHours => ({
   timezone,
-  days: { mon: [{ start: "09:00", end: "17:00" }], tue: [{ start: "09:00", end: "17:00" }], wed: [{ start: "09:00", end: "17:00" }], thu: [{ start: "09:00", end: "17:00" }], fri: [{ start: "09:00", end: "17:00" }], ...extra },
+  days: {
+    mon: [{ start: "09:00", end: "17:00" }],
+    tue: [{ start: "09:00", end: "17:00" }],
+    wed: [{ start: "09:00", end: "17:00" }],
+    thu: [{ start: "09:00", end: "17:00" }],
+    fri: [{ start: "09:00", end: "17:00" }],
+    ...extra,
+  },
 });
 const split = (timezone: string): BusinessHours => ({
   timezone,
-  days: { mon: [{ start: "09:00", end: "12:00" }, { start: "13:00", end: "17:00" }], tue: [{ start: "09:00", end: "12:00" }, { start: "13:00", end: "17:00" }] },
+  days: {
+    mon: [
+      { start: "09:00", end: "12:00" },
+      { start: "13:00", end: "17:00" },
+    ],
+    tue: [
+      { start: "09:00", end: "12:00" },
+      { start: "13:00", end: "17:00" },
+    ],
+  },
 });
 const aroundTheClockSat: BusinessHours = { timezone: "UTC", days: { sat: [{ start: "00:00", end: "24:00" }] } };
 
@@ -27,7 +43,13 @@ const cases: [string, BusinessHours, string, number, string][] = [
   // EU DST starts Sun 2026-03-29: Monday opens at 09:00 CEST = 07:00Z.
   ["across the spring DST change (EU)", nineToFive("Europe/Berlin"), "2026-03-27T16:00:00+01:00", 120, "2026-03-30T08:00:00.000Z"],
   // Hours that span the change itself: a Sunday open around the clock in New York on 2026-11-01 lasts 25 h.
-  ["a 25-hour Sunday counts 25 hours", { timezone: "America/New_York", days: { sun: [{ start: "00:00", end: "24:00" }] } }, "2026-11-01T00:00:00-04:00", 25 * 60, "2026-11-02T05:00:00.000Z"],
+  [
+    "a 25-hour Sunday counts 25 hours",
+    { timezone: "America/New_York", days: { sun: [{ start: "00:00", end: "24:00" }] } },
+    "2026-11-01T00:00:00-04:00",
+    25 * 60,
+    "2026-11-02T05:00:00.000Z",
+  ],
   ["24:00 closes at midnight", aroundTheClockSat, "2026-11-28T23:30:00Z", 60, "2026-12-05T00:30:00.000Z"],
   ["zero minutes inside hours is now", nineToFive("UTC"), "2026-11-24T10:00:00Z", 0, "2026-11-24T10:00:00.000Z"],
 ];

@@ -77,19 +77,32 @@ describe("settings", () => {
       twilioApiBase: "https://api.twilio.com",
       postmarkApiBase: "https://api.postmarkapp.com",
     });
-    expect(settings({ RATE_LIMIT_PER_MINUTE: "", SEND_LIMIT_PER_MINUTE: "  ", LLM_MODEL: "" })).toMatchObject({ rateLimitPerMinute: 600, sendLimitPerMinute: 60, llmModel: "gpt-4o-mini" });
+    expect(settings({ RATE_LIMIT_PER_MINUTE: "", SEND_LIMIT_PER_MINUTE: "  ", LLM_MODEL: "" })).toMatchObject({
+      rateLimitPerMinute: 600,
+      sendLimitPerMinute: 60,
+      llmModel: "gpt-4o-mini",
+    });
     expect(settingsProblems({ RATE_LIMIT_PER_MINUTE: "" })).toEqual([]);
   });
 
   it("good values are used as given: 0 turns a limit off, URLs lose a trailing slash, regions any case", () => {
     expect(
-      settings({ RATE_LIMIT_PER_MINUTE: "0", SEND_LIMIT_PER_MINUTE: " 5 ", PUBLIC_BASE_URL: "https://inbox.example.com/", DEFAULT_PHONE_REGION: "gb", LLM_TIMEOUT_MS: "1500" }),
+      settings({
+        RATE_LIMIT_PER_MINUTE: "0",
+        SEND_LIMIT_PER_MINUTE: " 5 ",
+        PUBLIC_BASE_URL: "https://inbox.example.com/",
+        DEFAULT_PHONE_REGION: "gb",
+        LLM_TIMEOUT_MS: "1500",
+      }),
     ).toMatchObject({ rateLimitPerMinute: 0, sendLimitPerMinute: 5, publicBaseUrl: "https://inbox.example.com", defaultPhoneRegion: "GB", llmTimeoutMs: 1500 });
   });
 
   it("SHARDS and OPEN_SHARDS are binding names separated by commas; a bad list is not used (SHARD_0 only; every shard open)", () => {
     expect(settings(env)).toMatchObject({ shards: ["SHARD_0", "SHARD_1"], openShards: null }); // wrangler.toml
-    expect(settings({ SHARDS: " SHARD_0 , SHARD_1,SHARD_2 ", OPEN_SHARDS: "SHARD_2" })).toMatchObject({ shards: ["SHARD_0", "SHARD_1", "SHARD_2"], openShards: ["SHARD_2"] });
+    expect(settings({ SHARDS: " SHARD_0 , SHARD_1,SHARD_2 ", OPEN_SHARDS: "SHARD_2" })).toMatchObject({
+      shards: ["SHARD_0", "SHARD_1", "SHARD_2"],
+      openShards: ["SHARD_2"],
+    });
     expect(settings({})).toMatchObject({ shards: ["SHARD_0"], openShards: null });
     for (const bad of ["shard-0", "SHARD_0,SHARD_0", "SHARD_0;SHARD_1"]) {
       expect(settings({ SHARDS: bad, OPEN_SHARDS: bad })).toMatchObject({ shards: ["SHARD_0"], openShards: null });
@@ -174,7 +187,12 @@ describe("settings", () => {
     settings({ ...bad });
     const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "config_problem");
     expect(logged).toEqual([
-      expect.objectContaining({ level: "error", setting: "SEND_LIMIT_PER_MINUTE", issue: "out_of_range", hint: expect.stringContaining("0 (no limit) to 10000") }),
+      expect.objectContaining({
+        level: "error",
+        setting: "SEND_LIMIT_PER_MINUTE",
+        issue: "out_of_range",
+        hint: expect.stringContaining("0 (no limit) to 10000"),
+      }),
       expect.objectContaining({ level: "error", setting: "AI_MODEL", issue: "invalid" }),
     ]);
   });

@@ -73,9 +73,7 @@ describe("contacts", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { data: { id: string }[]; next_cursor: string | null } = await json(
-        await as(`/contacts?limit=3${cursor ? `&cursor=${cursor}` : ""}`),
-      );
+      const res: { data: { id: string }[]; next_cursor: string | null } = await json(await as(`/contacts?limit=3${cursor ? `&cursor=${cursor}` : ""}`));
       expect(res.data.length).toBeLessThanOrEqual(3);
       seen.push(...res.data.map((c) => c.id));
       cursor = res.next_cursor;
@@ -117,7 +115,10 @@ describe("contacts", () => {
       ]);
       expect(ingested.status, await ingested.clone().text()).toBe(201);
       const { message } = await json(ingested);
-      const rows = await (await shardOf(org.orgId)).prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
+      const rows = await (await shardOf(org.orgId))
+        .prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?")
+        .bind(org.orgId, phone)
+        .all<{ id: string }>();
       expect(rows.results).toHaveLength(1);
       const only = rows.results[0].id;
       expect(message.contact_id).toBe(only);
@@ -139,7 +140,10 @@ describe("contacts", () => {
       ]);
       expect(ingested.status, await ingested.clone().text()).toBe(201);
       const { message } = await json(ingested);
-      const holders = await (await shardOf(org.orgId)).prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?").bind(org.orgId, phone).all<{ id: string }>();
+      const holders = await (await shardOf(org.orgId))
+        .prepare("SELECT id FROM contacts WHERE org_id = ? AND phone = ?")
+        .bind(org.orgId, phone)
+        .all<{ id: string }>();
       expect(holders.results).toHaveLength(1);
       if (patched.status === 200) {
         // PATCH first: the message found the patched contact.

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { actor, addMember, call, expectProblem, ingestOk, json, minutesAgo, newOrg, type Actor, type TestOrg, count } from "./helpers";
+import { type Actor, actor, addMember, call, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type TestOrg } from "./helpers";
 
-type Conv = { id: string; unread_count: number; starred: boolean; archived: boolean; assigned_to: string | null; overdue: boolean; updated_at: string; last_read_at: string | null };
+type Conv = {
+  id: string;
+  unread_count: number;
+  starred: boolean;
+  archived: boolean;
+  assigned_to: string | null;
+  overdue: boolean;
+  updated_at: string;
+  last_read_at: string | null;
+};
 
 async function walk(org: TestOrg, query: string, limit = 7): Promise<Conv[]> {
   const seen: Conv[] = [];
@@ -33,7 +42,18 @@ describe("GET /conversations", () => {
 
   it("bad cursor, limit 0 or 101, non-boolean filters → 400 validation_failed", async () => {
     const org = await newOrg();
-    for (const q of ["limit=0", "limit=101", "limit=ten", "cursor=abc", `cursor=${btoa(JSON.stringify([1, "x"]))}`, "starred=yes", "archived=1", "scope=everyone", "assigned_to=bob", "contact_id=7"]) {
+    for (const q of [
+      "limit=0",
+      "limit=101",
+      "limit=ten",
+      "cursor=abc",
+      `cursor=${btoa(JSON.stringify([1, "x"]))}`,
+      "starred=yes",
+      "archived=1",
+      "scope=everyone",
+      "assigned_to=bob",
+      "contact_id=7",
+    ]) {
       await expectProblem(await org.as(org.owner)(`/conversations?${q}`), 400, "validation_failed");
     }
   });
@@ -106,7 +126,10 @@ describe("GET /conversations/{id}/messages", () => {
       made.push(message.id);
     }
     const { message: callMsg } = await ingestOk(org, {
-      type: "call", body: undefined, call: { status: "completed", duration_seconds: 30, summary: "Booked a cleaning." }, occurred_at: minutesAgo(1),
+      type: "call",
+      body: undefined,
+      call: { status: "completed", duration_seconds: 30, summary: "Booked a cleaning." },
+      occurred_at: minutesAgo(1),
     });
     made.push(callMsg.id);
     const conversationId = callMsg.conversation_id;
@@ -114,7 +137,9 @@ describe("GET /conversations/{id}/messages", () => {
       const out: any[] = [];
       let cursor: string | null = null;
       do {
-        const p: any = await json(await org.as(org.owner)(`/conversations/${conversationId}/messages?order=${order}&limit=4${cursor ? `&cursor=${cursor}` : ""}`));
+        const p: any = await json(
+          await org.as(org.owner)(`/conversations/${conversationId}/messages?order=${order}&limit=4${cursor ? `&cursor=${cursor}` : ""}`),
+        );
         out.push(...p.data);
         cursor = p.next_cursor;
       } while (cursor);
@@ -245,7 +270,11 @@ describe("tenancy", () => {
       [`/contacts/${contactId}/conversations`, { method: "POST" }],
     ];
     for (const [path, o] of attempts) await expectProblem(await asB(path, o), 404, "not_found");
-    await expectProblem(await asB("/activities", { body: { contact: { id: contactId }, type: "sms", direction: "inbound", body: "x", provider: "twilio" } }), 422, "unknown_contact");
+    await expectProblem(
+      await asB("/activities", { body: { contact: { id: contactId }, type: "sms", direction: "inbound", body: "x", provider: "twilio" } }),
+      422,
+      "unknown_contact",
+    );
     const { data } = await json(await asB(`/conversations?contact_id=${contactId}`));
     expect(data).toEqual([]);
     expect(await snapshot()).toEqual(before);

@@ -16,14 +16,22 @@ describe("problem+json for every failure", () => {
 
   it("a JSON route sent another content type → 415 unsupported_media_type", async () => {
     const org = await newOrg();
-    const res = await org.as(org.owner)("/contacts", { method: "POST", raw: "phone=+14155550100", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const res = await org.as(org.owner)("/contacts", {
+      method: "POST",
+      raw: "phone=+14155550100",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     await expectProblem(res, 415, "unsupported_media_type");
     expect(await count("contacts", "org_id = ?", org.orgId)).toBe(0);
   });
 
   it("an unknown field → 400 naming it (no mass assignment)", async () => {
     const org = await newOrg();
-    const p = await expectProblem(await org.as(org.owner)("/contacts", { body: { phone: "+14155550100", org_id: crypto.randomUUID() } }), 400, "validation_failed");
+    const p = await expectProblem(
+      await org.as(org.owner)("/contacts", { body: { phone: "+14155550100", org_id: crypto.randomUUID() } }),
+      400,
+      "validation_failed",
+    );
     expect(p.errors?.[0].path).toContain("org_id");
     expect(await count("contacts", "org_id = ?", org.orgId)).toBe(0);
   });
@@ -31,7 +39,11 @@ describe("problem+json for every failure", () => {
   it("a JSON body over 1 MiB → 413 payload_too_large, nothing stored", async () => {
     const org = await newOrg();
     const big = JSON.stringify({ name: "x".repeat(1024 * 1024 + 10), phone: "+14155550100" });
-    await expectProblem(await org.as(org.owner)("/contacts", { method: "POST", raw: big, headers: { "content-type": "application/json" } }), 413, "payload_too_large");
+    await expectProblem(
+      await org.as(org.owner)("/contacts", { method: "POST", raw: big, headers: { "content-type": "application/json" } }),
+      413,
+      "payload_too_large",
+    );
     expect(await count("contacts", "org_id = ?", org.orgId)).toBe(0);
   });
 

@@ -1,7 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addMember, actor, call, connect, expectProblem, ingestOk, json, newOrg, twilioPost, type Event } from "./helpers";
+import { actor, addMember, call, connect, type Event, expectProblem, ingestOk, json, newOrg, twilioPost } from "./helpers";
 
 const ofType = (type: string, conversationId?: string) => (e: Event) => e.type === type && (!conversationId || e.conversation_id === conversationId);
 
@@ -13,7 +13,11 @@ describe("GET /events", () => {
     await expectProblem(await call(`/events?org_id=${org.orgId}&token=${stranger.token}`, { headers: { upgrade: "websocket" } }), 403, "forbidden");
     await expectProblem(await call(`/events?org_id=not-a-uuid&token=${org.owner.token}`, { headers: { upgrade: "websocket" } }), 400, "validation_failed");
     await expectProblem(await call("/events", { token: org.owner.token, org: org.orgId }), 426, "upgrade_required");
-    await expectProblem(await call(`/events?since=abc`, { token: org.owner.token, org: org.orgId, headers: { upgrade: "websocket" } }), 400, "validation_failed");
+    await expectProblem(
+      await call(`/events?since=abc`, { token: org.owner.token, org: org.orgId, headers: { upgrade: "websocket" } }),
+      400,
+      "validation_failed",
+    );
     // ?token= only stands in for the header on an upgrade.
     await expectProblem(await call(`/conversations?token=${org.owner.token}`, { org: org.orgId }), 401, "unauthenticated");
   });
@@ -44,7 +48,12 @@ describe("GET /events", () => {
     const draft = await json(await org.as(agent)(`/conversations/${id}/suggestions`, { body: { body: "Draft reply" } }));
     expect((await s.next(ofType("suggestion.created", id))).data).toMatchObject({ id: draft.id, status: "pending" });
 
-    const call1 = await ingestOk(org, { contact: { phone: "+14155558002" }, type: "call", direction: "inbound", call: { status: "completed", duration_seconds: 40, transcript: "Hi, this is Ana. I would like to book a cleaning for Friday at 9am please." } });
+    const call1 = await ingestOk(org, {
+      contact: { phone: "+14155558002" },
+      type: "call",
+      direction: "inbound",
+      call: { status: "completed", duration_seconds: 40, transcript: "Hi, this is Ana. I would like to book a cleaning for Friday at 9am please." },
+    });
     await s.next((e) => e.type === "message.updated" && e.data.id === call1.message.id && e.data.call.summary_status === "ready", "the call summary");
 
     // Sequence numbers grow by one, every event carries its time.
@@ -58,9 +67,25 @@ describe("GET /events", () => {
     const org = await newOrg();
     const number = "+14155558051";
     await org.as(org.owner)("/channels", { body: { kind: "sms", address: number, provider: "twilio" } });
-    const { message } = await ingestOk(org, { contact: { phone: "+14155558052" }, direction: "outbound", provider: "twilio", provider_message_id: "SMev1", from: number, to: "+14155558052" });
+    const { message } = await ingestOk(org, {
+      contact: { phone: "+14155558052" },
+      direction: "outbound",
+      provider: "twilio",
+      provider_message_id: "SMev1",
+      from: number,
+      to: "+14155558052",
+    });
     const s = await connect(org, org.owner);
-    const params = { MessageStatus: "delivered", SmsStatus: "delivered", MessageSid: "SMev1", SmsSid: "SMev1", From: number, To: "+14155558052", AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01" };
+    const params = {
+      MessageStatus: "delivered",
+      SmsStatus: "delivered",
+      MessageSid: "SMev1",
+      SmsSid: "SMev1",
+      From: number,
+      To: "+14155558052",
+      AccountSid: "AC00000000000000000000000000000000",
+      ApiVersion: "2010-04-01",
+    };
     expect((await twilioPost("/webhooks/twilio/status", params)).status).toBe(200);
     const updated = await s.next((e) => e.type === "message.updated" && e.data.id === message.id, "the delivered status");
     expect(updated.data.status).toBe("delivered");
@@ -95,7 +120,11 @@ describe("GET /events", () => {
     expect(missed.data.archived).toBe(true);
     const replayed = again.seen.filter((e) => e.type !== "hello");
     expect(replayed.map((e) => e.seq)).toEqual([last.seq + 1, last.seq + 2, last.seq + 3]);
-    expect(replayed.map((e) => [e.data.starred, e.data.unread_count, e.data.archived])).toEqual([[true, 1, false], [true, 0, false], [true, 0, true]]);
+    expect(replayed.map((e) => [e.data.starred, e.data.unread_count, e.data.archived])).toEqual([
+      [true, 1, false],
+      [true, 0, false],
+      [true, 0, true],
+    ]);
     again.close();
 
     const current = await connect(org, org.owner, `?since=${last.seq + 3}`);

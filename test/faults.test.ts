@@ -1,14 +1,27 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { wrap, type Db } from "../src/db/client";
+import { type Db, wrap } from "../src/db/client";
 import { idempotencyKeys } from "../src/db/schema";
 import { ingest } from "../src/org-inbox/ingest";
 import { createOutbound } from "../src/org-inbox/outbound";
 import { applyState } from "../src/org-inbox/state";
 import { deliver } from "../src/sending/queue";
 import { handleAiJob } from "../src/setter/jobs";
-import { call, count, ingest as ingestHttp, ingestOk, json, minutesAgo, newOrg, queuedMessage, shardNameOf, shardOf, twilioPost, type TestOrg } from "./helpers";
+import {
+  call,
+  count,
+  ingest as ingestHttp,
+  ingestOk,
+  json,
+  minutesAgo,
+  newOrg,
+  queuedMessage,
+  shardNameOf,
+  shardOf,
+  type TestOrg,
+  twilioPost,
+} from "./helpers";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -57,7 +70,8 @@ function failingWhen(d1: D1Database, broken: () => boolean): D1Database {
     get(target, prop) {
       if (prop === "prepare") return (query: string) => wrap(target.prepare(query));
       if (prop === "batch") {
-        return (stmts: D1PreparedStatement[]) => (broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : target.batch(stmts.map((x) => real.get(x) ?? x)));
+        return (stmts: D1PreparedStatement[]) =>
+          broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : target.batch(stmts.map((x) => real.get(x) ?? x));
       }
       const value = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;
@@ -98,7 +112,11 @@ async function countsMatchLists(org: TestOrg) {
   const { data: counts } = await json(await as("/conversations/views/counts"));
   for (const c of counts) {
     const { data } = await json(await as(`/conversations?view=${c.view_id}&limit=100`));
-    expect({ view: c.key, total: c.total, unread: c.unread }).toEqual({ view: c.key, total: data.length, unread: data.filter((x: any) => x.unread_count > 0).length });
+    expect({ view: c.key, total: c.total, unread: c.unread }).toEqual({
+      view: c.key,
+      total: data.length,
+      unread: data.filter((x: any) => x.unread_count > 0).length,
+    });
   }
 }
 
@@ -109,9 +127,21 @@ describe("faults", () => {
     const { message } = await ingestOk(org, { contact: { phone: "+14155559802" } });
     const before = await everything(org.orgId);
     const broken = failingLastStatement(wrap(await shardOf(org.orgId)), org.orgId);
-    const input = { contact: { phone: "+14155559803" }, type: "sms" as const, direction: "inbound" as const, status: "received", body: "new contact, new thread", provider: "twilio", providerMessageId: "SMfault1", occurredAt: Date.now(), mediaIds: [] };
+    const input = {
+      contact: { phone: "+14155559803" },
+      type: "sms" as const,
+      direction: "inbound" as const,
+      status: "received",
+      body: "new contact, new thread",
+      provider: "twilio",
+      providerMessageId: "SMfault1",
+      occurredAt: Date.now(),
+      mediaIds: [],
+    };
     await expect(ingest(broken, org.orgId, input)).rejects.toThrow();
-    await expect(createOutbound(broken, org.orgId, { conversationId: message.conversation_id, type: "sms", body: "hi", mediaIds: [], authorId: org.owner.userId })).rejects.toThrow();
+    await expect(
+      createOutbound(broken, org.orgId, { conversationId: message.conversation_id, type: "sms", body: "hi", mediaIds: [], authorId: org.owner.userId }),
+    ).rejects.toThrow();
     await expect(applyState(broken, wrap(env.DB), org.orgId, message.conversation_id, { kind: "star", starred: true })).rejects.toThrow();
     expect(await everything(org.orgId)).toEqual(before);
     // The real path still works afterwards, and the tallies still add up.
@@ -164,7 +194,17 @@ describe("faults", () => {
       return tries === 1 ? new Response("busy", { status: 503 }) : new Response(jpeg, { headers: { "content-type": "image/jpeg" } });
     });
     const url = "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/SMretry/Media/ME1";
-    const params = { MessageSid: "SMretry", SmsSid: "SMretry", AccountSid: "AC00000000000000000000000000000000", From: "+14155559832", To: number, Body: "photo", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg" };
+    const params = {
+      MessageSid: "SMretry",
+      SmsSid: "SMretry",
+      AccountSid: "AC00000000000000000000000000000000",
+      From: "+14155559832",
+      To: number,
+      Body: "photo",
+      NumMedia: "1",
+      MediaUrl0: url,
+      MediaContentType0: "image/jpeg",
+    };
     expect((await twilioPost("/webhooks/twilio/messages", params)).status).toBe(200);
     expect(await count("activities", "org_id = ? AND provider_message_id = 'SMretry'", org.orgId)).toBe(1);
     const shard = await shardOf(org.orgId);
@@ -198,7 +238,13 @@ describe("faults", () => {
     expect(await count("activities", "conversation_id = ? AND type = 'suggestion'", message.conversation_id)).toBeLessThanOrEqual(2);
     expect(await count("activities", "conversation_id = ? AND type = 'suggestion' AND status = 'pending'", message.conversation_id)).toBe(1);
 
-    const call = await ingestOk(org, { contact: { phone: "+14155559842" }, type: "call", direction: "inbound", body: null, call: { status: "completed", duration_seconds: 30, transcript: "Hi, this is Sam. I need to cancel my appointment on Friday at 10am." } });
+    const call = await ingestOk(org, {
+      contact: { phone: "+14155559842" },
+      type: "call",
+      direction: "inbound",
+      body: null,
+      call: { status: "completed", duration_seconds: 30, transcript: "Hi, this is Sam. I need to cancel my appointment on Friday at 10am." },
+    });
     calls.length = 0;
     const summaryJob = { kind: "summary" as const, orgId: org.orgId, activityId: call.message.id };
     await handleAiJob(noFetch, summaryJob);
@@ -226,7 +272,14 @@ describe("faults", () => {
     twilio.mockRestore();
 
     // Twilio's callback names our message in its (signed) URL: the sid is adopted and the status applied.
-    const status = { MessageSid: "SMcrashed1", SmsSid: "SMcrashed1", MessageStatus: "delivered", From: number, To: "+14155550142", AccountSid: "AC00000000000000000000000000000000" };
+    const status = {
+      MessageSid: "SMcrashed1",
+      SmsSid: "SMcrashed1",
+      MessageStatus: "delivered",
+      From: number,
+      To: "+14155550142",
+      AccountSid: "AC00000000000000000000000000000000",
+    };
     // Another org's message id in the URL adopts nothing there.
     const other = await queuedMessage("sms", "+14155559842");
     await (await shardOf(other.org.orgId)).prepare("UPDATE activities SET status = 'sending' WHERE id = ?").bind(other.job.messageId).run();
@@ -241,7 +294,11 @@ describe("faults", () => {
 
   it("the send consumer dying after Postmark accepted: no second send, and the Delivery event still lands the email", async () => {
     const { job } = await queuedMessage("email", `help-${crypto.randomUUID().slice(0, 8)}@acme.test`);
-    const postmark = vi.spyOn(globalThis, "fetch").mockImplementation(async () => Response.json({ ErrorCode: 0, Message: "OK", MessageID: "pm-crashed-1", To: "priya@example.org", SubmittedAt: new Date().toISOString() }));
+    const postmark = vi
+      .spyOn(globalThis, "fetch")
+      .mockImplementation(async () =>
+        Response.json({ ErrorCode: 0, Message: "OK", MessageID: "pm-crashed-1", To: "priya@example.org", SubmittedAt: new Date().toISOString() }),
+      );
     const repair = await breakInboxDb(job.orgId, () => postmark.mock.calls.length > 0);
     await expect(deliver(env, job)).rejects.toThrow(/Failed query: update "activities"/);
     await repair();
@@ -250,8 +307,19 @@ describe("faults", () => {
     expect(JSON.parse(String(postmark.mock.calls[0][1]?.body)).Metadata).toEqual({ message_id: job.messageId });
     postmark.mockRestore();
     expect(await outbound(job.orgId, job.messageId)).toEqual({ status: "sending", provider_message_id: null, send_attempts: 1 });
-    const event = { RecordType: "Delivery", MessageID: "pm-crashed-1", Metadata: { message_id: job.messageId }, Recipient: "priya@example.org", MessageStream: "outbound", DeliveredAt: new Date().toISOString() };
-    const res = await call("/webhooks/postmark/events", { method: "POST", body: event, headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` } });
+    const event = {
+      RecordType: "Delivery",
+      MessageID: "pm-crashed-1",
+      Metadata: { message_id: job.messageId },
+      Recipient: "priya@example.org",
+      MessageStream: "outbound",
+      DeliveredAt: new Date().toISOString(),
+    };
+    const res = await call("/webhooks/postmark/events", {
+      method: "POST",
+      body: event,
+      headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` },
+    });
     expect(res.status).toBe(200);
     expect(await outbound(job.orgId, job.messageId)).toEqual({ status: "delivered", provider_message_id: "pm-crashed-1", send_attempts: 1 });
   });

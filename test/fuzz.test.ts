@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { call, fillPath, json, newOrg, orgWithOneOfEach, twilioPost, shardOf, count } from "./helpers";
+import { call, count, fillPath, json, newOrg, orgWithOneOfEach, shardOf, twilioPost } from "./helpers";
 
 // Property tests over every JSON route of /openapi.json: whatever the body, query or
 // headers, the answer is never a 5xx, every refusal is problem+json, and a refused
@@ -15,7 +15,12 @@ async function operations(): Promise<Op[]> {
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops)
       .filter(([, op]) => bearer(op) && path !== "/events")
-      .map(([method, op]) => ({ method: method.toUpperCase(), path, json: Boolean(op.requestBody?.content?.["application/json"]), params: op.parameters ?? [] })),
+      .map(([method, op]) => ({
+        method: method.toUpperCase(),
+        path,
+        json: Boolean(op.requestBody?.content?.["application/json"]),
+        params: op.parameters ?? [],
+      })),
   );
 }
 
@@ -30,23 +35,89 @@ async function fingerprint(orgId: string) {
   const parts = await Promise.all(
     tables.map(async (t) => {
       const cols = t === "members" || t === "setter_configs" || t === "sla_configs" ? "COUNT(*) AS n" : "COUNT(*) AS n, MAX(id) AS last";
-      const updated = ["members", "contacts", "conversations", "activities", "views", "setter_configs", "sla_configs"].includes(t) ? ", MAX(updated_at) AS u, SUM(updated_at) AS s" : "";
+      const updated = ["members", "contacts", "conversations", "activities", "views", "setter_configs", "sla_configs"].includes(t)
+        ? ", MAX(updated_at) AS u, SUM(updated_at) AS s"
+        : "";
       return (t === "members" ? env.DB : shard).prepare(`SELECT ${cols}${updated} FROM ${t} WHERE org_id = ?`).bind(orgId).first();
     }),
   );
   return JSON.stringify(parts);
 }
 
-const text = fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.constantFrom("", " ", "null", "true", "-1", "0", "1e309", "\u0000", "😀".repeat(300), "x".repeat(5000)));
+const text = fc.oneof(
+  fc.string(),
+  fc.string({ unit: "grapheme" }),
+  fc.constantFrom("", " ", "null", "true", "-1", "0", "1e309", "\u0000", "😀".repeat(300), "x".repeat(5000)),
+);
 const jsonValue = fc.oneof(fc.jsonValue(), text, fc.constant(null));
 const bodyArb = fc.oneof(
-  fc.dictionary(fc.constantFrom("type", "body", "subject", "html", "media_ids", "name", "phone", "email", "role", "kind", "address", "provider", "mode", "instructions", "archived", "assigned_to", "channel", "views", "filters", "enabled", "first_response_minutes", "business_hours", "contact", "direction", "call", "occurred_at", "extra"), jsonValue),
+  fc.dictionary(
+    fc.constantFrom(
+      "type",
+      "body",
+      "subject",
+      "html",
+      "media_ids",
+      "name",
+      "phone",
+      "email",
+      "role",
+      "kind",
+      "address",
+      "provider",
+      "mode",
+      "instructions",
+      "archived",
+      "assigned_to",
+      "channel",
+      "views",
+      "filters",
+      "enabled",
+      "first_response_minutes",
+      "business_hours",
+      "contact",
+      "direction",
+      "call",
+      "occurred_at",
+      "extra",
+    ),
+    jsonValue,
+  ),
   jsonValue,
 );
-const queryArb = fc.dictionary(fc.constantFrom("limit", "cursor", "archived", "starred", "unread", "overdue", "scope", "assigned_to", "contact_id", "view", "q", "order", "include", "label", "since", "format", "x"), text, { maxKeys: 4 });
+const queryArb = fc.dictionary(
+  fc.constantFrom(
+    "limit",
+    "cursor",
+    "archived",
+    "starred",
+    "unread",
+    "overdue",
+    "scope",
+    "assigned_to",
+    "contact_id",
+    "view",
+    "q",
+    "order",
+    "include",
+    "label",
+    "since",
+    "format",
+    "x",
+  ),
+  text,
+  { maxKeys: 4 },
+);
 const headerArb = fc.record(
   {
-    "content-type": fc.constantFrom("application/json", "text/plain", "application/json; charset=utf-8", "multipart/form-data", "", "application/x-www-form-urlencoded"),
+    "content-type": fc.constantFrom(
+      "application/json",
+      "text/plain",
+      "application/json; charset=utf-8",
+      "multipart/form-data",
+      "",
+      "application/x-www-form-urlencoded",
+    ),
     "idempotency-key": fc.oneof(text, fc.constant('""')),
     "x-request-id": text,
   },
@@ -74,7 +145,11 @@ describe("fuzzing every route (fast-check)", () => {
             token: org.owner.token,
             org: org.orgId,
             headers: h,
-            ...(op.method === "GET" || op.method === "DELETE" ? {} : raw ? { raw: typeof body === "string" ? body : JSON.stringify(body ?? null).slice(0, -1) } : { body }),
+            ...(op.method === "GET" || op.method === "DELETE"
+              ? {}
+              : raw
+                ? { raw: typeof body === "string" ? body : JSON.stringify(body ?? null).slice(0, -1) }
+                : { body }),
           });
           requests++;
           const answer = await res.text();
@@ -95,8 +170,16 @@ describe("fuzzing every route (fast-check)", () => {
 
   it("provider webhooks: signed garbage is answered 2xx and kept (applied or unroutable), unsigned garbage refused with nothing kept", async () => {
     const doc = (await json(await call("/openapi.json"))) as { paths: Record<string, Record<string, any>> };
-    const hooks = Object.entries(doc.paths).filter(([path, ops]) => path.startsWith("/webhooks/") && ops.post && !bearer(ops.post)).map(([path]) => path);
-    expect(hooks.sort()).toEqual(["/webhooks/postmark/events", "/webhooks/postmark/inbound", "/webhooks/twilio/calls", "/webhooks/twilio/messages", "/webhooks/twilio/status"]);
+    const hooks = Object.entries(doc.paths)
+      .filter(([path, ops]) => path.startsWith("/webhooks/") && ops.post && !bearer(ops.post))
+      .map(([path]) => path);
+    expect(hooks.sort()).toEqual([
+      "/webhooks/postmark/events",
+      "/webhooks/postmark/inbound",
+      "/webhooks/twilio/calls",
+      "/webhooks/twilio/messages",
+      "/webhooks/twilio/status",
+    ]);
 
     // One org with a Twilio number and a Postmark inbox, so some garbage routes somewhere real.
     const org = await newOrg("Hooks");
@@ -107,34 +190,86 @@ describe("fuzzing every route (fast-check)", () => {
     const kept = async () => (await count("activities")) + (await count("unroutable_events")) + (await count("media"));
 
     let n = 0;
-    const sid = fc.oneof(fc.constant(null).map(() => `SMfuzz${++n}`), text);
+    const sid = fc.oneof(
+      fc.constant(null).map(() => `SMfuzz${++n}`),
+      text,
+    );
     const phone = fc.oneof(fc.constant(number), fc.constant("+14155559952"), text);
     const status = fc.constantFrom("queued", "sent", "delivered", "read", "failed", "undelivered", "completed", "no-answer", "ringing", "bogus", "");
     const twilioParams = fc.record(
-      { MessageSid: sid, SmsSid: sid, CallSid: sid, From: phone, To: phone, Body: text, NumMedia: fc.constantFrom("0", "1", "3", "-1", "x"), MessageStatus: status, SmsStatus: status, CallStatus: status, CallDuration: text, Direction: fc.constantFrom("inbound", "outbound-api", "x"), ErrorCode: text, AccountSid: fc.constantFrom("AC00000000000000000000000000000000", "ACbad"), TranscriptionText: text, extra: text },
+      {
+        MessageSid: sid,
+        SmsSid: sid,
+        CallSid: sid,
+        From: phone,
+        To: phone,
+        Body: text,
+        NumMedia: fc.constantFrom("0", "1", "3", "-1", "x"),
+        MessageStatus: status,
+        SmsStatus: status,
+        CallStatus: status,
+        CallDuration: text,
+        Direction: fc.constantFrom("inbound", "outbound-api", "x"),
+        ErrorCode: text,
+        AccountSid: fc.constantFrom("AC00000000000000000000000000000000", "ACbad"),
+        TranscriptionText: text,
+        extra: text,
+      },
       { requiredKeys: [] },
     );
     const email = fc.oneof(fc.constant(inbox), fc.constant(`"Help" <${inbox}>`), fc.constant("priya@example.org"), text);
     const postmarkBody = fc.oneof(
       fc.record(
-        { MessageID: sid, From: email, To: email, OriginalRecipient: email, ToFull: fc.array(fc.record({ Email: email, Name: text }), { maxLength: 2 }), Subject: text, TextBody: text, HtmlBody: text, StrippedTextReply: text, RecordType: fc.constantFrom("Delivery", "Bounce", "SpamComplaint", "Open", "x"), Metadata: fc.oneof(fc.record({ message_id: text }), jsonValue), Attachments: fc.array(fc.record({ Name: text, Content: fc.oneof(fc.base64String({ maxLength: 64 }), text), ContentType: fc.constantFrom("image/png", "application/pdf", "text/html", ""), ContentLength: fc.integer() }, { requiredKeys: [] }), { maxLength: 2 }), extra: jsonValue },
+        {
+          MessageID: sid,
+          From: email,
+          To: email,
+          OriginalRecipient: email,
+          ToFull: fc.array(fc.record({ Email: email, Name: text }), { maxLength: 2 }),
+          Subject: text,
+          TextBody: text,
+          HtmlBody: text,
+          StrippedTextReply: text,
+          RecordType: fc.constantFrom("Delivery", "Bounce", "SpamComplaint", "Open", "x"),
+          Metadata: fc.oneof(fc.record({ message_id: text }), jsonValue),
+          Attachments: fc.array(
+            fc.record(
+              {
+                Name: text,
+                Content: fc.oneof(fc.base64String({ maxLength: 64 }), text),
+                ContentType: fc.constantFrom("image/png", "application/pdf", "text/html", ""),
+                ContentLength: fc.integer(),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 2 },
+          ),
+          extra: jsonValue,
+        },
         { requiredKeys: [] },
       ),
       jsonValue,
     );
     const basic = `Basic ${btoa("postmark-hook:hook-secret")}`;
     const seen = new Set<string>();
-    const ids = (p: Record<string, unknown>) => ["MessageSid", "SmsSid", "CallSid", "MessageID"].map((k) => p[k]).filter((v): v is string => typeof v === "string" && v !== "");
+    const ids = (p: Record<string, unknown>) =>
+      ["MessageSid", "SmsSid", "CallSid", "MessageID"].map((k) => p[k]).filter((v): v is string => typeof v === "string" && v !== "");
 
     for (const path of hooks) {
       const twilio = path.startsWith("/webhooks/twilio/");
       await fc.assert(
         fc.asyncProperty(twilio ? twilioParams : postmarkBody, fc.constantFrom("signed", "unsigned", "wrong"), async (payload, auth) => {
-          const params = (twilio ? Object.fromEntries(Object.entries(payload as Record<string, string>).filter(([, v]) => v !== undefined)) : payload) as Record<string, string>;
+          const params = (
+            twilio ? Object.fromEntries(Object.entries(payload as Record<string, string>).filter(([, v]) => v !== undefined)) : payload
+          ) as Record<string, string>;
           const before = await kept();
           const res = twilio
             ? await twilioPost(path, params, auth === "signed" ? undefined : auth === "wrong" ? "c2lnbmF0dXJl" : null)
-            : await call(path, { method: "POST", body: payload ?? null, headers: auth === "signed" ? { authorization: basic } : auth === "wrong" ? { authorization: `Basic ${btoa("postmark-hook:guess")}` } : {} });
+            : await call(path, {
+                method: "POST",
+                body: payload ?? null,
+                headers: auth === "signed" ? { authorization: basic } : auth === "wrong" ? { authorization: `Basic ${btoa("postmark-hook:guess")}` } : {},
+              });
           const answer = await res.text();
           expect(res.status, `${path} ${auth} → ${answer}`).toBeLessThan(500);
           const after = await kept();
@@ -149,7 +284,12 @@ describe("fuzzing every route (fast-check)", () => {
           const own = typeof payload === "object" && payload !== null && !Array.isArray(payload) ? ids(payload as Record<string, unknown>) : [];
           const redelivery = own.length > 0 && own.every((id) => seen.has(id));
           // A call's progress callback (not final, no recording or transcript) has nothing the final one lacks.
-          const progress = path === "/webhooks/twilio/calls" && params.CallSid && !["completed", "no-answer", "busy", "failed", "canceled"].includes(params.CallStatus) && !params.RecordingUrl && !params.TranscriptionText;
+          const progress =
+            path === "/webhooks/twilio/calls" &&
+            params.CallSid &&
+            !["completed", "no-answer", "busy", "failed", "canceled"].includes(params.CallStatus) &&
+            !params.RecordingUrl &&
+            !params.TranscriptionText;
           if (!redelivery && !progress) expect(after, `${path} accepted ${JSON.stringify(payload).slice(0, 300)} and kept nothing`).toBeGreaterThan(before);
           for (const id of own) seen.add(id);
         }),

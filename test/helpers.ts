@@ -52,7 +52,10 @@ export async function newOrg(name = "Acme"): Promise<TestOrg> {
   return {
     orgId: id,
     owner,
-    as: (a) => (path, o = {}) => call(path, { token: a.token, org: id, ...o }),
+    as:
+      (a) =>
+      (path, o = {}) =>
+        call(path, { token: a.token, org: id, ...o }),
   };
 }
 
@@ -76,7 +79,14 @@ export async function addMember(org: TestOrg, role: "owner" | "admin" | "agent")
 export async function expectProblem(res: Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get("content-type")).toContain("application/problem+json");
-  const body = (await res.json()) as { status: number; code: string; title: string; type: string; detail: string; errors?: { path: string; message: string }[] };
+  const body = (await res.json()) as {
+    status: number;
+    code: string;
+    title: string;
+    type: string;
+    detail: string;
+    errors?: { path: string; message: string }[];
+  };
   expect(body).toMatchObject({ status, code, type: "about:blank" });
   expect(typeof body.title).toBe("string");
   expect(typeof body.detail).toBe("string");
@@ -121,7 +131,11 @@ export async function rowById<T = Record<string, unknown>>(table: string, id: st
 
 /** A statement run on every shard (an UPDATE by id changes the one row wherever it is). */
 export async function onEveryShard(query: string, ...binds: unknown[]) {
-  for (const d of shardBindings()) await d.prepare(query).bind(...binds).run();
+  for (const d of shardBindings())
+    await d
+      .prepare(query)
+      .bind(...binds)
+      .run();
 }
 
 const CONTROL_TABLES = new Set(["orgs", "members", "channel_routes"]);
@@ -135,7 +149,8 @@ export async function count(table: string, where = "1=1", ...binds: unknown[]) {
   const dbs = CONTROL_TABLES.has(table) ? [env.DB] : table === "unroutable_events" ? [env.DB, ...shardBindings()] : shardBindings();
   let n = 0;
   for (const d of dbs) {
-    const row = await d.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`)
+    const row = await d
+      .prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`)
       .bind(...binds)
       .first<{ n: number }>();
     n += row?.n ?? 0;
@@ -168,7 +183,12 @@ export const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISO
 
 /** Twilio's request signature, computed from its documentation (not with the app's code). */
 export async function twilioSign(url: string, params: Record<string, string>) {
-  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join("");
+  const data =
+    url +
+    Object.keys(params)
+      .sort()
+      .map((k) => k + params[k])
+      .join("");
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(env.TWILIO_AUTH_TOKEN!), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
   return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
 }
@@ -194,17 +214,34 @@ export async function queuedMessage(kind: "sms" | "email", address: string) {
   expect((await org.as(org.owner)("/channels", { body: { kind, address, provider } })).status).toBe(201);
   const { message } = await ingestOk(
     org,
-    kind === "sms" ? { contact: { phone: to } } : { contact: { email: to }, type: "email", provider, provider_message_id: `pm-in-${crypto.randomUUID()}`, from: to, to: address, subject: "Hi" },
+    kind === "sms"
+      ? { contact: { phone: to } }
+      : { contact: { email: to }, type: "email", provider, provider_message_id: `pm-in-${crypto.randomUUID()}`, from: to, to: address, subject: "Hi" },
   );
   const id = crypto.randomUUID();
   const now = Date.now();
   const shard = await shardOf(org.orgId);
   const channel = await shard.prepare("SELECT id FROM channels WHERE org_id = ?").bind(org.orgId).first<{ id: string }>();
-  await shard.prepare(
-    `INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, body, subject, from_addr, to_addr, channel_id, provider, occurred_at, created_at, updated_at)
+  await shard
+    .prepare(
+      `INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, body, subject, from_addr, to_addr, channel_id, provider, occurred_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, 'outbound', 'queued', 'hi', ?, ?, ?, ?, ?, ?, ?, ?)`,
-  )
-    .bind(id, org.orgId, message.conversation_id, message.contact_id, kind, kind === "email" ? "Re: Hi" : null, address, to, channel!.id, provider, now, now, now)
+    )
+    .bind(
+      id,
+      org.orgId,
+      message.conversation_id,
+      message.contact_id,
+      kind,
+      kind === "email" ? "Re: Hi" : null,
+      address,
+      to,
+      channel!.id,
+      provider,
+      now,
+      now,
+      now,
+    )
     .run();
   return { org, job: { orgId: org.orgId, messageId: id } };
 }
@@ -276,4 +313,3 @@ export async function connect(org: TestOrg, who: Actor, q = ""): Promise<Socket>
   await next((e) => e.type === "hello", "hello");
   return { ws, seen, next, close: () => ws.close(1000, "done") };
 }
-

@@ -10,19 +10,31 @@ describe("POST /activities", () => {
     const { message, duplicate } = await json(res);
     expect(duplicate).toBe(false);
     expect(message).toMatchObject({
-      type: "sms", direction: "inbound", status: "received", body: "Hi, can I book a cleaning?",
-      to: "+14155550100", provider: "twilio", provider_message_id: "SM1", media: [], call: null, error: null,
+      type: "sms",
+      direction: "inbound",
+      status: "received",
+      body: "Hi, can I book a cleaning?",
+      to: "+14155550100",
+      provider: "twilio",
+      provider_message_id: "SM1",
+      media: [],
+      call: null,
+      error: null,
       occurred_at: new Date(at).toISOString(),
     });
     const conv = await json(await org.as(org.owner)(`/conversations/${message.conversation_id}`));
     expect(conv).toMatchObject({
       contact: { id: message.contact_id, name: "Maria", phone: "+14155550142", email: null },
-      unread_count: 1, archived: false, starred: false, assigned_to: null,
+      unread_count: 1,
+      archived: false,
+      starred: false,
+      assigned_to: null,
       last_activity: { id: message.id, type: "sms", direction: "inbound", preview: "Hi, can I book a cleaning?" },
       last_activity_at: new Date(at).toISOString(),
       awaiting_reply_since: new Date(at).toISOString(),
       sla_due_at: new Date(Date.parse(at) + 60 * 60_000).toISOString(),
-      overdue: false, pending_suggestion: null,
+      overdue: false,
+      pending_suggestion: null,
     });
   });
 
@@ -69,17 +81,47 @@ describe("POST /activities", () => {
     const org = await newOrg();
     const sms = await ingestOk(org, { contact: { phone: "+14155550150" } });
     const contactId = sms.message.contact_id;
-    const email = await ingestOk(org, { contact: { id: contactId }, type: "email", subject: "Booking", body: "See attached", provider: "postmark", from: "Maria@X.test" });
+    const email = await ingestOk(org, {
+      contact: { id: contactId },
+      type: "email",
+      subject: "Booking",
+      body: "See attached",
+      provider: "postmark",
+      from: "Maria@X.test",
+    });
     expect(email.message).toMatchObject({ conversation_id: sms.message.conversation_id, subject: "Booking", from: "maria@x.test" });
-    const note = await ingestOk(org, { contact: { id: contactId }, type: "note", direction: undefined, body: "VIP", provider: "crm", provider_message_id: undefined });
+    const note = await ingestOk(org, {
+      contact: { id: contactId },
+      type: "note",
+      direction: undefined,
+      body: "VIP",
+      provider: "crm",
+      provider_message_id: undefined,
+    });
     expect(note.message).toMatchObject({ type: "note", direction: null, status: "logged", author_id: org.owner.userId });
     const call = await ingestOk(org, {
-      contact: { id: contactId }, type: "call", body: undefined, provider: "twilio", provider_message_id: "CA1",
-      call: { status: "completed", duration_seconds: 95, transcript: "Hi. I want a cleaning. Tuesday works.", recording_url: "https://api.twilio.test/rec/RE1" },
+      contact: { id: contactId },
+      type: "call",
+      body: undefined,
+      provider: "twilio",
+      provider_message_id: "CA1",
+      call: {
+        status: "completed",
+        duration_seconds: 95,
+        transcript: "Hi. I want a cleaning. Tuesday works.",
+        recording_url: "https://api.twilio.test/rec/RE1",
+      },
     });
     expect(call.message).toMatchObject({
-      type: "call", status: "completed",
-      call: { duration_seconds: 95, transcript: "Hi. I want a cleaning. Tuesday works.", summary: null, summary_status: "pending", recording_url: "https://api.twilio.test/rec/RE1" },
+      type: "call",
+      status: "completed",
+      call: {
+        duration_seconds: 95,
+        transcript: "Hi. I want a cleaning. Tuesday works.",
+        summary: null,
+        summary_status: "pending",
+        recording_url: "https://api.twilio.test/rec/RE1",
+      },
     });
     expect(await count("conversations", "org_id = ?", org.orgId)).toBe(1);
   });
@@ -128,7 +170,9 @@ describe("the reply wait and the default SLA", () => {
 
   it("the wait starts at the earliest unanswered inbound, whatever order events arrive in", async () => {
     const org = await newOrg();
-    const t1 = minutesAgo(50), t2 = minutesAgo(40), t3 = minutesAgo(30);
+    const t1 = minutesAgo(50),
+      t2 = minutesAgo(40),
+      t3 = minutesAgo(30);
     const { message } = await ingestOk(org, { occurred_at: t3 });
     await ingestOk(org, { occurred_at: t1 });
     let c = await conv(org, message.conversation_id);
@@ -142,7 +186,12 @@ describe("the reply wait and the default SLA", () => {
 
   it("a missed inbound call starts the wait, an answered one does not; any outbound call clears it", async () => {
     const org = await newOrg();
-    const call = (status: string, direction = "inbound") => ({ type: "call", direction, body: undefined, call: { status, duration_seconds: status === "completed" ? 42 : 0 } });
+    const call = (status: string, direction = "inbound") => ({
+      type: "call",
+      direction,
+      body: undefined,
+      call: { status, duration_seconds: status === "completed" ? 42 : 0 },
+    });
     const answered = await ingestOk(org, { ...call("completed"), contact: { phone: "+14155550170" } });
     expect((await conv(org, answered.message.conversation_id)).awaiting_reply_since).toBeNull();
     const missed = await ingestOk(org, { ...call("no-answer"), contact: { phone: "+14155550170" } });
@@ -176,7 +225,8 @@ describe("the reply wait and the default SLA", () => {
   it("stores nothing half-written: the conversation row moves with its activity", async () => {
     const org = await newOrg();
     await ingestOk(org, { provider_message_id: "SM-atomic" });
-    const row = await (await shardOf(org.orgId)).prepare("SELECT c.last_activity_id, a.id FROM conversations c JOIN activities a ON a.id = c.last_activity_id WHERE c.org_id = ?")
+    const row = await (await shardOf(org.orgId))
+      .prepare("SELECT c.last_activity_id, a.id FROM conversations c JOIN activities a ON a.id = c.last_activity_id WHERE c.org_id = ?")
       .bind(org.orgId)
       .first();
     expect(row).not.toBeNull();

@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { call, count, expectProblem, json, newOrg } from "./helpers";
 
-type Schema = { type?: string | string[]; items?: Schema; maxItems?: number; properties?: Record<string, Schema>; anyOf?: Schema[]; oneOf?: Schema[]; allOf?: Schema[]; $ref?: string; additionalProperties?: Schema | boolean };
+type Schema = {
+  type?: string | string[];
+  items?: Schema;
+  maxItems?: number;
+  properties?: Record<string, Schema>;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  allOf?: Schema[];
+  $ref?: string;
+  additionalProperties?: Schema | boolean;
+};
 type Doc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, Schema> } };
 
 /** Every array reachable from a schema, by where it sits. */
@@ -32,7 +42,9 @@ describe("bounded bodies", () => {
       }
     }
     // Not vacuous: the bodies SPEC gives arrays to are walked.
-    expect(arrays.map((a) => a.at)).toEqual(expect.arrayContaining(["POST /conversations/{conversation_id}/messages body.media_ids", "PUT /conversations/views body.views"]));
+    expect(arrays.map((a) => a.at)).toEqual(
+      expect.arrayContaining(["POST /conversations/{conversation_id}/messages body.media_ids", "PUT /conversations/views body.views"]),
+    );
     expect(arrays.filter((a) => typeof a.maxItems !== "number").map((a) => a.at)).toEqual([]);
   });
 
@@ -46,7 +58,11 @@ describe("bounded bodies", () => {
       const problem = await expectProblem(await as(`/conversations/${id}/messages`, { body: { type, body: "hi", media_ids: many } }), 400, "validation_failed");
       expect(problem.errors?.some((e) => e.path.startsWith("media_ids"))).toBe(true);
     }
-    await expectProblem(await as("/activities", { body: { contact: { id: contact.id }, type: "note", body: "x", provider: "crm", media_ids: many.slice(0, 11) } }), 400, "validation_failed");
+    await expectProblem(
+      await as("/activities", { body: { contact: { id: contact.id }, type: "note", body: "x", provider: "crm", media_ids: many.slice(0, 11) } }),
+      400,
+      "validation_failed",
+    );
     expect(await count("activities", "org_id = ?", org.orgId)).toBe(0);
   });
 
@@ -59,7 +75,17 @@ describe("bounded bodies", () => {
       const res = await call("/webhooks/postmark/inbound", {
         method: "POST",
         headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` },
-        body: { From: "many@example.org", FromFull: { Email: "many@example.org", Name: "Many" }, To: address, OriginalRecipient: address, Subject: `batch ${m}`, MessageID: `many-${m}`, TextBody: "see attached", Date: new Date().toUTCString(), Attachments: attachments },
+        body: {
+          From: "many@example.org",
+          FromFull: { Email: "many@example.org", Name: "Many" },
+          To: address,
+          OriginalRecipient: address,
+          Subject: `batch ${m}`,
+          MessageID: `many-${m}`,
+          TextBody: "see attached",
+          Date: new Date().toUTCString(),
+          Attachments: attachments,
+        },
       });
       expect(res.status).toBe(200);
     }
@@ -75,11 +101,28 @@ describe("bounded bodies", () => {
     const org = await newOrg();
     const callWith = (recording_url: string) =>
       org.as(org.owner)("/activities", {
-        body: { contact: { phone: "+14155550112" }, type: "call", direction: "inbound", provider: "crm", call: { duration_seconds: 5, status: "completed", recording_url } },
+        body: {
+          contact: { phone: "+14155550112" },
+          type: "call",
+          direction: "inbound",
+          provider: "crm",
+          call: { duration_seconds: 5, status: "completed", recording_url },
+        },
       });
-    for (const bad of ["javascript:alert(1)", "JAVASCRIPT:alert(1)", "data:text/html,<script>alert(1)</script>", "http://example.com/r.mp3", "ftp://example.com/r.mp3", "vbscript:msgbox", "//example.com/r.mp3"]) {
+    for (const bad of [
+      "javascript:alert(1)",
+      "JAVASCRIPT:alert(1)",
+      "data:text/html,<script>alert(1)</script>",
+      "http://example.com/r.mp3",
+      "ftp://example.com/r.mp3",
+      "vbscript:msgbox",
+      "//example.com/r.mp3",
+    ]) {
       const problem = await expectProblem(await callWith(bad), 400, "validation_failed");
-      expect(problem.errors?.some((e) => e.path.includes("recording_url")), bad).toBe(true);
+      expect(
+        problem.errors?.some((e) => e.path.includes("recording_url")),
+        bad,
+      ).toBe(true);
     }
     expect(await count("activities", "org_id = ?", org.orgId)).toBe(0);
     for (const good of ["https://recordings.example.com/r.mp3", "http://localhost:8787/r.mp3", "http://127.0.0.1/r.mp3"]) {

@@ -42,7 +42,8 @@ describe("POST /conversations/media", () => {
 
   it("honours Idempotency-Key: the same upload replays the same Media, stored once", async () => {
     const org = await newOrg();
-    const send = () => org.as(org.owner)("/conversations/media", { method: "POST", raw: form(PNG, "image/png", "a.png"), headers: { "idempotency-key": "up-1" } });
+    const send = () =>
+      org.as(org.owner)("/conversations/media", { method: "POST", raw: form(PNG, "image/png", "a.png"), headers: { "idempotency-key": "up-1" } });
     const first = await send();
     expect(first.status).toBe(201);
     const again = await send();
@@ -70,7 +71,11 @@ describe("POST /conversations/media", () => {
     const big = new Uint8Array(2000);
     big.set(PNG);
     const res = await app.fetch(
-      new Request(`${BASE}/conversations/media`, { method: "POST", body: form(big, "image/png"), headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId } }),
+      new Request(`${BASE}/conversations/media`, {
+        method: "POST",
+        body: form(big, "image/png"),
+        headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId },
+      }),
       small,
       createExecutionContext(),
     );

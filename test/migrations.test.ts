@@ -18,7 +18,9 @@ const CONTACT = "01936d00-0000-7000-8000-0000000000d1";
 const CONVERSATION = "01936d00-0000-7000-8000-0000000000e1";
 
 async function emptied(d: D1Database) {
-  const { results } = await d.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
+  const { results } = await d
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
+    .all<{ name: string }>();
   for (const { name } of results) await d.prepare(`DROP TABLE "${name}"`).run();
   return d;
 }
@@ -28,13 +30,20 @@ describe("a single-database deployment upgrades in place", () => {
     const legacy = await emptied(env.SHARD_1);
     const control = env.TEST_CONTROL_MIGRATIONS;
     expect(control.map((m) => m.name)).toEqual([...LEGACY, "0002_shards.sql"]);
-    await applyD1Migrations(legacy, control.filter((m) => LEGACY.includes(m.name)));
+    await applyD1Migrations(
+      legacy,
+      control.filter((m) => LEGACY.includes(m.name)),
+    );
     const now = Date.now();
     await legacy.batch([
       legacy.prepare("INSERT INTO orgs (id, name, created_at) VALUES (?, 'Old Org', ?)").bind(ORG, now),
       legacy.prepare("INSERT INTO members (org_id, user_id, role, created_at, updated_at) VALUES (?, ?, 'owner', ?, ?)").bind(ORG, OWNER, now, now),
-      legacy.prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', '+14155559701', 'log', ?)").bind(crypto.randomUUID(), ORG, now),
-      legacy.prepare("INSERT INTO contacts (id, org_id, name, phone, created_at, updated_at) VALUES (?, ?, 'Old Contact', '+14155550142', ?, ?)").bind(CONTACT, ORG, now, now),
+      legacy
+        .prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', '+14155559701', 'log', ?)")
+        .bind(crypto.randomUUID(), ORG, now),
+      legacy
+        .prepare("INSERT INTO contacts (id, org_id, name, phone, created_at, updated_at) VALUES (?, ?, 'Old Contact', '+14155550142', ?, ?)")
+        .bind(CONTACT, ORG, now, now),
       legacy
         .prepare("INSERT INTO conversations (id, org_id, contact_id, sort_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(CONVERSATION, ORG, CONTACT, now, now, now),
@@ -45,7 +54,12 @@ describe("a single-database deployment upgrades in place", () => {
     await applyD1Migrations(legacy, control);
     await applyD1Migrations(legacy, env.TEST_SHARD_MIGRATIONS, "d1_migrations_shard");
     expect(await legacy.prepare("SELECT shard FROM orgs WHERE id = ?").bind(ORG).first("shard")).toBe("SHARD_0");
-    expect(await legacy.prepare("SELECT org_id, address FROM channel_routes").all().then((r) => r.results)).toEqual([{ org_id: ORG, address: "+14155559701" }]);
+    expect(
+      await legacy
+        .prepare("SELECT org_id, address FROM channel_routes")
+        .all()
+        .then((r) => r.results),
+    ).toEqual([{ org_id: ORG, address: "+14155559701" }]);
     const names = (await legacy.prepare("SELECT name FROM d1_migrations_shard").all<{ name: string }>()).results.map((r) => r.name);
     expect(names).toEqual(env.TEST_SHARD_MIGRATIONS.map((m) => m.name));
 
@@ -54,14 +68,22 @@ describe("a single-database deployment upgrades in place", () => {
     const headers = { authorization: `Bearer ${await token(OWNER)}`, "x-org-id": ORG, "content-type": "application/json" };
     const get = async (path: string) => json(await app.fetch(new Request(`${BASE}${path}`, { headers }), upgraded, createExecutionContext()));
     expect((await get("/health")).status).toBe("ok");
-    expect((await get("/conversations")).data).toEqual([expect.objectContaining({ id: CONVERSATION, contact: expect.objectContaining({ name: "Old Contact" }) })]);
+    expect((await get("/conversations")).data).toEqual([
+      expect.objectContaining({ id: CONVERSATION, contact: expect.objectContaining({ name: "Old Contact" }) }),
+    ]);
     expect((await get("/channels")).data).toEqual([expect.objectContaining({ address: "+14155559701" })]);
-    const post = (body: unknown) => app.fetch(new Request(`${BASE}/channels`, { method: "POST", headers, body: JSON.stringify(body) }), upgraded, createExecutionContext());
+    const post = (body: unknown) =>
+      app.fetch(new Request(`${BASE}/channels`, { method: "POST", headers, body: JSON.stringify(body) }), upgraded, createExecutionContext());
     // The backfilled route holds its address; a new address is claimed and written as on any shard.
     expect((await post({ kind: "sms", address: "+14155559701", provider: "log" })).status).toBe(409);
     expect((await post({ kind: "email", address: "old@acme.test", provider: "log" })).status).toBe(201);
     // A new org on the upgraded deployment goes to its one shard.
     const made = await app.fetch(new Request(`${BASE}/orgs`, { method: "POST", headers, body: '{"name":"New Org"}' }), upgraded, createExecutionContext());
-    expect(await legacy.prepare("SELECT shard FROM orgs WHERE id = ?").bind((await json(made)).id).first("shard")).toBe("SHARD_0");
+    expect(
+      await legacy
+        .prepare("SELECT shard FROM orgs WHERE id = ?")
+        .bind((await json(made)).id)
+        .first("shard"),
+    ).toBe("SHARD_0");
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
-import { conversationWhere, listConversations, listThread, type ConversationFilter } from "../src/conversations/queries";
+import { type ConversationFilter, conversationWhere, listConversations, listThread } from "../src/conversations/queries";
 import { wrap } from "../src/db/client";
 import { stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
@@ -15,7 +15,10 @@ const shard = env.SHARD_0;
 const db = () => wrap(shard);
 async function plan(query: { toSQL(): { sql: string; params: unknown[] } }) {
   const { sql, params } = query.toSQL();
-  const { results } = await shard.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+  const { results } = await shard
+    .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+    .bind(...params)
+    .all<{ detail: string }>();
   return results.map((r) => r.detail);
 }
 
@@ -44,7 +47,9 @@ describe("EXPLAIN QUERY PLAN", () => {
       expect(onConversations.length, steps.join("\n")).toBeGreaterThan(0);
       for (const s of onConversations) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
       expect(steps.join("\n")).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
-      expect(steps.join("\n")).toMatch(/SEARCH contacts USING INDEX sqlite_autoindex_contacts_1|SEARCH contacts USING INTEGER PRIMARY KEY|SEARCH contacts USING/);
+      expect(steps.join("\n")).toMatch(
+        /SEARCH contacts USING INDEX sqlite_autoindex_contacts_1|SEARCH contacts USING INTEGER PRIMARY KEY|SEARCH contacts USING/,
+      );
     }
   });
 
@@ -59,7 +64,10 @@ describe("EXPLAIN QUERY PLAN", () => {
     for (const q of [...p.total, ...p.unread] as unknown as Parameters<typeof plan>[0][]) {
       const steps = await plan(q);
       for (const s of steps.filter((x) => x.includes("activity_day_tallies"))) expect(s).toMatch(/\(org_id=\? AND day>\?\)/);
-      for (const s of steps) expect(s, steps.join("\n")).toMatch(/^SEARCH (conversation_tallies|activity_day_tallies) USING INDEX sqlite_autoindex_\w+_1 \(org_id=\?|USING (COVERING )?INDEX conversations_/);
+      for (const s of steps)
+        expect(s, steps.join("\n")).toMatch(
+          /^SEARCH (conversation_tallies|activity_day_tallies) USING INDEX sqlite_autoindex_\w+_1 \(org_id=\?|USING (COVERING )?INDEX conversations_/,
+        );
     }
   });
 

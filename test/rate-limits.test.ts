@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { type ApiLedger, batchFor, OrgBudget } from "../src/middleware/rate-limit";
 import { ApiWindow } from "../src/org-inbox/api-window";
 import { orgInbox } from "../src/org-inbox/client";
-import { batchFor, OrgBudget, type ApiLedger } from "../src/middleware/rate-limit";
 import { addMember, count, expectProblem, ingestOk, json, newOrg, twilioPost } from "./helpers";
 
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
@@ -107,7 +107,15 @@ describe("rate limits (SPEC 11)", () => {
     else expect(ok).toBeGreaterThan(600);
     expect((await other.as(other.owner)("/conversations")).status).toBe(200);
     // Providers are never limited into loss.
-    const params = { MessageSid: "SMlimited1", SmsSid: "SMlimited1", AccountSid: "AC00000000000000000000000000000000", From: "+14155559502", To: number, Body: "still here", NumMedia: "0" };
+    const params = {
+      MessageSid: "SMlimited1",
+      SmsSid: "SMlimited1",
+      AccountSid: "AC00000000000000000000000000000000",
+      From: "+14155559502",
+      To: number,
+      Body: "still here",
+      NumMedia: "0",
+    };
     expect((await twilioPost("/webhooks/twilio/messages", params)).status).toBe(200);
     expect(await count("activities", "org_id = ? AND provider_message_id = 'SMlimited1'", org.orgId)).toBe(1);
   }, 60_000);

@@ -15,7 +15,12 @@ async function fixtures(org: TestOrg): Promise<Record<string, string>> {
   const { data: views } = await json(await as("/conversations/views"));
   const saved = await as("/conversations/views", {
     method: "PUT",
-    body: { views: [...views.map((v: { id: string; name: string; filters: unknown }) => ({ id: v.id, name: v.name, filters: v.filters })), { name: "Mine, open", filters: { scope: "mine", archived: false } }] },
+    body: {
+      views: [
+        ...views.map((v: { id: string; name: string; filters: unknown }) => ({ id: v.id, name: v.name, filters: v.filters })),
+        { name: "Mine, open", filters: { scope: "mine", archived: false } },
+      ],
+    },
   });
   expect(saved.status).toBe(200);
   const sla = await as("/conversations/sla", {
@@ -38,7 +43,9 @@ describe("GET → PUT/PATCH round trip", () => {
       .filter(([, ops]) => ops.get && (ops.put || ops.patch))
       .map(([path, ops]) => ({ path, method: ops.put ? "PUT" : "PATCH" }));
     // The test cannot pass by finding nothing: these are the pairs SPEC names.
-    expect(pairs.map((p) => p.path).sort()).toEqual(expect.arrayContaining(["/contacts/{contact_id}", "/conversations/sla", "/conversations/views", "/setter/config"]));
+    expect(pairs.map((p) => p.path).sort()).toEqual(
+      expect.arrayContaining(["/contacts/{contact_id}", "/conversations/sla", "/conversations/views", "/setter/config"]),
+    );
     const as = org.as(org.owner);
     for (const { path, method } of pairs) {
       const concrete = path.includes("{") ? filled[path] : path;

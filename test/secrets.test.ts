@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
 import type { Bindings } from "../src/env";
 import { deliver } from "../src/sending/queue";
-import { BASE, expectProblem, json, newOrg, queuedMessage, twilioSign, shardOf } from "./helpers";
+import { BASE, expectProblem, json, newOrg, queuedMessage, shardOf, twilioSign } from "./helpers";
 
 // Secrets fail closed: a missing or short secret never signs or accepts anything;
 // the routes that need it answer 503 not_configured and /health names it.
@@ -30,7 +30,11 @@ async function uploadPng(e: Partial<Bindings> = {}) {
   const org = await newOrg();
   const fd = new FormData();
   fd.append("file", new File([PNG], "a.png", { type: "image/png" }));
-  const res = await fetchWith(e, "/conversations/media", { method: "POST", body: fd, headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId } });
+  const res = await fetchWith(e, "/conversations/media", {
+    method: "POST",
+    body: fd,
+    headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId },
+  });
   return { org, res };
 }
 
@@ -77,7 +81,11 @@ describe("GET /health", () => {
 describe("bearer tokens", () => {
   it("a short AUTH_JWT_SECRET verifies nothing: 503 not_configured even for a token signed with it", async () => {
     const org = await newOrg();
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(org.owner.userId).setExpirationTime("1h").sign(new TextEncoder().encode(SHORT));
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(org.owner.userId)
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(SHORT));
     const res = await fetchWith({ AUTH_JWT_SECRET: SHORT }, "/members", { headers: { authorization: `Bearer ${forged}`, "x-org-id": org.orgId } });
     await expectProblem(res, 503, "not_configured");
   });
@@ -85,7 +93,11 @@ describe("bearer tokens", () => {
   it("with neither AUTH_JWT_SECRET nor AUTH_JWKS_URL every bearer route answers 503, with a token or without", async () => {
     const org = await newOrg();
     const none = { AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: undefined };
-    await expectProblem(await fetchWith(none, "/members", { headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId } }), 503, "not_configured");
+    await expectProblem(
+      await fetchWith(none, "/members", { headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId } }),
+      503,
+      "not_configured",
+    );
     await expectProblem(await fetchWith(none, "/members", { headers: { "x-org-id": org.orgId } }), 503, "not_configured");
     await expectProblem(await fetchWith(none, "/orgs", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }), 503, "not_configured");
   });
@@ -94,7 +106,11 @@ describe("bearer tokens", () => {
     const key = "k".repeat(32);
     const org = await newOrg();
     // The org's owner, but with a token from the 32-byte key.
-    const t = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(org.owner.userId).setExpirationTime("1h").sign(new TextEncoder().encode(key));
+    const t = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(org.owner.userId)
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(key));
     expect((await fetchWith({ AUTH_JWT_SECRET: key }, "/members", { headers: { authorization: `Bearer ${t}`, "x-org-id": org.orgId } })).status).toBe(200);
   });
 });
@@ -129,10 +145,15 @@ describe("signed media links", () => {
     fd.append("file", new File([PNG], "a.png", { type: "image/png" }));
     const media = await json(await org.as(org.owner)("/conversations/media", { method: "POST", raw: fd }));
     const shard = await shardOf(org.orgId);
-    await shard.prepare("UPDATE activities SET media_ids = ? WHERE id = ?").bind(JSON.stringify([media.id]), job.messageId).run();
+    await shard
+      .prepare("UPDATE activities SET media_ids = ? WHERE id = ?")
+      .bind(JSON.stringify([media.id]), job.messageId)
+      .run();
     const convo = await shard.prepare("SELECT conversation_id FROM activities WHERE id = ?").bind(job.messageId).first<{ conversation_id: string }>();
     const thread = await json(
-      await fetchWith({ MEDIA_URL_SECRET: undefined }, `/conversations/${convo!.conversation_id}/messages`, { headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId } }),
+      await fetchWith({ MEDIA_URL_SECRET: undefined }, `/conversations/${convo!.conversation_id}/messages`, {
+        headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId },
+      }),
     );
     expect(thread.data.find((x: any) => x.id === job.messageId).media).toEqual([expect.objectContaining({ id: media.id, url: null })]);
 
@@ -159,17 +180,29 @@ describe("provider webhooks", () => {
       await expectProblem(await twilio({ TWILIO_AUTH_TOKEN: token }, signed), 503, "not_configured");
     }
     for (const path of ["/webhooks/twilio/status", "/webhooks/twilio/calls"]) {
-      await expectProblem(await fetchWith({ TWILIO_AUTH_TOKEN: undefined }, path, { method: "POST", body: "", headers: { "content-type": "application/x-www-form-urlencoded" } }), 503, "not_configured");
+      await expectProblem(
+        await fetchWith({ TWILIO_AUTH_TOKEN: undefined }, path, { method: "POST", body: "", headers: { "content-type": "application/x-www-form-urlencoded" } }),
+        503,
+        "not_configured",
+      );
     }
     // Configured, the same signed request is taken.
     expect((await twilio({}, signed)).status).toBe(200);
   });
 
   it("Postmark credentials missing: both Postmark webhooks refuse (503), even Basic with empty parts", async () => {
-    for (const missing of [{ POSTMARK_WEBHOOK_USER: undefined }, { POSTMARK_WEBHOOK_PASSWORD: undefined }, { POSTMARK_WEBHOOK_USER: "", POSTMARK_WEBHOOK_PASSWORD: "" }]) {
+    for (const missing of [
+      { POSTMARK_WEBHOOK_USER: undefined },
+      { POSTMARK_WEBHOOK_PASSWORD: undefined },
+      { POSTMARK_WEBHOOK_USER: "", POSTMARK_WEBHOOK_PASSWORD: "" },
+    ]) {
       for (const path of ["/webhooks/postmark/inbound", "/webhooks/postmark/events"]) {
         for (const basic of [btoa(":"), btoa("postmark-hook:"), btoa(":hook-secret")]) {
-          const res = await fetchWith(missing, path, { method: "POST", body: "{}", headers: { "content-type": "application/json", authorization: `Basic ${basic}` } });
+          const res = await fetchWith(missing, path, {
+            method: "POST",
+            body: "{}",
+            headers: { "content-type": "application/json", authorization: `Basic ${basic}` },
+          });
           await expectProblem(res, 503, "not_configured");
         }
       }

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { SWEEP_BATCH, sweepStuckSends } from "../src/sending/sweep";
-import { call, json, queuedMessage, type TestOrg, rowById, onEveryShard, shardOf } from "./helpers";
+import { call, json, onEveryShard, queuedMessage, rowById, shardOf, type TestOrg } from "./helpers";
 
 // Messages left `sending` (a consumer that died, a provider that never called back)
 // are checked against the provider's API by the 5-minute Cron Trigger. Twilio and
@@ -30,14 +30,17 @@ beforeEach(() => {
       if (req.method === "POST") return Response.json({ sid: `SMnew${crypto.randomUUID().slice(0, 8)}`, status: "queued" }, { status: 201 });
       const sid = /\/Messages\/([^/]+)\.json$/.exec(url.pathname)?.[1] ?? "";
       const known = twilio.get(sid);
-      if (known === undefined) return Response.json({ code: 20404, message: `The requested resource ${url.pathname} was not found`, status: 404 }, { status: 404 });
+      if (known === undefined)
+        return Response.json({ code: 20404, message: `The requested resource ${url.pathname} was not found`, status: 404 }, { status: 404 });
       if (typeof known === "number") return Response.json({ code: known, message: "trouble" }, { status: known });
       return Response.json({ sid, account_sid: SID, direction: "outbound-api", error_code: null, error_message: null, ...known });
     }
     if (req.method === "POST") return Response.json({ MessageID: crypto.randomUUID(), ErrorCode: 0, Message: "OK" });
     if (url.pathname === "/messages/outbound") {
       const ours = url.searchParams.get("metadata_message_id");
-      const hits = [...postmark].filter(([, m]) => typeof m !== "number" && m.Metadata.message_id === ours).map(([MessageID, m]) => ({ MessageID, ...(m as object) }));
+      const hits = [...postmark]
+        .filter(([, m]) => typeof m !== "number" && m.Metadata.message_id === ours)
+        .map(([MessageID, m]) => ({ MessageID, ...(m as object) }));
       return Response.json({ TotalCount: hits.length, Messages: hits.slice(0, Number(url.searchParams.get("count"))) });
     }
     const id = /^\/messages\/outbound\/([^/]+)\/details$/.exec(url.pathname)?.[1] ?? "";
@@ -49,7 +52,8 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const row = (id: string) => rowById<any>("activities", id, "status, provider_message_id, error_code, error_message, sweep_requeues, sweep_checked_at, updated_at");
+const row = (id: string) =>
+  rowById<any>("activities", id, "status, provider_message_id, error_code, error_message, sweep_requeues, sweep_checked_at, updated_at");
 
 let n = 0;
 /** An outbound message `sending` since `minutes` ago, as a consumer that died would leave it. */
@@ -61,10 +65,14 @@ async function stuck(kind: "sms" | "email", o: { pmid?: string; minutes?: number
     await shard.prepare("UPDATE channels SET provider = ? WHERE org_id = ?").bind(o.provider, org.orgId).run();
     await shard.prepare("UPDATE activities SET provider = ? WHERE id = ?").bind(o.provider, job.messageId).run();
   }
-  await shard.prepare("UPDATE activities SET status = 'sending', send_attempts = 1, provider_message_id = ?, sweep_requeues = ?, updated_at = ? WHERE id = ?")
+  await shard
+    .prepare("UPDATE activities SET status = 'sending', send_attempts = 1, provider_message_id = ?, sweep_requeues = ?, updated_at = ? WHERE id = ?")
     .bind(o.pmid ?? null, o.requeues ?? 0, Date.now() - (o.minutes ?? 11) * 60_000, job.messageId)
     .run();
-  const { conversation_id } = (await shard.prepare("SELECT conversation_id FROM activities WHERE id = ?").bind(job.messageId).first<{ conversation_id: string }>())!;
+  const { conversation_id } = (await shard
+    .prepare("SELECT conversation_id FROM activities WHERE id = ?")
+    .bind(job.messageId)
+    .first<{ conversation_id: string }>())!;
   return { org, id: job.messageId, conversationId: conversation_id };
 }
 
@@ -183,8 +191,16 @@ describe("the send sweep: Postmark", () => {
     const bounced = await stuck("email", { pmid: "pm-2" });
     const sent = await stuck("email", { pmid: "pm-3" });
     const meta = (id: string) => ({ message_id: id });
-    postmark.set("pm-1", { Status: "Sent", MessageEvents: [{ Type: "Delivered", Recipient: "priya@example.org", ReceivedAt: new Date().toISOString(), Details: {} }], Metadata: meta(delivered.id) });
-    postmark.set("pm-2", { Status: "Sent", MessageEvents: [{ Type: "Bounced", Recipient: "priya@example.org", Details: { Summary: "The mailbox does not exist", BounceID: "42" } }], Metadata: meta(bounced.id) });
+    postmark.set("pm-1", {
+      Status: "Sent",
+      MessageEvents: [{ Type: "Delivered", Recipient: "priya@example.org", ReceivedAt: new Date().toISOString(), Details: {} }],
+      Metadata: meta(delivered.id),
+    });
+    postmark.set("pm-2", {
+      Status: "Sent",
+      MessageEvents: [{ Type: "Bounced", Recipient: "priya@example.org", Details: { Summary: "The mailbox does not exist", BounceID: "42" } }],
+      Metadata: meta(bounced.id),
+    });
     postmark.set("pm-3", { Status: "Sent", MessageEvents: [], Metadata: meta(sent.id) });
 
     expect(await sweep()).toMatchObject({ checked: 3, updated: 3 });
@@ -244,8 +260,22 @@ describe("the send sweep: what it leaves alone, and its bounds", () => {
     const ids = Array.from({ length: SWEEP_BATCH + 5 }, () => crypto.randomUUID());
     await shard.batch(
       ids.map((id, i) =>
-        shard.prepare("INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, channel_id, provider, provider_message_id, to_addr, occurred_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'sms', 'outbound', 'sending', ?, 'twilio', ?, ?, ?, ?, ?)")
-          .bind(id, base.org_id, base.conversation_id, base.contact_id, base.channel_id, `SMcap${i}`, base.to_addr, now, now, now - (20 + ids.length - i) * 60_000),
+        shard
+          .prepare(
+            "INSERT INTO activities (id, org_id, conversation_id, contact_id, type, direction, status, channel_id, provider, provider_message_id, to_addr, occurred_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'sms', 'outbound', 'sending', ?, 'twilio', ?, ?, ?, ?, ?)",
+          )
+          .bind(
+            id,
+            base.org_id,
+            base.conversation_id,
+            base.contact_id,
+            base.channel_id,
+            `SMcap${i}`,
+            base.to_addr,
+            now,
+            now,
+            now - (20 + ids.length - i) * 60_000,
+          ),
       ),
     );
     for (let i = 0; i < ids.length; i++) twilio.set(`SMcap${i}`, { status: "queued" });

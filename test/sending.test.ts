@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { count, expectProblem, ingestOk, json, newOrg, twilioPost, type TestOrg } from "./helpers";
+import { count, expectProblem, ingestOk, json, newOrg, type TestOrg, twilioPost } from "./helpers";
 
 // Twilio and Postmark lie outside this Worker: answered here, at the HTTP boundary.
 type Seen = { url: string; method: string; headers: Headers; body: string };
@@ -58,7 +58,15 @@ describe("POST /conversations/{id}/messages", () => {
     const res = await as(`/conversations/${conversationId}/messages`, { body: { type: "sms", body: "See you Tuesday at 14:30" } });
     expect(res.status).toBe(202);
     const queued = await json(res);
-    expect(queued).toMatchObject({ type: "sms", direction: "outbound", status: "queued", from: expect.stringMatching(/^\+14155561\d{3}$/), to: "+14155550142", provider: "twilio", author_id: org.owner.userId });
+    expect(queued).toMatchObject({
+      type: "sms",
+      direction: "outbound",
+      status: "queued",
+      from: expect.stringMatching(/^\+14155561\d{3}$/),
+      to: "+14155550142",
+      provider: "twilio",
+      author_id: org.owner.userId,
+    });
     const sent = await settle(org, conversationId, queued.id);
     expect(sent.status).toBe("sent");
     expect(seen).toHaveLength(1);
@@ -90,7 +98,9 @@ describe("POST /conversations/{id}/messages", () => {
     expect(mediaUrl).toMatch(new RegExp(`^https://inbox\\.test/media/${media.id}\\?exp=\\d+&sig=[0-9a-f]{64}$`));
 
     const email = await json(
-      await as(`/conversations/${conversationId}/messages`, { body: { type: "email", subject: "Your visit", body: "Details attached.", html: "<p>Details attached.</p>", media_ids: [media.id] } }),
+      await as(`/conversations/${conversationId}/messages`, {
+        body: { type: "email", subject: "Your visit", body: "Details attached.", html: "<p>Details attached.</p>", media_ids: [media.id] },
+      }),
     );
     const sent = await settle(org, conversationId, email.id);
     expect(sent.status).toBe("sent");
@@ -135,7 +145,16 @@ describe("POST /conversations/{id}/messages", () => {
     const { org, as, conversationId } = await setup();
     const { data: channels } = await json(await as("/channels"));
     const number = channels.find((c: { kind: string }) => c.kind === "sms").address;
-    const early = { MessageSid: "SMearly", SmsSid: "SMearly", MessageStatus: "delivered", SmsStatus: "delivered", From: number, To: "+14155550142", AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01" };
+    const early = {
+      MessageSid: "SMearly",
+      SmsSid: "SMearly",
+      MessageStatus: "delivered",
+      SmsStatus: "delivered",
+      From: number,
+      To: "+14155550142",
+      AccountSid: "AC00000000000000000000000000000000",
+      ApiVersion: "2010-04-01",
+    };
     expect((await twilioPost("/webhooks/twilio/status", early)).status).toBe(200);
     expect(await count("unroutable_events", "org_id = ? AND waiting_for = 'SMearly' AND resolved_at IS NULL", org.orgId)).toBe(1);
     answers["twilio.fake"] = [() => Response.json({ sid: "SMearly", status: "queued" }, { status: 201 })];
@@ -214,8 +233,7 @@ describe("POST /conversations/{id}/messages", () => {
 describe("Idempotency-Key", () => {
   it("replays the first answer byte for byte, with one message stored", async () => {
     const { org, as, conversationId } = await setup({ sms: "log" });
-    const send = (key: string, body: unknown) =>
-      as(`/conversations/${conversationId}/messages`, { body, headers: { "idempotency-key": key } });
+    const send = (key: string, body: unknown) => as(`/conversations/${conversationId}/messages`, { body, headers: { "idempotency-key": key } });
     const first = await send("abc", { type: "sms", body: "once" });
     expect(first.status).toBe(202);
     const firstText = await first.text();

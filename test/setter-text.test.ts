@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { labelPair, levenshtein, normalize, similarity } from "../src/setter/similarity";
-import { extractiveSummary, splitSentences, SUMMARY_MAX_CHARS } from "../src/setter/summarize";
+import { extractiveSummary, SUMMARY_MAX_CHARS, splitSentences } from "../src/setter/summarize";
 
 describe("training-pair labels (SPEC 8)", () => {
   it.each([
@@ -43,21 +43,23 @@ const transcripts = {
     "Also, my neighbor said you offer a discount for paying upfront. If so, I'd like to schedule the work for next week. " +
     "You can reach me at this number any time after 5pm. Okay, thanks, bye.",
   short: "Hi. Okay. Bye.",
-  long:
-    "So basically the thing is that we have been trying to get the warehouse inventory system to sync with the online store for the past three months and every single time the nightly export runs it duplicates about two hundred product listings which then show up as out of stock for customers in the morning and our support team has to manually fix each of them before nine which takes most of the morning and nobody can figure out whether the problem is the export job itself or the import on the store side or something in between like the mapping spreadsheet that someone set up years ago and never documented",
+  long: "So basically the thing is that we have been trying to get the warehouse inventory system to sync with the online store for the past three months and every single time the nightly export runs it duplicates about two hundred product listings which then show up as out of stock for customers in the morning and our support team has to manually fix each of them before nine which takes most of the morning and nobody can figure out whether the problem is the export job itself or the import on the store side or something in between like the mapping spreadsheet that someone set up years ago and never documented",
 };
 
 describe("extractive call summary", () => {
-  it.each(Object.entries(transcripts).filter(([k]) => k !== "short"))("%s: at most 3 sentences and 400 chars, all from the transcript, stable", (_name, transcript) => {
-    const summary = extractiveSummary(transcript)!;
-    expect(summary).toBeTruthy();
-    expect(summary.length).toBeLessThanOrEqual(SUMMARY_MAX_CHARS);
-    const sentences = splitSentences(summary);
-    expect(sentences.length).toBeLessThanOrEqual(3);
-    const flat = transcript.replace(/\s+/g, " ");
-    for (const s of sentences) expect(flat).toContain(s.replace(/…$/, ""));
-    expect(extractiveSummary(transcript)).toBe(summary);
-  });
+  it.each(Object.entries(transcripts).filter(([k]) => k !== "short"))(
+    "%s: at most 3 sentences and 400 chars, all from the transcript, stable",
+    (_name, transcript) => {
+      const summary = extractiveSummary(transcript)!;
+      expect(summary).toBeTruthy();
+      expect(summary.length).toBeLessThanOrEqual(SUMMARY_MAX_CHARS);
+      const sentences = splitSentences(summary);
+      expect(sentences.length).toBeLessThanOrEqual(3);
+      const flat = transcript.replace(/\s+/g, " ");
+      for (const s of sentences) expect(flat).toContain(s.replace(/…$/, ""));
+      expect(extractiveSummary(transcript)).toBe(summary);
+    },
+  );
 
   it("keeps what a follow-up needs and drops the pleasantries", () => {
     expect(extractiveSummary(transcripts.reschedule)).toBe(

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleAiJob } from "../src/setter/jobs";
-import { addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type TestOrg, shardOf } from "./helpers";
+import { addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, shardOf, type TestOrg } from "./helpers";
 
 // The LLM lies outside this Worker: answered here, at the HTTP boundary (llm.fake).
 type Seen = { url: string; headers: Headers; body: any };
@@ -54,13 +54,20 @@ async function afterQueue(org: TestOrg, phone: string) {
     occurred_at: minutesAgo(30),
     call: { status: "completed", duration_seconds: 60, transcript: "Hi, this is a barrier call. I would like to confirm my appointment on Tuesday at 3pm." },
   });
-  await until("the barrier call's summary", async () => (await thread(org, message.conversation_id)).find((m) => m.id === message.id && m.call.summary_status !== "pending"));
+  await until("the barrier call's summary", async () =>
+    (await thread(org, message.conversation_id)).find((m) => m.id === message.id && m.call.summary_status !== "pending"),
+  );
 }
 
 describe("GET|PUT /setter/config", () => {
   it("is off by default, names the generator, and is owner/admin only", async () => {
     const org = await newOrg();
-    expect(await json(await org.as(org.owner)("/setter/config"))).toEqual({ mode: "off", instructions: null, generator: "openai-compatible", updated_at: null });
+    expect(await json(await org.as(org.owner)("/setter/config"))).toEqual({
+      mode: "off",
+      instructions: null,
+      generator: "openai-compatible",
+      updated_at: null,
+    });
     const res = await suggestive(org, "  Be brief.  ");
     expect(res.status).toBe(200);
     expect(await json(res)).toMatchObject({ mode: "suggestive", instructions: "Be brief.", generator: "openai-compatible" });
@@ -85,7 +92,13 @@ describe("setter drafts", () => {
     const { message } = await ingestOk(org, { contact: { phone: "+14155550199" }, body: "Tuesday afternoon if possible", occurred_at: minutesAgo(1) });
 
     const conversation = await until("a draft", async () => (await detail(org, message.conversation_id)).pending_suggestion);
-    expect(conversation).toMatchObject({ type: "suggestion", channel: "sms", body: "Tuesday at 2pm works. See you then!", status: "pending", sent_message_id: null });
+    expect(conversation).toMatchObject({
+      type: "suggestion",
+      channel: "sms",
+      body: "Tuesday at 2pm works. See you then!",
+      status: "pending",
+      sent_message_id: null,
+    });
 
     // The prompt: the org's instructions, then the thread as chat turns, the contact's last message last.
     const drafts = seen.filter((s) => s.body.messages.some((m: any) => m.content.includes("Tuesday afternoon")));
@@ -138,7 +151,9 @@ describe("setter drafts", () => {
     };
     const { message } = await ingestOk(org, { contact: { phone: "+14155550311" }, body: "Question?" });
     await until("the LLM call", async () => seen.length > 0);
-    expect((await org.as(org.owner)(`/conversations/${message.conversation_id}/messages`, { body: { type: "sms", body: "Answered by hand" } })).status).toBe(202);
+    expect((await org.as(org.owner)(`/conversations/${message.conversation_id}/messages`, { body: { type: "sms", body: "Answered by hand" } })).status).toBe(
+      202,
+    );
     release();
     await afterQueue(org, "+14155550312");
     expect(await count("activities", "conversation_id = ? AND type = 'suggestion'", message.conversation_id)).toBe(0);
@@ -150,7 +165,10 @@ describe("setter drafts", () => {
     const { message } = await ingestOk(org, { contact: { phone: "+14155550321" }, body: "Can I get a quote?" });
     const calls: { model: string; input: any }[] = [];
     const AI = { run: async (model: string, input: any) => (calls.push({ model, input }), { response: " Sure! What do you need quoted? " }) } as unknown as Ai;
-    await handleAiJob({ ...env, LLM_BASE_URL: undefined, AI }, { kind: "draft", orgId: org.orgId, conversationId: message.conversation_id, triggerId: message.id });
+    await handleAiJob(
+      { ...env, LLM_BASE_URL: undefined, AI },
+      { kind: "draft", orgId: org.orgId, conversationId: message.conversation_id, triggerId: message.id },
+    );
     expect(calls).toHaveLength(1);
     expect(calls[0].model).toBe("@cf/meta/llama-3.1-8b-instruct");
     expect(calls[0].input.messages.at(-1)).toEqual({ role: "user", content: "Can I get a quote?" });
@@ -176,7 +194,12 @@ describe("suggestions: post, send, dismiss", () => {
     const second = await json(res);
     expect((await detail(org, id)).pending_suggestion.id).toBe(second.id);
     const drafts = (await thread(org, id, "&include=suggestions")).filter((m) => m.type === "suggestion");
-    expect(drafts.map((d) => [d.id, d.status])).toEqual(expect.arrayContaining([[first.id, "superseded"], [second.id, "pending"]]));
+    expect(drafts.map((d) => [d.id, d.status])).toEqual(
+      expect.arrayContaining([
+        [first.id, "superseded"],
+        [second.id, "pending"],
+      ]),
+    );
     expect(await count("activities", "conversation_id = ? AND type = 'suggestion' AND status = 'pending'", id)).toBe(1);
   });
 
@@ -202,7 +225,14 @@ describe("suggestions: post, send, dismiss", () => {
     expect((await detail(org, id)).pending_suggestion).toBeNull();
     const { data: pairs } = await json(await as("/setter/training-pairs"));
     expect(pairs).toHaveLength(1);
-    expect(pairs[0]).toMatchObject({ suggestion_id: draft.id, sent_message_id: message.id, label: "accepted", similarity: 1, draft: "Yes, Tuesday is free.", sent: "Yes, Tuesday is free." });
+    expect(pairs[0]).toMatchObject({
+      suggestion_id: draft.id,
+      sent_message_id: message.id,
+      label: "accepted",
+      similarity: 1,
+      draft: "Yes, Tuesday is free.",
+      sent: "Yes, Tuesday is free.",
+    });
     expect(pairs[0].context).toEqual([{ role: "contact", body: "Is Tuesday free?", occurred_at: expect.any(String) }]);
 
     // Resolved: a second send and a dismiss are 409, and nothing more is sent.
@@ -278,14 +308,30 @@ describe("suggestions: post, send, dismiss", () => {
       });
       conversationId = message.conversation_id;
     }
-    await ingestOk(org, { contact: { phone }, type: "call", direction: "inbound", occurred_at: minutesAgo(50), call: { status: "completed", duration_seconds: 30, summary: "Asked about prices." } });
-    await ingestOk(org, { contact: { phone }, type: "call", direction: "inbound", occurred_at: minutesAgo(49), call: { status: "no-answer", duration_seconds: 0 } });
+    await ingestOk(org, {
+      contact: { phone },
+      type: "call",
+      direction: "inbound",
+      occurred_at: minutesAgo(50),
+      call: { status: "completed", duration_seconds: 30, summary: "Asked about prices." },
+    });
+    await ingestOk(org, {
+      contact: { phone },
+      type: "call",
+      direction: "inbound",
+      occurred_at: minutesAgo(49),
+      call: { status: "no-answer", duration_seconds: 0 },
+    });
     await as(`/conversations/${conversationId}/messages`, { body: { type: "note", body: "internal note" } });
     const draft = await json(await as(`/conversations/${conversationId}/suggestions`, { body: { body: "Our cleaning costs $120 and Tuesday is free." } }));
-    const sent = await json(await as(`/conversations/${conversationId}/messages`, { body: { type: "sms", body: "Our cleaning costs $125, and Tuesday is free!" } }));
+    const sent = await json(
+      await as(`/conversations/${conversationId}/messages`, { body: { type: "sms", body: "Our cleaning costs $125, and Tuesday is free!" } }),
+    );
     const drafts = (await thread(org, conversationId, "&include=suggestions")).filter((m) => m.type === "suggestion");
     expect(drafts[0]).toMatchObject({ id: draft.id, status: "superseded", resolved_by: org.owner.userId });
-    const { data: [pair] } = await json(await as("/setter/training-pairs"));
+    const {
+      data: [pair],
+    } = await json(await as("/setter/training-pairs"));
     expect(pair).toMatchObject({ suggestion_id: draft.id, sent_message_id: sent.id, label: "edited", sent_by: org.owner.userId });
     expect(pair.similarity).toBeGreaterThan(0.5);
     expect(pair.similarity).toBeLessThan(1);
@@ -323,7 +369,9 @@ describe("GET /setter/training-pairs", () => {
     expect(all.map((p: any) => p.label)).toEqual(["accepted", "rewritten", "edited", "accepted"]);
     expect((await json(await as("/setter/training-pairs?label=accepted"))).data).toHaveLength(2);
     const since = all[1].created_at;
-    expect((await json(await as(`/setter/training-pairs?since=${encodeURIComponent(since)}`))).data.map((p: any) => p.id)).toEqual(all.slice(0, 2).map((p: any) => p.id));
+    expect((await json(await as(`/setter/training-pairs?since=${encodeURIComponent(since)}`))).data.map((p: any) => p.id)).toEqual(
+      all.slice(0, 2).map((p: any) => p.id),
+    );
     const walked: string[] = [];
     let cursor: string | null = null;
     do {
@@ -336,7 +384,10 @@ describe("GET /setter/training-pairs", () => {
     const res = await as("/setter/training-pairs?format=jsonl&label=accepted");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("application/x-ndjson");
-    const lines = (await res.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const lines = (await res.text())
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
     expect(lines[1]).toEqual({
       messages: [
@@ -365,9 +416,16 @@ describe("call summaries", () => {
   it("a transcribed call gets the LLM's summary off the request path", async () => {
     const org = await newOrg();
     llm = () => Response.json({ choices: [{ message: { content: "Maria moves her cleaning from Thursday 10am to Tuesday 2:30pm." } }] });
-    const { message } = await ingestOk(org, { type: "call", direction: "inbound", body: null, call: { status: "completed", duration_seconds: 80, transcript } });
+    const { message } = await ingestOk(org, {
+      type: "call",
+      direction: "inbound",
+      body: null,
+      call: { status: "completed", duration_seconds: 80, transcript },
+    });
     expect(message.call.summary_status).toBe("pending");
-    const call = await until("the summary", async () => (await thread(org, message.conversation_id)).find((m) => m.id === message.id && m.call.summary_status === "ready"));
+    const call = await until("the summary", async () =>
+      (await thread(org, message.conversation_id)).find((m) => m.id === message.id && m.call.summary_status === "ready"),
+    );
     expect(call.call.summary).toBe("Maria moves her cleaning from Thursday 10am to Tuesday 2:30pm.");
     expect(seen.some((s) => s.body.messages.at(-1).content === transcript)).toBe(true);
     // The conversation's preview follows the summary.
@@ -378,11 +436,20 @@ describe("call summaries", () => {
     const org = await newOrg();
     llm = () => new Response("nope", { status: 503 });
     const { message } = await ingestOk(org, { type: "call", direction: "inbound", call: { status: "completed", duration_seconds: 80, transcript } });
-    const call = await until("the summary", async () => (await thread(org, message.conversation_id)).find((m) => m.id === message.id && m.call.summary_status === "ready"));
-    expect(call.call.summary).toBe("I have a cleaning booked for Thursday at 10am but I need to move it. Could we do Tuesday afternoon, maybe around 2:30pm? Tuesday at 2:30pm is open.");
+    const call = await until("the summary", async () =>
+      (await thread(org, message.conversation_id)).find((m) => m.id === message.id && m.call.summary_status === "ready"),
+    );
+    expect(call.call.summary).toBe(
+      "I have a cleaning booked for Thursday at 10am but I need to move it. Could we do Tuesday afternoon, maybe around 2:30pm? Tuesday at 2:30pm is open.",
+    );
 
     // No generator configured: straight to the extractive summary (job run directly with that env).
-    const { message: second } = await ingestOk(org, { contact: { phone: "+14155550601" }, type: "call", direction: "inbound", call: { status: "completed", duration_seconds: 5, transcript: "Hi. Okay. Bye." } });
+    const { message: second } = await ingestOk(org, {
+      contact: { phone: "+14155550601" },
+      type: "call",
+      direction: "inbound",
+      call: { status: "completed", duration_seconds: 5, transcript: "Hi. Okay. Bye." },
+    });
     const noLlm = { ...env, LLM_BASE_URL: undefined };
     await handleAiJob(noLlm, { kind: "summary", orgId: org.orgId, activityId: second.id });
     const row = await (await shardOf(org.orgId)).prepare("SELECT call_summary, call_summary_status FROM activities WHERE id = ?").bind(second.id).first();
@@ -392,10 +459,19 @@ describe("call summaries", () => {
 
   it("keeps a provider's summary and leaves a call without transcript unavailable", async () => {
     const org = await newOrg();
-    const { message } = await ingestOk(org, { type: "call", direction: "inbound", call: { status: "completed", duration_seconds: 80, transcript, summary: "Provider summary." } });
+    const { message } = await ingestOk(org, {
+      type: "call",
+      direction: "inbound",
+      call: { status: "completed", duration_seconds: 80, transcript, summary: "Provider summary." },
+    });
     expect(message.call).toMatchObject({ summary: "Provider summary.", summary_status: "ready" });
     await handleAiJob(env, { kind: "summary", orgId: org.orgId, activityId: message.id });
-    const { message: bare } = await ingestOk(org, { contact: { phone: "+14155550602" }, type: "call", direction: "inbound", call: { status: "no-answer", duration_seconds: 0 } });
+    const { message: bare } = await ingestOk(org, {
+      contact: { phone: "+14155550602" },
+      type: "call",
+      direction: "inbound",
+      call: { status: "no-answer", duration_seconds: 0 },
+    });
     expect(bare.call.summary_status).toBe("unavailable");
     await afterQueue(org, "+14155550603");
     const calls = await thread(org, message.conversation_id);

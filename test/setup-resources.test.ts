@@ -67,10 +67,12 @@ describe("members", () => {
     const contactId = crypto.randomUUID();
     const conversationId = crypto.randomUUID();
     await shard.batch([
-      shard.prepare("INSERT INTO contacts (id, org_id, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)").bind(contactId, org.orgId, "+14155550100", now, now),
-      shard.prepare(
-        "INSERT INTO conversations (id, org_id, contact_id, assigned_to, sort_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      ).bind(conversationId, org.orgId, contactId, agent.userId, now, now, now),
+      shard
+        .prepare("INSERT INTO contacts (id, org_id, phone, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(contactId, org.orgId, "+14155550100", now, now),
+      shard
+        .prepare("INSERT INTO conversations (id, org_id, contact_id, assigned_to, sort_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(conversationId, org.orgId, contactId, agent.userId, now, now, now),
     ]);
     expect((await org.as(org.owner)(`/members/${agent.userId}`, { method: "DELETE" })).status).toBe(204);
     const row = await shard.prepare("SELECT assigned_to FROM conversations WHERE id = ?").bind(conversationId).first();
@@ -103,7 +105,11 @@ describe("channels", () => {
   it("a provider that does not fit the kind, or a bad address → 400", async () => {
     const org = await newOrg();
     const as = org.as(org.owner);
-    const wrong = await expectProblem(await as("/channels", { body: { kind: "sms", address: "+14155550125", provider: "postmark" } }), 400, "validation_failed");
+    const wrong = await expectProblem(
+      await as("/channels", { body: { kind: "sms", address: "+14155550125", provider: "postmark" } }),
+      400,
+      "validation_failed",
+    );
     expect(wrong.errors?.[0].path).toBe("provider");
     const badPhone = await expectProblem(await as("/channels", { body: { kind: "sms", address: "12", provider: "log" } }), 400, "validation_failed");
     expect(badPhone.errors?.[0].path).toBe("address");

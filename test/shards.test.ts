@@ -22,9 +22,9 @@ import {
   shardNameOf,
   shardNames,
   shardOf,
+  type TestOrg,
   token,
   twilioPost,
-  type TestOrg,
 } from "./helpers";
 
 // SPEC 14: an org's rows live in one shard. These tests put orgs on both shards of the
@@ -46,7 +46,9 @@ const orgCounts = async () => {
 /** Every table of a shard as it stands, for "nothing changed here". */
 async function dump(d: D1Database) {
   const { results: tables } = await d
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%' ORDER BY name")
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'd1_%' ORDER BY name",
+    )
     .all<{ name: string }>();
   const out: Record<string, unknown[]> = {};
   for (const { name } of tables) out[name] = (await d.prepare(`SELECT * FROM ${name} ORDER BY 1, 2`).all()).results;
@@ -81,7 +83,11 @@ describe("placement", () => {
     for (let i = 0; i < 3; i++) await newOrgOn("SHARD_1");
     const made: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const res = await fetchWith({ OPEN_SHARDS: "SHARD_1" }, "/orgs", { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: JSON.stringify({ name: `Open ${i}` }) });
+      const res = await fetchWith({ OPEN_SHARDS: "SHARD_1" }, "/orgs", {
+        method: "POST",
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: `Open ${i}` }),
+      });
       expect(res.status).toBe(201);
       made.push(await shardNameOf((await json(res)).id));
     }
@@ -89,7 +95,11 @@ describe("placement", () => {
     // A name OPEN_SHARDS has that SHARDS has not is ignored and reported; with none left, no org can be made.
     const health = await json(await fetchWith({ OPEN_SHARDS: "SHARD_1,SHARD_9" }, "/health"));
     expect(health.problems).toEqual([{ setting: "OPEN_SHARDS", issue: "invalid", effect: "SHARD_9 is not in SHARDS: ignored" }]);
-    const closed = await fetchWith({ OPEN_SHARDS: "SHARD_9" }, "/orgs", { method: "POST", headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" }, body: '{"name":"Nowhere"}' });
+    const closed = await fetchWith({ OPEN_SHARDS: "SHARD_9" }, "/orgs", {
+      method: "POST",
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: '{"name":"Nowhere"}',
+    });
     await expectProblem(closed, 503, "not_configured");
   });
 
@@ -122,13 +132,29 @@ async function readEverything(org: TestOrg, ids: Record<string, string>) {
   const out: Record<string, unknown> = {};
   for (const path of await getRoutes(ids)) {
     const res = await org.as(org.owner)(path);
-    const body = res.headers.get("content-type")?.includes("json") ? (await res.text()).replace(/exp=\d+&sig=[0-9a-f]+/g, "exp&sig") : `${res.headers.get("content-type")} ${(await res.arrayBuffer()).byteLength}`;
+    const body = res.headers.get("content-type")?.includes("json")
+      ? (await res.text()).replace(/exp=\d+&sig=[0-9a-f]+/g, "exp&sig")
+      : `${res.headers.get("content-type")} ${(await res.arrayBuffer()).byteLength}`;
     out[path] = { status: res.status, body };
   }
   return out;
 }
 
-const SHARD_TABLES = ["contacts", "channels", "conversations", "conversation_tallies", "activity_day_tallies", "activities", "views", "sla_configs", "setter_configs", "media", "training_pairs", "idempotency_keys", "unroutable_events"];
+const SHARD_TABLES = [
+  "contacts",
+  "channels",
+  "conversations",
+  "conversation_tallies",
+  "activity_day_tallies",
+  "activities",
+  "views",
+  "sla_configs",
+  "setter_configs",
+  "media",
+  "training_pairs",
+  "idempotency_keys",
+  "unroutable_events",
+];
 
 /**
  * Copies of every row the org has, written into `other` under the same ids, with every
@@ -154,59 +180,85 @@ async function plantCopies(orgId: string, home: D1Database, other: D1Database) {
     other.prepare("UPDATE activity_day_tallies SET n = n + 100 WHERE org_id = ?").bind(orgId),
     other.prepare("UPDATE views SET name = 'PLANTED ' || name WHERE org_id = ?").bind(orgId),
     other.prepare("UPDATE media SET filename = 'PLANTED', content_type = 'text/planted' WHERE org_id = ?").bind(orgId),
-    other.prepare("INSERT INTO setter_configs (org_id, mode, instructions, updated_at) VALUES (?, 'suggestive', 'PLANTED', 0) ON CONFLICT DO UPDATE SET instructions = 'PLANTED'").bind(orgId),
-    other.prepare("INSERT INTO sla_configs (org_id, enabled, first_response_minutes, updated_at) VALUES (?, 1, 999, 0) ON CONFLICT DO UPDATE SET first_response_minutes = 999").bind(orgId),
-    other.prepare("INSERT INTO unroutable_events (id, org_id, provider, reason, payload, received_at) VALUES (?, ?, 'twilio', 'PLANTED', '{}', ?)").bind(crypto.randomUUID(), orgId, Date.now()),
+    other
+      .prepare(
+        "INSERT INTO setter_configs (org_id, mode, instructions, updated_at) VALUES (?, 'suggestive', 'PLANTED', 0) ON CONFLICT DO UPDATE SET instructions = 'PLANTED'",
+      )
+      .bind(orgId),
+    other
+      .prepare(
+        "INSERT INTO sla_configs (org_id, enabled, first_response_minutes, updated_at) VALUES (?, 1, 999, 0) ON CONFLICT DO UPDATE SET first_response_minutes = 999",
+      )
+      .bind(orgId),
+    other
+      .prepare("INSERT INTO unroutable_events (id, org_id, provider, reason, payload, received_at) VALUES (?, ?, 'twilio', 'PLANTED', '{}', ?)")
+      .bind(crypto.randomUUID(), orgId, Date.now()),
   ]);
 }
 
 describe("each route reads and writes only its org's shard", () => {
-  it.each(["SHARD_0", "SHARD_1"])("an org on %s: rows planted in the other shard under the same ids are never seen, and no write lands there", async (shard) => {
-    const { org, ids } = await orgWithOneOfEach("Home", shard === "SHARD_0" ? "+14155559601" : "+14155559602", shard);
-    expect(await shardNameOf(org.orgId)).toBe(shard);
-    const as = org.as(org.owner);
-    // A training pair, so its list has something to show too.
-    const sent = await as(`/conversations/${ids.conversation_id}/suggestions/${ids.activity_id}/send`, { method: "POST" });
-    expect(sent.status).toBe(202);
-    ids.activity_id = (await json(await as(`/conversations/${ids.conversation_id}/suggestions`, { body: { body: "Another draft" } }))).id;
-    const { url } = await json(await as("/conversations/media", { method: "POST", raw: pngForm() }));
-    const before = { ...(await readEverything(org, ids)), signed: await signedRead(url) };
+  it.each(["SHARD_0", "SHARD_1"])(
+    "an org on %s: rows planted in the other shard under the same ids are never seen, and no write lands there",
+    async (shard) => {
+      const { org, ids } = await orgWithOneOfEach("Home", shard === "SHARD_0" ? "+14155559601" : "+14155559602", shard);
+      expect(await shardNameOf(org.orgId)).toBe(shard);
+      const as = org.as(org.owner);
+      // A training pair, so its list has something to show too.
+      const sent = await as(`/conversations/${ids.conversation_id}/suggestions/${ids.activity_id}/send`, { method: "POST" });
+      expect(sent.status).toBe(202);
+      ids.activity_id = (await json(await as(`/conversations/${ids.conversation_id}/suggestions`, { body: { body: "Another draft" } }))).id;
+      const { url } = await json(await as("/conversations/media", { method: "POST", raw: pngForm() }));
+      const before = { ...(await readEverything(org, ids)), signed: await signedRead(url) };
 
-    const home = await shardOf(org.orgId);
-    const other = await otherShardOf(org.orgId);
-    await plantCopies(org.orgId, home, other);
-    const after = { ...(await readEverything(org, ids)), signed: await signedRead(url) };
-    expect(after).toEqual(before);
-    expect(JSON.stringify(after)).not.toContain("PLANTED");
+      const home = await shardOf(org.orgId);
+      const other = await otherShardOf(org.orgId);
+      await plantCopies(org.orgId, home, other);
+      const after = { ...(await readEverything(org, ids)), signed: await signedRead(url) };
+      expect(after).toEqual(before);
+      expect(JSON.stringify(after)).not.toContain("PLANTED");
 
-    // Writes: each lands in the home shard, the planted copies stay as they were.
-    const planted = await dump(other);
-    const c = ids.conversation_id;
-    const writes: [string, { method?: string; body?: unknown }][] = [
-      ["/contacts", { body: { name: "New", phone: "+14155559699" } }],
-      [`/contacts/${ids.contact_id}`, { method: "PATCH", body: { name: "Renamed" } }],
-      [`/conversations/${c}/star`, { method: "POST" }],
-      [`/conversations/${c}/read`, { method: "POST" }],
-      [`/conversations/${c}/assign`, { body: { assigned_to: org.owner.userId } }],
-      [`/conversations/${c}/archive`, { body: { archived: true } }],
-      [`/conversations/${c}/messages`, { body: { type: "note", body: "A note" } }],
-      [`/conversations/${c}/suggestions/${ids.activity_id}/dismiss`, { method: "POST" }],
-      ["/conversations/views", { method: "PUT", body: { views: (await json(await as("/conversations/views"))).data } }],
-      ["/conversations/sla", { method: "PUT", body: { enabled: true, first_response_minutes: 30, business_hours: null } }],
-      ["/setter/config", { method: "PUT", body: { mode: "off", instructions: "Be brief" } }],
-      ["/activities", { body: { contact: { phone: "+14155559698" }, type: "sms", direction: "inbound", body: "Hi", provider: "twilio", provider_message_id: `SMhome${shard}` } }],
-      ["/channels", { body: { kind: "email", address: `home-${shard.toLowerCase()}@acme.test`, provider: "log" } }],
-      [`/channels/${ids.channel_id}`, { method: "DELETE" }],
-      [`/members/${(await addMember(org, "agent")).userId}`, { method: "DELETE" }],
-    ];
-    for (const [path, o] of writes) {
-      const res = await as(path, o);
-      expect(res.status, `${path}: ${await res.clone().text()}`).toBeLessThan(300);
-    }
-    expect(await dump(other)).toEqual(planted);
-    const mine = await as(`/conversations/${c}`);
-    expect(await json(mine)).toMatchObject({ starred: true, archived: true, assigned_to: org.owner.userId, contact: { name: "Renamed" } });
-  }, 60_000);
+      // Writes: each lands in the home shard, the planted copies stay as they were.
+      const planted = await dump(other);
+      const c = ids.conversation_id;
+      const writes: [string, { method?: string; body?: unknown }][] = [
+        ["/contacts", { body: { name: "New", phone: "+14155559699" } }],
+        [`/contacts/${ids.contact_id}`, { method: "PATCH", body: { name: "Renamed" } }],
+        [`/conversations/${c}/star`, { method: "POST" }],
+        [`/conversations/${c}/read`, { method: "POST" }],
+        [`/conversations/${c}/assign`, { body: { assigned_to: org.owner.userId } }],
+        [`/conversations/${c}/archive`, { body: { archived: true } }],
+        [`/conversations/${c}/messages`, { body: { type: "note", body: "A note" } }],
+        [`/conversations/${c}/suggestions/${ids.activity_id}/dismiss`, { method: "POST" }],
+        ["/conversations/views", { method: "PUT", body: { views: (await json(await as("/conversations/views"))).data } }],
+        ["/conversations/sla", { method: "PUT", body: { enabled: true, first_response_minutes: 30, business_hours: null } }],
+        ["/setter/config", { method: "PUT", body: { mode: "off", instructions: "Be brief" } }],
+        [
+          "/activities",
+          {
+            body: {
+              contact: { phone: "+14155559698" },
+              type: "sms",
+              direction: "inbound",
+              body: "Hi",
+              provider: "twilio",
+              provider_message_id: `SMhome${shard}`,
+            },
+          },
+        ],
+        ["/channels", { body: { kind: "email", address: `home-${shard.toLowerCase()}@acme.test`, provider: "log" } }],
+        [`/channels/${ids.channel_id}`, { method: "DELETE" }],
+        [`/members/${(await addMember(org, "agent")).userId}`, { method: "DELETE" }],
+      ];
+      for (const [path, o] of writes) {
+        const res = await as(path, o);
+        expect(res.status, `${path}: ${await res.clone().text()}`).toBeLessThan(300);
+      }
+      expect(await dump(other)).toEqual(planted);
+      const mine = await as(`/conversations/${c}`);
+      expect(await json(mine)).toMatchObject({ starred: true, archived: true, assigned_to: org.owner.userId, contact: { name: "Renamed" } });
+    },
+    60_000,
+  );
 });
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 72, 68, 82, 1, 2, 3, 4]);
@@ -244,10 +296,31 @@ describe("webhooks route by address to the right shard", () => {
     }
     for (const [org, number, email] of setup) {
       const sid = `SMroute${org.orgId.slice(-6)}`;
-      const twilio = { MessageSid: sid, SmsSid: sid, AccountSid: "AC00000000000000000000000000000000", From: "+14155550142", To: number, Body: "Hello by sms", NumMedia: "0" };
+      const twilio = {
+        MessageSid: sid,
+        SmsSid: sid,
+        AccountSid: "AC00000000000000000000000000000000",
+        From: "+14155550142",
+        To: number,
+        Body: "Hello by sms",
+        NumMedia: "0",
+      };
       expect((await twilioPost("/webhooks/twilio/messages", twilio)).status).toBe(200);
-      const postmark = { From: "priya@example.org", FromFull: { Email: "priya@example.org" }, To: email, OriginalRecipient: email, MessageID: `pm-route-${org.orgId}`, Subject: "Hi", TextBody: "Hello by email", Date: new Date().toISOString() };
-      const res = await call("/webhooks/postmark/inbound", { method: "POST", body: postmark, headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` } });
+      const postmark = {
+        From: "priya@example.org",
+        FromFull: { Email: "priya@example.org" },
+        To: email,
+        OriginalRecipient: email,
+        MessageID: `pm-route-${org.orgId}`,
+        Subject: "Hi",
+        TextBody: "Hello by email",
+        Date: new Date().toISOString(),
+      };
+      const res = await call("/webhooks/postmark/inbound", {
+        method: "POST",
+        body: postmark,
+        headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` },
+      });
       expect(res.status).toBe(200);
     }
     for (const [org] of setup) {
@@ -257,9 +330,20 @@ describe("webhooks route by address to the right shard", () => {
       expect(data.map((x: any) => x.last_activity.preview).sort()).toEqual(["Hello by email", "Hello by sms"]);
     }
     // An address no org has: kept in the control database, with no org.
-    const stray = { MessageSid: "SMstray", SmsSid: "SMstray", AccountSid: "AC00000000000000000000000000000000", From: "+14155550142", To: "+14155559619", Body: "Anyone?", NumMedia: "0" };
+    const stray = {
+      MessageSid: "SMstray",
+      SmsSid: "SMstray",
+      AccountSid: "AC00000000000000000000000000000000",
+      From: "+14155550142",
+      To: "+14155559619",
+      Body: "Anyone?",
+      NumMedia: "0",
+    };
     expect((await twilioPost("/webhooks/twilio/messages", stray)).status).toBe(200);
-    expect(await env.DB.prepare("SELECT org_id, reason FROM unroutable_events WHERE payload LIKE '%SMstray%'").first()).toEqual({ org_id: null, reason: "unknown_address" });
+    expect(await env.DB.prepare("SELECT org_id, reason FROM unroutable_events WHERE payload LIKE '%SMstray%'").first()).toEqual({
+      org_id: null,
+      reason: "unknown_address",
+    });
   });
 
   it("a call and its late recording (found by CallSid in whichever shard has it) land in the org's shard", async () => {
@@ -267,7 +351,16 @@ describe("webhooks route by address to the right shard", () => {
     expect((await org.as(org.owner)("/channels", { body: { kind: "sms", address: "+14155559621", provider: "twilio" } })).status).toBe(201);
     const base = { AccountSid: "AC00000000000000000000000000000000", CallSid: "CAshard1", From: "+14155550142", To: "+14155559621", Direction: "inbound" };
     expect((await twilioPost("/webhooks/twilio/calls", { ...base, CallStatus: "completed", CallDuration: "42" })).status).toBe(200);
-    expect((await twilioPost("/webhooks/twilio/calls", { ...base, CallStatus: "completed", TranscriptionText: "Please call me back.", TranscriptionStatus: "completed" })).status).toBe(200);
+    expect(
+      (
+        await twilioPost("/webhooks/twilio/calls", {
+          ...base,
+          CallStatus: "completed",
+          TranscriptionText: "Please call me back.",
+          TranscriptionStatus: "completed",
+        })
+      ).status,
+    ).toBe(200);
     expect(await rowsBy(org.orgId, "activities")).toEqual([1, 0]);
     const { data } = await json(await org.as(org.owner)("/conversations"));
     const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
@@ -301,7 +394,14 @@ describe("queue jobs find their shard", () => {
     expect(twilio).toHaveBeenCalledTimes(1);
     vi.restoreAllMocks();
     // Twilio's callback finds the org by our number (From) and the message in its shard.
-    const callback = { MessageSid: `SMsent${shard}`, SmsSid: `SMsent${shard}`, MessageStatus: "delivered", From: number, To: "+14155550142", AccountSid: "AC00000000000000000000000000000000" };
+    const callback = {
+      MessageSid: `SMsent${shard}`,
+      SmsSid: `SMsent${shard}`,
+      MessageStatus: "delivered",
+      From: number,
+      To: "+14155550142",
+      AccountSid: "AC00000000000000000000000000000000",
+    };
     expect((await twilioPost(`/webhooks/twilio/status?message_id=${sent.id}`, callback)).status).toBe(200);
     const row = await (await shardOf(org.orgId)).prepare("SELECT status, provider_message_id FROM activities WHERE id = ?").bind(sent.id).first();
     expect(row).toEqual({ status: "delivered", provider_message_id: `SMsent${shard}` });
@@ -312,7 +412,13 @@ describe("queue jobs find their shard", () => {
 
   it("an AI job (a call summary) reads and writes the org's shard", async () => {
     const org = await newOrgOn("SHARD_1", "Summaries");
-    const { message } = await ingestOk(org, { contact: { phone: "+14155559641" }, type: "call", direction: "inbound", body: null, call: { status: "completed", duration_seconds: 30, transcript: "Hi, this is Sam. I need to move my appointment on Friday to Monday at 10am please." } });
+    const { message } = await ingestOk(org, {
+      contact: { phone: "+14155559641" },
+      type: "call",
+      direction: "inbound",
+      body: null,
+      call: { status: "completed", duration_seconds: 30, transcript: "Hi, this is Sam. I need to move my appointment on Friday to Monday at 10am please." },
+    });
     await handleAiJob({ ...env, LLM_BASE_URL: undefined } as Bindings, { kind: "summary", orgId: org.orgId, activityId: message.id });
     const row = await (await shardOf(org.orgId)).prepare("SELECT call_summary_status FROM activities WHERE id = ?").bind(message.id).first();
     expect(row).toEqual({ call_summary_status: "ready" });
@@ -338,7 +444,11 @@ describe("view counts and tallies are per shard and exact", () => {
       const { data: counts } = await json(await as("/conversations/views/counts"));
       for (const c of counts) {
         const { data } = await json(await as(`/conversations?view=${c.view_id}&limit=100`));
-        expect({ view: c.key, total: c.total, unread: c.unread }).toEqual({ view: c.key, total: data.length, unread: data.filter((x: any) => x.unread_count > 0).length });
+        expect({ view: c.key, total: c.total, unread: c.unread }).toEqual({
+          view: c.key,
+          total: data.length,
+          unread: data.filter((x: any) => x.unread_count > 0).length,
+        });
       }
     }
     for (const d of shardBindings()) {
@@ -367,7 +477,10 @@ describe("a channel: its address claimed in the control database, its row in the
     // The shard write fails: a row there already holds the address (its unique index), with no route behind it.
     const shard = await shardOf(org.orgId);
     const now = Date.now();
-    await shard.prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', ?, 'log', ?)").bind(crypto.randomUUID(), crypto.randomUUID(), address, now).run();
+    await shard
+      .prepare("INSERT INTO channels (id, org_id, kind, address, provider, created_at) VALUES (?, ?, 'sms', ?, 'log', ?)")
+      .bind(crypto.randomUUID(), crypto.randomUUID(), address, now)
+      .run();
     vi.spyOn(console, "log").mockImplementation(() => {});
     vi.spyOn(console, "error").mockImplementation(() => {});
     const failed = await org.as(org.owner)("/channels", { body: { kind: "sms", address, provider: "twilio" } });
@@ -395,8 +508,18 @@ describe("a channel: its address claimed in the control database, its row in the
     const young = "+14155559661";
     const old = "+14155559662";
     await env.DB.batch([
-      env.DB.prepare("INSERT INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('sms', ?, ?, ?, ?)").bind(young, dead.orgId, crypto.randomUUID(), Date.now() - 5_000),
-      env.DB.prepare("INSERT INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('sms', ?, ?, ?, ?)").bind(old, dead.orgId, crypto.randomUUID(), Date.now() - 120_000),
+      env.DB.prepare("INSERT INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('sms', ?, ?, ?, ?)").bind(
+        young,
+        dead.orgId,
+        crypto.randomUUID(),
+        Date.now() - 5_000,
+      ),
+      env.DB.prepare("INSERT INTO channel_routes (kind, address, org_id, channel_id, created_at) VALUES ('sms', ?, ?, ?, ?)").bind(
+        old,
+        dead.orgId,
+        crypto.randomUUID(),
+        Date.now() - 120_000,
+      ),
     ]);
     vi.spyOn(console, "log").mockImplementation(() => {});
     await expectProblem(await org.as(org.owner)("/channels", { body: { kind: "sms", address: young, provider: "twilio" } }), 409, "conflict");
@@ -429,7 +552,8 @@ async function breakShardOfInbox(orgId: string, broken: () => boolean) {
     const d1 = own[shard] as D1Database;
     const failing = new Proxy(d1, {
       get(target, prop) {
-        if (prop === "batch") return (stmts: D1PreparedStatement[]) => (broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : target.batch(stmts));
+        if (prop === "batch")
+          return (stmts: D1PreparedStatement[]) => (broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : target.batch(stmts));
         const value = Reflect.get(target, prop, target);
         return typeof value === "function" ? value.bind(target) : value;
       },
@@ -483,7 +607,11 @@ describe("removing a member: the control row, then the shard", () => {
     const { message } = await ingestOk(org, { contact: { phone: "+14155559691" } });
     const agent = await addMember(org, "agent");
     expect((await org.as(org.owner)(`/conversations/${message.conversation_id}/assign`, { body: { assigned_to: agent.userId } })).status).toBe(200);
-    await expectProblem(await org.as(org.owner)(`/conversations/${message.conversation_id}/assign`, { body: { assigned_to: crypto.randomUUID() } }), 422, "assignee_not_member");
+    await expectProblem(
+      await org.as(org.owner)(`/conversations/${message.conversation_id}/assign`, { body: { assigned_to: crypto.randomUUID() } }),
+      422,
+      "assignee_not_member",
+    );
   });
 });
 

@@ -1,14 +1,30 @@
 import { describe, expect, it } from "vitest";
 import { addMember, expectProblem, ingestOk, json, minutesAgo, newOrg } from "./helpers";
 
-const weekdays = (start: string, end: string) =>
-  Object.fromEntries(["mon", "tue", "wed", "thu", "fri"].map((d) => [d, [{ start, end }]]));
+const weekdays = (start: string, end: string) => Object.fromEntries(["mon", "tue", "wed", "thu", "fri"].map((d) => [d, [{ start, end }]]));
 
 describe("GET/PUT /conversations/sla", () => {
   it("answers the default until set, then what was set", async () => {
     const org = await newOrg();
-    expect(await json(await org.as(org.owner)("/conversations/sla"))).toEqual({ enabled: true, first_response_minutes: 60, business_hours: null, updated_at: null });
-    const body = { enabled: true, first_response_minutes: 15, business_hours: { timezone: "Europe/Berlin", days: { mon: [{ start: "09:00", end: "12:00" }, { start: "12:00", end: "17:00" }] } } };
+    expect(await json(await org.as(org.owner)("/conversations/sla"))).toEqual({
+      enabled: true,
+      first_response_minutes: 60,
+      business_hours: null,
+      updated_at: null,
+    });
+    const body = {
+      enabled: true,
+      first_response_minutes: 15,
+      business_hours: {
+        timezone: "Europe/Berlin",
+        days: {
+          mon: [
+            { start: "09:00", end: "12:00" },
+            { start: "12:00", end: "17:00" },
+          ],
+        },
+      },
+    };
     const put = await json(await org.as(org.owner)("/conversations/sla", { method: "PUT", body }));
     expect(put).toMatchObject(body);
     expect(Date.parse(put.updated_at)).toBeGreaterThan(Date.now() - 5000);
@@ -25,8 +41,24 @@ describe("GET/PUT /conversations/sla", () => {
       ["start after end", hours({ mon: [{ start: "17:00", end: "09:00" }] })],
       ["25:00", hours({ mon: [{ start: "09:00", end: "25:00" }] })],
       ["9:00 without its zero", hours({ mon: [{ start: "9:00", end: "17:00" }] })],
-      ["overlap", hours({ mon: [{ start: "09:00", end: "13:00" }, { start: "12:00", end: "17:00" }] })],
-      ["unsorted", hours({ mon: [{ start: "13:00", end: "17:00" }, { start: "09:00", end: "12:00" }] })],
+      [
+        "overlap",
+        hours({
+          mon: [
+            { start: "09:00", end: "13:00" },
+            { start: "12:00", end: "17:00" },
+          ],
+        }),
+      ],
+      [
+        "unsorted",
+        hours({
+          mon: [
+            { start: "13:00", end: "17:00" },
+            { start: "09:00", end: "12:00" },
+          ],
+        }),
+      ],
       ["unknown weekday", hours({ funday: [{ start: "09:00", end: "17:00" }] })],
       ["never open", hours({})],
       ["minutes 0", { enabled: true, first_response_minutes: 0, business_hours: null }],
@@ -47,7 +79,10 @@ describe("GET/PUT /conversations/sla", () => {
 describe("sla_due_at and overdue", () => {
   it("an inbound message outside business hours is due the target's minutes after opening", async () => {
     const org = await newOrg();
-    await org.as(org.owner)("/conversations/sla", { method: "PUT", body: { enabled: true, first_response_minutes: 60, business_hours: { timezone: "UTC", days: weekdays("09:00", "17:00") } } });
+    await org.as(org.owner)("/conversations/sla", {
+      method: "PUT",
+      body: { enabled: true, first_response_minutes: 60, business_hours: { timezone: "UTC", days: weekdays("09:00", "17:00") } },
+    });
     // Saturday noon: due Monday 10:00.
     const { message } = await ingestOk(org, { occurred_at: "2026-11-21T12:00:00.000Z" });
     const conv = await json(await org.as(org.owner)(`/conversations/${message.conversation_id}`));
@@ -66,7 +101,25 @@ describe("sla_due_at and overdue", () => {
     expect(await get(waiting)).toMatchObject({ sla_due_at: new Date(Date.parse(since) + 30 * 60_000).toISOString(), overdue: true });
     expect((await get(answered)).sla_due_at).toBeNull();
     expect(await json(await as("/conversations/overdue/count"))).toEqual({ count: 1 });
-    await as("/conversations/sla", { method: "PUT", body: { enabled: true, first_response_minutes: 120, business_hours: { timezone: "UTC", days: { sun: [{ start: "00:00", end: "24:00" }], mon: [{ start: "00:00", end: "24:00" }], tue: [{ start: "00:00", end: "24:00" }], wed: [{ start: "00:00", end: "24:00" }], thu: [{ start: "00:00", end: "24:00" }], fri: [{ start: "00:00", end: "24:00" }], sat: [{ start: "00:00", end: "24:00" }] } } } });
+    await as("/conversations/sla", {
+      method: "PUT",
+      body: {
+        enabled: true,
+        first_response_minutes: 120,
+        business_hours: {
+          timezone: "UTC",
+          days: {
+            sun: [{ start: "00:00", end: "24:00" }],
+            mon: [{ start: "00:00", end: "24:00" }],
+            tue: [{ start: "00:00", end: "24:00" }],
+            wed: [{ start: "00:00", end: "24:00" }],
+            thu: [{ start: "00:00", end: "24:00" }],
+            fri: [{ start: "00:00", end: "24:00" }],
+            sat: [{ start: "00:00", end: "24:00" }],
+          },
+        },
+      },
+    });
     expect((await get(waiting)).sla_due_at).toBe(new Date(Date.parse(since) + 120 * 60_000).toISOString());
     await as("/conversations/sla", { method: "PUT", body: { enabled: false, first_response_minutes: 1, business_hours: null } });
     expect(await get(waiting)).toMatchObject({ sla_due_at: null, overdue: false, awaiting_reply_since: since });

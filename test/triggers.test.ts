@@ -58,14 +58,17 @@ describe("queue dispatch", () => {
     expect(await rowById("activities", job.messageId, "status, provider_message_id")).toEqual({ status: "sent", provider_message_id: "SMdispatch1" });
   });
 
-  it.each(["inbox-ai-dlq", "inbox-send-dlq", "inbox-aiX", "inbox-sends", "mystery", ""])("a batch from %j throws (retried, then dead-lettered), touching nothing", async (queue) => {
-    const { job } = await queuedMessage("sms", `+1415555750${queue.length % 10}`);
-    const provider = vi.spyOn(globalThis, "fetch");
-    const batch = createMessageBatch(queue, [{ id: "m1", timestamp: new Date(), attempts: 1, body: job }]);
-    await expect(Promise.resolve().then(() => worker.queue(batch, env))).rejects.toThrow(/No consumer for queue/);
-    expect(provider).not.toHaveBeenCalled();
-    expect(await rowById("activities", job.messageId, "status")).toEqual({ status: "queued" });
-  });
+  it.each(["inbox-ai-dlq", "inbox-send-dlq", "inbox-aiX", "inbox-sends", "mystery", ""])(
+    "a batch from %j throws (retried, then dead-lettered), touching nothing",
+    async (queue) => {
+      const { job } = await queuedMessage("sms", `+1415555750${queue.length % 10}`);
+      const provider = vi.spyOn(globalThis, "fetch");
+      const batch = createMessageBatch(queue, [{ id: "m1", timestamp: new Date(), attempts: 1, body: job }]);
+      await expect(Promise.resolve().then(() => worker.queue(batch, env))).rejects.toThrow(/No consumer for queue/);
+      expect(provider).not.toHaveBeenCalled();
+      expect(await rowById("activities", job.messageId, "status")).toEqual({ status: "queued" });
+    },
+  );
 });
 
 describe("scheduled dispatch", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type Actor, type TestOrg } from "./helpers";
+import { type Actor, addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type TestOrg } from "./helpers";
 
 type View = { id: string; key: string | null; name: string; system: boolean; position: number; filters: Record<string, unknown> };
 const views = async (org: TestOrg, who: Actor) => (await json(await org.as(who)("/conversations/views"))).data as View[];
@@ -44,7 +44,13 @@ describe("PUT /conversations/views", () => {
     // The read-only fields are ignored, not applied: order comes from the list.
     const reversed = [...read].reverse().map((v, i) => ({ ...v, position: i * 0 + 99, system: !v.system }));
     const moved = await json(await put(org, org.owner, reversed));
-    expect(moved.data.map((v: View) => [v.name, v.position, v.system])).toEqual([["Mine", 0, false], ["All", 1, true], ["Starred", 2, true], ["Recents", 3, true], ["Unread", 4, true]]);
+    expect(moved.data.map((v: View) => [v.name, v.position, v.system])).toEqual([
+      ["Mine", 0, false],
+      ["All", 1, true],
+      ["Starred", 2, true],
+      ["Recents", 3, true],
+      ["Unread", 4, true],
+    ]);
   });
 
   it("a save that lists only new custom views (no ids) deletes every old custom view", async () => {
@@ -92,11 +98,7 @@ describe("PUT /conversations/views", () => {
     const org = await newOrg();
     const sys = await views(org, org.owner);
     const created = await json(
-      await put(org, org.owner, [
-        { name: "Mine, open", filters: { scope: "mine", archived: false } },
-        ...sys.map(asSent),
-        { name: "Everything", filters: {} },
-      ]),
+      await put(org, org.owner, [{ name: "Mine, open", filters: { scope: "mine", archived: false } }, ...sys.map(asSent), { name: "Everything", filters: {} }]),
     );
     expect(created.data.map((v: View) => v.name)).toEqual(["Mine, open", "Unread", "Recents", "Starred", "All", "Everything"]);
     expect(created.data.map((v: View) => v.position)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -131,7 +133,11 @@ describe("PUT /conversations/views", () => {
     await expectProblem(await put(org, org.owner, [...renamed, { name: "dup", filters: {} }, { name: "DUP", filters: {} }]), 422, "system_view_immutable");
 
     const all = sys.map(asSent);
-    const dup = await expectProblem(await put(org, org.owner, [...all, { name: "Hot", filters: {} }, { name: "hot", filters: { starred: true } }]), 422, "invalid_views");
+    const dup = await expectProblem(
+      await put(org, org.owner, [...all, { name: "Hot", filters: {} }, { name: "hot", filters: { starred: true } }]),
+      422,
+      "invalid_views",
+    );
     expect(dup.errors).toEqual([expect.objectContaining({ path: "views.5.name" })]);
     const twice = await expectProblem(await put(org, org.owner, [...all, asSent(sys[0])]), 422, "invalid_views");
     expect(twice.errors?.[0].path).toBe("views.4");
@@ -200,7 +206,11 @@ describe("GET /conversations/views/counts", () => {
         cursor = page.next_cursor;
       } while (cursor);
       const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
-      expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({ view: v.name, total: walked.length, unread: walked.filter((w) => w.unread_count > 0).length });
+      expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({
+        view: v.name,
+        total: walked.length,
+        unread: walked.filter((w) => w.unread_count > 0).length,
+      });
     }
     // Not a vacuous check: the views differ.
     expect(new Set(counts.map((c: { total: number }) => c.total)).size).toBeGreaterThan(3);
@@ -228,7 +238,11 @@ describe("GET /conversations/views/counts", () => {
       for (const v of await views(org, org.owner)) {
         const { data } = await json(await as(`/conversations?view=${v.id}&limit=100`));
         const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
-        expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({ view: v.name, total: data.length, unread: data.filter((x: { unread_count: number }) => x.unread_count > 0).length });
+        expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({
+          view: v.name,
+          total: data.length,
+          unread: data.filter((x: { unread_count: number }) => x.unread_count > 0).length,
+        });
       }
       return counts;
     };
@@ -236,7 +250,7 @@ describe("GET /conversations/views/counts", () => {
     expect(before.find((c: { key: string | null; total: number }) => c.key === "unread").total).toBe(5);
     expect((await as(`/members/${agent.userId}`, { method: "DELETE" })).status).toBe(204);
     const after = await check();
-    expect(after.find((c: { total: number; unread: number; key: string | null }, i: number) => i === 6).total).toBe(6);
+    expect(after.find((_c: { total: number; unread: number; key: string | null }, i: number) => i === 6).total).toBe(6);
   });
 
   it("Recents and other windowed views stay exact at the window's edge (day tallies plus the boundary day)", async () => {
@@ -272,7 +286,11 @@ describe("GET /conversations/views/counts", () => {
     for (const v of mine) {
       const { data } = await json(await as(`/conversations?view=${v.id}&limit=100`));
       const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
-      expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({ view: v.name, total: data.length, unread: data.filter((x: { unread_count: number }) => x.unread_count > 0).length });
+      expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({
+        view: v.name,
+        total: data.length,
+        unread: data.filter((x: { unread_count: number }) => x.unread_count > 0).length,
+      });
     }
     const recents = counts.find((c: { key: string | null }) => c.key === "recents");
     expect(recents.total).toBeGreaterThan(5);
@@ -298,7 +316,14 @@ describe("GET /conversations/views/counts", () => {
       [null, 1],
     ]);
     const custom = (await views(org, org.owner)).find((v) => v.key === null)!;
-    expect((await put(org, org.owner, [...(await views(org, org.owner)).filter((v) => v.key).map(asSent), { id: custom.id, name: "Starred, read", filters: { starred: true, unread: false } }])).status).toBe(200);
+    expect(
+      (
+        await put(org, org.owner, [
+          ...(await views(org, org.owner)).filter((v) => v.key).map(asSent),
+          { id: custom.id, name: "Starred, read", filters: { starred: true, unread: false } },
+        ])
+      ).status,
+    ).toBe(200);
     const third = await json(await as("/conversations/views/counts"));
     expect(third.data.find((c: { view_id: string }) => c.view_id === custom.id).total).toBe(0);
   });

@@ -1,10 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, count, expectProblem, ingestOk, json, newOrg, type TestOrg, shardOf } from "./helpers";
+import { call, count, expectProblem, ingestOk, json, newOrg, shardOf, type TestOrg } from "./helpers";
 
 const basic = `Basic ${btoa("postmark-hook:hook-secret")}`;
-const post = (path: string, body: unknown, auth: string | null = basic) =>
-  call(path, { method: "POST", body, headers: auth ? { authorization: auth } : {} });
+const post = (path: string, body: unknown, auth: string | null = basic) => call(path, { method: "POST", body, headers: auth ? { authorization: auth } : {} });
 
 let n = 0;
 async function orgWithInbox(): Promise<{ org: TestOrg; address: string }> {
@@ -37,7 +36,10 @@ const inbound = (to: string, over: Record<string, unknown> = {}) => ({
   HtmlBody: "<p>Hello, forms attached.</p>",
   StrippedTextReply: "Hello, forms attached.",
   Tag: "",
-  Headers: [{ Name: "X-Spam-Status", Value: "No" }, { Name: "Message-ID", Value: "<abc@example.org>" }],
+  Headers: [
+    { Name: "X-Spam-Status", Value: "No" },
+    { Name: "Message-ID", Value: "<abc@example.org>" },
+  ],
   Attachments: [{ Name: "forms.pdf", Content: pdf, ContentType: "application/pdf", ContentLength: 13, ContentID: "" }],
   ...over,
 });
@@ -50,8 +52,15 @@ describe("POST /webhooks/postmark/inbound", () => {
     expect(data[0]).toMatchObject({ contact: { name: "Priya Raman", email: "priya@example.org" }, unread_count: 1 });
     const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
     expect(thread[0]).toMatchObject({
-      type: "email", direction: "inbound", subject: "New patient forms", body: "Hello, forms attached.", html: "<p>Hello, forms attached.</p>",
-      from: "priya@example.org", to: address, provider: "postmark", provider_message_id: "73e6d360-66eb-11e1-8e72-a8904824019b",
+      type: "email",
+      direction: "inbound",
+      subject: "New patient forms",
+      body: "Hello, forms attached.",
+      html: "<p>Hello, forms attached.</p>",
+      from: "priya@example.org",
+      to: address,
+      provider: "postmark",
+      provider_message_id: "73e6d360-66eb-11e1-8e72-a8904824019b",
       occurred_at: "2026-11-24T10:15:00.000Z",
       media: [expect.objectContaining({ filename: "forms.pdf", content_type: "application/pdf", size: 13 })],
     });
@@ -83,14 +92,21 @@ describe("POST /webhooks/postmark/inbound", () => {
     expect(thread[0]).toMatchObject({ body: "Hello, forms attached.", provider_message_id: "m-bad-attachment" });
     expect(thread[0].media.map((m: any) => m.filename)).toEqual(["broken.pdf", "forms.pdf"]);
     const rows = await (await shardOf(org.orgId)).prepare("SELECT filename, status, size FROM media WHERE org_id = ? ORDER BY filename").bind(org.orgId).all();
-    expect(rows.results).toEqual([{ filename: "broken.pdf", status: "failed", size: 0 }, { filename: "forms.pdf", status: "ready", size: 13 }]);
+    expect(rows.results).toEqual([
+      { filename: "broken.pdf", status: "failed", size: 0 },
+      { filename: "forms.pdf", status: "ready", size: 13 },
+    ]);
     expect(await env.MEDIA.get(`orgs/${org.orgId}/media/${thread[0].media[0].id}`)).toBeNull();
     expect(await count("unroutable_events", "org_id = ?", org.orgId)).toBe(0);
   });
 
   it("a body that is not JSON, once authenticated, is kept (200), not refused", async () => {
     const before = await count("unroutable_events", "provider = 'postmark' AND reason = 'invalid_payload'");
-    const res = await call("/webhooks/postmark/inbound", { method: "POST", raw: '{"MessageID": "trunc', headers: { authorization: basic, "content-type": "application/json" } });
+    const res = await call("/webhooks/postmark/inbound", {
+      method: "POST",
+      raw: '{"MessageID": "trunc',
+      headers: { authorization: basic, "content-type": "application/json" },
+    });
     expect(res.status).toBe(200);
     expect(await count("unroutable_events", "provider = 'postmark' AND reason = 'invalid_payload'")).toBe(before + 1);
   });
@@ -114,22 +130,58 @@ describe("POST /webhooks/postmark/inbound", () => {
 describe("POST /webhooks/postmark/events", () => {
   async function outboundEmail() {
     const { org, address } = await orgWithInbox();
-    const { message } = await ingestOk(org, { contact: { email: "priya@example.org" }, type: "email", direction: "outbound", provider: "postmark", provider_message_id: `pm-${crypto.randomUUID()}`, from: address, to: "priya@example.org", subject: "Hi" });
+    const { message } = await ingestOk(org, {
+      contact: { email: "priya@example.org" },
+      type: "email",
+      direction: "outbound",
+      provider: "postmark",
+      provider_message_id: `pm-${crypto.randomUUID()}`,
+      from: address,
+      to: "priya@example.org",
+      subject: "Hi",
+    });
     const read = async () => (await json(await org.as(org.owner)(`/conversations/${message.conversation_id}/messages`))).data[0];
-    const event = (over: Record<string, unknown>) => ({ MessageID: message.provider_message_id, Metadata: { message_id: message.id }, Recipient: "priya@example.org", ServerID: 23, MessageStream: "outbound", Tag: "", ...over });
+    const event = (over: Record<string, unknown>) => ({
+      MessageID: message.provider_message_id,
+      Metadata: { message_id: message.id },
+      Recipient: "priya@example.org",
+      ServerID: 23,
+      MessageStream: "outbound",
+      Tag: "",
+      ...over,
+    });
     return { read, event };
   }
 
   it("Delivery → delivered", async () => {
     const { read, event } = await outboundEmail();
-    expect((await post("/webhooks/postmark/events", event({ RecordType: "Delivery", DeliveredAt: "2026-11-24T10:16:00Z", Details: "Test delivery" }))).status).toBe(200);
+    expect(
+      (await post("/webhooks/postmark/events", event({ RecordType: "Delivery", DeliveredAt: "2026-11-24T10:16:00Z", Details: "Test delivery" }))).status,
+    ).toBe(200);
     expect((await read()).status).toBe("delivered");
   });
 
   it("Bounce → undelivered with TypeCode and Description; final", async () => {
     const { read, event } = await outboundEmail();
-    await post("/webhooks/postmark/events", event({ RecordType: "Bounce", ID: 4323372036854775, Type: "HardBounce", TypeCode: 1, Name: "Hard bounce", Description: "The server was unable to deliver your message (ex: unknown user, mailbox not found).", Email: "priya@example.org", BouncedAt: "2026-11-24T10:16:00Z", Inactive: true, CanActivate: true }));
-    expect(await read()).toMatchObject({ status: "undelivered", error: { code: "1", message: "The server was unable to deliver your message (ex: unknown user, mailbox not found)." } });
+    await post(
+      "/webhooks/postmark/events",
+      event({
+        RecordType: "Bounce",
+        ID: 4323372036854775,
+        Type: "HardBounce",
+        TypeCode: 1,
+        Name: "Hard bounce",
+        Description: "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
+        Email: "priya@example.org",
+        BouncedAt: "2026-11-24T10:16:00Z",
+        Inactive: true,
+        CanActivate: true,
+      }),
+    );
+    expect(await read()).toMatchObject({
+      status: "undelivered",
+      error: { code: "1", message: "The server was unable to deliver your message (ex: unknown user, mailbox not found)." },
+    });
     await post("/webhooks/postmark/events", event({ RecordType: "Delivery" }));
     expect((await read()).status).toBe("undelivered");
   });
@@ -139,7 +191,9 @@ describe("POST /webhooks/postmark/events", () => {
     const kept = (reason: string) => count("unroutable_events", "provider = 'postmark' AND reason = ?", reason);
     const [invalid, unknown] = [await kept("invalid_payload"), await kept("unknown_message")];
     for (const raw of ["not json", "[1, 2]", "null"]) {
-      expect((await call("/webhooks/postmark/events", { method: "POST", raw, headers: { authorization: basic, "content-type": "application/json" } })).status).toBe(200);
+      expect(
+        (await call("/webhooks/postmark/events", { method: "POST", raw, headers: { authorization: basic, "content-type": "application/json" } })).status,
+      ).toBe(200);
     }
     expect(await kept("invalid_payload")).toBe(invalid + 3);
     expect((await post("/webhooks/postmark/events", event({ RecordType: "Delivery", Metadata: { message_id: crypto.randomUUID() } }))).status).toBe(200);
@@ -149,7 +203,13 @@ describe("POST /webhooks/postmark/events", () => {
 
   it("SpamComplaint → error only", async () => {
     const { read, event } = await outboundEmail();
-    await post("/webhooks/postmark/events", event({ RecordType: "SpamComplaint", Type: "SpamComplaint", TypeCode: 512, Description: "The subscriber explicitly marked this message as spam." }));
-    expect(await read()).toMatchObject({ status: "sent", error: { code: "spam_complaint", message: "The subscriber explicitly marked this message as spam." } });
+    await post(
+      "/webhooks/postmark/events",
+      event({ RecordType: "SpamComplaint", Type: "SpamComplaint", TypeCode: 512, Description: "The subscriber explicitly marked this message as spam." }),
+    );
+    expect(await read()).toMatchObject({
+      status: "sent",
+      error: { code: "spam_complaint", message: "The subscriber explicitly marked this message as spam." },
+    });
   });
 });

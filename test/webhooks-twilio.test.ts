@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { addMember, call, connect, count, expectProblem, ingestOk, json, newOrg, twilioPost, twilioSign, type TestOrg } from "./helpers";
+import { addMember, call, connect, count, expectProblem, ingestOk, json, newOrg, type TestOrg, twilioPost, twilioSign } from "./helpers";
 
 const sign = twilioSign;
 const post = twilioPost;
@@ -15,11 +15,27 @@ async function orgWithNumber(): Promise<{ org: TestOrg; number: string }> {
 
 // Every parameter Twilio documents for an incoming message, not just the ones we use.
 const inboundSms = (to: string, over: Record<string, string> = {}) => ({
-  ToCountry: "US", ToState: "CA", SmsMessageSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d", NumMedia: "0", ToCity: "SAN FRANCISCO",
-  FromZip: "94105", SmsSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d", FromState: "CA", SmsStatus: "received", FromCity: "SAN FRANCISCO",
-  Body: "Is Tuesday still free?", FromCountry: "US", To: to, MessagingServiceSid: "MG00000000000000000000000000000000",
-  ToZip: "94105", NumSegments: "1", ReferralNumMedia: "0", MessageSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d",
-  AccountSid: "AC00000000000000000000000000000000", From: "+14155550142", ApiVersion: "2010-04-01",
+  ToCountry: "US",
+  ToState: "CA",
+  SmsMessageSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d",
+  NumMedia: "0",
+  ToCity: "SAN FRANCISCO",
+  FromZip: "94105",
+  SmsSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d",
+  FromState: "CA",
+  SmsStatus: "received",
+  FromCity: "SAN FRANCISCO",
+  Body: "Is Tuesday still free?",
+  FromCountry: "US",
+  To: to,
+  MessagingServiceSid: "MG00000000000000000000000000000000",
+  ToZip: "94105",
+  NumSegments: "1",
+  ReferralNumMedia: "0",
+  MessageSid: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d",
+  AccountSid: "AC00000000000000000000000000000000",
+  From: "+14155550142",
+  ApiVersion: "2010-04-01",
   ...over,
 });
 
@@ -37,7 +53,15 @@ describe("POST /webhooks/twilio/messages", () => {
     expect(data).toHaveLength(1);
     expect(data[0]).toMatchObject({ contact: { phone: "+14155550142" }, unread_count: 1, last_activity: { preview: "Is Tuesday still free?" } });
     const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
-    expect(thread[0]).toMatchObject({ type: "sms", direction: "inbound", status: "received", provider: "twilio", provider_message_id: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d", from: "+14155550142", to: number });
+    expect(thread[0]).toMatchObject({
+      type: "sms",
+      direction: "inbound",
+      status: "received",
+      provider: "twilio",
+      provider_message_id: "SM8a1f0c2d3e4f5a6b7c8d9e0f1a2b3c4d",
+      from: "+14155550142",
+      to: number,
+    });
     expect((await json(await other.org.as(other.org.owner)("/conversations"))).data).toHaveLength(0);
   });
 
@@ -83,7 +107,10 @@ describe("POST /webhooks/twilio/messages", () => {
       return new Response(jpeg, { headers: { "content-type": "image/jpeg" } });
     });
     const url = "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/SMmms/Media/ME0000";
-    const res = await post("/webhooks/twilio/messages", inboundSms(number, { MessageSid: "SMmms", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg", Body: "" }));
+    const res = await post(
+      "/webhooks/twilio/messages",
+      inboundSms(number, { MessageSid: "SMmms", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg", Body: "" }),
+    );
     expect(res.status).toBe(200);
     const { data } = await json(await org.as(org.owner)("/conversations"));
     const { data: thread } = await json(await org.as(org.owner)(`/conversations/${data[0].id}/messages`));
@@ -95,7 +122,10 @@ describe("POST /webhooks/twilio/messages", () => {
     expect(seen).toHaveLength(1);
     expect(seen[0].headers.get("authorization")).toBe(`Basic ${btoa("AC00000000000000000000000000000000:twilio-test-token")}`);
     // A redelivery names the same media and copies nothing again.
-    await post("/webhooks/twilio/messages", inboundSms(number, { MessageSid: "SMmms", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg", Body: "" }));
+    await post(
+      "/webhooks/twilio/messages",
+      inboundSms(number, { MessageSid: "SMmms", NumMedia: "1", MediaUrl0: url, MediaContentType0: "image/jpeg", Body: "" }),
+    );
     expect(await count("media", "org_id = ?", org.orgId)).toBe(1);
     expect(seen).toHaveLength(1);
   });
@@ -129,8 +159,15 @@ describe("POST /webhooks/twilio/messages", () => {
 
 describe("POST /webhooks/twilio/status", () => {
   const statusParams = (from: string, sid: string, status: string, over: Record<string, string> = {}) => ({
-    ApiVersion: "2010-04-01", MessageStatus: status, SmsSid: sid, SmsStatus: status, To: "+14155550142", From: from,
-    MessageSid: sid, AccountSid: "AC00000000000000000000000000000000", ...over,
+    ApiVersion: "2010-04-01",
+    MessageStatus: status,
+    SmsSid: sid,
+    SmsStatus: status,
+    To: "+14155550142",
+    From: from,
+    MessageSid: sid,
+    AccountSid: "AC00000000000000000000000000000000",
+    ...over,
   });
 
   it("delivered, sent, queued in that order → delivered; then undelivered is final, with its error", async () => {
@@ -141,7 +178,10 @@ describe("POST /webhooks/twilio/status", () => {
     }
     const status = async () => (await json(await org.as(org.owner)(`/conversations/${message.conversation_id}/messages`))).data[0];
     expect((await status()).status).toBe("delivered");
-    await post("/webhooks/twilio/status", statusParams(number, "SMout1", "undelivered", { ErrorCode: "30003", ErrorMessage: "Unreachable destination handset" }));
+    await post(
+      "/webhooks/twilio/status",
+      statusParams(number, "SMout1", "undelivered", { ErrorCode: "30003", ErrorMessage: "Unreachable destination handset" }),
+    );
     expect(await status()).toMatchObject({ status: "undelivered", error: { code: "30003", message: "Unreachable destination handset" } });
     await post("/webhooks/twilio/status", statusParams(number, "SMout1", "read"));
     expect((await status()).status).toBe("undelivered");
@@ -151,7 +191,9 @@ describe("POST /webhooks/twilio/status", () => {
     const { org, number } = await orgWithNumber();
     expect((await post("/webhooks/twilio/status", statusParams(number, "SMunknown", "delivered"))).status).toBe(200);
     const { data } = await json(await org.as(org.owner)("/webhooks/unroutable"));
-    expect(data).toEqual([expect.objectContaining({ provider: "twilio", reason: "unknown_message", payload: expect.objectContaining({ MessageSid: "SMunknown" }) })]);
+    expect(data).toEqual([
+      expect.objectContaining({ provider: "twilio", reason: "unknown_message", payload: expect.objectContaining({ MessageSid: "SMunknown" }) }),
+    ]);
     const agent = await addMember(org, "agent");
     await expectProblem(await org.as(agent)("/webhooks/unroutable"), 403, "forbidden");
     const other = await newOrg("Other");
@@ -169,17 +211,51 @@ describe("POST /webhooks/twilio/status", () => {
 
 describe("POST /webhooks/twilio/calls", () => {
   const callStatus = (to: string, sid: string, status: string, over: Record<string, string> = {}) => ({
-    AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01", CallSid: sid, CallStatus: status, CallDuration: "95",
-    Called: to, CalledCity: "SAN FRANCISCO", CalledCountry: "US", CalledState: "CA", CalledZip: "94105", Caller: "+14155550142",
-    CallerCity: "SAN FRANCISCO", CallerCountry: "US", CallerState: "CA", CallerZip: "94105", Direction: "inbound", Duration: "2",
-    From: "+14155550142", FromCity: "SAN FRANCISCO", FromCountry: "US", FromState: "CA", FromZip: "94105", SipResponseCode: "200",
-    Timestamp: "Tue, 24 Nov 2026 10:00:00 +0000", To: to, ToCity: "SAN FRANCISCO", ToCountry: "US", ToState: "CA", ToZip: "94105",
-    CallbackSource: "call-progress-events", SequenceNumber: "0", ...over,
+    AccountSid: "AC00000000000000000000000000000000",
+    ApiVersion: "2010-04-01",
+    CallSid: sid,
+    CallStatus: status,
+    CallDuration: "95",
+    Called: to,
+    CalledCity: "SAN FRANCISCO",
+    CalledCountry: "US",
+    CalledState: "CA",
+    CalledZip: "94105",
+    Caller: "+14155550142",
+    CallerCity: "SAN FRANCISCO",
+    CallerCountry: "US",
+    CallerState: "CA",
+    CallerZip: "94105",
+    Direction: "inbound",
+    Duration: "2",
+    From: "+14155550142",
+    FromCity: "SAN FRANCISCO",
+    FromCountry: "US",
+    FromState: "CA",
+    FromZip: "94105",
+    SipResponseCode: "200",
+    Timestamp: "Tue, 24 Nov 2026 10:00:00 +0000",
+    To: to,
+    ToCity: "SAN FRANCISCO",
+    ToCountry: "US",
+    ToState: "CA",
+    ToZip: "94105",
+    CallbackSource: "call-progress-events",
+    SequenceNumber: "0",
+    ...over,
   });
   const transcription = (sid: string) => ({
-    AccountSid: "AC00000000000000000000000000000000", ApiVersion: "2010-04-01", CallSid: sid, TranscriptionSid: "TR0000", TranscriptionStatus: "completed",
-    TranscriptionText: "Hi, this is Maria. Can we move my cleaning to Tuesday?", TranscriptionType: "fast", TranscriptionUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Transcriptions/TR0000",
-    RecordingSid: "RE0000", RecordingUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0000", url: "https://inbox.test/webhooks/twilio/calls",
+    AccountSid: "AC00000000000000000000000000000000",
+    ApiVersion: "2010-04-01",
+    CallSid: sid,
+    TranscriptionSid: "TR0000",
+    TranscriptionStatus: "completed",
+    TranscriptionText: "Hi, this is Maria. Can we move my cleaning to Tuesday?",
+    TranscriptionType: "fast",
+    TranscriptionUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Transcriptions/TR0000",
+    RecordingSid: "RE0000",
+    RecordingUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0000",
+    url: "https://inbox.test/webhooks/twilio/calls",
   });
   const theCall = async (org: TestOrg) => {
     const { data } = await json(await org.as(org.owner)("/conversations"));
@@ -193,7 +269,16 @@ describe("POST /webhooks/twilio/calls", () => {
     expect((await post("/webhooks/twilio/calls", transcription("CA1"))).status).toBe(200);
     const { calls } = await theCall(org);
     expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatchObject({ direction: "inbound", status: "completed", provider_message_id: "CA1", call: { duration_seconds: 95, transcript: "Hi, this is Maria. Can we move my cleaning to Tuesday?", summary_status: expect.stringMatching(/^(pending|ready)$/) } });
+    expect(calls[0]).toMatchObject({
+      direction: "inbound",
+      status: "completed",
+      provider_message_id: "CA1",
+      call: {
+        duration_seconds: 95,
+        transcript: "Hi, this is Maria. Can we move my cleaning to Tuesday?",
+        summary_status: expect.stringMatching(/^(pending|ready)$/),
+      },
+    });
   });
 
   it("transcription first (no number on it), then status → the same one call with both, and nothing left waiting", async () => {
@@ -211,7 +296,9 @@ describe("POST /webhooks/twilio/calls", () => {
   it("an early transcription waits 24 h: older, it is not applied and stays unroutable", async () => {
     const { org, number } = await orgWithNumber();
     expect((await post("/webhooks/twilio/calls", transcription("CA9"))).status).toBe(200);
-    await env.DB.prepare("UPDATE unroutable_events SET received_at = ? WHERE waiting_for = 'CA9'").bind(Date.now() - 25 * 3_600_000).run();
+    await env.DB.prepare("UPDATE unroutable_events SET received_at = ? WHERE waiting_for = 'CA9'")
+      .bind(Date.now() - 25 * 3_600_000)
+      .run();
     expect((await post("/webhooks/twilio/calls", callStatus(number, "CA9", "completed"))).status).toBe(200);
     const { calls } = await theCall(org);
     expect(calls).toHaveLength(1);
@@ -232,13 +319,21 @@ describe("POST /webhooks/twilio/calls", () => {
   });
 
   const recording = (sid: string, seconds: string, url = `https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE${sid}`) => ({
-    AccountSid: "AC00000000000000000000000000000000", CallSid: sid, RecordingSid: `RE${sid}`, RecordingUrl: url,
-    RecordingStatus: "completed", RecordingDuration: seconds, RecordingChannels: "1", RecordingSource: "DialVerb",
+    AccountSid: "AC00000000000000000000000000000000",
+    CallSid: sid,
+    RecordingSid: `RE${sid}`,
+    RecordingUrl: url,
+    RecordingStatus: "completed",
+    RecordingDuration: seconds,
+    RecordingChannels: "1",
+    RecordingSource: "DialVerb",
   });
 
   it("a recording's length never overwrites the call's own duration; it fills in only when the call has none", async () => {
     const { org, number } = await orgWithNumber();
-    vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response(new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0]), { headers: { "content-type": "audio/mpeg" } }));
+    vi.spyOn(globalThis, "fetch").mockImplementation(
+      async () => new Response(new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0]), { headers: { "content-type": "audio/mpeg" } }),
+    );
     await post("/webhooks/twilio/calls", callStatus(number, "CA42", "completed", { CallDuration: "42" }));
     expect((await post("/webhooks/twilio/calls", recording("CA42", "40"))).status).toBe(200);
     expect((await theCall(org)).calls[0].call.duration_seconds).toBe(42);
@@ -256,7 +351,9 @@ describe("POST /webhooks/twilio/calls", () => {
 
   it("a transcript or recording after the call is announced (message.updated) and refreshes the thread preview", async () => {
     const { org, number } = await orgWithNumber();
-    vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response(new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0]), { headers: { "content-type": "audio/mpeg" } }));
+    vi.spyOn(globalThis, "fetch").mockImplementation(
+      async () => new Response(new Uint8Array([0x49, 0x44, 0x33, 3, 0, 0]), { headers: { "content-type": "audio/mpeg" } }),
+    );
     await post("/webhooks/twilio/calls", callStatus(number, "CA50", "completed", { CallDuration: "42" }));
     const before = await theCall(org);
     expect(before.conversation.last_activity.preview).toBe("Call (completed)");
@@ -270,7 +367,10 @@ describe("POST /webhooks/twilio/calls", () => {
       const after = await theCall(org);
       expect(after.conversation.last_activity.preview).toContain("move my cleaning");
       // The summary job announces the call once more, on its own time: wait for it first.
-      await socket.next((e) => e.type === "message.updated" && e.data.id === before.calls[0].id && e.data.call.summary_status !== "pending", "the summary's message.updated");
+      await socket.next(
+        (e) => e.type === "message.updated" && e.data.id === before.calls[0].id && e.data.call.summary_status !== "pending",
+        "the summary's message.updated",
+      );
       // A redelivered transcription changes nothing and announces nothing more.
       const seen = socket.seen.length;
       await post("/webhooks/twilio/calls", transcription("CA50"));
@@ -301,8 +401,15 @@ describe("POST /webhooks/twilio/calls", () => {
     });
     await post("/webhooks/twilio/calls", callStatus(number, "CA5", "completed"));
     await post("/webhooks/twilio/calls", {
-      AccountSid: "AC00000000000000000000000000000000", CallSid: "CA5", RecordingSid: "RE5", RecordingUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE5",
-      RecordingStatus: "completed", RecordingDuration: "94", RecordingChannels: "1", RecordingSource: "DialVerb", RecordingStartTime: "Tue, 24 Nov 2026 10:00:01 +0000",
+      AccountSid: "AC00000000000000000000000000000000",
+      CallSid: "CA5",
+      RecordingSid: "RE5",
+      RecordingUrl: "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE5",
+      RecordingStatus: "completed",
+      RecordingDuration: "94",
+      RecordingChannels: "1",
+      RecordingSource: "DialVerb",
+      RecordingStartTime: "Tue, 24 Nov 2026 10:00:01 +0000",
     });
     for (let i = 0; i < 50 && (await count("media", "org_id = ? AND status = 'ready'", org.orgId)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
     const { calls } = await theCall(org);

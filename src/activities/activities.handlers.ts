@@ -1,11 +1,11 @@
-import { toMessage } from "../conversations/present";
+import type { z } from "@hono/zod-openapi";
 import { settings } from "../config/settings";
+import { toMessage } from "../conversations/present";
 import type { AppRouteHandler } from "../env";
 import { invalid } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
-import type { IngestInput } from "../org-inbox/ingest";
 import { inbox } from "../org-inbox/client";
-import type { z } from "@hono/zod-openapi";
+import type { IngestInput } from "../org-inbox/ingest";
 import type * as R from "./activities.routes";
 import type { IngestBody } from "./activities.routes";
 

@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { CALL_STATUSES, DIRECTIONS, INGEST_TYPES } from "../db/enums";
 import { MessageSchema } from "../conversations/schemas";
-import { pickErrors } from "../lib/errors";
+import { CALL_STATUSES, DIRECTIONS, INGEST_TYPES } from "../db/enums";
 import { apiRoute } from "../http/route";
-import { DisplayUrl, Uuid, jsonBody, jsonContent } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { DisplayUrl, jsonBody, jsonContent, Uuid } from "../lib/schemas";
 
 const Name = z.string().trim().min(1).max(200).nullable().optional();
 
@@ -47,16 +47,20 @@ export const IngestBody = z
 
 const IngestResult = z.object({ message: MessageSchema, duplicate: z.boolean() }).openapi("IngestResult");
 
-export const ingestActivity = apiRoute("admin", {
-  method: "post",
-  path: "/activities",
-  operationId: "ingestActivity",
-  tags: ["Ingestion"],
-  summary: "Record a touchpoint from an integration (deduped by provider + provider_message_id)",
-  request: { body: jsonBody(IngestBody) },
-  responses: {
-    200: jsonContent(IngestResult, "Already stored: the existing row, duplicate true"),
-    201: jsonContent(IngestResult, "Stored"),
-    ...pickErrors(422),
+export const ingestActivity = apiRoute(
+  "admin",
+  {
+    method: "post",
+    path: "/activities",
+    operationId: "ingestActivity",
+    tags: ["Ingestion"],
+    summary: "Record a touchpoint from an integration (deduped by provider + provider_message_id)",
+    request: { body: jsonBody(IngestBody) },
+    responses: {
+      200: jsonContent(IngestResult, "Already stored: the existing row, duplicate true"),
+      201: jsonContent(IngestResult, "Stored"),
+      ...pickErrors(422),
+    },
   },
-}, { idempotent: true });
+  { idempotent: true },
+);

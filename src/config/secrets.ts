@@ -76,12 +76,9 @@ const postmarkProblems = (env: Bindings): ConfigProblem[] =>
 /** Every secret a route depends on that is missing, short or malformed (GET /health). */
 export function configProblems(env: Bindings): ConfigProblem[] {
   const auth = authConfig(env);
-  const problems = [
-    "setting" in auth ? auth : null,
-    mediaProblem(env),
-    twilioProblem(env),
-    ...postmarkProblems(env),
-  ].filter((p): p is ConfigProblem => p !== null);
+  const problems = ["setting" in auth ? auth : null, mediaProblem(env), twilioProblem(env), ...postmarkProblems(env)].filter(
+    (p): p is ConfigProblem => p !== null,
+  );
   problems.forEach(report);
   return problems;
 }

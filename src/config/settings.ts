@@ -77,7 +77,12 @@ const text = z.string();
 /** A comma-separated list of binding names (SHARD_0, SHARD_1, …): at least one, none twice. */
 const bindingNames = z
   .string()
-  .transform((s) => s.split(",").map((n) => n.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(",")
+      .map((n) => n.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z
       .array(z.string().regex(/^[A-Z][A-Z0-9_]*$/))

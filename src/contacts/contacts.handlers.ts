@@ -3,9 +3,9 @@ import type { AppRouteHandler } from "../env";
 import { decodeCursor, idCursor, page } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
+import { inbox } from "../org-inbox/client";
 import type * as R from "./contacts.routes";
 import { findContact, searchContacts, toContact } from "./queries";
-import { inbox } from "../org-inbox/client";
 
 export const listContacts: AppRouteHandler<typeof R.listContacts> = async (c) => {
   const { q, limit = 25, cursor } = c.req.valid("query");

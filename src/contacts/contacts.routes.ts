@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../http/route";
-import { Cursor, IdParam, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { Cursor, IdParam, jsonBody, jsonContent, Limit, listOf, readOnly, Timestamp, Uuid } from "../lib/schemas";
 
 export const ContactSchema = z
   .object({
@@ -15,7 +15,12 @@ export const ContactSchema = z
   .openapi("Contact");
 
 const Name = z.string().trim().min(1).max(200);
-const Phone = z.string().trim().min(1).max(40).openapi({ example: "+14155550123", description: "Any format; stored as E.164 (DEFAULT_PHONE_REGION when no country code)" });
+const Phone = z
+  .string()
+  .trim()
+  .min(1)
+  .max(40)
+  .openapi({ example: "+14155550123", description: "Any format; stored as E.164 (DEFAULT_PHONE_REGION when no country code)" });
 const Email = z.string().trim().email().max(320);
 export const ContactParam = IdParam("contact_id");
 

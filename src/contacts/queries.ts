@@ -1,6 +1,6 @@
-import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { contacts, type Contact } from "../db/schema";
+import { type Contact, contacts } from "../db/schema";
 import { iso } from "../lib/time";
 
 export const toContact = (ct: Contact) => ({
@@ -13,15 +13,21 @@ export const toContact = (ct: Contact) => ({
 });
 
 export const findContact = (d: Db, orgId: string, id: string) =>
-  d.select().from(contacts).where(and(eq(contacts.orgId, orgId), eq(contacts.id, id))).get();
+  d
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.orgId, orgId), eq(contacts.id, id)))
+    .get();
 
 /** The contact that already holds this phone or email in the org, if any. */
 export const findByAddress = (d: Db, orgId: string, phone: string | null | undefined, email: string | null | undefined) => {
-  const match = [phone ? eq(contacts.phone, phone) : undefined, email ? eq(contacts.email, email) : undefined].filter(
-    (x): x is SQL => x !== undefined,
-  );
+  const match = [phone ? eq(contacts.phone, phone) : undefined, email ? eq(contacts.email, email) : undefined].filter((x): x is SQL => x !== undefined);
   if (!match.length) return Promise.resolve(undefined);
-  return d.select().from(contacts).where(and(eq(contacts.orgId, orgId), or(...match))).get();
+  return d
+    .select()
+    .from(contacts)
+    .where(and(eq(contacts.orgId, orgId), or(...match)))
+    .get();
 };
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (m) => `\\${m}`);

@@ -3,10 +3,19 @@ import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { inbox } from "../org-inbox/client";
 import type { StateChange } from "../org-inbox/state";
+import { findMemberView } from "../views/queries";
 import type * as R from "./conversations.routes";
 import { toConversation, toMessage, toSuggestion } from "./present";
-import { findMemberView } from "../views/queries";
-import { conversationWhere, findActivity, type ConversationFilter, type ConversationWithContact, listConversations as listRows, listThread, mediaFor, selectConversation } from "./queries";
+import {
+  type ConversationFilter,
+  type ConversationWithContact,
+  conversationWhere,
+  findActivity,
+  listConversations as listRows,
+  listThread,
+  mediaFor,
+  selectConversation,
+} from "./queries";
 
 const render = (row: ConversationWithContact) => toConversation(row.conversation, row.contact);
 
@@ -52,7 +61,11 @@ export const listMessages: AppRouteHandler<typeof R.listMessages> = async (c) =>
   ]);
   if (!exists) throw notFound("Conversation");
   const { data, next_cursor } = page(rows, limit, (last) => [last.occurredAt, last.id]);
-  const media = await mediaFor(d, orgId, data.flatMap((a) => (a.callRecordingMediaId ? [...a.mediaIds, a.callRecordingMediaId] : a.mediaIds)));
+  const media = await mediaFor(
+    d,
+    orgId,
+    data.flatMap((a) => (a.callRecordingMediaId ? [...a.mediaIds, a.callRecordingMediaId] : a.mediaIds)),
+  );
   const out = await Promise.all(data.map((a) => (a.type === "suggestion" ? toSuggestion(a) : toMessage(c.env, a, media))));
   return c.json({ data: out, next_cursor }, 200);
 };
@@ -77,10 +90,7 @@ export const markRead: AppRouteHandler<typeof R.markRead> = async (c) =>
 export const markUnread: AppRouteHandler<typeof R.markUnread> = async (c) =>
   c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "unread" }), 200);
 export const archive: AppRouteHandler<typeof R.archive> = async (c) =>
-  c.json(
-    await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "archive", archived: c.req.valid("json").archived }),
-    200,
-  );
+  c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "archive", archived: c.req.valid("json").archived }), 200);
 export const assign: AppRouteHandler<typeof R.assign> = async (c) => {
   const assignedTo = c.req.valid("json").assigned_to?.toLowerCase() ?? null;
   return c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "assign", assignedTo }), 200);

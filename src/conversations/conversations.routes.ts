@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { SCOPES } from "../db/enums";
 import { ContactParam } from "../contacts/contacts.routes";
-import { pickErrors } from "../lib/errors";
+import { SCOPES } from "../db/enums";
 import { apiRoute } from "../http/route";
-import { Cursor, IdParam, Limit, QueryBool, Uuid, jsonBody, jsonContent, listOf } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { Cursor, IdParam, jsonBody, jsonContent, Limit, listOf, QueryBool, Uuid } from "../lib/schemas";
 import { ConversationDetailSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
 
 const tags = ["Conversations"];
@@ -23,7 +23,10 @@ export const ConversationFilters = z.object({
   overdue: QueryBool.optional().openapi({ description: "absent: both" }),
   starred: QueryBool.optional(),
   unread: QueryBool.optional(),
-  assigned_to: z.union([Uuid, z.literal("unassigned")]).optional().openapi({ description: "a member's user id, or `unassigned`" }),
+  assigned_to: z
+    .union([Uuid, z.literal("unassigned")])
+    .optional()
+    .openapi({ description: "a member's user id, or `unassigned`" }),
   contact_id: Uuid.optional(),
   view: Uuid.optional().openapi({ description: "one of the caller's views: its filters are the whole filter set; explicit params override" }),
 });
@@ -65,10 +68,7 @@ export const listMessages = apiRoute("member", {
     }),
   },
   responses: {
-    200: jsonContent(
-      z.object({ data: z.array(TimelineItemSchema), next_cursor: z.string().nullable() }).openapi("MessageList"),
-      "A page of the timeline",
-    ),
+    200: jsonContent(z.object({ data: z.array(TimelineItemSchema), next_cursor: z.string().nullable() }).openapi("MessageList"), "A page of the timeline"),
   },
 });
 

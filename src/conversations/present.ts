@@ -1,7 +1,7 @@
 import type { Activity, Contact, Conversation, Media } from "../db/schema";
 import type { Bindings } from "../env";
-import { signedMediaUrl } from "../media/signing";
 import { iso, isoOrNull } from "../lib/time";
+import { signedMediaUrl } from "../media/signing";
 
 // Row → API shape (SPEC 4). The only place that knows both.
 
@@ -47,7 +47,10 @@ export async function toMedia(env: Pick<Bindings, "PUBLIC_BASE_URL" | "MEDIA_URL
 
 export async function toMessage(env: Pick<Bindings, "PUBLIC_BASE_URL" | "MEDIA_URL_SECRET">, a: Activity, mediaById: Map<string, Media> = new Map()) {
   const media = await Promise.all(
-    a.mediaIds.map((id) => mediaById.get(id)).filter((m): m is Media => !!m).map((m) => toMedia(env, m)),
+    a.mediaIds
+      .map((id) => mediaById.get(id))
+      .filter((m): m is Media => !!m)
+      .map((m) => toMedia(env, m)),
   );
   return {
     id: a.id,
@@ -73,8 +76,9 @@ export async function toMessage(env: Pick<Bindings, "PUBLIC_BASE_URL" | "MEDIA_U
             // A signed link to our R2 copy once it is there, the provider's URL before (and
             // also after, when links cannot be signed: no usable MEDIA_URL_SECRET).
             recording_url:
-              (a.callRecordingMediaId && mediaById.get(a.callRecordingMediaId)?.status === "ready" ? await signedMediaUrl(env, a.callRecordingMediaId) : null) ??
-              a.callRecordingUrl,
+              (a.callRecordingMediaId && mediaById.get(a.callRecordingMediaId)?.status === "ready"
+                ? await signedMediaUrl(env, a.callRecordingMediaId)
+                : null) ?? a.callRecordingUrl,
             transcript: a.callTranscript,
             summary: a.callSummary,
             summary_status: a.callSummaryStatus ?? "unavailable",

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities, conversations, contacts, media, type Conversation, type Media } from "../db/schema";
+import { activities, type Conversation, contacts, conversations, type Media, media } from "../db/schema";
 import { inChunks } from "../lib/schemas";
 
 export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
@@ -81,12 +81,22 @@ export function listThread(
 
 export async function mediaFor(d: Db, orgId: string, ids: string[]): Promise<Map<string, Media>> {
   if (!ids.length) return new Map();
-  const rows = await inChunks(ids, (slice) => d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, slice))).all());
+  const rows = await inChunks(ids, (slice) =>
+    d
+      .select()
+      .from(media)
+      .where(and(eq(media.orgId, orgId), inArray(media.id, slice)))
+      .all(),
+  );
   return new Map(rows.map((m) => [m.id, m]));
 }
 
 export const findActivity = (d: Db, orgId: string, id: string) =>
-  d.select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, id))).get();
+  d
+    .select()
+    .from(activities)
+    .where(and(eq(activities.orgId, orgId), eq(activities.id, id)))
+    .get();
 
 /** The longest sms body (and setter sms draft). */
 export const SMS_MAX = 1600;
@@ -99,7 +109,15 @@ export const SMS_MAX = 1600;
 export async function threadLines(d: Db, conversationId: string, at: number, opts: { inclusive: boolean; limit: number }) {
   const a = activities;
   const rows = await d
-    .select({ type: a.type, direction: a.direction, body: a.body, subject: a.subject, summary: a.callSummary, transcript: a.callTranscript, occurredAt: a.occurredAt })
+    .select({
+      type: a.type,
+      direction: a.direction,
+      body: a.body,
+      subject: a.subject,
+      summary: a.callSummary,
+      transcript: a.callTranscript,
+      occurredAt: a.occurredAt,
+    })
     .from(a)
     .where(
       and(

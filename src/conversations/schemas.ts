@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ACTIVITY_TYPES, CHANNEL_KINDS, DIRECTIONS, INGEST_TYPES, SUGGESTION_STATUSES, SUMMARY_STATUSES } from "../db/enums";
-import { Timestamp, Uuid, orNull } from "../lib/schemas";
+import { orNull, Timestamp, Uuid } from "../lib/schemas";
 
 const ActivityType = z.enum(INGEST_TYPES);
 const Direction = z.enum(DIRECTIONS).nullable();
@@ -14,9 +14,7 @@ export const ConversationSchema = z
     archived: z.boolean(),
     unread_count: z.number().int(),
     last_read_at: Timestamp.nullable(),
-    last_activity: z
-      .object({ id: Uuid, type: z.enum(ACTIVITY_TYPES), direction: Direction, preview: z.string().max(140), occurred_at: Timestamp })
-      .nullable(),
+    last_activity: z.object({ id: Uuid, type: z.enum(ACTIVITY_TYPES), direction: Direction, preview: z.string().max(140), occurred_at: Timestamp }).nullable(),
     last_activity_at: Timestamp.nullable(),
     awaiting_reply_since: Timestamp.nullable(),
     sla_due_at: Timestamp.nullable(),
@@ -26,7 +24,13 @@ export const ConversationSchema = z
   })
   .openapi("Conversation");
 
-export const MediaRefSchema = z.object({ id: Uuid, content_type: z.string(), size: z.number().int(), filename: z.string().nullable(), url: z.string().nullable().openapi({ description: "signed link; null when the server has no usable MEDIA_URL_SECRET" }) });
+export const MediaRefSchema = z.object({
+  id: Uuid,
+  content_type: z.string(),
+  size: z.number().int(),
+  filename: z.string().nullable(),
+  url: z.string().nullable().openapi({ description: "signed link; null when the server has no usable MEDIA_URL_SECRET" }),
+});
 
 export const MessageSchema = z
   .object({
@@ -35,7 +39,9 @@ export const MessageSchema = z
     contact_id: Uuid,
     type: ActivityType,
     direction: Direction,
-    status: z.string().openapi({ description: "received | queued|sending|sent|delivered|read|undelivered|failed | completed|no-answer|busy|failed|canceled | logged" }),
+    status: z
+      .string()
+      .openapi({ description: "received | queued|sending|sent|delivered|read|undelivered|failed | completed|no-answer|busy|failed|canceled | logged" }),
     body: z.string().nullable(),
     subject: z.string().nullable(),
     html: z.string().nullable(),

@@ -8,9 +8,11 @@ const handles = new WeakMap<D1Database, ReturnType<typeof drizzle>>();
 
 /** The drizzle handle of a D1 binding (one per binding object). */
 export function wrap(d1: D1Database) {
-  let d = handles.get(d1);
-  if (!d) handles.set(d1, (d = drizzle(d1)));
-  return d;
+  const known = handles.get(d1);
+  if (known) return known;
+  const handle = drizzle(d1);
+  handles.set(d1, handle);
+  return handle;
 }
 
 export type Db = ReturnType<typeof wrap>;

@@ -25,7 +25,9 @@ export const orgs = sqliteTable(
 export const members = sqliteTable(
   "members",
   {
-    orgId: text("org_id").notNull().references(() => orgs.id),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
     userId: text("user_id").notNull(),
     role: text("role", { enum: ROLES }).notNull(),
     name: text("name"),
@@ -33,11 +35,7 @@ export const members = sqliteTable(
     createdAt: created(),
     updatedAt: updated(),
   },
-  (t) => [
-    primaryKey({ columns: [t.orgId, t.userId] }),
-    index("members_user_idx").on(t.userId),
-    index("members_org_role_idx").on(t.orgId, t.role),
-  ],
+  (t) => [primaryKey({ columns: [t.orgId, t.userId] }), index("members_user_idx").on(t.userId), index("members_org_role_idx").on(t.orgId, t.role)],
 );
 
 // Every channel's address, unique across all orgs: the claim a channel makes before its
@@ -48,7 +46,9 @@ export const channelRoutes = sqliteTable(
     kind: text("kind", { enum: CHANNEL_KINDS }).notNull(),
     // E.164 for sms, lowercased for email (as the channel's own row).
     address: text("address").notNull(),
-    orgId: text("org_id").notNull().references(() => orgs.id),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
     channelId: text("channel_id").notNull(),
     createdAt: created(),
   },

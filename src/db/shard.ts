@@ -39,10 +39,7 @@ export const channels = sqliteTable(
     provider: text("provider", { enum: PROVIDERS }).notNull(),
     createdAt: created(),
   },
-  (t) => [
-    uniqueIndex("channels_address_uq").on(t.kind, t.address),
-    index("channels_org_kind_idx").on(t.orgId, t.kind, t.createdAt),
-  ],
+  (t) => [uniqueIndex("channels_address_uq").on(t.kind, t.address), index("channels_org_kind_idx").on(t.orgId, t.kind, t.createdAt)],
 );
 
 export const conversations = sqliteTable(
@@ -50,7 +47,9 @@ export const conversations = sqliteTable(
   {
     id: text("id").primaryKey(),
     orgId: text("org_id").notNull(),
-    contactId: text("contact_id").notNull().references(() => contacts.id),
+    contactId: text("contact_id")
+      .notNull()
+      .references(() => contacts.id),
     assignedTo: text("assigned_to"),
     starred: flag("starred"),
     archived: flag("archived"),
@@ -81,25 +80,13 @@ export const conversations = sqliteTable(
     // Views without an archived filter list archived and open threads together.
     index("conversations_all_idx").on(t.orgId, t.sortAt, t.id),
     // Overdue lists walk the waiting threads in list order (a minority of any org).
-    index("conversations_waiting_sort_idx")
-      .on(t.orgId, t.archived, t.sortAt, t.id)
-      .where(sql`${t.slaDueAt} IS NOT NULL`),
+    index("conversations_waiting_sort_idx").on(t.orgId, t.archived, t.sortAt, t.id).where(sql`${t.slaDueAt} IS NOT NULL`),
     index("conversations_assignee_idx").on(t.orgId, t.assignedTo, t.archived, t.sortAt, t.id),
-    index("conversations_starred_idx")
-      .on(t.orgId, t.archived, t.sortAt, t.id)
-      .where(sql`${t.starred} = 1`),
-    index("conversations_unread_idx")
-      .on(t.orgId, t.archived, t.sortAt, t.id)
-      .where(sql`${t.unreadCount} > 0`),
-    index("conversations_sla_idx")
-      .on(t.orgId, t.archived, t.slaDueAt)
-      .where(sql`${t.slaDueAt} IS NOT NULL`),
-    index("conversations_sla_assignee_idx")
-      .on(t.orgId, t.assignedTo, t.archived, t.slaDueAt)
-      .where(sql`${t.slaDueAt} IS NOT NULL`),
-    index("conversations_waiting_idx")
-      .on(t.orgId, t.awaitingReplySince)
-      .where(sql`${t.awaitingReplySince} IS NOT NULL`),
+    index("conversations_starred_idx").on(t.orgId, t.archived, t.sortAt, t.id).where(sql`${t.starred} = 1`),
+    index("conversations_unread_idx").on(t.orgId, t.archived, t.sortAt, t.id).where(sql`${t.unreadCount} > 0`),
+    index("conversations_sla_idx").on(t.orgId, t.archived, t.slaDueAt).where(sql`${t.slaDueAt} IS NOT NULL`),
+    index("conversations_sla_assignee_idx").on(t.orgId, t.assignedTo, t.archived, t.slaDueAt).where(sql`${t.slaDueAt} IS NOT NULL`),
+    index("conversations_waiting_idx").on(t.orgId, t.awaitingReplySince).where(sql`${t.awaitingReplySince} IS NOT NULL`),
     index("conversations_contact_idx").on(t.contactId),
   ],
 );
@@ -135,7 +122,6 @@ export const activityDayTallies = sqliteTable(
   (t) => [primaryKey({ columns: [t.orgId, t.day, t.archived, t.unread] })],
 );
 
-
 // The timeline: one row per touchpoint. Suggestions (setter drafts) live here
 // too, as type "suggestion", so a thread's history reads from one index.
 export const activities = sqliteTable(
@@ -143,8 +129,12 @@ export const activities = sqliteTable(
   {
     id: text("id").primaryKey(),
     orgId: text("org_id").notNull(),
-    conversationId: text("conversation_id").notNull().references(() => conversations.id),
-    contactId: text("contact_id").notNull().references(() => contacts.id),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    contactId: text("contact_id")
+      .notNull()
+      .references(() => contacts.id),
     type: text("type", { enum: ACTIVITY_TYPES }).notNull(),
     direction: text("direction", { enum: DIRECTIONS }),
     status: text("status").notNull(),
@@ -209,10 +199,7 @@ export const views = sqliteTable(
     createdAt: created(),
     updatedAt: updated(),
   },
-  (t) => [
-    index("views_owner_idx").on(t.orgId, t.userId, t.position),
-    uniqueIndex("views_owner_key_uq").on(t.orgId, t.userId, t.key),
-  ],
+  (t) => [index("views_owner_idx").on(t.orgId, t.userId, t.position), uniqueIndex("views_owner_key_uq").on(t.orgId, t.userId, t.key)],
 );
 
 export const slaConfigs = sqliteTable("sla_configs", {
@@ -265,9 +252,7 @@ export const trainingPairs = sqliteTable(
     sent: text("sent").notNull(),
     label: text("label", { enum: PAIR_LABELS }).notNull(),
     similarity: real("similarity").notNull(),
-    context: text("context", { mode: "json" })
-      .$type<{ role: "contact" | "agent"; body: string; occurred_at: string }[]>()
-      .notNull(),
+    context: text("context", { mode: "json" }).$type<{ role: "contact" | "agent"; body: string; occurred_at: string }[]>().notNull(),
     sentBy: text("sent_by"),
     createdAt: created(),
   },
@@ -293,9 +278,5 @@ export const idempotencyKeys = sqliteTable(
     createdAt: created(),
     expiresAt: ms("expires_at").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.orgId, t.key] }),
-    index("idempotency_expiry_idx").on(t.expiresAt),
-  ],
+  (t) => [primaryKey({ columns: [t.orgId, t.key] }), index("idempotency_expiry_idx").on(t.expiresAt)],
 );
-

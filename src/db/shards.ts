@@ -1,9 +1,9 @@
 import { and, count, eq } from "drizzle-orm";
-import { settings } from "../config/settings";
 import type { ConfigProblem } from "../config/secrets";
+import { settings } from "../config/settings";
 import { ApiError, notFound } from "../lib/errors";
 import { log } from "../lib/log";
-import { wrap, type Db } from "./client";
+import { type Db, wrap } from "./client";
 import { channelRoutes, orgs } from "./control";
 
 // The resolver (SPEC 14): which D1 database holds what. The control database (binding
@@ -35,14 +35,18 @@ const layouts = new WeakMap<object, Layout>();
 const logged = new Set<string>();
 
 function layout(env: ShardEnv): Layout {
-  let l = layouts.get(env);
-  if (l) return l;
+  const known = layouts.get(env);
+  if (known) return known;
   const s = settings(env);
   const bindings = env as unknown as Record<string, unknown>;
   const problems: ConfigProblem[] = [];
   const usable = s.shards.filter((name) => isD1(bindings[name]));
   for (const name of s.shards.filter((n) => !usable.includes(n))) {
-    problems.push({ setting: name, issue: "missing", effect: `SHARDS names ${name} but no D1 database is bound to it: its orgs answer 503, and it takes no new org` });
+    problems.push({
+      setting: name,
+      issue: "missing",
+      effect: `SHARDS names ${name} but no D1 database is bound to it: its orgs answer 503, and it takes no new org`,
+    });
   }
   let open = usable;
   if (s.openShards) {
@@ -56,10 +60,16 @@ function layout(env: ShardEnv): Layout {
     const key = `${p.setting}:${p.issue}:${p.effect}`;
     if (logged.has(key)) continue;
     logged.add(key);
-    log("error", "config_problem", { setting: p.setting, issue: p.issue, effect: p.effect, hint: "bind every name of SHARDS as a [[d1_databases]] binding in wrangler.toml" });
+    log("error", "config_problem", {
+      setting: p.setting,
+      issue: p.issue,
+      effect: p.effect,
+      hint: "bind every name of SHARDS as a [[d1_databases]] binding in wrangler.toml",
+    });
   }
-  layouts.set(env, (l = { usable, open, problems }));
-  return l;
+  const computed = { usable, open, problems };
+  layouts.set(env, computed);
+  return computed;
 }
 
 /** What is wrong with SHARDS / OPEN_SHARDS against the bindings (GET /health). */

@@ -27,4 +27,3 @@ export const unroutableEvents = sqliteTable(
     index("unroutable_waiting_idx").on(t.provider, t.waitingFor).where(sql`${t.waitingFor} IS NOT NULL`),
   ],
 );
-

@@ -1,7 +1,7 @@
 import type { AppRouteHandler } from "../env";
 import { ApiError } from "../lib/errors";
-import { orgInbox } from "../org-inbox/client";
 import { isWebSocketUpgrade } from "../middleware/auth";
+import { orgInbox } from "../org-inbox/client";
 import type * as r from "./events.routes";
 
 /** Checked here (token, membership), accepted by the org's OrgInbox with the hibernation API. */

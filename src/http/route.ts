@@ -1,10 +1,10 @@
-import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import { pickErrors } from "../lib/errors";
+import { Uuid } from "../lib/schemas";
 import { authenticate } from "../middleware/auth";
 import { idempotency } from "../middleware/idempotency";
 import { orgScope, requireRole } from "../middleware/org";
 import { orgRateLimit } from "../middleware/rate-limit";
-import { pickErrors } from "../lib/errors";
-import { Uuid } from "../lib/schemas";
 
 // Who may call a route. Every route declares one, so the guard and the OpenAPI
 // security section come from the same line.
@@ -38,13 +38,16 @@ export function apiRoute<const R extends Omit<RouteConfig, "middleware" | "secur
   const headers = opts.websocket
     ? OrgHeader.partial()
     : opts.idempotent
-    ? OrgHeader.extend({
-        "idempotency-key": z.string().optional().openapi({
-          param: { name: "idempotency-key", in: "header" },
-          description: "1–255 chars; the same key with the same request replays the first answer for 24 h",
-        }),
-      })
-    : OrgHeader;
+      ? OrgHeader.extend({
+          "idempotency-key": z
+            .string()
+            .optional()
+            .openapi({
+              param: { name: "idempotency-key", in: "header" },
+              description: "1–255 chars; the same key with the same request replays the first answer for 24 h",
+            }),
+        })
+      : OrgHeader;
   const request = access === "user" ? config.request : { ...config.request, headers };
   return createRoute({
     ...config,

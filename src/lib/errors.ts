@@ -79,8 +79,7 @@ export const problemResponse = (e: ApiError, requestId?: string) =>
   });
 
 export const notFound = (what = "Resource") => new ApiError("not_found", `${what} not found.`);
-export const invalid = (path: string, message: string) =>
-  new ApiError("validation_failed", message, [{ path, message }]);
+export const invalid = (path: string, message: string) => new ApiError("validation_failed", message, [{ path, message }]);
 
 /** zod issues → `errors: [{ path, message }]`, never a raw ZodError. */
 export const fieldErrors = (error: z.ZodError, prefix?: string): FieldError[] =>

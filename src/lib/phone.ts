@@ -1,10 +1,10 @@
-import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js";
+import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
 import { invalid } from "./errors";
 
 /** E.164 or null when the input cannot be a phone number. */
 export function toE164(input: string, defaultRegion = "US"): string | null {
   const parsed = parsePhoneNumberFromString(input.trim(), defaultRegion as CountryCode);
-  return parsed && parsed.isValid() ? parsed.number : null;
+  return parsed?.isValid() ? parsed.number : null;
 }
 
 export function requireE164(input: string, path: string, defaultRegion?: string): string {

@@ -38,8 +38,7 @@ export const Timestamp = z.string().openapi({ format: "date-time", example: "202
  */
 export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
 
-export const listOf = <T extends z.ZodType>(item: T, name: string) =>
-  z.object({ data: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
+export const listOf = <T extends z.ZodType>(item: T, name: string) => z.object({ data: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
 
 export const jsonContent = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },

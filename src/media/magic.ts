@@ -2,10 +2,18 @@
 // Formats without a signature (vcard, plain text) must at least be valid UTF-8 text.
 
 export const ALLOWED_TYPES = [
-  "image/jpeg", "image/png", "image/gif", "image/webp",
-  "video/mp4", "video/3gpp",
-  "audio/mpeg", "audio/ogg", "audio/amr",
-  "application/pdf", "text/vcard", "text/plain",
+  "image/jpeg",
+  "image/png",
+  "image/gif",
+  "image/webp",
+  "video/mp4",
+  "video/3gpp",
+  "audio/mpeg",
+  "audio/ogg",
+  "audio/amr",
+  "application/pdf",
+  "text/vcard",
+  "text/plain",
 ] as const;
 export type AllowedType = (typeof ALLOWED_TYPES)[number];
 

@@ -1,18 +1,18 @@
 import { and, eq } from "drizzle-orm";
+import { requireMediaSecret } from "../config/secrets";
+import { settings } from "../config/settings";
+import { toMedia } from "../conversations/present";
+import { type Media, media } from "../db/schema";
 import { findInShards } from "../db/shards";
-import { media, type Media } from "../db/schema";
 import type { AppRouteHandler, Bindings } from "../env";
 import { sha256Hex } from "../lib/bytes";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { requireMediaSecret } from "../config/secrets";
-import { verifyMediaSignature } from "./signing";
 import { iso } from "../lib/time";
-import { toMedia } from "../conversations/present";
-import { settings } from "../config/settings";
 import { isAllowedType, matchesMagic } from "./magic";
-import { mediaKey } from "./storage";
 import type * as R from "./media.routes";
+import { verifyMediaSignature } from "./signing";
+import { mediaKey } from "./storage";
 
 export const uploadMedia: AppRouteHandler<typeof R.uploadMedia> = async (c) => {
   const file = (c.req.valid("form") as { file?: unknown }).file;
@@ -51,7 +51,7 @@ export const uploadMedia: AppRouteHandler<typeof R.uploadMedia> = async (c) => {
 };
 
 async function serve(env: Bindings, row: Media | undefined) {
-  if (!row || row.status !== "ready") throw notFound("Media");
+  if (row?.status !== "ready") throw notFound("Media");
   const object = await env.MEDIA.get(mediaKey(row.orgId, row.id));
   if (!object) throw notFound("Media");
   const headers = new Headers({
@@ -66,7 +66,11 @@ async function serve(env: Bindings, row: Media | undefined) {
 
 export const getMemberMedia: AppRouteHandler<typeof R.getMemberMedia> = async (c) => {
   const id = c.req.valid("param").media_id.toLowerCase();
-  const row = await c.var.db.select().from(media).where(and(eq(media.orgId, c.get("orgId")), eq(media.id, id))).get();
+  const row = await c.var.db
+    .select()
+    .from(media)
+    .where(and(eq(media.orgId, c.get("orgId")), eq(media.id, id)))
+    .get();
   return serve(c.env, row);
 };
 

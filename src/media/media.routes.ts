@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { pickErrors } from "../lib/errors";
 import { apiRoute, publicRoute } from "../http/route";
-import { IdParam, Timestamp, Uuid, jsonContent } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { IdParam, jsonContent, Timestamp, Uuid } from "../lib/schemas";
 import { ALLOWED_TYPES } from "./magic";
 
 export const MediaSchema = z
@@ -11,7 +11,10 @@ export const MediaSchema = z
     size: z.number().int(),
     filename: z.string().nullable(),
     sha256: z.string().openapi({ description: "hex" }),
-    url: z.string().nullable().openapi({ description: "signed link providers can fetch: /media/{id}?exp=&sig=; null when the server has no usable MEDIA_URL_SECRET" }),
+    url: z
+      .string()
+      .nullable()
+      .openapi({ description: "signed link providers can fetch: /media/{id}?exp=&sig=; null when the server has no usable MEDIA_URL_SECRET" }),
     created_at: Timestamp,
   })
   .openapi("Media");
@@ -22,21 +25,25 @@ const bytes = (description: string) => ({
   content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
 });
 
-export const uploadMedia = apiRoute("member", {
-  method: "post",
-  path: "/conversations/media",
-  operationId: "uploadMedia",
-  tags: ["Media"],
-  summary: "Upload media for an outbound message (multipart, one field `file`)",
-  description: `At most MEDIA_MAX_BYTES (default 25 MiB). Types: ${ALLOWED_TYPES.join(", ")}; the declared type must match the file's leading bytes.`,
-  request: {
-    body: {
-      required: true,
-      content: { "multipart/form-data": { schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }) }) } },
+export const uploadMedia = apiRoute(
+  "member",
+  {
+    method: "post",
+    path: "/conversations/media",
+    operationId: "uploadMedia",
+    tags: ["Media"],
+    summary: "Upload media for an outbound message (multipart, one field `file`)",
+    description: `At most MEDIA_MAX_BYTES (default 25 MiB). Types: ${ALLOWED_TYPES.join(", ")}; the declared type must match the file's leading bytes.`,
+    request: {
+      body: {
+        required: true,
+        content: { "multipart/form-data": { schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }) }) } },
+      },
     },
+    responses: { 201: jsonContent(MediaSchema, "Stored") },
   },
-  responses: { 201: jsonContent(MediaSchema, "Stored") },
-}, { idempotent: true });
+  { idempotent: true },
+);
 
 export const getMemberMedia = apiRoute("member", {
   method: "get",

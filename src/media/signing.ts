@@ -13,7 +13,12 @@ async function hmac(secret: string, data: string) {
 export const MEDIA_LINK_TTL_SECONDS = 7 * 24 * 3600;
 
 /** A signed link, or null when MEDIA_URL_SECRET is missing or short: nothing is ever signed with a weak key. */
-export async function signedMediaUrl(env: { PUBLIC_BASE_URL?: string; MEDIA_URL_SECRET?: string }, mediaId: string, ttl = MEDIA_LINK_TTL_SECONDS, now = Date.now()) {
+export async function signedMediaUrl(
+  env: { PUBLIC_BASE_URL?: string; MEDIA_URL_SECRET?: string },
+  mediaId: string,
+  ttl = MEDIA_LINK_TTL_SECONDS,
+  now = Date.now(),
+) {
   const secret = mediaSecret(env);
   if (secret === null) return null;
   const exp = Math.floor(now / 1000) + ttl;

@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import { SEND_TYPES } from "../db/enums";
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema } from "../conversations/schemas";
-import { pickErrors } from "../lib/errors";
+import { SEND_TYPES } from "../db/enums";
 import { apiRoute } from "../http/route";
-import { Uuid, jsonBody, jsonContent } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { jsonBody, jsonContent, Uuid } from "../lib/schemas";
 
 export const SendBody = z
   .strictObject({

@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify, type JWTVerifyOptions } from "jose";
+import { createRemoteJWKSet, type JWTPayload, type JWTVerifyOptions, errors as joseErrors, jwtVerify } from "jose";
+import { requireAuthConfig } from "../config/secrets";
+import { settings } from "../config/settings";
 import type { AppEnv, Bindings } from "../env";
 import { ApiError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
-import { requireAuthConfig } from "../config/secrets";
-import { settings } from "../config/settings";
 
 // One key set per JWKS URL for the isolate's life: jose caches keys and
 // refetches on an unknown `kid`, with its own cooldown.

@@ -1,6 +1,6 @@
 import { and, eq, lt } from "drizzle-orm";
-import { createMiddleware } from "hono/factory";
 import type { HonoRequest } from "hono";
+import { createMiddleware } from "hono/factory";
 import { idempotencyKeys } from "../db/schema";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/bytes";
@@ -21,9 +21,7 @@ async function bodyFingerprint(req: HonoRequest): Promise<string> {
       const form = await req.raw.clone().formData();
       for (const [name, value] of form.entries()) {
         const v = value as unknown;
-        parts.push(
-          v instanceof File ? `${name}\0${v.name}\0${v.type}\0${await sha256Hex(await v.arrayBuffer())}` : `${name}\0${String(v)}`,
-        );
+        parts.push(v instanceof File ? `${name}\0${v.name}\0${v.type}\0${await sha256Hex(await v.arrayBuffer())}` : `${name}\0${String(v)}`);
       }
       return sha256Hex(parts.sort().join("\n"));
     } catch {
@@ -73,7 +71,9 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
       ]);
     }
     if (first.state === "in_flight") {
-      throw new ApiError("idempotency_in_flight", "The first request with this key is still being processed; retry shortly.", undefined, { "retry-after": "1" });
+      throw new ApiError("idempotency_in_flight", "The first request with this key is still being processed; retry shortly.", undefined, {
+        "retry-after": "1",
+      });
     }
     return new Response(first.responseBody, {
       status: first.responseStatus ?? 200,

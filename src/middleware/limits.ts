@@ -19,10 +19,6 @@ const tooLarge = (max: number) => () => {
 export const bodyLimits = createMiddleware<AppEnv>(async (c, next) => {
   if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
   const path = c.req.path;
-  const max = path.startsWith("/webhooks/")
-    ? WEBHOOK_LIMIT
-    : path === "/conversations/media"
-      ? settings(c.env).mediaMaxBytes + MULTIPART_SLACK
-      : JSON_LIMIT;
+  const max = path.startsWith("/webhooks/") ? WEBHOOK_LIMIT : path === "/conversations/media" ? settings(c.env).mediaMaxBytes + MULTIPART_SLACK : JSON_LIMIT;
   return bodyLimit({ maxSize: max, onError: tooLarge(max) })(c, next);
 });

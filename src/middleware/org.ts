@@ -1,11 +1,11 @@
 import { and, eq } from "drizzle-orm";
-import { isWebSocketUpgrade } from "./auth";
 import { createMiddleware } from "hono/factory";
 import { members, orgs, type Role } from "../db/schema";
 import { controlDb, rememberShard, shardByName } from "../db/shards";
 import type { AppEnv } from "../env";
 import { ApiError, invalid } from "../lib/errors";
 import { isUuid } from "../lib/ids";
+import { isWebSocketUpgrade } from "./auth";
 
 // Membership is read on every request; an isolate keeps an answer for a few
 // seconds, and member writes in the same isolate drop it at once. The same control

@@ -1,8 +1,8 @@
 import { createMiddleware } from "hono/factory";
+import { settings } from "../config/settings";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
-import { settings } from "../config/settings";
 import type { Spend } from "../org-inbox/api-window";
 import { orgInbox } from "../org-inbox/client";
 

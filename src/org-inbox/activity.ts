@@ -1,6 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { media, type Activity } from "../db/schema";
+import { type Activity, media } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { inChunks } from "../lib/schemas";
@@ -44,7 +44,13 @@ export function newActivity(fields: Essentials & Partial<Activity>, now: number)
 
 export async function loadMedia(d: Db, orgId: string, ids: string[]) {
   if (!ids.length) return [];
-  return inChunks(ids, (slice) => d.select().from(media).where(and(eq(media.orgId, orgId), inArray(media.id, slice))).all());
+  return inChunks(ids, (slice) =>
+    d
+      .select()
+      .from(media)
+      .where(and(eq(media.orgId, orgId), inArray(media.id, slice)))
+      .all(),
+  );
 }
 
 /** The org's media rows for `ids`; any unknown or foreign id → 422 unknown_media. */

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities, conversations, type Activity } from "../db/schema";
+import { type Activity, activities, conversations } from "../db/schema";
 import type { AiJob } from "../jobs";
 import { activityPreview } from "./ingest";
 

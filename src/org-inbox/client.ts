@@ -9,7 +9,11 @@ export function orgInbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string) {
 
 /** OrgInbox's RPC methods: each takes the org first and answers a value or a refusal ({ error }, as data across RPC). */
 type Methods = {
-  [K in keyof OrgInbox as [OrgInbox[K]] extends [never] ? never : OrgInbox[K] extends (orgId: string, ...rest: never[]) => Promise<InboxAnswer<unknown>> ? K : never]: OrgInbox[K];
+  [K in keyof OrgInbox as [OrgInbox[K]] extends [never]
+    ? never
+    : OrgInbox[K] extends (orgId: string, ...rest: never[]) => Promise<InboxAnswer<unknown>>
+      ? K
+      : never]: OrgInbox[K];
 };
 type Args<F> = F extends (orgId: string, ...rest: infer A) => unknown ? A : never;
 type Ok<F> = F extends (...args: never[]) => Promise<InboxAnswer<infer T>> ? T : never;

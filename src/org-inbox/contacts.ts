@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
-import type { Db } from "../db/client";
-import { contacts, conversations, type Contact } from "../db/schema";
 import { findByAddress, findContact } from "../contacts/queries";
+import type { Db } from "../db/client";
+import { type Contact, contacts, conversations } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 
@@ -23,7 +23,15 @@ async function conflictFor(d: Db, orgId: string, phone: string | null | undefine
 export async function createContact(d: Db, orgId: string, input: ContactInput, now = Date.now()): Promise<Contact> {
   if (!input.phone && !input.email) throw invalid("phone", "A contact needs a phone or an email.");
   await conflictFor(d, orgId, input.phone, input.email);
-  const contact: Contact = { id: uuidv7(now), orgId, name: input.name ?? null, phone: input.phone ?? null, email: input.email ?? null, createdAt: now, updatedAt: now };
+  const contact: Contact = {
+    id: uuidv7(now),
+    orgId,
+    name: input.name ?? null,
+    phone: input.phone ?? null,
+    email: input.email ?? null,
+    createdAt: now,
+    updatedAt: now,
+  };
   await d.insert(contacts).values(contact);
   return contact;
 }

@@ -1,8 +1,8 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities, unroutableEvents, type Activity } from "../db/schema";
-import { log } from "../lib/log";
+import { type Activity, activities, unroutableEvents } from "../db/schema";
 import { enqueueSend, type JobQueues } from "../jobs";
+import { log } from "../lib/log";
 import { isTwilioMessageStatus, movesForwardTo, type PostmarkChange } from "./status-rules";
 
 // The delivery state of outbound messages: the send consumer's claim and outcome, the
@@ -83,7 +83,14 @@ async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
   const waiting = await d
     .select()
     .from(unroutableEvents)
-    .where(and(eq(unroutableEvents.provider, "twilio"), eq(unroutableEvents.waitingFor, sid), eq(unroutableEvents.orgId, orgId), isNull(unroutableEvents.resolvedAt)))
+    .where(
+      and(
+        eq(unroutableEvents.provider, "twilio"),
+        eq(unroutableEvents.waitingFor, sid),
+        eq(unroutableEvents.orgId, orgId),
+        isNull(unroutableEvents.resolvedAt),
+      ),
+    )
     .orderBy(unroutableEvents.receivedAt)
     .all();
   for (const event of waiting) {
@@ -171,7 +178,12 @@ async function settleAbsent(d: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId:
   if (m.sweepRequeues >= 1) {
     const [failed] = await d
       .update(activities)
-      .set({ status: "failed", errorCode: "delivery_unknown", errorMessage: "The provider never received this message, also after it was queued again; it was not sent.", updatedAt: now })
+      .set({
+        status: "failed",
+        errorCode: "delivery_unknown",
+        errorMessage: "The provider never received this message, also after it was queued again; it was not sent.",
+        updatedAt: now,
+      })
       .where(stillSending(orgId, m.id))
       .returning({ id: activities.id });
     return failed ? "failed" : "unchanged";
@@ -208,7 +220,14 @@ export async function markEnqueueFailed(d: Db, orgId: string, messageId: string,
  * failure for a message no provider has, or, when nothing changed, only when to look again
  * (sweep_checked_at, not updated_at: nothing about the message changed).
  */
-export async function settleStuckSend(d: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId: string, m: Stuck, finding: StuckFinding, now: number): Promise<SweepOutcome> {
+export async function settleStuckSend(
+  d: Db,
+  queues: Pick<JobQueues, "SEND_QUEUE">,
+  orgId: string,
+  m: Stuck,
+  finding: StuckFinding,
+  now: number,
+): Promise<SweepOutcome> {
   const verdict = await verdictOf(d, orgId, m.id, finding);
   const outcome = verdict === "changed" ? "updated" : verdict === "absent" ? await settleAbsent(d, queues, orgId, m, now) : verdict;
   if (outcome === "unchanged" || outcome === "unreachable") await d.update(activities).set({ sweepCheckedAt: now }).where(stillSending(orgId, m.id));

@@ -1,15 +1,26 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import type { Db } from "../db/client";
-import { activities, channels, contacts, conversations, setterConfigs, slaConfigs, type Activity, type Contact, type Conversation, type Media } from "../db/schema";
 import { preview } from "../conversations/present";
+import type { Db } from "../db/client";
+import {
+  type Activity,
+  activities,
+  type Contact,
+  type Conversation,
+  channels,
+  contacts,
+  conversations,
+  type Media,
+  setterConfigs,
+  slaConfigs,
+} from "../db/schema";
+import type { AiJob } from "../jobs";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import type { AiJob } from "../jobs";
 import { DEFAULT_SLA, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
-import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
+import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
 export type IngestInput = {
@@ -41,7 +52,6 @@ export async function findDuplicate(d: Db, orgId: string, provider: string | nul
     .where(and(eq(activities.orgId, orgId), eq(activities.provider, provider), eq(activities.providerMessageId, providerMessageId)))
     .get();
 }
-
 
 export const newConversation = (orgId: string, contactId: string, now: number): Conversation => ({
   id: uuidv7(now),
@@ -166,7 +176,6 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
     },
     now,
   );
-
 
   const changes: Partial<Conversation> = { updatedAt: now };
   if (conversation.lastActivityAt == null || activity.occurredAt >= conversation.lastActivityAt) {

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { conversationTallies, conversations, members, views } from "../db/schema";
+import { conversations, conversationTallies, members, views } from "../db/schema";
 import { log } from "../lib/log";
 import { anotherOwnerRemains } from "../setup/queries";
 
@@ -22,7 +22,11 @@ export async function removeMember(control: Db, d: Db, orgId: string, userId: st
     .where(and(eq(members.orgId, orgId), eq(members.userId, userId), anotherOwnerRemains(orgId)))
     .returning({ userId: members.userId });
   if (!deleted) {
-    const still = await control.select({ userId: members.userId }).from(members).where(and(eq(members.orgId, orgId), eq(members.userId, userId))).get();
+    const still = await control
+      .select({ userId: members.userId })
+      .from(members)
+      .where(and(eq(members.orgId, orgId), eq(members.userId, userId)))
+      .get();
     if (still) return "last_owner";
   }
   let released: boolean;
@@ -67,14 +71,29 @@ async function releaseMember(control: Db, d: Db, orgId: string, userId: string, 
       .limit(1),
   ]);
   if (!theirs.length && !assigned.length && !viewRows.length) return false;
-  const back = await control.select({ userId: members.userId }).from(members).where(and(eq(members.orgId, orgId), eq(members.userId, userId))).get();
+  const back = await control
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.orgId, orgId), eq(members.userId, userId)))
+    .get();
   if (back) return false;
   // Their buckets fold into the unassigned ones.
   const tallyMoves = theirs.flatMap((b) => {
-    const key = and(eq(conversationTallies.orgId, orgId), eq(conversationTallies.archived, b.archived), eq(conversationTallies.starred, b.starred), eq(conversationTallies.unread, b.unread));
+    const key = and(
+      eq(conversationTallies.orgId, orgId),
+      eq(conversationTallies.archived, b.archived),
+      eq(conversationTallies.starred, b.starred),
+      eq(conversationTallies.unread, b.unread),
+    );
     return [
-      d.insert(conversationTallies).values({ ...b, assignee: "", n: 0 }).onConflictDoNothing(),
-      d.update(conversationTallies).set({ n: sql`${conversationTallies.n} + ${b.n}` }).where(and(key, eq(conversationTallies.assignee, ""))),
+      d
+        .insert(conversationTallies)
+        .values({ ...b, assignee: "", n: 0 })
+        .onConflictDoNothing(),
+      d
+        .update(conversationTallies)
+        .set({ n: sql`${conversationTallies.n} + ${b.n}` })
+        .where(and(key, eq(conversationTallies.assignee, ""))),
       d.delete(conversationTallies).where(and(key, eq(conversationTallies.assignee, userId))),
     ];
   });

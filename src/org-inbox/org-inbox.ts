@@ -1,29 +1,41 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
+import { settings } from "../config/settings";
 import { toConversation, toMessage, toSuggestion } from "../conversations/present";
 import { mediaFor, selectConversation } from "../conversations/queries";
 import type { Db } from "../db/client";
+import { type Activity, activities, type Media } from "../db/schema";
 import { controlDb, shardDb } from "../db/shards";
-import { activities, type Activity, type Media } from "../db/schema";
 import type { Bindings } from "../env";
+import { enqueueAiJobs, enqueueSend } from "../jobs";
 import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
 import { log } from "../lib/log";
-import { settings } from "../config/settings";
+import type { SlaSettings } from "../sla/due";
+import { replaceViews, type WantedView } from "../views/queries";
 import { ApiWindow } from "./api-window";
 import { applyCallDetails, type CallDetails } from "./calls";
-import { createContact, updateContact, type ContactInput } from "./contacts";
-import { claimSend, ENQUEUE_FAILED, markEnqueueFailed, postmarkEvent, settleSend, settleStuckSend, twilioStatus, type SendResult, type Stuck, type StuckFinding, type TwilioStatus } from "./delivery";
-import type { PostmarkChange } from "./status-rules";
-import { replaceViews, type WantedView } from "../views/queries";
-import { ingest, type IngestInput } from "./ingest";
-import type { SlaSettings } from "../sla/due";
-import { replaceSla } from "./sla";
+import { type ContactInput, createContact, updateContact } from "./contacts";
+import {
+  claimSend,
+  ENQUEUE_FAILED,
+  markEnqueueFailed,
+  postmarkEvent,
+  type SendResult,
+  type Stuck,
+  type StuckFinding,
+  settleSend,
+  settleStuckSend,
+  type TwilioStatus,
+  twilioStatus,
+} from "./delivery";
+import { EventHub, type InboxEvent } from "./events";
+import { type IngestInput, ingest } from "./ingest";
 import { removeMember } from "./members";
 import { createOutbound, type OutboundInput } from "./outbound";
-import { EventHub, type InboxEvent } from "./events";
-import { applyState, openConversation, setCallSummary, type StateChange } from "./state";
+import { replaceSla } from "./sla";
+import { applyState, openConversation, type StateChange, setCallSummary } from "./state";
+import type { PostmarkChange } from "./status-rules";
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
-import { enqueueAiJobs, enqueueSend } from "../jobs";
 
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[]; headers?: Record<string, string> } };
 export type InboxAnswer<T> = { ok: T } | Refusal;
@@ -79,7 +91,14 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   private async messageEvent(type: "message.created" | "message.updated", activity: Activity, media?: Media[]): Promise<InboxEvent> {
-    const rows = media ?? [...(await mediaFor(await this.db(activity.orgId), activity.orgId, [...activity.mediaIds, ...(activity.callRecordingMediaId ? [activity.callRecordingMediaId] : [])])).values()];
+    const rows = media ?? [
+      ...(
+        await mediaFor(await this.db(activity.orgId), activity.orgId, [
+          ...activity.mediaIds,
+          ...(activity.callRecordingMediaId ? [activity.callRecordingMediaId] : []),
+        ])
+      ).values(),
+    ];
     return { type, conversation_id: activity.conversationId, data: await toMessage(this.env, activity, new Map(rows.map((m) => [m.id, m]))) };
   }
 
@@ -94,7 +113,7 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
     // The stream is one-way; "ping" is answered by the runtime's auto-response.
-    if (message !== "ping") ws.send(JSON.stringify({ type: "error", detail: "This socket only sends events; send \"ping\" to keep it alive." }));
+    if (message !== "ping") ws.send(JSON.stringify({ type: "error", detail: 'This socket only sends events; send "ping" to keep it alive.' }));
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string) {
@@ -129,7 +148,10 @@ export class OrgInbox extends DurableObject<Bindings> {
     return this.serialize(async () => {
       const result = await ingest(await this.db(orgId), orgId, input);
       if (!result.duplicate) {
-        await this.emit(2, async () => [await this.messageEvent("message.created", result.activity, result.media), ...(await this.conversationEvent(orgId, result.activity.conversationId))]);
+        await this.emit(2, async () => [
+          await this.messageEvent("message.created", result.activity, result.media),
+          ...(await this.conversationEvent(orgId, result.activity.conversationId)),
+        ]);
       }
       await enqueueAiJobs(this.env, result.followUps);
       return result;
@@ -190,7 +212,11 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A message's delivery state changed: message.updated with the row as stored now. */
   private messageUpdated(orgId: string, activityId: string) {
     return this.emit(1, async () => {
-      const a = await (await this.db(orgId)).select().from(activities).where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))).get();
+      const a = await (await this.db(orgId))
+        .select()
+        .from(activities)
+        .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId)))
+        .get();
       return a ? [await this.messageEvent("message.updated", a)] : [];
     });
   }
@@ -275,7 +301,10 @@ export class OrgInbox extends DurableObject<Bindings> {
     const created = await createOutbound(d, orgId, input);
     // Only stored sends count against the limit (a refused one sent nothing).
     if (input.type !== "note") this.recentSends.get(input.authorId)?.push(Date.now()) ?? this.recentSends.set(input.authorId, [Date.now()]);
-    await this.emit(2, async () => [await this.messageEvent("message.created", created.activity, created.media), ...(await this.conversationEvent(orgId, input.conversationId))]);
+    await this.emit(2, async () => [
+      await this.messageEvent("message.created", created.activity, created.media),
+      ...(await this.conversationEvent(orgId, input.conversationId)),
+    ]);
     if (created.activity.status !== "queued") return created;
     try {
       await enqueueSend(this.env, { orgId, messageId: created.activity.id });
@@ -332,7 +361,9 @@ export class OrgInbox extends DurableObject<Bindings> {
     return this.serialize(async () => {
       const opened = await openConversation(await this.db(orgId), orgId, contactId);
       if (opened.created) {
-        await this.emit(1, async () => [{ type: "conversation.updated", conversation_id: opened.conversation.id, data: toConversation(opened.conversation, opened.contact) }]);
+        await this.emit(1, async () => [
+          { type: "conversation.updated", conversation_id: opened.conversation.id, data: toConversation(opened.conversation, opened.contact) },
+        ]);
       }
       return opened;
     });

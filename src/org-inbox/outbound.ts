@@ -1,10 +1,10 @@
 import { and, asc, desc, eq } from "drizzle-orm";
+import { selectConversation } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { activities, channels, conversations, type Activity, type Channel, type Conversation } from "../db/schema";
+import { type Activity, activities, type Channel, type Conversation, channels, conversations } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { activityPreview } from "./ingest";
-import { selectConversation } from "../conversations/queries";
 import { resolveDraftBySend } from "./suggestions";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
@@ -119,7 +119,25 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
       })
       .where(eq(conversations.id, conversation.id)),
     // A send resets unread; any message moves the thread to today.
-    ...tallyMove(d, orgId, bucketOf(conversation), { ...bucketOf(conversation), unread: sends ? false : conversation.unreadCount > 0, day: Math.floor(now / DAY_MS) }),
+    ...tallyMove(d, orgId, bucketOf(conversation), {
+      ...bucketOf(conversation),
+      unread: sends ? false : conversation.unreadCount > 0,
+      day: Math.floor(now / DAY_MS),
+    }),
   ]);
-  return { activity, media, draft: draft && sends ? { ...draft, status: input.fromSuggestion ? "sent" : "superseded", sentMessageId: input.fromSuggestion ? activity.id : null, resolvedBy: input.authorId, resolvedAt: now, updatedAt: now } : null };
+  return {
+    activity,
+    media,
+    draft:
+      draft && sends
+        ? {
+            ...draft,
+            status: input.fromSuggestion ? "sent" : "superseded",
+            sentMessageId: input.fromSuggestion ? activity.id : null,
+            resolvedBy: input.authorId,
+            resolvedAt: now,
+            updatedAt: now,
+          }
+        : null,
+  };
 }

@@ -1,5 +1,5 @@
-import { sql, type SQL } from "drizzle-orm";
-import { oneRow, type Db } from "../db/client";
+import { type SQL, sql } from "drizzle-orm";
+import { type Db, oneRow } from "../db/client";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
 // inbound call not yet followed (by occurred_at) by an outbound sms/email/call.
@@ -34,7 +34,10 @@ export function replyWaitWith(stored: StoredWait | undefined, event: Touch): num
  * Both walk activities_direction_idx.
  */
 export function storedWaitQuery(d: Db, conversationId: SQL, replyAt: number | null) {
-  const missed = sql.join(MISSED_CALL_STATUSES.map((s) => sql`${s}`), sql`, `);
+  const missed = sql.join(
+    MISSED_CALL_STATUSES.map((s) => sql`${s}`),
+    sql`, `,
+  );
   const lastReply = sql`(SELECT occurred_at FROM activities
     WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
     ORDER BY occurred_at DESC LIMIT 1)`;

@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { conversations, slaConfigs } from "../db/schema";
-import { slaDueAt, type SlaSettings } from "../sla/due";
+import { type SlaSettings, slaDueAt } from "../sla/due";
 
 const CHUNK = 200;
 
@@ -23,7 +23,12 @@ export async function replaceSla(d: Db, orgId: string, sla: SlaSettings, now = D
   }
   const rows = await d.select({ id: conversations.id, since: conversations.awaitingReplySince }).from(conversations).where(waiting).all();
   for (let i = 0; i < rows.length; i += CHUNK) {
-    const updates = rows.slice(i, i + CHUNK).map((r) => d.update(conversations).set({ slaDueAt: slaDueAt(r.since, sla) }).where(eq(conversations.id, r.id)));
+    const updates = rows.slice(i, i + CHUNK).map((r) =>
+      d
+        .update(conversations)
+        .set({ slaDueAt: slaDueAt(r.since, sla) })
+        .where(eq(conversations.id, r.id)),
+    );
     if (updates.length) await d.batch(updates as [(typeof updates)[number], ...typeof updates]);
   }
   return row;

@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
-import type { Db } from "../db/client";
-import { activities, contacts, conversations, members, type Conversation } from "../db/schema";
 import { contactColumns, selectConversation } from "../conversations/queries";
+import type { Db } from "../db/client";
+import { activities, type Conversation, contacts, conversations, members } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
 import { activityPreview, newConversation } from "./ingest";
 import { bucketOf, tallyMove } from "./tallies";
@@ -43,9 +43,7 @@ export async function applyState(d: Db, control: Db, orgId: string, conversation
       .where(and(eq(members.orgId, orgId), eq(members.userId, change.assignedTo)))
       .get();
     if (!member) {
-      throw new ApiError("assignee_not_member", "assigned_to is not a member of this org.", [
-        { path: "assigned_to", message: "not a member of this org" },
-      ]);
+      throw new ApiError("assignee_not_member", "assigned_to is not a member of this org.", [{ path: "assigned_to", message: "not a member of this org" }]);
     }
   }
   const before = await selectConversation(d, orgId, conversationId).get();

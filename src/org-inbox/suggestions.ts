@@ -1,12 +1,12 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { SMS_MAX, selectConversation, threadLines } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { activities, conversations, trainingPairs, type Activity } from "../db/schema";
+import { type Activity, activities, conversations, trainingPairs } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { labelPair } from "../setter/similarity";
 import { newActivity } from "./activity";
-import { selectConversation, SMS_MAX, threadLines } from "../conversations/queries";
 
 export type SuggestionInput = {
   conversationId: string;
@@ -64,7 +64,9 @@ export async function createSuggestion(d: Db, orgId: string, input: SuggestionIn
     d
       .update(activities)
       .set({ status: "superseded", resolvedAt: now, updatedAt: now })
-      .where(and(eq(activities.orgId, orgId), eq(activities.conversationId, conversation.id), eq(activities.type, "suggestion"), eq(activities.status, "pending"))),
+      .where(
+        and(eq(activities.orgId, orgId), eq(activities.conversationId, conversation.id), eq(activities.type, "suggestion"), eq(activities.status, "pending")),
+      ),
     d.insert(activities).values(draft),
     d.update(conversations).set({ pendingSuggestionId: draft.id, updatedAt: now }).where(eq(conversations.id, conversation.id)),
   ]);
@@ -87,8 +89,14 @@ export async function dismissSuggestion(d: Db, orgId: string, conversationId: st
   const s = await pendingSuggestion(d, orgId, conversationId, id);
   const resolved = { status: "dismissed", resolvedBy: userId, resolvedAt: now, updatedAt: now };
   await d.batch([
-    d.update(activities).set(resolved).where(and(eq(activities.id, s.id), eq(activities.status, "pending"))),
-    d.update(conversations).set({ pendingSuggestionId: null, updatedAt: now }).where(and(eq(conversations.id, conversationId), eq(conversations.pendingSuggestionId, s.id))),
+    d
+      .update(activities)
+      .set(resolved)
+      .where(and(eq(activities.id, s.id), eq(activities.status, "pending"))),
+    d
+      .update(conversations)
+      .set({ pendingSuggestionId: null, updatedAt: now })
+      .where(and(eq(conversations.id, conversationId), eq(conversations.pendingSuggestionId, s.id))),
   ]);
   return { ...s, ...resolved };
 }

@@ -1,6 +1,6 @@
-import { and, eq, sql, type SQL } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activityDayTallies as dt, conversationTallies as t, type Conversation } from "../db/schema";
+import { type Conversation, activityDayTallies as dt, conversationTallies as t } from "../db/schema";
 
 export type Bucket = { archived: boolean; starred: boolean; unread: boolean; assignee: string; day: number };
 
@@ -14,8 +14,7 @@ export const bucketOf = (cv: Pick<Conversation, "archived" | "starred" | "unread
   day: Math.floor(cv.sortAt / DAY_MS),
 });
 
-const sameBucket = (a: Bucket, b: Bucket) =>
-  a.archived === b.archived && a.starred === b.starred && a.unread === b.unread && a.assignee === b.assignee;
+const sameBucket = (a: Bucket, b: Bucket) => a.archived === b.archived && a.starred === b.starred && a.unread === b.unread && a.assignee === b.assignee;
 const sameDay = (a: Bucket, b: Bucket) => a.archived === b.archived && a.unread === b.unread && a.day === b.day;
 
 const at = (orgId: string, b: Bucket) =>
@@ -32,17 +31,44 @@ export function tallyMove(d: Db, orgId: string, from: Bucket | null, to: Bucket 
   if (!(from && to && sameBucket(from, to))) {
     if (to) {
       const { day: _day, ...key } = to;
-      statements.push(d.insert(t).values({ orgId, ...key, n: 0 }).onConflictDoNothing());
-      statements.push(d.update(t).set({ n: sql`${t.n} + 1` }).where(and(at(orgId, to), when)));
+      statements.push(
+        d
+          .insert(t)
+          .values({ orgId, ...key, n: 0 })
+          .onConflictDoNothing(),
+      );
+      statements.push(
+        d
+          .update(t)
+          .set({ n: sql`${t.n} + 1` })
+          .where(and(at(orgId, to), when)),
+      );
     }
-    if (from) statements.push(d.update(t).set({ n: sql`${t.n} - 1` }).where(and(at(orgId, from), when)));
+    if (from)
+      statements.push(
+        d
+          .update(t)
+          .set({ n: sql`${t.n} - 1` })
+          .where(and(at(orgId, from), when)),
+      );
   }
   if (!(from && to && sameDay(from, to))) {
     if (to) {
       statements.push(d.insert(dt).values({ orgId, archived: to.archived, unread: to.unread, day: to.day, n: 0 }).onConflictDoNothing());
-      statements.push(d.update(dt).set({ n: sql`${dt.n} + 1` }).where(and(atDay(orgId, to), when)));
+      statements.push(
+        d
+          .update(dt)
+          .set({ n: sql`${dt.n} + 1` })
+          .where(and(atDay(orgId, to), when)),
+      );
     }
-    if (from) statements.push(d.update(dt).set({ n: sql`${dt.n} - 1` }).where(and(atDay(orgId, from), when)));
+    if (from)
+      statements.push(
+        d
+          .update(dt)
+          .set({ n: sql`${dt.n} - 1` })
+          .where(and(atDay(orgId, from), when)),
+      );
   }
   return statements;
 }

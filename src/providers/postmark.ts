@@ -1,5 +1,5 @@
-import { settings, type SettingsSource } from "../config/settings";
-import { notConfigured, providerGet, refusal, type Lookup, type ProviderAdapter } from "./types";
+import { type SettingsSource, settings } from "../config/settings";
+import { type Lookup, notConfigured, type ProviderAdapter, providerGet, refusal } from "./types";
 
 const base64 = (buf: ArrayBuffer) => {
   let s = "";

@@ -1,5 +1,5 @@
-import { settings, type SettingsSource } from "../config/settings";
-import { notConfigured, providerGet, refusal, type Lookup, type ProviderAdapter } from "./types";
+import { type SettingsSource, settings } from "../config/settings";
+import { type Lookup, notConfigured, type ProviderAdapter, providerGet, refusal } from "./types";
 
 /** Twilio Messages API: form-encoded, HTTP Basic with the account SID and auth token. */
 export function twilioProvider(env: SettingsSource): ProviderAdapter {
@@ -10,7 +10,11 @@ export function twilioProvider(env: SettingsSource): ProviderAdapter {
       if (!sid || !token) return notConfigured("twilio");
       // MMS media travel as links Twilio fetches; without a signing key there are none to give.
       if (m.media.some((x) => x.url === null)) {
-        return { kind: "reject", code: "media_links_not_configured", message: "Media links cannot be signed on this server (MEDIA_URL_SECRET); nothing was sent." };
+        return {
+          kind: "reject",
+          code: "media_links_not_configured",
+          message: "Media links cannot be signed on this server (MEDIA_URL_SECRET); nothing was sent.",
+        };
       }
       const form = new URLSearchParams({ To: m.to, From: m.from, Body: m.body });
       for (const media of m.media) form.append("MediaUrl", media.url!);

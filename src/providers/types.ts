@@ -45,8 +45,11 @@ export function refusal(status: number, code: string, message: string): SendOutc
 export type Lookup<T> = { kind: "found"; found: T } | { kind: "absent" } | { kind: "unreachable"; reason: string };
 
 /** Runs a provider GET; network errors are `unreachable`. */
-// biome-ignore lint/suspicious/noExplicitAny: a provider's JSON, read field by field behind typeof checks
-export async function providerGet(url: string, headers: Record<string, string>): Promise<{ res: Response; payload: any } | { kind: "unreachable"; reason: string }> {
+export async function providerGet(
+  url: string,
+  headers: Record<string, string>,
+  // biome-ignore lint/suspicious/noExplicitAny: a provider's JSON, read field by field behind typeof checks
+): Promise<{ res: Response; payload: any } | { kind: "unreachable"; reason: string }> {
   try {
     const res = await fetch(url, { headers: { accept: "application/json", ...headers } });
     return { res, payload: await res.json().catch(() => ({})) };

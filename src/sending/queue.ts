@@ -1,16 +1,16 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { shardDb } from "../db/shards";
-import { channels, media as mediaTable } from "../db/schema";
 import { settings } from "../config/settings";
+import { channels, media as mediaTable } from "../db/schema";
+import { shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import type { SendJob } from "../jobs";
 import { log } from "../lib/log";
 import { signedMediaUrl } from "../media/signing";
 import { mediaKey } from "../media/storage";
+import { inbox } from "../org-inbox/client";
+import type { SendResult } from "../org-inbox/delivery";
 import { providerFor } from "../providers";
 import type { SendOutcome } from "../providers/types";
-import type { SendResult } from "../org-inbox/delivery";
-import { inbox } from "../org-inbox/client";
 
 export const MAX_SEND_ATTEMPTS = 5;
 
@@ -32,14 +32,22 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
   if (!claimed) return {};
 
   const channel = claimed.channelId
-    ? await d.select().from(channels).where(and(eq(channels.id, claimed.channelId), eq(channels.orgId, job.orgId))).get()
+    ? await d
+        .select()
+        .from(channels)
+        .where(and(eq(channels.id, claimed.channelId), eq(channels.orgId, job.orgId)))
+        .get()
     : undefined;
   let outcome: SendOutcome;
   if (!channel || !claimed.toAddr || (claimed.type !== "sms" && claimed.type !== "email")) {
     outcome = { kind: "reject", code: "no_channel", message: "The channel this message was to leave from is gone." };
   } else {
     const mediaRows = claimed.mediaIds.length
-      ? await d.select().from(mediaTable).where(and(eq(mediaTable.orgId, job.orgId), inArray(mediaTable.id, claimed.mediaIds))).all()
+      ? await d
+          .select()
+          .from(mediaTable)
+          .where(and(eq(mediaTable.orgId, job.orgId), inArray(mediaTable.id, claimed.mediaIds)))
+          .all()
       : [];
     const media = await Promise.all(
       mediaRows.map(async (m) => ({

@@ -1,11 +1,11 @@
 import { and, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { type Activity, activities } from "../db/schema";
 import { findInShards } from "../db/shards";
-import { activities, type Activity } from "../db/schema";
 import type { Bindings } from "../env";
 import { log } from "../lib/log";
-import type { StuckFinding, SweepOutcome } from "../org-inbox/delivery";
 import { inbox } from "../org-inbox/client";
+import type { StuckFinding, SweepOutcome } from "../org-inbox/delivery";
 import { isTwilioMessageStatus, type PostmarkChange } from "../org-inbox/status-rules";
 import { findPostmarkMessage, lookupPostmarkMessage } from "../providers/postmark";
 import { lookupTwilioMessage } from "../providers/twilio";

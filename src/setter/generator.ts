@@ -1,4 +1,4 @@
-import { settings, type Settings } from "../config/settings";
+import { type Settings, settings } from "../config/settings";
 import type { Bindings } from "../env";
 
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };

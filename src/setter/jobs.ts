@@ -1,16 +1,16 @@
 import { and, eq } from "drizzle-orm";
+import { SMS_MAX, threadLines } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { controlDb, shardDb } from "../db/shards";
 import { activities, conversations, media, orgs, setterConfigs } from "../db/schema";
+import { controlDb, shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import type { AiJob } from "../jobs";
-import { SMS_MAX, threadLines } from "../conversations/queries";
 import { log } from "../lib/log";
 import { inbox } from "../org-inbox/client";
+import { copyInboundMedia } from "../webhooks/inbound-media";
 import { generatorFor } from "./generator";
 import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
 import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
-import { copyInboundMedia } from "../webhooks/inbound-media";
 
 const THREAD_LINES = 20;
 
@@ -21,7 +21,10 @@ async function threadUpTo(d: Db, conversationId: string, until: number): Promise
     .map((r) => ({
       role: r.direction === "inbound" ? ("contact" as const) : ("agent" as const),
       type: r.type as ThreadLine["type"],
-      text: (r.type === "call" ? (r.summary ?? r.transcript) : [r.subject && r.type === "email" ? `Subject: ${r.subject}` : "", r.body ?? ""].filter(Boolean).join("\n")) ?? "",
+      text:
+        (r.type === "call"
+          ? (r.summary ?? r.transcript)
+          : [r.subject && r.type === "email" ? `Subject: ${r.subject}` : "", r.body ?? ""].filter(Boolean).join("\n")) ?? "",
     }))
     .filter((l) => l.text.trim());
 }
@@ -32,7 +35,11 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
   const [[config, trigger], org] = await Promise.all([
     d.batch([
       d.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
-      d.select().from(activities).where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId))).limit(1),
+      d
+        .select()
+        .from(activities)
+        .where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId)))
+        .limit(1),
     ]),
     controlDb(env).select({ name: orgs.name }).from(orgs).where(eq(orgs.id, job.orgId)).limit(1),
   ]);
@@ -62,7 +69,13 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
       maxTokens: channel === "sms" ? 200 : 600,
     });
   } catch (e) {
-    log("warn", "setter_draft_failed", { org_id: job.orgId, conversation_id: job.conversationId, generator: generator.name, ms: Date.now() - started, error: String(e) });
+    log("warn", "setter_draft_failed", {
+      org_id: job.orgId,
+      conversation_id: job.conversationId,
+      generator: generator.name,
+      ms: Date.now() - started,
+      error: String(e),
+    });
     return;
   }
   const body = channel === "sms" ? text.slice(0, SMS_MAX) : text;
@@ -84,8 +97,12 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
  */
 async function summary(env: Bindings, job: Extract<AiJob, { kind: "summary" }>) {
   const d = await shardDb(env, job.orgId);
-  const call = await d.select().from(activities).where(and(eq(activities.id, job.activityId), eq(activities.orgId, job.orgId))).get();
-  if (!call || call.type !== "call" || call.callSummaryStatus !== "pending" || call.callSummary || !call.callTranscript) return;
+  const call = await d
+    .select()
+    .from(activities)
+    .where(and(eq(activities.id, job.activityId), eq(activities.orgId, job.orgId)))
+    .get();
+  if (call?.type !== "call" || call.callSummaryStatus !== "pending" || call.callSummary || !call.callTranscript) return;
   let text: string | null = null;
   let source = "extractive";
   const generator = generatorFor(env);
@@ -107,7 +124,11 @@ export async function handleAiJob(env: Bindings, job: AiJob) {
   if (job.kind === "media_copy") {
     // Already copied (a redelivery, or an earlier try that got through): nothing to do.
     const d = await shardDb(env, job.orgId);
-    const row = await d.select({ status: media.status }).from(media).where(and(eq(media.id, job.item.id), eq(media.orgId, job.orgId))).get();
+    const row = await d
+      .select({ status: media.status })
+      .from(media)
+      .where(and(eq(media.id, job.item.id), eq(media.orgId, job.orgId)))
+      .get();
     if (!row || row.status === "ready") return;
     return copyInboundMedia(env, d, job.orgId, job.item, job.attempt);
   }
@@ -126,4 +147,3 @@ export async function handleAiBatch(batch: MessageBatch<AiJob>, env: Bindings) {
     }
   }
 }
-

@@ -1,8 +1,11 @@
-import type { TrainingPair } from "../db/schema";
 import type { GENERATORS, SETTER_MODES } from "../db/enums";
+import type { TrainingPair } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
 
-export const toConfig = (row: { mode: (typeof SETTER_MODES)[number]; instructions: string | null; updatedAt: number | null } | undefined, generator: string) => ({
+export const toConfig = (
+  row: { mode: (typeof SETTER_MODES)[number]; instructions: string | null; updatedAt: number | null } | undefined,
+  generator: string,
+) => ({
   mode: row?.mode ?? ("off" as const),
   instructions: row?.instructions ?? null,
   generator: generator as (typeof GENERATORS)[number],

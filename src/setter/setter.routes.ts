@@ -1,10 +1,10 @@
 import { z } from "@hono/zod-openapi";
-import { CHANNEL_KINDS, GENERATORS, PAIR_LABELS, SETTER_MODES } from "../db/enums";
 import { ConversationParam } from "../conversations/conversations.routes";
 import { MessageSchema, SuggestionSchema } from "../conversations/schemas";
-import { pickErrors } from "../lib/errors";
+import { CHANNEL_KINDS, GENERATORS, PAIR_LABELS, SETTER_MODES } from "../db/enums";
 import { apiRoute } from "../http/route";
-import { Cursor, Limit, Timestamp, Uuid, jsonBody, jsonContent, listOf, readOnly } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { Cursor, jsonBody, jsonContent, Limit, listOf, readOnly, Timestamp, Uuid } from "../lib/schemas";
 
 export const SetterConfigSchema = z
   .object({

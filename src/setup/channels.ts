@@ -1,6 +1,6 @@
 import { and, eq, lt } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { channelRoutes, channels, type Channel } from "../db/schema";
+import { type Channel, channelRoutes, channels } from "../db/schema";
 import { controlDb, forgetRoute, shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import { log } from "../lib/log";
@@ -37,9 +37,16 @@ async function releaseOrphan(env: Bindings, control: Db, kind: Channel["kind"], 
       .get();
     if (!route) return false;
     const shard = await shardDb(env, route.orgId);
-    const row = await shard.select({ id: channels.id }).from(channels).where(and(eq(channels.orgId, route.orgId), eq(channels.id, route.channelId))).get();
+    const row = await shard
+      .select({ id: channels.id })
+      .from(channels)
+      .where(and(eq(channels.orgId, route.orgId), eq(channels.id, route.channelId)))
+      .get();
     if (row) return false;
-    const released = await control.delete(channelRoutes).where(routeOfChannel({ kind, address, id: route.channelId })).returning({ channelId: channelRoutes.channelId });
+    const released = await control
+      .delete(channelRoutes)
+      .where(routeOfChannel({ kind, address, id: route.channelId }))
+      .returning({ channelId: channelRoutes.channelId });
     if (released.length) log("warn", "channel_route_orphan_released", { kind, address, org_id: route.orgId, channel_id: route.channelId });
     return released.length > 0;
   } catch (e) {

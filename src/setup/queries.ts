@@ -1,6 +1,6 @@
 import { and, asc, eq, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { channels, members, type Channel, type Member, type Org } from "../db/schema";
+import { type Channel, channels, type Member, members, type Org } from "../db/schema";
 import { iso } from "../lib/time";
 
 export const toOrg = (o: Org) => ({ id: o.id, name: o.name, created_at: iso(o.createdAt) });
@@ -20,7 +20,11 @@ export const toChannel = (ch: Channel) => ({
 });
 
 export const findMember = (d: Db, orgId: string, userId: string) =>
-  d.select().from(members).where(and(eq(members.orgId, orgId), eq(members.userId, userId))).get();
+  d
+    .select()
+    .from(members)
+    .where(and(eq(members.orgId, orgId), eq(members.userId, userId)))
+    .get();
 
 export const listMembersOf = (d: Db, orgId: string) =>
   d.select().from(members).where(eq(members.orgId, orgId)).orderBy(asc(members.createdAt), asc(members.userId)).all();

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
+import { settings } from "../config/settings";
 import { members, orgs } from "../db/schema";
 import { controlDb, rememberShard, shardOfNewOrg } from "../db/shards";
-import { settings } from "../config/settings";
 import type { AppRouteHandler } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
@@ -41,7 +41,6 @@ export const listMembers: AppRouteHandler<typeof R.listMembers> = async (c) => {
   return c.json({ data: rows.map(toMember) }, 200);
 };
 
-
 const lastOwner = () => new ApiError("last_owner", "The org's last owner cannot be removed or demoted.");
 
 export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
@@ -73,13 +72,7 @@ export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
       ...(body.name !== undefined ? { name: body.name } : {}),
       ...(email !== undefined ? { email } : {}),
     })
-    .where(
-      and(
-        eq(members.orgId, orgId),
-        eq(members.userId, userId),
-        body.role === "owner" ? undefined : anotherOwnerRemains(orgId),
-      ),
-    )
+    .where(and(eq(members.orgId, orgId), eq(members.userId, userId), body.role === "owner" ? undefined : anotherOwnerRemains(orgId)))
     .returning();
   if (!updated.length) throw lastOwner();
   return c.json(toMember(updated[0]), 200);
@@ -114,8 +107,7 @@ export const createChannel: AppRouteHandler<typeof R.createChannel> = async (c) 
   if (!(providersByKind[body.kind] as readonly string[]).includes(body.provider)) {
     throw invalid("provider", `A ${body.kind} channel takes provider ${providersByKind[body.kind].join(" or ")}.`);
   }
-  const address =
-    body.kind === "sms" ? requireE164(body.address, "address", settings(c.env).defaultPhoneRegion) : normalizeEmail(body.address);
+  const address = body.kind === "sms" ? requireE164(body.address, "address", settings(c.env).defaultPhoneRegion) : normalizeEmail(body.address);
   if (body.kind === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(address)) {
     throw invalid("address", "address must be an email address.");
   }

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { CHANNEL_KINDS, PROVIDERS, ROLES } from "../db/enums";
-import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../http/route";
-import { IdParam, Timestamp, Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { IdParam, jsonBody, jsonContent, readOnly, Timestamp, Uuid } from "../lib/schemas";
 
 export const Role = z.enum(ROLES);
 

@@ -38,7 +38,11 @@ export function isTimeZone(tz: string) {
 type Local = { y: number; m: number; d: number; hh: number; mm: number; ss: number; weekday: Weekday };
 
 function localParts(utcMs: number, timeZone: string): Local {
-  const parts = Object.fromEntries(formatter(timeZone).formatToParts(new Date(utcMs)).map((p) => [p.type, p.value]));
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(new Date(utcMs))
+      .map((p) => [p.type, p.value]),
+  );
   return {
     y: Number(parts.year),
     m: Number(parts.month),

@@ -15,7 +15,11 @@ const toSla = (s: SlaSettings & { updatedAt?: number | null }) => ({
 });
 
 export const getSla: AppRouteHandler<typeof r.getSla> = async (c) => {
-  const row = await c.var.db.select().from(slaConfigs).where(eq(slaConfigs.orgId, c.get("orgId"))).get();
+  const row = await c.var.db
+    .select()
+    .from(slaConfigs)
+    .where(eq(slaConfigs.orgId, c.get("orgId")))
+    .get();
   return c.json(toSla(row ?? DEFAULT_SLA), 200);
 };
 

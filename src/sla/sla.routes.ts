@@ -1,12 +1,17 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../db/enums";
 import { apiRoute } from "../http/route";
-import { Timestamp, jsonBody, jsonContent, orNull, readOnly } from "../lib/schemas";
-import { WEEKDAYS, isTimeZone } from "./business-time";
+import { jsonBody, jsonContent, orNull, readOnly, Timestamp } from "../lib/schemas";
+import { isTimeZone, WEEKDAYS } from "./business-time";
 
 const HHMM = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, "HH:MM from 00:00 to 24:00");
 const Period = z.strictObject({ start: HHMM, end: HHMM }).refine((p) => p.start < p.end, { message: "start must be before end" });
-const Days = z.strictObject(Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(Period).max(12).optional()])) as Record<(typeof WEEKDAYS)[number], z.ZodOptional<z.ZodArray<typeof Period>>>);
+const Days = z.strictObject(
+  Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(Period).max(12).optional()])) as Record<
+    (typeof WEEKDAYS)[number],
+    z.ZodOptional<z.ZodArray<typeof Period>>
+  >,
+);
 
 // Unregistered, for validating PUT bodies (`.nullable()` of the registered schema below
 // would make the BusinessHours component itself nullable in the document).

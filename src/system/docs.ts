@@ -1,11 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import { publicRoute } from "../http/route";
-import { createRouter } from "../http/router";
 // The pinned @scalar/api-reference browser bundle (one UMD file that registers
 // window.Scalar), a Text module by wrangler.toml's [[rules]]: served by the Worker
 // itself, so /docs renders with no CDN (offline, locally and in dev).
 import scalarBundle from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js";
+import { publicRoute } from "../http/route";
+import { createRouter } from "../http/router";
 
 export const SCALAR_BUNDLE_PATH = "/docs/scalar.js";
 

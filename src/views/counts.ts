@@ -1,7 +1,7 @@
-import { and, count, eq, gt, lt, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { and, count, eq, gt, lt, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { conversationWhere } from "../conversations/queries";
-import { oneRow, type Db } from "../db/client";
-import { activityDayTallies as dt, conversationTallies as t, conversations as cv } from "../db/schema";
+import { type Db, oneRow } from "../db/client";
+import { conversations as cv, activityDayTallies as dt, conversationTallies as t } from "../db/schema";
 import { DAY_MS } from "../org-inbox/tallies";
 import type { ViewFilters } from "./system-views";
 
@@ -38,7 +38,12 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
     const sum = sql<number>`COALESCE(SUM(${t.n}), 0)`;
     return {
       total: [d.select({ n: sum }).from(t).where(where)],
-      unread: [d.select({ n: sum }).from(t).where(and(where, eq(t.unread, true)))],
+      unread: [
+        d
+          .select({ n: sum })
+          .from(t)
+          .where(and(where, eq(t.unread, true))),
+      ],
     };
   }
   const where = conversationWhere(orgId, userId, f, now);
@@ -55,14 +60,25 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
     return {
       total: [d.select({ n: sum }).from(dt).where(days), d.select({ n: count() }).from(cv).where(boundary)],
       unread: [
-        d.select({ n: sum }).from(dt).where(and(days, eq(dt.unread, true))),
-        d.select({ n: count() }).from(cv).where(and(boundary, gt(cv.unreadCount, 0))),
+        d
+          .select({ n: sum })
+          .from(dt)
+          .where(and(days, eq(dt.unread, true))),
+        d
+          .select({ n: count() })
+          .from(cv)
+          .where(and(boundary, gt(cv.unreadCount, 0))),
       ],
     };
   }
   return {
     total: [d.select({ n: count() }).from(cv).where(where)],
-    unread: [d.select({ n: count() }).from(cv).where(and(where, gt(cv.unreadCount, 0)))],
+    unread: [
+      d
+        .select({ n: count() })
+        .from(cv)
+        .where(and(where, gt(cv.unreadCount, 0))),
+    ],
   };
 }
 
@@ -71,7 +87,11 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
  * the number of views, from one row (a bare SELECT does not survive a drizzle D1 batch).
  */
 export function countsStatement(d: Db, plans: CountPlan[]) {
-  const added = (parts: SQLWrapper[]) => sql<number>`${sql.join(parts.map((q) => sql`(${q})`), sql` + `)}`;
+  const added = (parts: SQLWrapper[]) =>
+    sql<number>`${sql.join(
+      parts.map((q) => sql`(${q})`),
+      sql` + `,
+    )}`;
   // Aliased: inside a batch, unaliased expressions of the same shape would collide by name.
   const fields: Record<string, SQL.Aliased<number>> = { n: sql<number>`${plans.length}`.as("n") };
   plans.forEach((p, i) => {

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, notInArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { views, type View } from "../db/schema";
+import { type View, views } from "../db/schema";
 import { ApiError, type FieldError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { SYSTEM_VIEWS, sameFilters, type ViewFilters, type ViewKey } from "./system-views";
@@ -30,7 +30,19 @@ export async function memberViews(d: Db, orgId: string, userId: string): Promise
     const base = rows.length;
     await d
       .insert(views)
-      .values(missing.map((s, i) => ({ id: uuidv7(now), orgId, userId, key: s.key, name: s.name, position: base + i, filters: s.filters, createdAt: now, updatedAt: now })))
+      .values(
+        missing.map((s, i) => ({
+          id: uuidv7(now),
+          orgId,
+          userId,
+          key: s.key,
+          name: s.name,
+          position: base + i,
+          filters: s.filters,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      )
       .onConflictDoNothing();
     rows = await memberViewsQuery(d, orgId, userId).all();
   }
@@ -38,7 +50,11 @@ export async function memberViews(d: Db, orgId: string, userId: string): Promise
 }
 
 export const findMemberView = (d: Db, orgId: string, userId: string, id: string) =>
-  d.select().from(views).where(and(ofMember(orgId, userId), eq(views.id, id))).get();
+  d
+    .select()
+    .from(views)
+    .where(and(ofMember(orgId, userId), eq(views.id, id)))
+    .get();
 
 export type WantedView = { id?: string; key?: ViewKey | null; name: string; system?: boolean; position?: number; filters: ViewFilters };
 
@@ -99,9 +115,7 @@ export async function replaceViews(d: Db, orgId: string, userId: string, wanted:
     .filter((x): x is string => !!x);
   const statements = [];
   statements.push(
-    keepIds.length
-      ? d.delete(views).where(and(ofMember(orgId, userId), notInArray(views.id, keepIds)))
-      : d.delete(views).where(ofMember(orgId, userId)),
+    keepIds.length ? d.delete(views).where(and(ofMember(orgId, userId), notInArray(views.id, keepIds))) : d.delete(views).where(ofMember(orgId, userId)),
   );
   resolved.forEach(({ w, owned, systemKey }, position) => {
     const existing = owned ?? (systemKey ? current.find((v) => v.key === systemKey) : undefined);
@@ -113,7 +127,11 @@ export async function replaceViews(d: Db, orgId: string, userId: string, wanted:
           .where(and(ofMember(orgId, userId), eq(views.id, existing.id))),
       );
     } else {
-      statements.push(d.insert(views).values({ id: uuidv7(now + position), orgId, userId, key: null, name: w.name, position, filters: w.filters, createdAt: now, updatedAt: now }));
+      statements.push(
+        d
+          .insert(views)
+          .values({ id: uuidv7(now + position), orgId, userId, key: null, name: w.name, position, filters: w.filters, createdAt: now, updatedAt: now }),
+      );
     }
   });
   await d.batch(statements as [(typeof statements)[number], ...typeof statements]);
@@ -121,4 +139,8 @@ export async function replaceViews(d: Db, orgId: string, userId: string, wanted:
 }
 
 export const viewsByIds = (d: Db, orgId: string, userId: string, ids: string[]) =>
-  d.select().from(views).where(and(ofMember(orgId, userId), inArray(views.id, ids))).all();
+  d
+    .select()
+    .from(views)
+    .where(and(ofMember(orgId, userId), inArray(views.id, ids)))
+    .all();

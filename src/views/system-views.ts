@@ -1,5 +1,5 @@
-import type { VIEW_KEYS } from "../db/enums";
 import type { ConversationFilter } from "../conversations/queries";
+import type { VIEW_KEYS } from "../db/enums";
 
 export type ViewKey = (typeof VIEW_KEYS)[number];
 export type ViewFilters = Omit<ConversationFilter, "contact_id">;
@@ -15,6 +15,11 @@ export const SYSTEM_VIEWS: { key: ViewKey; name: string; filters: ViewFilters }[
 /** Filters compared by meaning: key order and absent-vs-undefined do not matter. */
 export function sameFilters(a: Record<string, unknown>, b: Record<string, unknown>) {
   const norm = (f: Record<string, unknown>) =>
-    JSON.stringify(Object.keys(f).filter((k) => f[k] !== undefined).sort().map((k) => [k, f[k]]));
+    JSON.stringify(
+      Object.keys(f)
+        .filter((k) => f[k] !== undefined)
+        .sort()
+        .map((k) => [k, f[k]]),
+    );
   return norm(a) === norm(b);
 }

@@ -1,8 +1,8 @@
-import type { AppRouteHandler } from "../env";
-import { countPlan, countsStatement, readCounts } from "./counts";
 import type { View } from "../db/schema";
-import { memberViews, memberViewsQuery, toView } from "./queries";
+import type { AppRouteHandler } from "../env";
 import { inbox } from "../org-inbox/client";
+import { countPlan, countsStatement, readCounts } from "./counts";
+import { memberViews, memberViewsQuery, toView } from "./queries";
 import type { ViewFilters } from "./system-views";
 import type * as r from "./views.routes";
 

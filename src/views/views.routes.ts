@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES, VIEW_KEYS } from "../db/enums";
-import { pickErrors } from "../lib/errors";
 import { apiRoute } from "../http/route";
-import { Uuid, jsonBody, jsonContent, readOnly } from "../lib/schemas";
+import { pickErrors } from "../lib/errors";
+import { jsonBody, jsonContent, readOnly, Uuid } from "../lib/schemas";
 
 export const ViewFiltersSchema = z
   .strictObject({

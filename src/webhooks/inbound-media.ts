@@ -1,7 +1,7 @@
 import { and, eq, ne } from "drizzle-orm";
 import { settings } from "../config/settings";
 import type { Db } from "../db/client";
-import { media, type Media } from "../db/schema";
+import { type Media, media } from "../db/schema";
 import type { Bindings } from "../env";
 import { enqueueAiJob, type InboundMedia } from "../jobs";
 import { hex, sha256Hex } from "../lib/bytes";
@@ -47,12 +47,24 @@ export function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[]
  * Media that arrived inside the payload (a Postmark attachment): the bytes into R2, then a
  * ready row; bytes that could not be decoded (null) are a failed row, and the message is kept.
  */
-export async function storeInlineMedia(env: Bindings, d: Db, orgId: string, m: { id: string; bytes: Uint8Array | null; contentType: string; filename: string | null }) {
+export async function storeInlineMedia(
+  env: Bindings,
+  d: Db,
+  orgId: string,
+  m: { id: string; bytes: Uint8Array | null; contentType: string; filename: string | null },
+) {
   if (!m.bytes) {
     return insertInboundMedia(d, orgId, [{ id: m.id, contentType: m.contentType, filename: m.filename, status: "failed" }]);
   }
   await env.MEDIA.put(mediaKey(orgId, m.id), m.bytes, { httpMetadata: { contentType: m.contentType } });
-  const row = { id: m.id, contentType: m.contentType, filename: m.filename, status: "ready", size: m.bytes.byteLength, sha256: await sha256Hex(m.bytes) } as const;
+  const row = {
+    id: m.id,
+    contentType: m.contentType,
+    filename: m.filename,
+    status: "ready",
+    size: m.bytes.byteLength,
+    sha256: await sha256Hex(m.bytes),
+  } as const;
   await insertInboundMedia(d, orgId, [row]);
 }
 
@@ -84,7 +96,10 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
   } catch (e) {
     const final = attempt >= MEDIA_COPY_ATTEMPTS;
     log(final ? "error" : "warn", "inbound_media_copy_failed", { media_id: item.id, org_id: orgId, attempt, final, error: String(e) });
-    await d.update(media).set({ status: "failed" }).where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready")));
+    await d
+      .update(media)
+      .set({ status: "failed" })
+      .where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready")));
     if (!final) {
       try {
         await enqueueAiJob(env, { kind: "media_copy", orgId, item, attempt: attempt + 1 }, { delaySeconds: 2 ** attempt });

@@ -79,7 +79,7 @@ export type WebhookAdapter<S extends z.ZodType> = ProviderSource & {
   /** A well-formed body (the region is the deployment's, for phone numbers). */
   payload: (env: Bindings) => S;
   /** Applies the event; answers what to keep when it could not be applied. */
-  apply(hook: Hook, payload: z.output<S>): Promise<Kept | void>;
+  apply(hook: Hook, payload: z.output<S>): Promise<Kept | undefined>;
 };
 
 /** The database a kept event goes to: its org's shard, the control database for none (or when the shard cannot be reached: kept there, with its org, rather than lost). */
@@ -117,7 +117,7 @@ export function webhook<S extends z.ZodType>(adapter: WebhookAdapter<S>) {
     const { body, kept } = await adapter.authenticate(c);
     const hook = new Hook(c.env, new URL(c.req.url), (work) => c.executionCtx.waitUntil(work));
     const parsed = adapter.payload(c.env).safeParse(body);
-    let result: Kept | void;
+    let result: Kept | undefined;
     try {
       result = parsed.success ? await adapter.apply(hook, parsed.data) : { reason: "invalid_payload" };
     } catch (e) {

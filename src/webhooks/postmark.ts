@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
+import { requirePostmarkWebhookAuth } from "../config/secrets";
 import { activities } from "../db/schema";
 import { findInShards } from "../db/shards";
 import { constantTimeEqual } from "../lib/bytes";
-import { requirePostmarkWebhookAuth } from "../config/secrets";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
 import { normalizeEmail } from "../lib/phone";
@@ -162,7 +162,9 @@ export const postmarkEvents: WebhookAdapter<typeof deliveryEvent> = {
     const ours = p.Metadata?.message_id;
     // Our message id names no org: every shard is asked (src/db/shards.ts findInShards).
     const [row] = ours
-      ? await findInShards(hook.env, (d) => d.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).limit(1).all())
+      ? await findInShards(hook.env, (d) =>
+          d.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).limit(1).all(),
+        )
       : [];
     if (!row) return { reason: "unknown_message" };
     hook.found(row.orgId, row.db);

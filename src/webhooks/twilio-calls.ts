@@ -1,13 +1,13 @@
-import { settings } from "../config/settings";
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { z } from "zod";
+import { settings } from "../config/settings";
 import type { Db } from "../db/client";
 import { activities, unroutableEvents } from "../db/schema";
 import { findInShards } from "../db/shards";
 import type { Bindings } from "../env";
-import { isDisplayUrl } from "../lib/schemas";
 import { log } from "../lib/log";
 import { toE164 } from "../lib/phone";
+import { isDisplayUrl } from "../lib/schemas";
 import type { CallDetails } from "../org-inbox/calls";
 import { inbox } from "../org-inbox/client";
 import { copyInboundMedia, derivedMediaId, registerInboundMedia } from "./inbound-media";

@@ -1,8 +1,8 @@
-import { settings } from "../config/settings";
 import type { Context } from "hono";
 import { z } from "zod";
-import type { AppEnv, Bindings } from "../env";
 import { requireTwilioAuthToken } from "../config/secrets";
+import { settings } from "../config/settings";
+import type { AppEnv, Bindings } from "../env";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { inbox } from "../org-inbox/client";
@@ -70,7 +70,9 @@ export const twilioMessages: WebhookAdapter<ReturnType<typeof inboundSms>> = {
   async apply(hook, p) {
     const orgId = await hook.route("sms", p.to);
     if (!orgId) return { reason: "unknown_address" };
-    const items = await Promise.all(p.media.map(async (m) => ({ id: await derivedMediaId(orgId, "twilio", p.sid, String(m.index)), url: m.url, contentType: m.contentType })));
+    const items = await Promise.all(
+      p.media.map(async (m) => ({ id: await derivedMediaId(orgId, "twilio", p.sid, String(m.index)), url: m.url, contentType: m.contentType })),
+    );
     await registerInboundMedia(hook.d, orgId, items);
     const answer = await inbox(hook.env, orgId).answer.ingest({
       contact: { phone: p.from },

@@ -1,8 +1,8 @@
 import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
 import { unroutableEvents } from "../db/schema";
 import type { AppRouteHandler } from "../env";
-import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { createRouter } from "../http/router";
+import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { iso } from "../lib/time";
 import { webhook } from "./pipeline";
 import { postmarkEvents, postmarkInbound } from "./postmark";
@@ -17,7 +17,13 @@ const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
   const rows = await c.var.db
     .select()
     .from(u)
-    .where(and(eq(u.orgId, c.get("orgId")), isNull(u.resolvedAt), after ? or(lt(u.receivedAt, after[0]), and(eq(u.receivedAt, after[0]), lt(u.id, after[1]))) : undefined))
+    .where(
+      and(
+        eq(u.orgId, c.get("orgId")),
+        isNull(u.resolvedAt),
+        after ? or(lt(u.receivedAt, after[0]), and(eq(u.receivedAt, after[0]), lt(u.id, after[1]))) : undefined,
+      ),
+    )
     .orderBy(desc(u.receivedAt), desc(u.id))
     .limit(limit + 1);
   const { data, next_cursor } = page(rows, limit, (last) => [last.receivedAt, last.id]);

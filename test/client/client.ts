@@ -20,7 +20,11 @@ export class InboxClient {
     private readonly orgId: string,
   ) {}
 
-  private async request<T>(method: string, path: string, opts: { query?: Record<string, QueryValue>; body?: unknown; idempotencyKey?: string } = {}): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    opts: { query?: Record<string, QueryValue>; body?: unknown; idempotencyKey?: string } = {},
+  ): Promise<T> {
     const url = new URL(path, this.baseUrl);
     // Integers and booleans go on the wire as `50` and `false`, which is what the server reads.
     for (const [name, value] of Object.entries(opts.query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
