@@ -6,7 +6,7 @@ import { invalid } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import { inbox } from "../org-inbox/client";
 import type { IngestInput } from "../org-inbox/ingest";
-import type * as R from "./activities.routes";
+import type * as routes from "./activities.routes";
 import type { IngestBody } from "./activities.routes";
 
 type Body = z.infer<typeof IngestBody>;
@@ -49,7 +49,7 @@ export function toIngestInput(b: Body, region: string | undefined, authorId: str
   };
 }
 
-export const ingestActivity: AppRouteHandler<typeof R.ingestActivity> = async (c) => {
+export const ingestActivity: AppRouteHandler<typeof routes.ingestActivity> = async (c) => {
   const orgId = c.get("orgId");
   const input = toIngestInput(c.req.valid("json"), settings(c.env).defaultPhoneRegion, c.get("userId"));
   const result = await inbox(c.env, orgId).ingest(input);

@@ -1,5 +1,5 @@
 import { createRouter } from "../http/router";
-import * as h from "./activities.handlers";
-import * as r from "./activities.routes";
+import * as handlers from "./activities.handlers";
+import * as routes from "./activities.routes";
 
-export const activitiesRouter = createRouter().openapi(r.ingestActivity, h.ingestActivity);
+export const activitiesRouter = createRouter().openapi(routes.ingestActivity, handlers.ingestActivity);

@@ -4,10 +4,10 @@ import { decodeCursor, idCursor, page } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import { inbox } from "../org-inbox/client";
-import type * as R from "./contacts.routes";
+import type * as routes from "./contacts.routes";
 import { findContact, searchContacts, toContact } from "./queries";
 
-export const listContacts: AppRouteHandler<typeof R.listContacts> = async (c) => {
+export const listContacts: AppRouteHandler<typeof routes.listContacts> = async (c) => {
   const { q, limit = 25, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor, idCursor)?.[0];
   const rows = await searchContacts(c.var.db, c.get("orgId"), { q, after, limit });
@@ -24,7 +24,7 @@ function normalizeAddresses(body: AddressInput, region?: string) {
   };
 }
 
-export const createContact: AppRouteHandler<typeof R.createContact> = async (c) => {
+export const createContact: AppRouteHandler<typeof routes.createContact> = async (c) => {
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
   const input = { name: body.name ?? null, ...normalizeAddresses(body, settings(c.env).defaultPhoneRegion) };
@@ -32,13 +32,13 @@ export const createContact: AppRouteHandler<typeof R.createContact> = async (c) 
   return c.json(toContact(contact), 201);
 };
 
-export const getContact: AppRouteHandler<typeof R.getContact> = async (c) => {
+export const getContact: AppRouteHandler<typeof routes.getContact> = async (c) => {
   const contact = await findContact(c.var.db, c.get("orgId"), c.req.valid("param").contact_id.toLowerCase());
   if (!contact) throw notFound("Contact");
   return c.json(toContact(contact), 200);
 };
 
-export const patchContact: AppRouteHandler<typeof R.patchContact> = async (c) => {
+export const patchContact: AppRouteHandler<typeof routes.patchContact> = async (c) => {
   const id = c.req.valid("param").contact_id.toLowerCase();
   const body = c.req.valid("json");
   const orgId = c.get("orgId");

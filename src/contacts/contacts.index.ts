@@ -1,9 +1,9 @@
 import { createRouter } from "../http/router";
-import * as h from "./contacts.handlers";
-import * as r from "./contacts.routes";
+import * as handlers from "./contacts.handlers";
+import * as routes from "./contacts.routes";
 
 export const contactsRouter = createRouter()
-  .openapi(r.listContacts, h.listContacts)
-  .openapi(r.createContact, h.createContact)
-  .openapi(r.getContact, h.getContact)
-  .openapi(r.patchContact, h.patchContact);
+  .openapi(routes.listContacts, handlers.listContacts)
+  .openapi(routes.createContact, handlers.createContact)
+  .openapi(routes.getContact, handlers.getContact)
+  .openapi(routes.patchContact, handlers.patchContact);

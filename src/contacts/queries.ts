@@ -12,18 +12,18 @@ export const toContact = (ct: Contact) => ({
   updated_at: iso(ct.updatedAt),
 });
 
-export const findContact = (d: Db, orgId: string, id: string) =>
-  d
+export const findContact = (db: Db, orgId: string, id: string) =>
+  db
     .select()
     .from(contacts)
     .where(and(eq(contacts.orgId, orgId), eq(contacts.id, id)))
     .get();
 
 /** The contact that already holds this phone or email in the org, if any. */
-export const findByAddress = (d: Db, orgId: string, phone: string | null | undefined, email: string | null | undefined) => {
+export const findByAddress = (db: Db, orgId: string, phone: string | null | undefined, email: string | null | undefined) => {
   const match = [phone ? eq(contacts.phone, phone) : undefined, email ? eq(contacts.email, email) : undefined].filter((x): x is SQL => x !== undefined);
   if (!match.length) return Promise.resolve(undefined);
-  return d
+  return db
     .select()
     .from(contacts)
     .where(and(eq(contacts.orgId, orgId), or(...match)))
@@ -33,7 +33,7 @@ export const findByAddress = (d: Db, orgId: string, phone: string | null | undef
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (m) => `\\${m}`);
 
 /** Newest first by id (UUID v7 sorts by creation); `q` matches name, email or the phone's digits. */
-export function searchContacts(d: Db, orgId: string, opts: { q?: string; after?: string; limit: number }) {
+export function searchContacts(db: Db, orgId: string, opts: { q?: string; after?: string; limit: number }) {
   const filters: (SQL | undefined)[] = [eq(contacts.orgId, orgId), opts.after ? lt(contacts.id, opts.after) : undefined];
   if (opts.q) {
     const text = `%${likeEscape(opts.q.toLowerCase())}%`;
@@ -46,7 +46,7 @@ export function searchContacts(d: Db, orgId: string, opts: { q?: string; after?:
       ),
     );
   }
-  return d
+  return db
     .select()
     .from(contacts)
     .where(and(...filters))

@@ -1,17 +1,17 @@
 import { createRouter } from "../http/router";
-import * as h from "./conversations.handlers";
-import * as r from "./conversations.routes";
+import * as handlers from "./conversations.handlers";
+import * as routes from "./conversations.routes";
 
 // Static paths under /conversations/ (views, sla, media, overdue) must be mounted
 // before this router: /conversations/{conversation_id} would otherwise claim them.
 export const conversationsRouter = createRouter()
-  .openapi(r.listConversations, h.listConversations)
-  .openapi(r.getConversation, h.getConversation)
-  .openapi(r.listMessages, h.listMessages)
-  .openapi(r.openConversation, h.openConversation)
-  .openapi(r.star, h.star)
-  .openapi(r.unstar, h.unstar)
-  .openapi(r.markRead, h.markRead)
-  .openapi(r.markUnread, h.markUnread)
-  .openapi(r.archive, h.archive)
-  .openapi(r.assign, h.assign);
+  .openapi(routes.listConversations, handlers.listConversations)
+  .openapi(routes.getConversation, handlers.getConversation)
+  .openapi(routes.listMessages, handlers.listMessages)
+  .openapi(routes.openConversation, handlers.openConversation)
+  .openapi(routes.star, handlers.star)
+  .openapi(routes.unstar, handlers.unstar)
+  .openapi(routes.markRead, handlers.markRead)
+  .openapi(routes.markUnread, handlers.markUnread)
+  .openapi(routes.archive, handlers.archive)
+  .openapi(routes.assign, handlers.assign);

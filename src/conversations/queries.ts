@@ -5,8 +5,8 @@ import { inChunks } from "../lib/schemas";
 
 export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
 
-export const selectConversation = (d: Db, orgId: string, id: string) =>
-  d
+export const selectConversation = (db: Db, orgId: string, id: string) =>
+  db
     .select({ conversation: conversations, contact: contactColumns })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
@@ -45,10 +45,10 @@ export function conversationWhere(orgId: string, userId: string, f: Conversation
 }
 
 /** Newest activity first; keyset on (sort_at, id), so a page costs the same at any depth. */
-export function listConversations(d: Db, where: SQL, after: [number, string] | null, limit: number) {
+export function listConversations(db: Db, where: SQL, after: [number, string] | null, limit: number) {
   const c = conversations;
   const keyset = after ? or(lt(c.sortAt, after[0]), and(eq(c.sortAt, after[0]), lt(c.id, after[1]))) : undefined;
-  return d
+  return db
     .select({ conversation: c, contact: contactColumns })
     .from(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
@@ -58,7 +58,7 @@ export function listConversations(d: Db, where: SQL, after: [number, string] | n
 }
 
 export function listThread(
-  d: Db,
+  db: Db,
   orgId: string,
   conversationId: string,
   opts: { order: "asc" | "desc"; includeSuggestions: boolean; after: [number, string] | null; limit: number },
@@ -71,7 +71,7 @@ export function listThread(
       ? or(lt(a.occurredAt, after[0]), and(eq(a.occurredAt, after[0]), lt(a.id, after[1])))
       : or(gt(a.occurredAt, after[0]), and(eq(a.occurredAt, after[0]), gt(a.id, after[1])));
   const dir = opts.order === "desc" ? desc : asc;
-  return d
+  return db
     .select()
     .from(a)
     .where(and(eq(a.conversationId, conversationId), eq(a.orgId, orgId), opts.includeSuggestions ? undefined : ne(a.type, "suggestion"), keyset))
@@ -79,10 +79,10 @@ export function listThread(
     .limit(opts.limit + 1);
 }
 
-export async function mediaFor(d: Db, orgId: string, ids: string[]): Promise<Map<string, Media>> {
+export async function mediaFor(db: Db, orgId: string, ids: string[]): Promise<Map<string, Media>> {
   if (!ids.length) return new Map();
   const rows = await inChunks(ids, (slice) =>
-    d
+    db
       .select()
       .from(media)
       .where(and(eq(media.orgId, orgId), inArray(media.id, slice)))
@@ -91,8 +91,8 @@ export async function mediaFor(d: Db, orgId: string, ids: string[]): Promise<Map
   return new Map(rows.map((m) => [m.id, m]));
 }
 
-export const findActivity = (d: Db, orgId: string, id: string) =>
-  d
+export const findActivity = (db: Db, orgId: string, id: string) =>
+  db
     .select()
     .from(activities)
     .where(and(eq(activities.orgId, orgId), eq(activities.id, id)))
@@ -106,9 +106,9 @@ export const SMS_MAX = 1600;
  * first; a call counts only when it has a summary or a transcript. Both the setter's
  * prompt and a training pair's context read the thread through this.
  */
-export async function threadLines(d: Db, conversationId: string, at: number, opts: { inclusive: boolean; limit: number }) {
+export async function threadLines(db: Db, conversationId: string, at: number, opts: { inclusive: boolean; limit: number }) {
   const a = activities;
-  const rows = await d
+  const rows = await db
     .select({
       type: a.type,
       direction: a.direction,

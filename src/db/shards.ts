@@ -131,7 +131,7 @@ export async function shardDb(env: ShardEnv, orgId: string): Promise<Db> {
  * found in (a copy left behind elsewhere is never taken for the org's own), each with its
  * shard's handle. For lookups by an id no org is known for: N is small, they run at once.
  */
-export async function findInShards<T extends { orgId: string }>(env: ShardEnv, query: (d: Db) => Promise<T[]>): Promise<(T & { db: Db })[]> {
+export async function findInShards<T extends { orgId: string }>(env: ShardEnv, query: (db: Db) => Promise<T[]>): Promise<(T & { db: Db })[]> {
   const found = await Promise.all(
     eachShard(env).map(async ({ name, db }) => {
       const rows = await query(db);

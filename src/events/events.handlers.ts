@@ -2,10 +2,10 @@ import type { AppRouteHandler } from "../env";
 import { ApiError } from "../lib/errors";
 import { isWebSocketUpgrade } from "../middleware/auth";
 import { orgInbox } from "../org-inbox/client";
-import type * as r from "./events.routes";
+import type * as routes from "./events.routes";
 
 /** Checked here (token, membership), accepted by the org's OrgInbox with the hibernation API. */
-export const events: AppRouteHandler<typeof r.events> = async (c) => {
+export const events: AppRouteHandler<typeof routes.events> = async (c) => {
   if (!isWebSocketUpgrade(c)) throw new ApiError("upgrade_required", "GET /events is a WebSocket: send Upgrade: websocket.");
   const since = c.req.valid("query").since;
   const headers = new Headers({ upgrade: "websocket", "x-inbox-user": c.get("userId"), "x-inbox-role": c.get("role") });

@@ -1,5 +1,5 @@
 import { createRouter } from "../http/router";
-import * as h from "./events.handlers";
-import * as r from "./events.routes";
+import * as handlers from "./events.handlers";
+import * as routes from "./events.routes";
 
-export const eventsRouter = createRouter().openapi(r.events, h.events);
+export const eventsRouter = createRouter().openapi(routes.events, handlers.events);

@@ -10,11 +10,11 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { iso } from "../lib/time";
 import { isAllowedType, matchesMagic } from "./magic";
-import type * as R from "./media.routes";
+import type * as routes from "./media.routes";
 import { verifyMediaSignature } from "./signing";
 import { mediaKey } from "./storage";
 
-export const uploadMedia: AppRouteHandler<typeof R.uploadMedia> = async (c) => {
+export const uploadMedia: AppRouteHandler<typeof routes.uploadMedia> = async (c) => {
   const file = (c.req.valid("form") as { file?: unknown }).file;
   if (!(file instanceof File)) throw invalid("file", "Send the media as a multipart field named `file`.");
   const max = settings(c.env).mediaMaxBytes;
@@ -64,7 +64,7 @@ async function serve(env: Bindings, row: Media | undefined) {
   return new Response(object.body, { status: 200, headers });
 }
 
-export const getMemberMedia: AppRouteHandler<typeof R.getMemberMedia> = async (c) => {
+export const getMemberMedia: AppRouteHandler<typeof routes.getMemberMedia> = async (c) => {
   const id = c.req.valid("param").media_id.toLowerCase();
   const row = await c.var.db
     .select()
@@ -74,7 +74,7 @@ export const getMemberMedia: AppRouteHandler<typeof R.getMemberMedia> = async (c
   return serve(c.env, row);
 };
 
-export const getSignedMedia: AppRouteHandler<typeof R.getSignedMedia> = async (c) => {
+export const getSignedMedia: AppRouteHandler<typeof routes.getSignedMedia> = async (c) => {
   const id = c.req.valid("param").media_id.toLowerCase();
   const { exp, sig } = c.req.valid("query");
   // No usable key: no link is accepted (503), whatever it carries.
@@ -83,6 +83,6 @@ export const getSignedMedia: AppRouteHandler<typeof R.getSignedMedia> = async (c
     throw new ApiError("forbidden", "The media link is invalid or has expired.");
   }
   // The link names no org: every shard is asked, and only the org's own shard answers.
-  const [row] = await findInShards(c.env, (d) => d.select().from(media).where(eq(media.id, id)).limit(1).all());
+  const [row] = await findInShards(c.env, (db) => db.select().from(media).where(eq(media.id, id)).limit(1).all());
   return serve(c.env, row);
 };

@@ -1,8 +1,8 @@
 import { createRouter } from "../http/router";
-import * as h from "./media.handlers";
-import * as r from "./media.routes";
+import * as handlers from "./media.handlers";
+import * as routes from "./media.routes";
 
 export const mediaRouter = createRouter()
-  .openapi(r.uploadMedia, h.uploadMedia)
-  .openapi(r.getMemberMedia, h.getMemberMedia)
-  .openapi(r.getSignedMedia, h.getSignedMedia);
+  .openapi(routes.uploadMedia, handlers.uploadMedia)
+  .openapi(routes.getMemberMedia, handlers.getMemberMedia)
+  .openapi(routes.getSignedMedia, handlers.getSignedMedia);

@@ -1,5 +1,5 @@
 import { createRouter } from "../http/router";
-import * as h from "./messages.handlers";
-import * as r from "./messages.routes";
+import * as handlers from "./messages.handlers";
+import * as routes from "./messages.routes";
 
-export const messagesRouter = createRouter().openapi(r.sendMessage, h.sendMessage);
+export const messagesRouter = createRouter().openapi(routes.sendMessage, handlers.sendMessage);

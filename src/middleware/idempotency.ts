@@ -50,20 +50,20 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = parseKey(c.req.header("idempotency-key"));
   if (key === null) return next();
   const orgId = c.get("orgId");
-  const d = c.var.db;
+  const db = c.var.db;
   const bodyHash = await bodyFingerprint(c.req);
   const method = c.req.method;
   const path = new URL(c.req.url).pathname;
   const now = Date.now();
   const mine = and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, key));
-  await d.delete(idempotencyKeys).where(and(mine, lt(idempotencyKeys.expiresAt, now)));
-  const claimed = await d
+  await db.delete(idempotencyKeys).where(and(mine, lt(idempotencyKeys.expiresAt, now)));
+  const claimed = await db
     .insert(idempotencyKeys)
     .values({ orgId, key, method, path, bodyHash, state: "in_flight", createdAt: now, expiresAt: now + TTL_MS })
     .onConflictDoNothing()
     .returning({ key: idempotencyKeys.key });
   if (!claimed.length) {
-    const first = await d.select().from(idempotencyKeys).where(mine).get();
+    const first = await db.select().from(idempotencyKeys).where(mine).get();
     if (!first) throw new ApiError("idempotency_in_flight", "The first request with this key is still being processed; retry shortly.");
     if (first.method !== method || first.path !== path || first.bodyHash !== bodyHash) {
       throw new ApiError("idempotency_key_reused", "This Idempotency-Key was used for a different request.", [
@@ -83,16 +83,16 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   try {
     await next();
   } catch (e) {
-    await d.delete(idempotencyKeys).where(mine);
+    await db.delete(idempotencyKeys).where(mine);
     throw e;
   }
   // Errors thrown downstream were rendered by onError already when we get here.
   if (c.res.status >= 500) {
-    await d.delete(idempotencyKeys).where(mine);
+    await db.delete(idempotencyKeys).where(mine);
     return;
   }
   const body = await c.res.clone().text();
-  await d
+  await db
     .update(idempotencyKeys)
     .set({ state: "done", responseStatus: c.res.status, responseBody: body, responseContentType: c.res.headers.get("content-type") })
     .where(mine);

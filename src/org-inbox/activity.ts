@@ -42,10 +42,10 @@ export function newActivity(fields: Essentials & Partial<Activity>, now: number)
   };
 }
 
-export async function loadMedia(d: Db, orgId: string, ids: string[]) {
+export async function loadMedia(db: Db, orgId: string, ids: string[]) {
   if (!ids.length) return [];
   return inChunks(ids, (slice) =>
-    d
+    db
       .select()
       .from(media)
       .where(and(eq(media.orgId, orgId), inArray(media.id, slice)))
@@ -54,8 +54,8 @@ export async function loadMedia(d: Db, orgId: string, ids: string[]) {
 }
 
 /** The org's media rows for `ids`; any unknown or foreign id → 422 unknown_media. */
-export async function requireMedia(d: Db, orgId: string, ids: string[]) {
-  const rows = await loadMedia(d, orgId, ids);
+export async function requireMedia(db: Db, orgId: string, ids: string[]) {
+  const rows = await loadMedia(db, orgId, ids);
   if (rows.length !== new Set(ids).size) {
     throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
   }

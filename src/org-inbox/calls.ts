@@ -22,8 +22,8 @@ export type CallUpdate = { call: Activity; previewChanged: boolean; followUps: A
  * when the call is the conversation's last activity. Answers null when the call is
  * not the org's, or nothing changed (a redelivered callback writes nothing).
  */
-export async function applyCallDetails(d: Db, orgId: string, activityId: string, details: CallDetails, now = Date.now()): Promise<CallUpdate | null> {
-  const call = await d
+export async function applyCallDetails(db: Db, orgId: string, activityId: string, details: CallDetails, now = Date.now()): Promise<CallUpdate | null> {
+  const call = await db
     .select()
     .from(activities)
     .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId), eq(activities.type, "call")))
@@ -52,16 +52,16 @@ export async function applyCallDetails(d: Db, orgId: string, activityId: string,
   const preview = activityPreview(updated);
   const previewChanged = preview !== activityPreview(call);
   const statements = [
-    d
+    db
       .update(activities)
       .set({ ...set, updatedAt: now })
       .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))),
-    d
+    db
       .update(conversations)
       .set({ lastActivityPreview: preview, updatedAt: now })
       .where(and(eq(conversations.id, call.conversationId), eq(conversations.lastActivityId, call.id), sql`${previewChanged ? 1 : 0} = 1`))
       .returning({ id: conversations.id }),
   ] as const;
-  const [, refreshed] = await d.batch(statements);
+  const [, refreshed] = await db.batch(statements);
   return { call: updated, previewChanged: refreshed.length > 0, followUps };
 }

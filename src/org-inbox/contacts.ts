@@ -8,8 +8,8 @@ import { uuidv7 } from "../lib/ids";
 /** Addresses already normalized (E.164, lowercased email); `null` clears, `undefined` keeps. */
 export type ContactInput = { name?: string | null; phone?: string | null; email?: string | null };
 
-async function conflictFor(d: Db, orgId: string, phone: string | null | undefined, email: string | null | undefined, self?: string) {
-  const existing = await findByAddress(d, orgId, phone, email);
+async function conflictFor(db: Db, orgId: string, phone: string | null | undefined, email: string | null | undefined, self?: string) {
+  const existing = await findByAddress(db, orgId, phone, email);
   if (!existing || existing.id === self) return;
   const field = phone && existing.phone === phone ? "phone" : "email";
   throw new ApiError("conflict", `A contact with this ${field} already exists: ${existing.id}`);
@@ -20,9 +20,9 @@ async function conflictFor(d: Db, orgId: string, phone: string | null | undefine
  * chain, so the address check and the insert cannot interleave with an inbound
  * message creating the same contact: the later one sees the earlier one's row.
  */
-export async function createContact(d: Db, orgId: string, input: ContactInput, now = Date.now()): Promise<Contact> {
+export async function createContact(db: Db, orgId: string, input: ContactInput, now = Date.now()): Promise<Contact> {
   if (!input.phone && !input.email) throw invalid("phone", "A contact needs a phone or an email.");
-  await conflictFor(d, orgId, input.phone, input.email);
+  await conflictFor(db, orgId, input.phone, input.email);
   const contact: Contact = {
     id: uuidv7(now),
     orgId,
@@ -32,13 +32,13 @@ export async function createContact(d: Db, orgId: string, input: ContactInput, n
     createdAt: now,
     updatedAt: now,
   };
-  await d.insert(contacts).values(contact);
+  await db.insert(contacts).values(contact);
   return contact;
 }
 
 /** PATCH /contacts/{id}; answers the contact and its conversation's id (for the event), if it has one. */
-export async function updateContact(d: Db, orgId: string, id: string, input: ContactInput, now = Date.now()) {
-  const current = await findContact(d, orgId, id);
+export async function updateContact(db: Db, orgId: string, id: string, input: ContactInput, now = Date.now()) {
+  const current = await findContact(db, orgId, id);
   if (!current) throw notFound("Contact");
   const next = {
     name: input.name === undefined ? current.name : input.name,
@@ -46,16 +46,16 @@ export async function updateContact(d: Db, orgId: string, id: string, input: Con
     email: input.email === undefined ? current.email : input.email,
   };
   if (!next.phone && !next.email) throw invalid("phone", "A contact needs a phone or an email.");
-  await conflictFor(d, orgId, input.phone, input.email, id);
+  await conflictFor(db, orgId, input.phone, input.email, id);
   const unchanged = next.name === current.name && next.phone === current.phone && next.email === current.email;
-  const [conversation] = await d
+  const [conversation] = await db
     .select({ id: conversations.id })
     .from(conversations)
     .where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, id)))
     .limit(1);
   if (unchanged) return { contact: current, conversationId: conversation?.id ?? null, changed: false };
   const contact: Contact = { ...current, ...next, updatedAt: now };
-  await d
+  await db
     .update(contacts)
     .set({ ...next, updatedAt: now })
     .where(and(eq(contacts.orgId, orgId), eq(contacts.id, id)));

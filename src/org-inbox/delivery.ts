@@ -14,8 +14,8 @@ import { isTwilioMessageStatus, movesForwardTo, type PostmarkChange } from "./st
  * The send consumer's claim, queued → sending: a conditional update, so a redelivered
  * job, or one for a message no longer queued (or another org's), gets null and sends nothing.
  */
-export async function claimSend(d: Db, orgId: string, messageId: string, now = Date.now()): Promise<Activity | null> {
-  const [claimed] = await d
+export async function claimSend(db: Db, orgId: string, messageId: string, now = Date.now()): Promise<Activity | null> {
+  const [claimed] = await db
     .update(activities)
     .set({ status: "sending", sendAttempts: sql`${activities.sendAttempts} + 1`, updatedAt: now })
     .where(and(eq(activities.id, messageId), eq(activities.orgId, orgId), eq(activities.status, "queued")))
@@ -29,18 +29,18 @@ export type SendResult =
   | { status: "failed" | "queued"; errorCode: string; errorMessage: string };
 
 /** The send consumer's outcome, applied only while the message is still `sending`. */
-export async function settleSend(d: Db, orgId: string, messageId: string, result: SendResult, now = Date.now()) {
+export async function settleSend(db: Db, orgId: string, messageId: string, result: SendResult, now = Date.now()) {
   const sending = and(eq(activities.id, messageId), eq(activities.orgId, orgId), eq(activities.status, "sending"));
   if (result.status === "sent") {
-    await d
+    await db
       .update(activities)
       .set({ status: "sent", providerMessageId: result.providerMessageId, errorCode: null, errorMessage: null, updatedAt: now })
       .where(sending);
     // Callbacks that came before the sid was stored are applied now; the event carries the final state.
-    if (result.provider === "twilio") await applyWaitingStatuses(d, orgId, result.providerMessageId);
+    if (result.provider === "twilio") await applyWaitingStatuses(db, orgId, result.providerMessageId);
     return;
   }
-  await d.update(activities).set({ status: result.status, errorCode: result.errorCode, errorMessage: result.errorMessage, updatedAt: now }).where(sending);
+  await db.update(activities).set({ status: result.status, errorCode: result.errorCode, errorMessage: result.errorMessage, updatedAt: now }).where(sending);
 }
 
 /**
@@ -48,8 +48,8 @@ export async function settleSend(d: Db, orgId: string, messageId: string, result
  * provider id; the provider's callback names our id (Twilio: the callback URL, Postmark:
  * Metadata), so the id it carries is adopted. Only for a message still waiting for one.
  */
-async function adoptProviderId(d: Db, orgId: string, messageId: string, provider: "twilio" | "postmark", providerMessageId: string) {
-  const [adopted] = await d
+async function adoptProviderId(db: Db, orgId: string, messageId: string, provider: "twilio" | "postmark", providerMessageId: string) {
+  const [adopted] = await db
     .update(activities)
     .set({ providerMessageId, updatedAt: Date.now() })
     .where(
@@ -67,20 +67,20 @@ async function adoptProviderId(d: Db, orgId: string, messageId: string, provider
 }
 
 /** A Twilio MessageStatus for our outbound message: "applied" (with the message's id), "stale" (older news) or "unknown". */
-async function applyTwilioStatus(d: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null) {
+async function applyTwilioStatus(db: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null) {
   const match = and(eq(activities.orgId, orgId), eq(activities.provider, "twilio"), eq(activities.providerMessageId, sid));
-  const [updated] = await d
+  const [updated] = await db
     .update(activities)
     .set({ status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) })
     .where(and(match, movesForwardTo(status)))
     .returning({ id: activities.id });
   if (updated) return { outcome: "applied" as const, id: updated.id };
-  return { outcome: (await d.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const), id: null };
+  return { outcome: (await db.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const), id: null };
 }
 
 /** Status callbacks that beat the send consumer to storing the sid: applied now, in arrival order. */
-async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
-  const waiting = await d
+async function applyWaitingStatuses(db: Db, orgId: string, sid: string) {
+  const waiting = await db
     .select()
     .from(unroutableEvents)
     .where(
@@ -96,8 +96,8 @@ async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
   for (const event of waiting) {
     const p = event.payload as Record<string, string>;
     const status = (p.MessageStatus ?? p.SmsStatus ?? "").toLowerCase();
-    if (isTwilioMessageStatus(status)) await applyTwilioStatus(d, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
-    await d.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, event.id));
+    if (isTwilioMessageStatus(status)) await applyTwilioStatus(db, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
+    await db.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, event.id));
   }
 }
 
@@ -105,18 +105,18 @@ async function applyWaitingStatuses(d: Db, orgId: string, sid: string) {
 export type TwilioStatus = { sid: string; status: string; errorCode: string | null; errorMessage: string | null; messageId?: string | null };
 
 /** The status webhook: forward-only; "unknown" when no message of the org has this sid (yet). */
-export async function twilioStatus(d: Db, orgId: string, s: TwilioStatus) {
-  let applied = await applyTwilioStatus(d, orgId, s.sid, s.status, s.errorCode, s.errorMessage);
-  if (applied.outcome === "unknown" && s.messageId && (await adoptProviderId(d, orgId, s.messageId, "twilio", s.sid))) {
-    applied = await applyTwilioStatus(d, orgId, s.sid, s.status, s.errorCode, s.errorMessage);
+export async function twilioStatus(db: Db, orgId: string, s: TwilioStatus) {
+  let applied = await applyTwilioStatus(db, orgId, s.sid, s.status, s.errorCode, s.errorMessage);
+  if (applied.outcome === "unknown" && s.messageId && (await adoptProviderId(db, orgId, s.messageId, "twilio", s.sid))) {
+    applied = await applyTwilioStatus(db, orgId, s.sid, s.status, s.errorCode, s.errorMessage);
   }
   return applied;
 }
 
 /** Applies a Postmark change to one message; a status only moves forward. True when the row changed. */
-async function applyPostmarkChange(d: Db, orgId: string, activityId: string, change: PostmarkChange) {
+async function applyPostmarkChange(db: Db, orgId: string, activityId: string, change: PostmarkChange) {
   const at = and(eq(activities.id, activityId), eq(activities.orgId, orgId));
-  const [changed] = await d
+  const [changed] = await db
     .update(activities)
     .set({
       ...(change.status ? { status: change.status } : {}),
@@ -133,17 +133,17 @@ async function applyPostmarkChange(d: Db, orgId: string, activityId: string, cha
  * adopted when the email has none yet; an event for another Postmark id is "unknown_message";
  * a record type we do not apply (change null) is "unhandled".
  */
-export async function postmarkEvent(d: Db, orgId: string, messageId: string, pmid: string, change: PostmarkChange | null) {
-  const row = await d
+export async function postmarkEvent(db: Db, orgId: string, messageId: string, pmid: string, change: PostmarkChange | null) {
+  const row = await db
     .select({ pmid: activities.providerMessageId })
     .from(activities)
     .where(and(eq(activities.id, messageId), eq(activities.orgId, orgId)))
     .get();
   if (!row) return "unknown_message" as const;
-  const adopted = row.pmid === null && (await adoptProviderId(d, orgId, messageId, "postmark", pmid));
+  const adopted = row.pmid === null && (await adoptProviderId(db, orgId, messageId, "postmark", pmid));
   if ((adopted ? pmid : row.pmid) !== pmid) return "unknown_message" as const;
   if (!change) return "unhandled" as const;
-  await applyPostmarkChange(d, orgId, messageId, change);
+  await applyPostmarkChange(db, orgId, messageId, change);
   return "applied" as const;
 }
 
@@ -161,22 +161,22 @@ export type Stuck = { id: string; sweepRequeues: number };
 
 const stillSending = (orgId: string, id: string) => and(eq(activities.id, id), eq(activities.orgId, orgId), sql`${activities.status} = 'sending'`);
 
-async function verdictOf(d: Db, orgId: string, id: string, f: StuckFinding): Promise<"changed" | "absent" | "unchanged" | "unreachable"> {
+async function verdictOf(db: Db, orgId: string, id: string, f: StuckFinding): Promise<"changed" | "absent" | "unchanged" | "unreachable"> {
   if (f.kind === "twilio") {
-    const applied = await applyTwilioStatus(d, orgId, f.sid, f.status, f.errorCode, f.errorMessage);
+    const applied = await applyTwilioStatus(db, orgId, f.sid, f.status, f.errorCode, f.errorMessage);
     return applied.outcome === "applied" ? "changed" : "unchanged";
   }
   if (f.kind !== "postmark") return f.kind;
-  const adopted = f.adopt !== null && (await adoptProviderId(d, orgId, id, "postmark", f.adopt));
+  const adopted = f.adopt !== null && (await adoptProviderId(db, orgId, id, "postmark", f.adopt));
   if (f.details.kind !== "found") return adopted ? "changed" : f.details.kind;
-  const changed = f.details.change ? await applyPostmarkChange(d, orgId, id, f.details.change) : false;
+  const changed = f.details.change ? await applyPostmarkChange(db, orgId, id, f.details.change) : false;
   return changed || adopted ? "changed" : "unchanged";
 }
 
 /** No provider has it: back to `queued` once (it was never sent), `failed` the second time. */
-async function settleAbsent(d: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId: string, m: Stuck, now: number): Promise<SweepOutcome> {
+async function settleAbsent(db: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId: string, m: Stuck, now: number): Promise<SweepOutcome> {
   if (m.sweepRequeues >= 1) {
-    const [failed] = await d
+    const [failed] = await db
       .update(activities)
       .set({
         status: "failed",
@@ -188,7 +188,7 @@ async function settleAbsent(d: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId:
       .returning({ id: activities.id });
     return failed ? "failed" : "unchanged";
   }
-  const [requeued] = await d
+  const [requeued] = await db
     .update(activities)
     .set({ status: "queued", sweepRequeues: sql`${activities.sweepRequeues} + 1`, updatedAt: now })
     .where(and(stillSending(orgId, m.id), eq(activities.sweepRequeues, 0)))
@@ -199,7 +199,7 @@ async function settleAbsent(d: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId:
   } catch (e) {
     // Queued with no job would wait forever: say so on the message, as a send does.
     log("error", "enqueue_failed", { message_id: m.id, source: "send_sweep", error: String(e) });
-    await markEnqueueFailed(d, orgId, m.id, Date.now());
+    await markEnqueueFailed(db, orgId, m.id, Date.now());
     return "failed";
   }
   return "requeued";
@@ -208,8 +208,8 @@ async function settleAbsent(d: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId:
 export const ENQUEUE_FAILED = { errorCode: "enqueue_failed", errorMessage: "The message could not be queued for sending." };
 
 /** A message stored `queued` whose job could not be handed to SEND_QUEUE: failed, so no retry of the request sends twice. */
-export async function markEnqueueFailed(d: Db, orgId: string, messageId: string, updatedAt: number) {
-  await d
+export async function markEnqueueFailed(db: Db, orgId: string, messageId: string, updatedAt: number) {
+  await db
     .update(activities)
     .set({ status: "failed", ...ENQUEUE_FAILED, updatedAt })
     .where(and(eq(activities.id, messageId), eq(activities.orgId, orgId), eq(activities.status, "queued")));
@@ -221,15 +221,15 @@ export async function markEnqueueFailed(d: Db, orgId: string, messageId: string,
  * (sweep_checked_at, not updated_at: nothing about the message changed).
  */
 export async function settleStuckSend(
-  d: Db,
+  db: Db,
   queues: Pick<JobQueues, "SEND_QUEUE">,
   orgId: string,
   m: Stuck,
   finding: StuckFinding,
   now: number,
 ): Promise<SweepOutcome> {
-  const verdict = await verdictOf(d, orgId, m.id, finding);
-  const outcome = verdict === "changed" ? "updated" : verdict === "absent" ? await settleAbsent(d, queues, orgId, m, now) : verdict;
-  if (outcome === "unchanged" || outcome === "unreachable") await d.update(activities).set({ sweepCheckedAt: now }).where(stillSending(orgId, m.id));
+  const verdict = await verdictOf(db, orgId, m.id, finding);
+  const outcome = verdict === "changed" ? "updated" : verdict === "absent" ? await settleAbsent(db, queues, orgId, m, now) : verdict;
+  if (outcome === "unchanged" || outcome === "unreachable") await db.update(activities).set({ sweepCheckedAt: now }).where(stillSending(orgId, m.id));
   return outcome;
 }

@@ -44,9 +44,9 @@ export type IngestInput = {
 /** `followUps`: AI work the new activity calls for (a setter draft, a call summary), run off the request path. */
 export type IngestResult = { activity: Activity; media: Media[]; duplicate: boolean; followUps?: AiJob[] };
 
-export async function findDuplicate(d: Db, orgId: string, provider: string | null, providerMessageId: string | null | undefined) {
+export async function findDuplicate(db: Db, orgId: string, provider: string | null, providerMessageId: string | null | undefined) {
   if (!provider || !providerMessageId) return undefined;
-  return d
+  return db
     .select()
     .from(activities)
     .where(and(eq(activities.orgId, orgId), eq(activities.provider, provider), eq(activities.providerMessageId, providerMessageId)))
@@ -85,22 +85,22 @@ export const activityPreview = (a: Pick<Activity, "type" | "body" | "subject" | 
  * unless its dedup key exists, and the conversation aggregates — one D1 batch.
  * Callers serialize per org (OrgInbox), so read-then-write is safe.
  */
-export async function ingest(d: Db, orgId: string, input: IngestInput, now = Date.now()): Promise<IngestResult> {
+export async function ingest(db: Db, orgId: string, input: IngestInput, now = Date.now()): Promise<IngestResult> {
   const ref = input.contact;
   const contactMatch = and(
     eq(contacts.orgId, orgId),
     "id" in ref ? eq(contacts.id, ref.id) : "phone" in ref ? eq(contacts.phone, ref.phone) : eq(contacts.email, ref.email),
   );
   const channelKind = input.direction === "inbound" && (input.type === "sms" || input.type === "email") && input.to ? input.type : null;
-  const conversationOfContact = d
+  const conversationOfContact = db
     .select({ id: conversations.id })
     .from(conversations)
-    .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, d.select({ id: contacts.id }).from(contacts).where(contactMatch))));
+    .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch))));
   const touch = { type: input.type, direction: input.direction, status: input.status, occurredAt: input.occurredAt };
   const affectsWait = startsWait(touch) || isReply(touch);
   // Every read the ingest needs, in one round trip.
-  const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait, setterRows] = await d.batch([
-    d
+  const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait, setterRows] = await db.batch([
+    db
       .select()
       .from(activities)
       .where(
@@ -112,25 +112,25 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
         ),
       )
       .limit(1),
-    d.select().from(contacts).where(contactMatch).limit(1),
-    d
+    db.select().from(contacts).where(contactMatch).limit(1),
+    db
       .select()
       .from(conversations)
-      .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, d.select({ id: contacts.id }).from(contacts).where(contactMatch))))
+      .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch))))
       .limit(1),
-    d.select().from(slaConfigs).where(eq(slaConfigs.orgId, orgId)).limit(1),
-    d
+    db.select().from(slaConfigs).where(eq(slaConfigs.orgId, orgId)).limit(1),
+    db
       .select({ id: channels.id })
       .from(channels)
       .where(and(eq(channels.orgId, orgId), eq(channels.kind, channelKind ?? "sms"), eq(channels.address, input.to ?? ""), sql`${channelKind ? 1 : 0} = 1`))
       .limit(1),
-    storedWaitQuery(d, affectsWait ? sql`(${conversationOfContact})` : sql`NULL`, isReply(touch) ? input.occurredAt : null),
-    d.select({ mode: setterConfigs.mode }).from(setterConfigs).where(eq(setterConfigs.orgId, orgId)).limit(1),
+    storedWaitQuery(db, affectsWait ? sql`(${conversationOfContact})` : sql`NULL`, isReply(touch) ? input.occurredAt : null),
+    db.select({ mode: setterConfigs.mode }).from(setterConfigs).where(eq(setterConfigs.orgId, orgId)).limit(1),
   ]);
   const existing = dupRows[0];
-  if (existing) return { activity: existing, media: await loadMedia(d, orgId, existing.mediaIds), duplicate: true };
+  if (existing) return { activity: existing, media: await loadMedia(db, orgId, existing.mediaIds), duplicate: true };
 
-  const mediaRows = await requireMedia(d, orgId, input.mediaIds);
+  const mediaRows = await requireMedia(db, orgId, input.mediaIds);
   if (!contactRows[0] && "id" in ref) {
     throw new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
   }
@@ -199,8 +199,8 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
 
   const stored = sql`EXISTS (SELECT 1 FROM activities WHERE id = ${activity.id})`;
   const statements: BatchItem<"sqlite">[] = [];
-  if (contactIsNew) statements.push(d.insert(contacts).values(contact));
-  if (!found) statements.push(d.insert(conversations).values(conversation));
+  if (contactIsNew) statements.push(db.insert(contacts).values(contact));
+  if (!found) statements.push(db.insert(conversations).values(conversation));
   // The conversation's bucket move rides on the same condition as its update.
   const after = {
     archived: inbound ? false : conversation.archived,
@@ -209,22 +209,22 @@ export async function ingest(d: Db, orgId: string, input: IngestInput, now = Dat
     assignee: conversation.assignedTo ?? "",
     day: Math.floor((changes.sortAt ?? conversation.sortAt) / DAY_MS),
   };
-  const tallies = tallyMove(d, orgId, found ? bucketOf(found) : null, after, stored);
+  const tallies = tallyMove(db, orgId, found ? bucketOf(found) : null, after, stored);
   const insertAt = statements.length;
   statements.push(
-    d.insert(activities).values(activity).onConflictDoNothing().returning({ id: activities.id }),
-    d
+    db.insert(activities).values(activity).onConflictDoNothing().returning({ id: activities.id }),
+    db
       .update(conversations)
       .set({ ...changes, ...(inbound ? { unreadCount: sql`${conversations.unreadCount} + 1` } : {}) })
       .where(and(eq(conversations.id, conversation.id), stored)),
     ...tallies,
   );
-  const results = await d.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
 
   // The unique key is the backstop should a write ever bypass the serialization.
   if ((results[insertAt] as unknown[]).length === 0) {
-    const winner = await findDuplicate(d, orgId, input.provider, input.providerMessageId);
-    if (winner) return { activity: winner, media: await loadMedia(d, orgId, winner.mediaIds), duplicate: true };
+    const winner = await findDuplicate(db, orgId, input.provider, input.providerMessageId);
+    if (winner) return { activity: winner, media: await loadMedia(db, orgId, winner.mediaIds), duplicate: true };
   }
   const followUps: AiJob[] = [];
   if (inbound && (activity.type === "sms" || activity.type === "email") && setterRows[0]?.mode === "suggestive") {

@@ -16,7 +16,7 @@ export type RemoveOutcome = "removed" | "last_owner" | "absent";
  * failure is logged (`member_release_failed`) and thrown, and a repeated DELETE (which
  * finds no member) releases them then.
  */
-export async function removeMember(control: Db, d: Db, orgId: string, userId: string): Promise<RemoveOutcome> {
+export async function removeMember(control: Db, db: Db, orgId: string, userId: string): Promise<RemoveOutcome> {
   const [deleted] = await control
     .delete(members)
     .where(and(eq(members.orgId, orgId), eq(members.userId, userId), anotherOwnerRemains(orgId)))
@@ -31,11 +31,11 @@ export async function removeMember(control: Db, d: Db, orgId: string, userId: st
   }
   let released: boolean;
   try {
-    released = await releaseMember(control, d, orgId, userId);
+    released = await releaseMember(control, db, orgId, userId);
   } catch (first) {
     log("warn", "member_release_retry", { org_id: orgId, user_id: userId, error: String(first) });
     try {
-      released = await releaseMember(control, d, orgId, userId);
+      released = await releaseMember(control, db, orgId, userId);
     } catch (e) {
       log("error", "member_release_failed", {
         org_id: orgId,
@@ -53,18 +53,18 @@ export async function removeMember(control: Db, d: Db, orgId: string, userId: st
  * The shard's half of a removal: false when nothing of theirs is left. A member added
  * again meanwhile (PUT /members is not on the chain) keeps everything.
  */
-async function releaseMember(control: Db, d: Db, orgId: string, userId: string, now = Date.now()) {
-  const [theirs, assigned, viewRows] = await d.batch([
-    d
+async function releaseMember(control: Db, db: Db, orgId: string, userId: string, now = Date.now()) {
+  const [theirs, assigned, viewRows] = await db.batch([
+    db
       .select()
       .from(conversationTallies)
       .where(and(eq(conversationTallies.orgId, orgId), eq(conversationTallies.assignee, userId))),
-    d
+    db
       .select({ id: conversations.id })
       .from(conversations)
       .where(and(eq(conversations.orgId, orgId), eq(conversations.assignedTo, userId)))
       .limit(1),
-    d
+    db
       .select({ id: views.id })
       .from(views)
       .where(and(eq(views.orgId, orgId), eq(views.userId, userId)))
@@ -86,23 +86,23 @@ async function releaseMember(control: Db, d: Db, orgId: string, userId: string, 
       eq(conversationTallies.unread, b.unread),
     );
     return [
-      d
+      db
         .insert(conversationTallies)
         .values({ ...b, assignee: "", n: 0 })
         .onConflictDoNothing(),
-      d
+      db
         .update(conversationTallies)
         .set({ n: sql`${conversationTallies.n} + ${b.n}` })
         .where(and(key, eq(conversationTallies.assignee, ""))),
-      d.delete(conversationTallies).where(and(key, eq(conversationTallies.assignee, userId))),
+      db.delete(conversationTallies).where(and(key, eq(conversationTallies.assignee, userId))),
     ];
   });
-  await d.batch([
-    d
+  await db.batch([
+    db
       .update(conversations)
       .set({ assignedTo: null, updatedAt: now })
       .where(and(eq(conversations.orgId, orgId), eq(conversations.assignedTo, userId))),
-    d.delete(views).where(and(eq(views.orgId, orgId), eq(views.userId, userId))),
+    db.delete(views).where(and(eq(views.orgId, orgId), eq(views.userId, userId))),
     ...tallyMoves,
   ]);
   return true;

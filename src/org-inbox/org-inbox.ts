@@ -296,9 +296,9 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   private async send(orgId: string, input: OutboundInput) {
-    const d = await this.db(orgId);
+    const db = await this.db(orgId);
     if (input.type !== "note") this.checkSend(input.authorId);
-    const created = await createOutbound(d, orgId, input);
+    const created = await createOutbound(db, orgId, input);
     // Only stored sends count against the limit (a refused one sent nothing).
     if (input.type !== "note") this.recentSends.get(input.authorId)?.push(Date.now()) ?? this.recentSends.set(input.authorId, [Date.now()]);
     await this.emit(2, async () => [
@@ -312,7 +312,7 @@ export class OrgInbox extends DurableObject<Bindings> {
       // Stored but not handed over: say so on the message rather than fail the request
       // (a retried request would send twice).
       log("error", "enqueue_failed", { message_id: created.activity.id, error: String(e) });
-      await markEnqueueFailed(d, orgId, created.activity.id, created.activity.updatedAt);
+      await markEnqueueFailed(db, orgId, created.activity.id, created.activity.updatedAt);
       return { ...created, activity: { ...created.activity, status: "failed", ...ENQUEUE_FAILED } };
     }
     return created;

@@ -24,9 +24,9 @@ export type OutboundInput = {
 export const replySubject = (subject: string) => (/^re:/i.test(subject.trim()) ? subject.trim() : `Re: ${subject.trim()}`);
 
 /** The channel the contact last wrote to on this kind, else the org's oldest of that kind (SPEC 13). */
-async function pickChannel(d: Db, orgId: string, kind: "sms" | "email", conversation: Conversation): Promise<Channel> {
+async function pickChannel(db: Db, orgId: string, kind: "sms" | "email", conversation: Conversation): Promise<Channel> {
   const preferred = kind === "sms" ? conversation.lastSmsChannelId : conversation.lastEmailChannelId;
-  const rows = await d
+  const rows = await db
     .select()
     .from(channels)
     .where(and(eq(channels.orgId, orgId), eq(channels.kind, kind)))
@@ -42,11 +42,11 @@ async function pickChannel(d: Db, orgId: string, kind: "sms" | "email", conversa
  * `queued` for the send queue. Either way one batch writes the activity and the
  * conversation (a send resets unread and clears the reply wait).
  */
-export async function createOutbound(d: Db, orgId: string, input: OutboundInput, now = Date.now()) {
-  const row = await selectConversation(d, orgId, input.conversationId).get();
+export async function createOutbound(db: Db, orgId: string, input: OutboundInput, now = Date.now()) {
+  const row = await selectConversation(db, orgId, input.conversationId).get();
   if (!row) throw notFound("Conversation");
   const { conversation, contact } = row;
-  const media = await requireMedia(d, orgId, input.mediaIds);
+  const media = await requireMedia(db, orgId, input.mediaIds);
 
   let channel: Channel | null = null;
   let to: string | null = null;
@@ -54,9 +54,9 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
   if (input.type !== "note") {
     to = input.type === "sms" ? contact.phone : contact.email;
     if (!to) throw new ApiError("contact_unreachable", `The contact has no ${input.type === "sms" ? "phone" : "email"}.`);
-    channel = await pickChannel(d, orgId, input.type, conversation);
+    channel = await pickChannel(db, orgId, input.type, conversation);
     if (input.type === "email" && !subject) {
-      const lastEmail = await d
+      const lastEmail = await db
         .select({ subject: activities.subject })
         .from(activities)
         .where(and(eq(activities.conversationId, conversation.id), eq(activities.type, "email")))
@@ -94,17 +94,18 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
   // An sms/email sent while a draft is pending resolves it and keeps a training pair (SPEC 8).
   let draft: Activity | undefined = input.fromSuggestion;
   if (sends && !draft && conversation.pendingSuggestionId) {
-    draft = await d
+    draft = await db
       .select()
       .from(activities)
       .where(and(eq(activities.id, conversation.pendingSuggestionId), eq(activities.orgId, orgId), eq(activities.status, "pending")))
       .get();
   }
-  const draftStatements = sends && draft ? await resolveDraftBySend(d, draft, activity, input.fromSuggestion ? "sent" : "superseded", input.authorId, now) : [];
-  await d.batch([
-    d.insert(activities).values(activity),
+  const draftStatements =
+    sends && draft ? await resolveDraftBySend(db, draft, activity, input.fromSuggestion ? "sent" : "superseded", input.authorId, now) : [];
+  await db.batch([
+    db.insert(activities).values(activity),
     ...draftStatements,
-    d
+    db
       .update(conversations)
       .set({
         lastActivityId: activity.id,
@@ -119,7 +120,7 @@ export async function createOutbound(d: Db, orgId: string, input: OutboundInput,
       })
       .where(eq(conversations.id, conversation.id)),
     // A send resets unread; any message moves the thread to today.
-    ...tallyMove(d, orgId, bucketOf(conversation), {
+    ...tallyMove(db, orgId, bucketOf(conversation), {
       ...bucketOf(conversation),
       unread: sends ? false : conversation.unreadCount > 0,
       day: Math.floor(now / DAY_MS),

@@ -33,7 +33,7 @@ export function replyWaitWith(stored: StoredWait | undefined, event: Touch): num
  * for the conversation `conversationId` names (an id, or a subquery yielding one).
  * Both walk activities_direction_idx.
  */
-export function storedWaitQuery(d: Db, conversationId: SQL, replyAt: number | null) {
+export function storedWaitQuery(db: Db, conversationId: SQL, replyAt: number | null) {
   const missed = sql.join(
     MISSED_CALL_STATUSES.map((s) => sql`${s}`),
     sql`, `,
@@ -42,7 +42,7 @@ export function storedWaitQuery(d: Db, conversationId: SQL, replyAt: number | nu
     WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
     ORDER BY occurred_at DESC LIMIT 1)`;
   // From one row: a builder (not raw SQL) is what a D1 batch accepts.
-  return d
+  return db
     .select({
       last_reply: sql<number | null>`${lastReply}`,
       first_waiting: sql<number | null>`(SELECT occurred_at FROM activities

@@ -10,26 +10,26 @@ const CHUNK = 200;
  * Around the clock (or off) is one UPDATE; business hours are computed per
  * conversation and written in batches of CHUNK statements.
  */
-export async function replaceSla(d: Db, orgId: string, sla: SlaSettings, now = Date.now()) {
+export async function replaceSla(db: Db, orgId: string, sla: SlaSettings, now = Date.now()) {
   const row = { orgId, enabled: sla.enabled, firstResponseMinutes: sla.firstResponseMinutes, businessHours: sla.businessHours, updatedAt: now };
-  await d.insert(slaConfigs).values(row).onConflictDoUpdate({ target: slaConfigs.orgId, set: row });
+  await db.insert(slaConfigs).values(row).onConflictDoUpdate({ target: slaConfigs.orgId, set: row });
   const waiting = and(eq(conversations.orgId, orgId), isNotNull(conversations.awaitingReplySince));
   if (!sla.enabled || !sla.businessHours) {
-    await d
+    await db
       .update(conversations)
       .set({ slaDueAt: sla.enabled ? sql`${conversations.awaitingReplySince} + ${sla.firstResponseMinutes * 60_000}` : null })
       .where(waiting);
     return row;
   }
-  const rows = await d.select({ id: conversations.id, since: conversations.awaitingReplySince }).from(conversations).where(waiting).all();
+  const rows = await db.select({ id: conversations.id, since: conversations.awaitingReplySince }).from(conversations).where(waiting).all();
   for (let i = 0; i < rows.length; i += CHUNK) {
     const updates = rows.slice(i, i + CHUNK).map((r) =>
-      d
+      db
         .update(conversations)
         .set({ slaDueAt: slaDueAt(r.since, sla) })
         .where(eq(conversations.id, r.id)),
     );
-    if (updates.length) await d.batch(updates as [(typeof updates)[number], ...typeof updates]);
+    if (updates.length) await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
   }
   return row;
 }

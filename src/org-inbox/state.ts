@@ -35,7 +35,7 @@ function changeSet(c: Conversation, change: StateChange, now: number): Partial<C
 }
 
 /** `control` is the control database, where the members are; `d` the org's shard. */
-export async function applyState(d: Db, control: Db, orgId: string, conversationId: string, change: StateChange, now = Date.now()) {
+export async function applyState(db: Db, control: Db, orgId: string, conversationId: string, change: StateChange, now = Date.now()) {
   if (change.kind === "assign" && change.assignedTo) {
     const member = await control
       .select({ userId: members.userId })
@@ -46,50 +46,50 @@ export async function applyState(d: Db, control: Db, orgId: string, conversation
       throw new ApiError("assignee_not_member", "assigned_to is not a member of this org.", [{ path: "assigned_to", message: "not a member of this org" }]);
     }
   }
-  const before = await selectConversation(d, orgId, conversationId).get();
+  const before = await selectConversation(db, orgId, conversationId).get();
   if (!before) throw notFound("Conversation");
   const set = changeSet(before.conversation, change, now);
   if (!set) return before;
   const conversation = { ...before.conversation, ...set, updatedAt: now };
   // One batch: the conversation and its bucket.
-  await d.batch([
-    d
+  await db.batch([
+    db
       .update(conversations)
       .set({ ...set, updatedAt: now })
       .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId))),
-    ...tallyMove(d, orgId, bucketOf(before.conversation), bucketOf(conversation)),
+    ...tallyMove(db, orgId, bucketOf(before.conversation), bucketOf(conversation)),
   ]);
   return { conversation, contact: before.contact };
 }
 
 /** POST /contacts/{id}/conversations: the contact's one conversation, created when missing. */
-export async function openConversation(d: Db, orgId: string, contactId: string, now = Date.now()) {
-  const contact = await d
+export async function openConversation(db: Db, orgId: string, contactId: string, now = Date.now()) {
+  const contact = await db
     .select(contactColumns)
     .from(contacts)
     .where(and(eq(contacts.orgId, orgId), eq(contacts.id, contactId)))
     .get();
   if (!contact) throw notFound("Contact");
-  const existing = await d
+  const existing = await db
     .select()
     .from(conversations)
     .where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, contactId)))
     .get();
   if (existing) return { conversation: existing, contact, created: false };
   const conversation = newConversation(orgId, contactId, now);
-  await d.batch([d.insert(conversations).values(conversation), ...tallyMove(d, orgId, null, bucketOf(conversation))]);
+  await db.batch([db.insert(conversations).values(conversation), ...tallyMove(db, orgId, null, bucketOf(conversation))]);
   return { conversation, contact, created: true };
 }
 
 /** The summarizer's result on a call still pending; the thread's preview follows when the call is its last activity. */
-export async function setCallSummary(d: Db, orgId: string, activityId: string, summary: string | null, now = Date.now()) {
-  const [updated] = await d
+export async function setCallSummary(db: Db, orgId: string, activityId: string, summary: string | null, now = Date.now()) {
+  const [updated] = await db
     .update(activities)
     .set({ callSummary: summary, callSummaryStatus: summary ? "ready" : "failed", updatedAt: now })
     .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId), eq(activities.callSummaryStatus, "pending"), isNull(activities.callSummary)))
     .returning();
   if (updated && summary) {
-    await d
+    await db
       .update(conversations)
       .set({ lastActivityPreview: activityPreview(updated) })
       .where(and(eq(conversations.id, updated.conversationId), eq(conversations.lastActivityId, updated.id)));

@@ -19,8 +19,8 @@ export type SuggestionInput = {
 };
 
 /** The thread's newest sms or email (either direction), by occurred_at. */
-const latestMessage = (d: Db, conversationId: string) =>
-  d
+const latestMessage = (db: Db, conversationId: string) =>
+  db
     .select({ id: activities.id, type: activities.type, direction: activities.direction })
     .from(activities)
     .where(and(eq(activities.conversationId, conversationId), inArray(activities.type, ["sms", "email"])))
@@ -33,10 +33,10 @@ const latestMessage = (d: Db, conversationId: string) =>
  * never has two. A setter draft whose trigger is no longer the thread's newest
  * message (a reply went out, or the contact wrote again) is not stored: null.
  */
-export async function createSuggestion(d: Db, orgId: string, input: SuggestionInput, now = Date.now()): Promise<Activity | null> {
+export async function createSuggestion(db: Db, orgId: string, input: SuggestionInput, now = Date.now()): Promise<Activity | null> {
   // Both reads at once (a joined select does not survive a D1 batch); a foreign id's
   // messages are never used, since its conversation row is not found in this org.
-  const [row, latest] = await Promise.all([selectConversation(d, orgId, input.conversationId).get(), latestMessage(d, input.conversationId).get()]);
+  const [row, latest] = await Promise.all([selectConversation(db, orgId, input.conversationId).get(), latestMessage(db, input.conversationId).get()]);
   if (!row) throw notFound("Conversation");
   const { conversation, contact } = row;
   if (input.triggerId && (latest?.id !== input.triggerId || latest.direction !== "inbound")) return null;
@@ -60,22 +60,22 @@ export async function createSuggestion(d: Db, orgId: string, input: SuggestionIn
     },
     now,
   );
-  await d.batch([
-    d
+  await db.batch([
+    db
       .update(activities)
       .set({ status: "superseded", resolvedAt: now, updatedAt: now })
       .where(
         and(eq(activities.orgId, orgId), eq(activities.conversationId, conversation.id), eq(activities.type, "suggestion"), eq(activities.status, "pending")),
       ),
-    d.insert(activities).values(draft),
-    d.update(conversations).set({ pendingSuggestionId: draft.id, updatedAt: now }).where(eq(conversations.id, conversation.id)),
+    db.insert(activities).values(draft),
+    db.update(conversations).set({ pendingSuggestionId: draft.id, updatedAt: now }).where(eq(conversations.id, conversation.id)),
   ]);
   return draft;
 }
 
 /** The suggestion `id` of this conversation (404 otherwise, another org's included), pending or 409. */
-export async function pendingSuggestion(d: Db, orgId: string, conversationId: string, id: string): Promise<Activity> {
-  const s = await d
+export async function pendingSuggestion(db: Db, orgId: string, conversationId: string, id: string): Promise<Activity> {
+  const s = await db
     .select()
     .from(activities)
     .where(and(eq(activities.orgId, orgId), eq(activities.id, id), eq(activities.conversationId, conversationId), eq(activities.type, "suggestion")))
@@ -85,15 +85,15 @@ export async function pendingSuggestion(d: Db, orgId: string, conversationId: st
   return s;
 }
 
-export async function dismissSuggestion(d: Db, orgId: string, conversationId: string, id: string, userId: string, now = Date.now()) {
-  const s = await pendingSuggestion(d, orgId, conversationId, id);
+export async function dismissSuggestion(db: Db, orgId: string, conversationId: string, id: string, userId: string, now = Date.now()) {
+  const s = await pendingSuggestion(db, orgId, conversationId, id);
   const resolved = { status: "dismissed", resolvedBy: userId, resolvedAt: now, updatedAt: now };
-  await d.batch([
-    d
+  await db.batch([
+    db
       .update(activities)
       .set(resolved)
       .where(and(eq(activities.id, s.id), eq(activities.status, "pending"))),
-    d
+    db
       .update(conversations)
       .set({ pendingSuggestionId: null, updatedAt: now })
       .where(and(eq(conversations.id, conversationId), eq(conversations.pendingSuggestionId, s.id))),
@@ -104,8 +104,8 @@ export async function dismissSuggestion(d: Db, orgId: string, conversationId: st
 export type PairContext = { role: "contact" | "agent"; body: string; occurred_at: string }[];
 
 /** The 10 sms/email/call messages before the draft, oldest first (SPEC 8); a call reads as its summary, else its transcript. */
-export async function pairContext(d: Db, draft: Activity): Promise<PairContext> {
-  const rows = await threadLines(d, draft.conversationId, draft.occurredAt, { inclusive: false, limit: 10 });
+export async function pairContext(db: Db, draft: Activity): Promise<PairContext> {
+  const rows = await threadLines(db, draft.conversationId, draft.occurredAt, { inclusive: false, limit: 10 });
   return rows.map((r) => ({
     role: r.direction === "inbound" ? "contact" : "agent",
     body: (r.type === "call" ? (r.summary ?? r.transcript) : (r.body ?? r.subject)) ?? "",
@@ -119,7 +119,7 @@ export async function pairContext(d: Db, draft: Activity): Promise<PairContext> 
  * ride in the send's own batch, conditional on the draft still being pending.
  */
 export async function resolveDraftBySend(
-  d: Db,
+  db: Db,
   draft: Activity,
   sent: Activity,
   how: "sent" | "superseded",
@@ -129,7 +129,7 @@ export async function resolveDraftBySend(
   const { label, similarity } = labelPair(draft.body ?? "", sent.body ?? "");
   const stillPending = and(eq(activities.id, draft.id), eq(activities.status, "pending"));
   return [
-    d
+    db
       .insert(trainingPairs)
       .values({
         id: uuidv7(now),
@@ -141,12 +141,12 @@ export async function resolveDraftBySend(
         sent: sent.body ?? "",
         label,
         similarity,
-        context: await pairContext(d, draft),
+        context: await pairContext(db, draft),
         sentBy: userId,
         createdAt: now,
       })
       .onConflictDoNothing(),
-    d
+    db
       .update(activities)
       .set({ status: how, sentMessageId: how === "sent" ? sent.id : null, resolvedBy: userId, resolvedAt: now, updatedAt: now })
       .where(stillPending),

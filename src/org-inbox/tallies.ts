@@ -26,19 +26,19 @@ const atDay = (orgId: string, b: Bucket) => and(eq(dt.orgId, orgId), eq(dt.archi
  * be null: created, or gone), to run in the batch that changes the conversation.
  * `when` makes the move conditional on that batch's own write having happened.
  */
-export function tallyMove(d: Db, orgId: string, from: Bucket | null, to: Bucket | null, when?: SQL) {
+export function tallyMove(db: Db, orgId: string, from: Bucket | null, to: Bucket | null, when?: SQL) {
   const statements = [];
   if (!(from && to && sameBucket(from, to))) {
     if (to) {
       const { day: _day, ...key } = to;
       statements.push(
-        d
+        db
           .insert(t)
           .values({ orgId, ...key, n: 0 })
           .onConflictDoNothing(),
       );
       statements.push(
-        d
+        db
           .update(t)
           .set({ n: sql`${t.n} + 1` })
           .where(and(at(orgId, to), when)),
@@ -46,7 +46,7 @@ export function tallyMove(d: Db, orgId: string, from: Bucket | null, to: Bucket 
     }
     if (from)
       statements.push(
-        d
+        db
           .update(t)
           .set({ n: sql`${t.n} - 1` })
           .where(and(at(orgId, from), when)),
@@ -54,9 +54,9 @@ export function tallyMove(d: Db, orgId: string, from: Bucket | null, to: Bucket 
   }
   if (!(from && to && sameDay(from, to))) {
     if (to) {
-      statements.push(d.insert(dt).values({ orgId, archived: to.archived, unread: to.unread, day: to.day, n: 0 }).onConflictDoNothing());
+      statements.push(db.insert(dt).values({ orgId, archived: to.archived, unread: to.unread, day: to.day, n: 0 }).onConflictDoNothing());
       statements.push(
-        d
+        db
           .update(dt)
           .set({ n: sql`${dt.n} + 1` })
           .where(and(atDay(orgId, to), when)),
@@ -64,7 +64,7 @@ export function tallyMove(d: Db, orgId: string, from: Bucket | null, to: Bucket 
     }
     if (from)
       statements.push(
-        d
+        db
           .update(dt)
           .set({ n: sql`${dt.n} - 1` })
           .where(and(atDay(orgId, from), when)),

@@ -27,12 +27,12 @@ export function backoffSeconds(attempt: number, random = Math.random()) {
  * goes back to OrgInbox, which stores and announces it.
  */
 export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter?: number }> {
-  const d = await shardDb(env, job.orgId);
+  const db = await shardDb(env, job.orgId);
   const claimed = await inbox(env, job.orgId).claimSend(job.messageId);
   if (!claimed) return {};
 
   const channel = claimed.channelId
-    ? await d
+    ? await db
         .select()
         .from(channels)
         .where(and(eq(channels.id, claimed.channelId), eq(channels.orgId, job.orgId)))
@@ -43,7 +43,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
     outcome = { kind: "reject", code: "no_channel", message: "The channel this message was to leave from is gone." };
   } else {
     const mediaRows = claimed.mediaIds.length
-      ? await d
+      ? await db
           .select()
           .from(mediaTable)
           .where(and(eq(mediaTable.orgId, job.orgId), inArray(mediaTable.id, claimed.mediaIds)))

@@ -29,10 +29,10 @@ export type SweepCounts = { checked: number } & Record<SweepOutcome, number>;
  * `'sending'` is what lets SQLite use it). A message the sweep looked at and left alone
  * waits another SWEEP_AFTER_MS, so a few that never resolve cannot starve the rest.
  */
-export function stuckSendsQuery(d: Db, now: number) {
+export function stuckSendsQuery(db: Db, now: number) {
   const cutoff = now - SWEEP_AFTER_MS;
   const a = activities;
-  return d
+  return db
     .select({ id: a.id, orgId: a.orgId, provider: a.provider, providerMessageId: a.providerMessageId, sweepRequeues: a.sweepRequeues, updatedAt: a.updatedAt })
     .from(a)
     .where(and(sql`${a.status} = 'sending'`, lt(a.updatedAt, cutoff), or(isNull(a.sweepCheckedAt), lt(a.sweepCheckedAt, cutoff))))
@@ -97,7 +97,7 @@ async function sweepOne(env: Bindings, m: Stuck, now: number): Promise<SweepOutc
 export async function sweepStuckSends(env: Bindings, now = Date.now()): Promise<SweepCounts> {
   // Every shard's oldest (asked at once, of orgs that live where they were found), then the
   // oldest SWEEP_BATCH of them all.
-  const stuck = (await findInShards(env, (d) => stuckSendsQuery(d, now).all())).sort((x, y) => x.updatedAt - y.updatedAt).slice(0, SWEEP_BATCH);
+  const stuck = (await findInShards(env, (db) => stuckSendsQuery(db, now).all())).sort((x, y) => x.updatedAt - y.updatedAt).slice(0, SWEEP_BATCH);
   const counts: SweepCounts = { checked: stuck.length, updated: 0, requeued: 0, failed: 0, unchanged: 0, unreachable: 0 };
   for (const m of stuck) {
     try {

@@ -15,8 +15,8 @@ import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
 const THREAD_LINES = 20;
 
 /** The thread up to and including the trigger, oldest first, as the model reads it. */
-async function threadUpTo(d: Db, conversationId: string, until: number): Promise<ThreadLine[]> {
-  const rows = await threadLines(d, conversationId, until, { inclusive: true, limit: THREAD_LINES });
+async function threadUpTo(db: Db, conversationId: string, until: number): Promise<ThreadLine[]> {
+  const rows = await threadLines(db, conversationId, until, { inclusive: true, limit: THREAD_LINES });
   return rows
     .map((r) => ({
       role: r.direction === "inbound" ? ("contact" as const) : ("agent" as const),
@@ -30,12 +30,12 @@ async function threadUpTo(d: Db, conversationId: string, until: number): Promise
 }
 
 async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
-  const d = await shardDb(env, job.orgId);
+  const db = await shardDb(env, job.orgId);
   // The org's name is in the control database, the rest in its shard: read at once.
   const [[config, trigger], org] = await Promise.all([
-    d.batch([
-      d.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
-      d
+    db.batch([
+      db.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
+      db
         .select()
         .from(activities)
         .where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId)))
@@ -45,7 +45,7 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
   ]);
   if (config[0]?.mode !== "suggestive" || !trigger[0]) return;
   // A redelivered job: the setter already drafted an answer to this message.
-  const pending = await d
+  const pending = await db
     .select({ authorId: activities.authorId, createdAt: activities.createdAt })
     .from(conversations)
     .innerJoin(activities, eq(activities.id, conversations.pendingSuggestionId))
@@ -61,7 +61,7 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
     return;
   }
   const channel = trigger[0].type === "email" ? "email" : "sms";
-  const thread = await threadUpTo(d, job.conversationId, trigger[0].occurredAt);
+  const thread = await threadUpTo(db, job.conversationId, trigger[0].occurredAt);
   const started = Date.now();
   let text: string;
   try {
@@ -96,8 +96,8 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
  * finds no sentence to keep. A provider's summary is never replaced.
  */
 async function summary(env: Bindings, job: Extract<AiJob, { kind: "summary" }>) {
-  const d = await shardDb(env, job.orgId);
-  const call = await d
+  const db = await shardDb(env, job.orgId);
+  const call = await db
     .select()
     .from(activities)
     .where(and(eq(activities.id, job.activityId), eq(activities.orgId, job.orgId)))
@@ -123,14 +123,14 @@ export async function handleAiJob(env: Bindings, job: AiJob) {
   if (job.kind === "draft") return draft(env, job);
   if (job.kind === "media_copy") {
     // Already copied (a redelivery, or an earlier try that got through): nothing to do.
-    const d = await shardDb(env, job.orgId);
-    const row = await d
+    const db = await shardDb(env, job.orgId);
+    const row = await db
       .select({ status: media.status })
       .from(media)
       .where(and(eq(media.id, job.item.id), eq(media.orgId, job.orgId)))
       .get();
     if (!row || row.status === "ready") return;
-    return copyInboundMedia(env, d, job.orgId, job.item, job.attempt);
+    return copyInboundMedia(env, db, job.orgId, job.item, job.attempt);
   }
   return summary(env, job);
 }

@@ -1,11 +1,11 @@
 import { createRouter } from "../http/router";
-import * as h from "./setter.handlers";
-import * as r from "./setter.routes";
+import * as handlers from "./setter.handlers";
+import * as routes from "./setter.routes";
 
 export const setterRouter = createRouter()
-  .openapi(r.getSetterConfig, h.getConfig)
-  .openapi(r.putSetterConfig, h.putConfig)
-  .openapi(r.listTrainingPairs, h.listPairs)
-  .openapi(r.createSuggestion, h.createSuggestion)
-  .openapi(r.sendSuggestion, h.sendSuggestion)
-  .openapi(r.dismissSuggestion, h.dismissSuggestion);
+  .openapi(routes.getSetterConfig, handlers.getConfig)
+  .openapi(routes.putSetterConfig, handlers.putConfig)
+  .openapi(routes.listTrainingPairs, handlers.listPairs)
+  .openapi(routes.createSuggestion, handlers.createSuggestion)
+  .openapi(routes.sendSuggestion, handlers.sendSuggestion)
+  .openapi(routes.dismissSuggestion, handlers.dismissSuggestion);

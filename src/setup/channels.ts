@@ -61,13 +61,13 @@ async function releaseOrphan(env: Bindings, control: Db, kind: Channel["kind"], 
  * twice, logged loudly if it cannot be) and the write's error is thrown. Null when
  * another channel holds the address.
  */
-export async function addChannel(env: Bindings, d: Db, row: Channel): Promise<Channel | null> {
+export async function addChannel(env: Bindings, db: Db, row: Channel): Promise<Channel | null> {
   const control = controlDb(env);
   let claimed = await claim(control, row);
   if (!claimed.length && (await releaseOrphan(env, control, row.kind, row.address, row.createdAt))) claimed = await claim(control, row);
   if (!claimed.length) return null;
   try {
-    await d.insert(channels).values(row);
+    await db.insert(channels).values(row);
   } catch (e) {
     log("warn", "channel_write_failed", { org_id: row.orgId, kind: row.kind, address: row.address, error: String(e) });
     await undoClaim(control, row);
@@ -98,8 +98,8 @@ async function undoClaim(control: Db, row: Channel) {
  * DELETE /channels/{id}: the row from the shard first, then its route. False when neither
  * was there. A route left by a failed earlier DELETE (its row gone) is removed by a repeat.
  */
-export async function removeChannel(env: Bindings, d: Db, orgId: string, channelId: string): Promise<boolean> {
-  const rows = await d
+export async function removeChannel(env: Bindings, db: Db, orgId: string, channelId: string): Promise<boolean> {
+  const rows = await db
     .delete(channels)
     .where(and(eq(channels.id, channelId), eq(channels.orgId, orgId)))
     .returning({ kind: channels.kind, address: channels.address });

@@ -19,18 +19,18 @@ export const toChannel = (ch: Channel) => ({
   created_at: iso(ch.createdAt),
 });
 
-export const findMember = (d: Db, orgId: string, userId: string) =>
-  d
+export const findMember = (db: Db, orgId: string, userId: string) =>
+  db
     .select()
     .from(members)
     .where(and(eq(members.orgId, orgId), eq(members.userId, userId)))
     .get();
 
-export const listMembersOf = (d: Db, orgId: string) =>
-  d.select().from(members).where(eq(members.orgId, orgId)).orderBy(asc(members.createdAt), asc(members.userId)).all();
+export const listMembersOf = (db: Db, orgId: string) =>
+  db.select().from(members).where(eq(members.orgId, orgId)).orderBy(asc(members.createdAt), asc(members.userId)).all();
 
-export const listChannelsOf = (d: Db, orgId: string) =>
-  d.select().from(channels).where(eq(channels.orgId, orgId)).orderBy(asc(channels.createdAt), asc(channels.id)).all();
+export const listChannelsOf = (db: Db, orgId: string) =>
+  db.select().from(channels).where(eq(channels.orgId, orgId)).orderBy(asc(channels.createdAt), asc(channels.id)).all();
 
 /**
  * Guards a change to an owner row: it applies only while another owner remains,

@@ -10,19 +10,19 @@ import { forgetMembership } from "../middleware/org";
 import { inbox } from "../org-inbox/client";
 import { addChannel, removeChannel } from "./channels";
 import { anotherOwnerRemains, findMember, listChannelsOf, listMembersOf, toChannel, toMember, toOrg } from "./queries";
-import type * as R from "./setup.routes";
+import type * as routes from "./setup.routes";
 
-export const createOrg: AppRouteHandler<typeof R.createOrg> = async (c) => {
+export const createOrg: AppRouteHandler<typeof routes.createOrg> = async (c) => {
   const { name } = c.req.valid("json");
   const now = Date.now();
   // Control only: the org with its shard and its owner, in one batch. Nothing of a new
   // org is in its shard yet (its first row there is its first channel, contact or view).
   const org = { id: uuidv7(now), name, createdAt: now, shard: await shardOfNewOrg(c.env) };
   const claims = c.get("claims");
-  const d = controlDb(c.env);
-  await d.batch([
-    d.insert(orgs).values(org),
-    d.insert(members).values({
+  const db = controlDb(c.env);
+  await db.batch([
+    db.insert(orgs).values(org),
+    db.insert(members).values({
       orgId: org.id,
       userId: c.get("userId"),
       role: "owner",
@@ -36,20 +36,20 @@ export const createOrg: AppRouteHandler<typeof R.createOrg> = async (c) => {
   return c.json(toOrg(org), 201);
 };
 
-export const listMembers: AppRouteHandler<typeof R.listMembers> = async (c) => {
+export const listMembers: AppRouteHandler<typeof routes.listMembers> = async (c) => {
   const rows = await listMembersOf(controlDb(c.env), c.get("orgId"));
   return c.json({ data: rows.map(toMember) }, 200);
 };
 
 const lastOwner = () => new ApiError("last_owner", "The org's last owner cannot be removed or demoted.");
 
-export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
+export const putMember: AppRouteHandler<typeof routes.putMember> = async (c) => {
   const { user_id: rawUserId } = c.req.valid("param");
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
   const userId = rawUserId.toLowerCase();
-  const d = controlDb(c.env);
-  const existing = await findMember(d, orgId, userId);
+  const db = controlDb(c.env);
+  const existing = await findMember(db, orgId, userId);
   if (c.get("role") !== "owner" && (body.role === "owner" || existing?.role === "owner")) {
     throw new ApiError("forbidden", "Only an owner may grant, change or remove the owner role.");
   }
@@ -57,14 +57,14 @@ export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
   const email = body.email == null ? body.email : normalizeEmail(body.email);
   forgetMembership(orgId, userId);
   if (!existing) {
-    const inserted = await d
+    const inserted = await db
       .insert(members)
       .values({ orgId, userId, role: body.role, name: body.name ?? null, email: email ?? null, createdAt: now, updatedAt: now })
       .onConflictDoNothing()
       .returning();
     if (inserted.length) return c.json(toMember(inserted[0]), 201);
   }
-  const updated = await d
+  const updated = await db
     .update(members)
     .set({
       role: body.role,
@@ -78,7 +78,7 @@ export const putMember: AppRouteHandler<typeof R.putMember> = async (c) => {
   return c.json(toMember(updated[0]), 200);
 };
 
-export const deleteMember: AppRouteHandler<typeof R.deleteMember> = async (c) => {
+export const deleteMember: AppRouteHandler<typeof routes.deleteMember> = async (c) => {
   const orgId = c.get("orgId");
   const userId = c.req.valid("param").user_id.toLowerCase();
   const existing = await findMember(controlDb(c.env), orgId, userId);
@@ -95,14 +95,14 @@ export const deleteMember: AppRouteHandler<typeof R.deleteMember> = async (c) =>
   return c.body(null, 204);
 };
 
-export const listChannels: AppRouteHandler<typeof R.listChannels> = async (c) => {
+export const listChannels: AppRouteHandler<typeof routes.listChannels> = async (c) => {
   const rows = await listChannelsOf(c.var.db, c.get("orgId"));
   return c.json({ data: rows.map(toChannel) }, 200);
 };
 
 const providersByKind = { sms: ["twilio", "log"], email: ["postmark", "log"] } as const;
 
-export const createChannel: AppRouteHandler<typeof R.createChannel> = async (c) => {
+export const createChannel: AppRouteHandler<typeof routes.createChannel> = async (c) => {
   const body = c.req.valid("json");
   if (!(providersByKind[body.kind] as readonly string[]).includes(body.provider)) {
     throw invalid("provider", `A ${body.kind} channel takes provider ${providersByKind[body.kind].join(" or ")}.`);
@@ -118,7 +118,7 @@ export const createChannel: AppRouteHandler<typeof R.createChannel> = async (c) 
   return c.json(toChannel(added), 201);
 };
 
-export const deleteChannel: AppRouteHandler<typeof R.deleteChannel> = async (c) => {
+export const deleteChannel: AppRouteHandler<typeof routes.deleteChannel> = async (c) => {
   if (!(await removeChannel(c.env, c.var.db, c.get("orgId"), c.req.valid("param").channel_id.toLowerCase()))) throw notFound("Channel");
   return c.body(null, 204);
 };

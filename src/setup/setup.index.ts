@@ -1,12 +1,12 @@
 import { createRouter } from "../http/router";
-import * as h from "./setup.handlers";
-import * as r from "./setup.routes";
+import * as handlers from "./setup.handlers";
+import * as routes from "./setup.routes";
 
 export const setupRouter = createRouter()
-  .openapi(r.createOrg, h.createOrg)
-  .openapi(r.listMembers, h.listMembers)
-  .openapi(r.putMember, h.putMember)
-  .openapi(r.deleteMember, h.deleteMember)
-  .openapi(r.listChannels, h.listChannels)
-  .openapi(r.createChannel, h.createChannel)
-  .openapi(r.deleteChannel, h.deleteChannel);
+  .openapi(routes.createOrg, handlers.createOrg)
+  .openapi(routes.listMembers, handlers.listMembers)
+  .openapi(routes.putMember, handlers.putMember)
+  .openapi(routes.deleteMember, handlers.deleteMember)
+  .openapi(routes.listChannels, handlers.listChannels)
+  .openapi(routes.createChannel, handlers.createChannel)
+  .openapi(routes.deleteChannel, handlers.deleteChannel);

@@ -1,5 +1,8 @@
 import { createRouter } from "../http/router";
-import * as h from "./sla.handlers";
-import * as r from "./sla.routes";
+import * as handlers from "./sla.handlers";
+import * as routes from "./sla.routes";
 
-export const slaRouter = createRouter().openapi(r.getSla, h.getSla).openapi(r.putSla, h.putSla).openapi(r.overdueCount, h.overdueCount);
+export const slaRouter = createRouter()
+  .openapi(routes.getSla, handlers.getSla)
+  .openapi(routes.putSla, handlers.putSla)
+  .openapi(routes.overdueCount, handlers.overdueCount);

@@ -7,7 +7,7 @@ import { isTimeZone, WEEKDAYS } from "./business-time";
 const HHMM = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, "HH:MM from 00:00 to 24:00");
 const Period = z.strictObject({ start: HHMM, end: HHMM }).refine((p) => p.start < p.end, { message: "start must be before end" });
 const Days = z.strictObject(
-  Object.fromEntries(WEEKDAYS.map((d) => [d, z.array(Period).max(12).optional()])) as Record<
+  Object.fromEntries(WEEKDAYS.map((db) => [db, z.array(Period).max(12).optional()])) as Record<
     (typeof WEEKDAYS)[number],
     z.ZodOptional<z.ZodArray<typeof Period>>
   >,

@@ -1,5 +1,5 @@
 import { createRouter } from "../http/router";
-import * as h from "./system.handlers";
-import * as r from "./system.routes";
+import * as handlers from "./system.handlers";
+import * as routes from "./system.routes";
 
-export const systemRouter = createRouter().openapi(r.health, h.health);
+export const systemRouter = createRouter().openapi(routes.health, handlers.health);

@@ -32,14 +32,14 @@ export type CountPlan = { total: SQLWrapper[]; unread: SQLWrapper[] };
  * - anything else (overdue, or a window with star/assignee filters): the list's
  *   own WHERE counted on an index range.
  */
-export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
+export function countPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
   if (f.overdue === undefined && f.active_within_days === undefined) {
     const where = tallyWhere(orgId, userId, f);
     const sum = sql<number>`COALESCE(SUM(${t.n}), 0)`;
     return {
-      total: [d.select({ n: sum }).from(t).where(where)],
+      total: [db.select({ n: sum }).from(t).where(where)],
       unread: [
-        d
+        db
           .select({ n: sum })
           .from(t)
           .where(and(where, eq(t.unread, true))),
@@ -58,13 +58,13 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
     const boundary = and(where, lt(cv.sortAt, (cutoffDay + 1) * DAY_MS));
     const sum = sql<number>`COALESCE(SUM(${dt.n}), 0)`;
     return {
-      total: [d.select({ n: sum }).from(dt).where(days), d.select({ n: count() }).from(cv).where(boundary)],
+      total: [db.select({ n: sum }).from(dt).where(days), db.select({ n: count() }).from(cv).where(boundary)],
       unread: [
-        d
+        db
           .select({ n: sum })
           .from(dt)
           .where(and(days, eq(dt.unread, true))),
-        d
+        db
           .select({ n: count() })
           .from(cv)
           .where(and(boundary, gt(cv.unreadCount, 0))),
@@ -72,9 +72,9 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
     };
   }
   return {
-    total: [d.select({ n: count() }).from(cv).where(where)],
+    total: [db.select({ n: count() }).from(cv).where(where)],
     unread: [
-      d
+      db
         .select({ n: count() })
         .from(cv)
         .where(and(where, gt(cv.unreadCount, 0))),
@@ -86,7 +86,7 @@ export function countPlan(d: Db, orgId: string, userId: string, f: ViewFilters, 
  * Every view's parts as scalar subqueries of one SELECT: one statement whatever
  * the number of views, from one row (a bare SELECT does not survive a drizzle D1 batch).
  */
-export function countsStatement(d: Db, plans: CountPlan[]) {
+export function countsStatement(db: Db, plans: CountPlan[]) {
   const added = (parts: SQLWrapper[]) =>
     sql<number>`${sql.join(
       parts.map((q) => sql`(${q})`),
@@ -98,7 +98,7 @@ export function countsStatement(d: Db, plans: CountPlan[]) {
     fields[`t${i}`] = added(p.total).as(`t${i}`);
     fields[`u${i}`] = added(p.unread).as(`u${i}`);
   });
-  return d.select(fields).from(oneRow());
+  return db.select(fields).from(oneRow());
 }
 
 /** [total, unread] per view from the statement's row. */

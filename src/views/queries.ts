@@ -18,17 +18,17 @@ export const toView = (v: View) => ({
 
 const ofMember = (orgId: string, userId: string) => and(eq(views.orgId, orgId), eq(views.userId, userId));
 
-export const memberViewsQuery = (d: Db, orgId: string, userId: string) =>
-  d.select().from(views).where(ofMember(orgId, userId)).orderBy(asc(views.position), asc(views.id));
+export const memberViewsQuery = (db: Db, orgId: string, userId: string) =>
+  db.select().from(views).where(ofMember(orgId, userId)).orderBy(asc(views.position), asc(views.id));
 
 /** The member's views by position; the four system views are created on first use. */
-export async function memberViews(d: Db, orgId: string, userId: string): Promise<View[]> {
-  let rows = await memberViewsQuery(d, orgId, userId).all();
+export async function memberViews(db: Db, orgId: string, userId: string): Promise<View[]> {
+  let rows = await memberViewsQuery(db, orgId, userId).all();
   const missing = SYSTEM_VIEWS.filter((s) => !rows.some((r) => r.key === s.key));
   if (missing.length) {
     const now = Date.now();
     const base = rows.length;
-    await d
+    await db
       .insert(views)
       .values(
         missing.map((s, i) => ({
@@ -44,13 +44,13 @@ export async function memberViews(d: Db, orgId: string, userId: string): Promise
         })),
       )
       .onConflictDoNothing();
-    rows = await memberViewsQuery(d, orgId, userId).all();
+    rows = await memberViewsQuery(db, orgId, userId).all();
   }
   return rows;
 }
 
-export const findMemberView = (d: Db, orgId: string, userId: string, id: string) =>
-  d
+export const findMemberView = (db: Db, orgId: string, userId: string, id: string) =>
+  db
     .select()
     .from(views)
     .where(and(ofMember(orgId, userId), eq(views.id, id)))
@@ -63,8 +63,8 @@ export type WantedView = { id?: string; key?: ViewKey | null; name: string; syst
  * system_view_required, system_view_immutable, invalid_views wins), then writes the
  * new list in one batch.
  */
-export async function replaceViews(d: Db, orgId: string, userId: string, wanted: WantedView[]) {
-  const current = await memberViews(d, orgId, userId);
+export async function replaceViews(db: Db, orgId: string, userId: string, wanted: WantedView[]) {
+  const current = await memberViews(db, orgId, userId);
   const byId = new Map(current.map((v) => [v.id, v]));
   const resolved = wanted.map((w) => {
     const owned = w.id ? byId.get(w.id.toLowerCase()) : undefined;
@@ -115,31 +115,31 @@ export async function replaceViews(d: Db, orgId: string, userId: string, wanted:
     .filter((x): x is string => !!x);
   const statements = [];
   statements.push(
-    keepIds.length ? d.delete(views).where(and(ofMember(orgId, userId), notInArray(views.id, keepIds))) : d.delete(views).where(ofMember(orgId, userId)),
+    keepIds.length ? db.delete(views).where(and(ofMember(orgId, userId), notInArray(views.id, keepIds))) : db.delete(views).where(ofMember(orgId, userId)),
   );
   resolved.forEach(({ w, owned, systemKey }, position) => {
     const existing = owned ?? (systemKey ? current.find((v) => v.key === systemKey) : undefined);
     if (existing) {
       statements.push(
-        d
+        db
           .update(views)
           .set(existing.key ? { position, updatedAt: now } : { position, name: w.name, filters: w.filters, updatedAt: now })
           .where(and(ofMember(orgId, userId), eq(views.id, existing.id))),
       );
     } else {
       statements.push(
-        d
+        db
           .insert(views)
           .values({ id: uuidv7(now + position), orgId, userId, key: null, name: w.name, position, filters: w.filters, createdAt: now, updatedAt: now }),
       );
     }
   });
-  await d.batch(statements as [(typeof statements)[number], ...typeof statements]);
-  return memberViews(d, orgId, userId);
+  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+  return memberViews(db, orgId, userId);
 }
 
-export const viewsByIds = (d: Db, orgId: string, userId: string, ids: string[]) =>
-  d
+export const viewsByIds = (db: Db, orgId: string, userId: string, ids: string[]) =>
+  db
     .select()
     .from(views)
     .where(and(ofMember(orgId, userId), inArray(views.id, ids)))

@@ -4,14 +4,14 @@ import { inbox } from "../org-inbox/client";
 import { countPlan, countsStatement, readCounts } from "./counts";
 import { memberViews, memberViewsQuery, toView } from "./queries";
 import type { ViewFilters } from "./system-views";
-import type * as r from "./views.routes";
+import type * as routes from "./views.routes";
 
-export const listViews: AppRouteHandler<typeof r.listViews> = async (c) => {
+export const listViews: AppRouteHandler<typeof routes.listViews> = async (c) => {
   const rows = await memberViews(c.var.db, c.get("orgId"), c.get("userId"));
   return c.json({ data: rows.map(toView) }, 200);
 };
 
-export const putViews: AppRouteHandler<typeof r.putViews> = async (c) => {
+export const putViews: AppRouteHandler<typeof routes.putViews> = async (c) => {
   const orgId = c.get("orgId");
   // Through the org's OrgInbox: one save at a time, so concurrent saves cannot mix their replaces.
   // (The RPC type of a JSON column is unknown; the rows are the View rows replaceViews answers.)
@@ -28,23 +28,23 @@ const sameViews = (a: View[], b: View[]) =>
   a.length === b.length && a.every((v, i) => v.id === b[i].id && v.updatedAt === b[i].updatedAt && JSON.stringify(v.filters) === JSON.stringify(b[i].filters));
 
 /** Per view, total and unread (see countPlan for how each stays cheap at any size). */
-export const viewCounts: AppRouteHandler<typeof r.viewCounts> = async (c) => {
-  const d = c.var.db;
+export const viewCounts: AppRouteHandler<typeof routes.viewCounts> = async (c) => {
+  const db = c.var.db;
   const orgId = c.get("orgId");
   const userId = c.get("userId");
   const key = `${orgId}:${userId}`;
   const now = Date.now();
-  const plan = (rows: View[]) => rows.map((v) => countPlan(d, orgId, userId, v.filters as ViewFilters, now));
+  const plan = (rows: View[]) => rows.map((v) => countPlan(db, orgId, userId, v.filters as ViewFilters, now));
   let rows = knownViews.get(key);
   let counts: [number, number][] | undefined;
   if (rows) {
-    const [current, [row]] = await d.batch([memberViewsQuery(d, orgId, userId), countsStatement(d, plan(rows))]);
+    const [current, [row]] = await db.batch([memberViewsQuery(db, orgId, userId), countsStatement(db, plan(rows))]);
     if (sameViews(current, rows)) counts = readCounts(row as Record<string, number>, rows.length);
     else rows = undefined;
   }
   if (!rows || !counts) {
-    rows = await memberViews(d, orgId, userId);
-    const [row] = await countsStatement(d, plan(rows));
+    rows = await memberViews(db, orgId, userId);
+    const [row] = await countsStatement(db, plan(rows));
     counts = readCounts(row as Record<string, number>, rows.length);
     if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();
     knownViews.set(key, rows);

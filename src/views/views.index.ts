@@ -1,5 +1,8 @@
 import { createRouter } from "../http/router";
-import * as h from "./views.handlers";
-import * as r from "./views.routes";
+import * as handlers from "./views.handlers";
+import * as routes from "./views.routes";
 
-export const viewsRouter = createRouter().openapi(r.viewCounts, h.viewCounts).openapi(r.listViews, h.listViews).openapi(r.putViews, h.putViews);
+export const viewsRouter = createRouter()
+  .openapi(routes.viewCounts, handlers.viewCounts)
+  .openapi(routes.listViews, handlers.listViews)
+  .openapi(routes.putViews, handlers.putViews);

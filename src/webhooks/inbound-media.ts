@@ -25,9 +25,9 @@ export type { InboundMedia };
 type InboundMediaRow = Pick<Media, "id" | "contentType" | "status"> & Partial<Pick<Media, "size" | "filename" | "sha256" | "sourceUrl">>;
 
 /** The one insert of a provider's media rows; a redelivery names the same ids and inserts nothing. */
-async function insertInboundMedia(d: Db, orgId: string, rows: InboundMediaRow[], now = Date.now()) {
+async function insertInboundMedia(db: Db, orgId: string, rows: InboundMediaRow[], now = Date.now()) {
   for (const m of rows) {
-    await d
+    await db
       .insert(media)
       .values({ size: 0, filename: null, sha256: null, sourceUrl: null, ...m, orgId, createdBy: null, createdAt: now })
       .onConflictDoNothing();
@@ -35,9 +35,9 @@ async function insertInboundMedia(d: Db, orgId: string, rows: InboundMediaRow[],
 }
 
 /** Rows first (pending), so the message can reference them before the bytes arrive. */
-export function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[]) {
+export function registerInboundMedia(db: Db, orgId: string, items: InboundMedia[]) {
   return insertInboundMedia(
-    d,
+    db,
     orgId,
     items.map((m) => ({ id: m.id, contentType: m.contentType, status: "pending", sourceUrl: m.url })),
   );
@@ -49,12 +49,12 @@ export function registerInboundMedia(d: Db, orgId: string, items: InboundMedia[]
  */
 export async function storeInlineMedia(
   env: Bindings,
-  d: Db,
+  db: Db,
   orgId: string,
   m: { id: string; bytes: Uint8Array | null; contentType: string; filename: string | null },
 ) {
   if (!m.bytes) {
-    return insertInboundMedia(d, orgId, [{ id: m.id, contentType: m.contentType, filename: m.filename, status: "failed" }]);
+    return insertInboundMedia(db, orgId, [{ id: m.id, contentType: m.contentType, filename: m.filename, status: "failed" }]);
   }
   await env.MEDIA.put(mediaKey(orgId, m.id), m.bytes, { httpMetadata: { contentType: m.contentType } });
   const row = {
@@ -65,7 +65,7 @@ export async function storeInlineMedia(
     size: m.bytes.byteLength,
     sha256: await sha256Hex(m.bytes),
   } as const;
-  await insertInboundMedia(d, orgId, [row]);
+  await insertInboundMedia(db, orgId, [row]);
 }
 
 export const MEDIA_COPY_ATTEMPTS = 5;
@@ -75,7 +75,7 @@ export const MEDIA_COPY_ATTEMPTS = 5;
  * it failed (the message is kept either way) and queues another attempt after
  * 2, 4, 8, 16 s; after the 5th it stays failed.
  */
-export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item: InboundMedia, attempt = 1) {
+export async function copyInboundMedia(env: Bindings, db: Db, orgId: string, item: InboundMedia, attempt = 1) {
   try {
     const url = new URL(item.url);
     const headers: Record<string, string> = {};
@@ -89,14 +89,14 @@ export async function copyInboundMedia(env: Bindings, d: Db, orgId: string, item
     const bytes = await res.arrayBuffer();
     const sha256 = await sha256Hex(bytes);
     await env.MEDIA.put(mediaKey(orgId, item.id), bytes, { httpMetadata: { contentType: item.contentType } });
-    await d
+    await db
       .update(media)
       .set({ status: "ready", size: bytes.byteLength, sha256 })
       .where(and(eq(media.id, item.id), eq(media.orgId, orgId)));
   } catch (e) {
     const final = attempt >= MEDIA_COPY_ATTEMPTS;
     log(final ? "error" : "warn", "inbound_media_copy_failed", { media_id: item.id, org_id: orgId, attempt, final, error: String(e) });
-    await d
+    await db
       .update(media)
       .set({ status: "failed" })
       .where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready")));

@@ -40,7 +40,7 @@ export class Hook {
   }
 
   /** The routed org's shard; only after route() or found() gave an org. */
-  get d(): Db {
+  get db(): Db {
     if (!this.shard) throw new Error("the webhook has no org yet: route() or found() first");
     return this.shard;
   }
@@ -57,9 +57,9 @@ export class Hook {
   }
 
   /** The event belongs to `orgId`, whose shard is `d` (found by an id no address gives: src/db/shards.ts findInShards). */
-  found(orgId: string, d: Db) {
+  found(orgId: string, db: Db) {
     this.org = orgId;
-    this.shard = d;
+    this.shard = db;
   }
 }
 
@@ -97,8 +97,8 @@ async function keeperOf(env: Bindings, orgId: string | null): Promise<Db> {
 async function keepUnroutable(env: Bindings, event: { orgId: string | null; provider: string; reason: string; payload: unknown; waitingFor?: string | null }) {
   const now = Date.now();
   const id = uuidv7(now);
-  const d = await keeperOf(env, event.orgId);
-  await d.insert(unroutableEvents).values({
+  const db = await keeperOf(env, event.orgId);
+  await db.insert(unroutableEvents).values({
     id,
     orgId: event.orgId,
     provider: event.provider,

@@ -129,7 +129,7 @@ export const postmarkInbound: WebhookAdapter<typeof inboundEmail> = {
       if (!a) continue;
       const id = await derivedMediaId(orgId, "postmark", p.messageId, String(i));
       if (!a.bytes) log("warn", "inbound_attachment_invalid", { org_id: orgId, provider_message_id: p.messageId, index: i });
-      await storeInlineMedia(hook.env, hook.d, orgId, { id, ...a });
+      await storeInlineMedia(hook.env, hook.db, orgId, { id, ...a });
       mediaIds.push(id);
     }
     const answer = await inbox(hook.env, orgId).answer.ingest({
@@ -162,8 +162,8 @@ export const postmarkEvents: WebhookAdapter<typeof deliveryEvent> = {
     const ours = p.Metadata?.message_id;
     // Our message id names no org: every shard is asked (src/db/shards.ts findInShards).
     const [row] = ours
-      ? await findInShards(hook.env, (d) =>
-          d.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).limit(1).all(),
+      ? await findInShards(hook.env, (db) =>
+          db.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).limit(1).all(),
         )
       : [];
     if (!row) return { reason: "unknown_message" };

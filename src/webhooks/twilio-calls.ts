@@ -21,10 +21,10 @@ const FINAL_CALL_STATUSES = ["completed", "no-answer", "busy", "failed", "cancel
 type CallStatus = (typeof FINAL_CALL_STATUSES)[number];
 const isFinal = (s: string | undefined): s is CallStatus => (FINAL_CALL_STATUSES as readonly (string | undefined)[]).includes(s);
 
-const directionOf = (d: string | undefined) => (d === "inbound" ? "inbound" : d?.startsWith("outbound") ? "outbound" : null);
+const directionOf = (direction: string | undefined) => (direction === "inbound" ? "inbound" : direction?.startsWith("outbound") ? "outbound" : null);
 
 /** What a status, recording or transcription callback adds to its call (`d`: its org's shard); written by OrgInbox, which announces it. */
-async function applyDetails(hook: Hook, d: Db, call: { id: string; orgId: string }, p: Record<string, string | undefined>) {
+async function applyDetails(hook: Hook, db: Db, call: { id: string; orgId: string }, p: Record<string, string | undefined>) {
   const details: CallDetails = {};
   const callDuration = Number(p.CallDuration);
   if (Number.isFinite(callDuration) && callDuration > 0) details.callDurationSeconds = Math.round(callDuration);
@@ -39,9 +39,9 @@ async function applyDetails(hook: Hook, d: Db, call: { id: string; orgId: string
     // The provider's URL until our R2 copy exists; then a signed link to the copy.
     const id = await derivedMediaId(call.orgId, "twilio-recording", p.RecordingSid ?? recordingUrl);
     const item = { id, url: /\.(mp3|wav)$/i.test(recordingUrl) ? recordingUrl : `${recordingUrl}.mp3`, contentType: "audio/mpeg" };
-    await registerInboundMedia(d, call.orgId, [item]);
+    await registerInboundMedia(db, call.orgId, [item]);
     details.recordingMediaId = id;
-    hook.waitUntil(copyInboundMedia(hook.env, d, call.orgId, item));
+    hook.waitUntil(copyInboundMedia(hook.env, db, call.orgId, item));
   }
   const transcript = p.TranscriptionText;
   if (transcript && (p.TranscriptionStatus ?? "completed") === "completed") details.transcript = transcript;
@@ -63,8 +63,8 @@ export const twilioCalls: WebhookAdapter<ReturnType<typeof callCallback>> = {
   async apply(hook, p) {
     const callSid = p.CallSid;
     // A CallSid names no org: every shard is asked (src/db/shards.ts findInShards).
-    const known = await findInShards(hook.env, (d) =>
-      d
+    const known = await findInShards(hook.env, (db) =>
+      db
         .select({ id: activities.id, orgId: activities.orgId })
         .from(activities)
         .where(and(eq(activities.provider, "twilio"), eq(activities.providerMessageId, callSid), eq(activities.type, "call")))
@@ -105,7 +105,7 @@ export const twilioCalls: WebhookAdapter<ReturnType<typeof callCallback>> = {
     });
     if ("error" in answer) return { reason: `refused: ${answer.error.code}` };
     const call = { id: answer.ok.activity.id, orgId };
-    await applyDetails(hook, hook.d, call, p);
+    await applyDetails(hook, hook.db, call, p);
     // Callbacks that came before the call itself now have somewhere to go. They were kept
     // with no org (none was known then), so in the control database.
     const waiting = await hook.control
@@ -122,7 +122,7 @@ export const twilioCalls: WebhookAdapter<ReturnType<typeof callCallback>> = {
       )
       .all();
     for (const early of waiting) {
-      await applyDetails(hook, hook.d, call, early.payload as Record<string, string>);
+      await applyDetails(hook, hook.db, call, early.payload as Record<string, string>);
       await hook.control.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, early.id));
     }
   },

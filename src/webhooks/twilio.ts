@@ -73,7 +73,7 @@ export const twilioMessages: WebhookAdapter<ReturnType<typeof inboundSms>> = {
     const items = await Promise.all(
       p.media.map(async (m) => ({ id: await derivedMediaId(orgId, "twilio", p.sid, String(m.index)), url: m.url, contentType: m.contentType })),
     );
-    await registerInboundMedia(hook.d, orgId, items);
+    await registerInboundMedia(hook.db, orgId, items);
     const answer = await inbox(hook.env, orgId).answer.ingest({
       contact: { phone: p.from },
       type: "sms",
@@ -89,7 +89,7 @@ export const twilioMessages: WebhookAdapter<ReturnType<typeof inboundSms>> = {
     });
     if ("error" in answer) return { reason: `refused: ${answer.error.code}` };
     // Off the webhook's path: Twilio gets its answer now.
-    if (!answer.ok.duplicate && items.length) hook.waitUntil(Promise.all(items.map((m) => copyInboundMedia(hook.env, hook.d, orgId, m))));
+    if (!answer.ok.duplicate && items.length) hook.waitUntil(Promise.all(items.map((m) => copyInboundMedia(hook.env, hook.db, orgId, m))));
   },
 };
 

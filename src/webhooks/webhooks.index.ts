@@ -8,9 +8,9 @@ import { webhook } from "./pipeline";
 import { postmarkEvents, postmarkInbound } from "./postmark";
 import { twilioMessages, twilioStatus } from "./twilio";
 import { twilioCalls } from "./twilio-calls";
-import * as r from "./webhooks.routes";
+import * as routes from "./webhooks.routes";
 
-const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
+const listUnroutable: AppRouteHandler<typeof routes.listUnroutable> = async (c) => {
   const { limit = 25, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor, timeIdCursor);
   const u = unroutableEvents;
@@ -34,9 +34,9 @@ const listUnroutable: AppRouteHandler<typeof r.listUnroutable> = async (c) => {
 };
 
 export const webhooksRouter = createRouter()
-  .openapi(r.twilioInbound, webhook(twilioMessages))
-  .openapi(r.twilioStatus, webhook(twilioStatus))
-  .openapi(r.twilioCalls, webhook(twilioCalls))
-  .openapi(r.postmarkInbound, webhook(postmarkInbound))
-  .openapi(r.postmarkEvents, webhook(postmarkEvents))
-  .openapi(r.listUnroutable, listUnroutable);
+  .openapi(routes.twilioInbound, webhook(twilioMessages))
+  .openapi(routes.twilioStatus, webhook(twilioStatus))
+  .openapi(routes.twilioCalls, webhook(twilioCalls))
+  .openapi(routes.postmarkInbound, webhook(postmarkInbound))
+  .openapi(routes.postmarkEvents, webhook(postmarkEvents))
+  .openapi(routes.listUnroutable, listUnroutable);
