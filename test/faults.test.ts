@@ -1,4 +1,4 @@
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Db, wrap } from "../src/db/client";
@@ -17,8 +17,8 @@ import {
   minutesAgo,
   newOrg,
   queuedMessage,
-  shardNameOf,
   shardOf,
+  swapInboxShard,
   type TestOrg,
   twilioPost,
 } from "./helpers";
@@ -83,25 +83,7 @@ function failingWhen(d1: D1Database, broken: () => boolean): D1Database {
  * The org's OrgInbox (the only writer of a message's delivery state) on a D1 that fails
  * every statement once `broken()` says so; the answer puts its own D1 back.
  */
-async function breakInboxDb(orgId: string, broken: () => boolean) {
-  const stub = env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
-  const shard = await shardNameOf(orgId);
-  // The object keeps its shard's handle once resolved: dropped here, so it resolves through the broken env.
-  type Instance = { env: Record<string, unknown>; shard: unknown };
-  const real = await runInDurableObject(stub, (instance) => {
-    const it = instance as unknown as Instance;
-    const own = it.env;
-    it.env = { ...own, [shard]: failingWhen(own[shard] as D1Database, broken) };
-    it.shard = null;
-    return own;
-  });
-  return () =>
-    runInDurableObject(stub, (instance) => {
-      const it = instance as unknown as Instance;
-      it.env = real;
-      it.shard = null;
-    });
-}
+const breakInboxDb = (orgId: string, broken: () => boolean) => swapInboxShard(orgId, (d1) => failingWhen(d1, broken));
 
 const outbound = async (orgId: string, id: string) =>
   (await shardOf(orgId)).prepare("SELECT status, provider_message_id, send_attempts FROM activities WHERE id = ?").bind(id).first();

@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { expect } from "vitest";
@@ -312,4 +313,27 @@ export async function connect(org: TestOrg, who: Actor, q = ""): Promise<Socket>
   };
   await next((e) => e.type === "hello", "hello");
   return { ws, seen, next, close: () => ws.close(1000, "done") };
+}
+
+/**
+ * Inside the org's OrgInbox, swaps its shard's D1 for `wrap(real)` (the object keeps its
+ * shard's handle once resolved, so that is dropped too); answers the repair.
+ */
+export async function swapInboxShard(orgId: string, wrap: (real: D1Database) => D1Database) {
+  const stub = env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
+  const shard = await shardNameOf(orgId);
+  type Instance = { env: Record<string, unknown>; shard: unknown };
+  const real = await runInDurableObject(stub, (instance) => {
+    const it = instance as unknown as Instance;
+    const own = it.env;
+    it.env = { ...own, [shard]: wrap(own[shard] as D1Database) };
+    it.shard = null;
+    return own;
+  });
+  return () =>
+    runInDurableObject(stub, (instance) => {
+      const it = instance as unknown as Instance;
+      it.env = real;
+      it.shard = null;
+    });
 }

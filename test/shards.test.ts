@@ -1,4 +1,4 @@
-import { createExecutionContext, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
@@ -22,6 +22,7 @@ import {
   shardNameOf,
   shardNames,
   shardOf,
+  swapInboxShard,
   type TestOrg,
   token,
   twilioPost,
@@ -542,33 +543,19 @@ describe("a channel: its address claimed in the control database, its row in the
 });
 
 /** The org's OrgInbox with its shard failing every batch while `broken()`; answers a repair. */
-async function breakShardOfInbox(orgId: string, broken: () => boolean) {
-  const stub = env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
-  const shard = await shardNameOf(orgId);
-  type Instance = { env: Record<string, unknown>; shard: unknown };
-  const real = await runInDurableObject(stub, (instance) => {
-    const it = instance as unknown as Instance;
-    const own = it.env;
-    const d1 = own[shard] as D1Database;
-    const failing = new Proxy(d1, {
-      get(target, prop) {
-        if (prop === "batch")
-          return (stmts: D1PreparedStatement[]) => (broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : target.batch(stmts));
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    it.env = { ...own, [shard]: failing };
-    it.shard = null;
-    return own;
-  });
-  return () =>
-    runInDurableObject(stub, (instance) => {
-      const it = instance as unknown as Instance;
-      it.env = real;
-      it.shard = null;
-    });
-}
+const breakShardOfInbox = (orgId: string, broken: () => boolean) =>
+  swapInboxShard(
+    orgId,
+    (d1) =>
+      new Proxy(d1, {
+        get(target, prop) {
+          if (prop === "batch")
+            return (stmts: D1PreparedStatement[]) => (broken() ? Promise.reject(new Error("D1_ERROR: injected failure")) : target.batch(stmts));
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }),
+  );
 
 describe("removing a member: the control row, then the shard", () => {
   it("when the shard step fails twice the DELETE fails loudly, and a repeated DELETE finishes the job", async () => {

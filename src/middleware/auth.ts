@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyOptions, errors as joseErrors, jwtVerify } from "jose";
-import { requireAuthConfig } from "../config/secrets";
+import { type AuthConfig, requireAuthConfig } from "../config/secrets";
 import { settings } from "../config/settings";
 import type { AppEnv, Bindings } from "../env";
 import { ApiError } from "../lib/errors";
@@ -33,14 +33,13 @@ const unauthenticated = (detail: string) => new ApiError("unauthenticated", deta
 export type VerifiedUser = { userId: string; claims: { name?: string; email?: string } };
 
 /** Verifies a bearer token per SPEC 2: HS256 with the shared secret, else RS256/ES256 from the JWKS; 503 when neither is usable. */
-export async function verifyToken(token: string, env: Bindings): Promise<VerifiedUser> {
+async function verifyToken(token: string, env: Bindings, auth: AuthConfig): Promise<VerifiedUser> {
   const { authIssuer, authAudience } = settings(env);
   const options: JWTVerifyOptions = {
     requiredClaims: ["exp"],
     ...(authIssuer ? { issuer: authIssuer } : {}),
     ...(authAudience ? { audience: authAudience } : {}),
   };
-  const auth = requireAuthConfig(env);
   let payload: JWTPayload;
   try {
     if (auth.kind === "hs256") {
@@ -75,10 +74,10 @@ export const isWebSocketUpgrade = (c: Context<AppEnv>) => c.req.header("upgrade"
 
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   // A server that cannot verify tokens refuses everyone the same way, token or not (fail closed).
-  requireAuthConfig(c.env);
+  const auth = requireAuthConfig(c.env);
   const header = c.req.header("authorization");
   const queryToken = isWebSocketUpgrade(c) ? c.req.query("token") : undefined;
-  const user = await verifyToken(!header && queryToken !== undefined ? queryToken : bearerToken(header), c.env);
+  const user = await verifyToken(!header && queryToken !== undefined ? queryToken : bearerToken(header), c.env, auth);
   c.set("userId", user.userId);
   c.set("claims", user.claims);
   await next();

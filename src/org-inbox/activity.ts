@@ -1,9 +1,8 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { mediaFor } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { type Activity, media } from "../db/schema";
+import type { Activity } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { inChunks } from "../lib/schemas";
 
 type Essentials = Pick<Activity, "orgId" | "conversationId" | "contactId" | "type" | "direction" | "status" | "occurredAt">;
 
@@ -42,16 +41,8 @@ export function newActivity(fields: Essentials & Partial<Activity>, now: number)
   };
 }
 
-export async function loadMedia(db: Db, orgId: string, ids: string[]) {
-  if (!ids.length) return [];
-  return inChunks(ids, (slice) =>
-    db
-      .select()
-      .from(media)
-      .where(and(eq(media.orgId, orgId), inArray(media.id, slice)))
-      .all(),
-  );
-}
+/** The org's media rows for `ids` (any order; unknown ids are absent). */
+export const loadMedia = async (db: Db, orgId: string, ids: string[]) => [...(await mediaFor(db, orgId, ids)).values()];
 
 /** The org's media rows for `ids`; any unknown or foreign id → 422 unknown_media. */
 export async function requireMedia(db: Db, orgId: string, ids: string[]) {

@@ -50,7 +50,7 @@ const METHODS: Record<keyof Methods, true> = {
   openConversation: true,
 };
 
-export function unwrap<T>(answer: InboxAnswer<T>): T {
+function unwrap<T>(answer: InboxAnswer<T>): T {
   if ("error" in answer) throw new ApiError(answer.error.code, answer.error.detail, answer.error.errors, answer.error.headers);
   return answer.ok;
 }

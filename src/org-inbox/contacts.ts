@@ -48,12 +48,13 @@ export async function updateContact(db: Db, orgId: string, id: string, input: Co
   if (!next.phone && !next.email) throw invalid("phone", "A contact needs a phone or an email.");
   await conflictFor(db, orgId, input.phone, input.email, id);
   const unchanged = next.name === current.name && next.phone === current.phone && next.email === current.email;
+  // Its conversation is only needed to announce a change.
+  if (unchanged) return { contact: current, conversationId: null, changed: false };
   const [conversation] = await db
     .select({ id: conversations.id })
     .from(conversations)
     .where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, id)))
     .limit(1);
-  if (unchanged) return { contact: current, conversationId: conversation?.id ?? null, changed: false };
   const contact: Contact = { ...current, ...next, updatedAt: now };
   await db
     .update(contacts)

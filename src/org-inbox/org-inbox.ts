@@ -1,10 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
 import { settings } from "../config/settings";
 import { toConversation, toMessage, toSuggestion } from "../conversations/present";
-import { mediaFor, selectConversation } from "../conversations/queries";
+import { findActivity, mediaFor, selectConversation } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { type Activity, activities, type Media } from "../db/schema";
+import type { Activity, Media } from "../db/schema";
 import { controlDb, shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import { enqueueAiJobs, enqueueSend } from "../jobs";
@@ -91,15 +90,13 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   private async messageEvent(type: "message.created" | "message.updated", activity: Activity, media?: Media[]): Promise<InboxEvent> {
-    const rows = media ?? [
-      ...(
-        await mediaFor(await this.db(activity.orgId), activity.orgId, [
+    const byId = media
+      ? new Map(media.map((m) => [m.id, m]))
+      : await mediaFor(await this.db(activity.orgId), activity.orgId, [
           ...activity.mediaIds,
           ...(activity.callRecordingMediaId ? [activity.callRecordingMediaId] : []),
-        ])
-      ).values(),
-    ];
-    return { type, conversation_id: activity.conversationId, data: await toMessage(this.env, activity, new Map(rows.map((m) => [m.id, m]))) };
+        ]);
+    return { type, conversation_id: activity.conversationId, data: await toMessage(this.env, activity, byId) };
   }
 
   /** GET /events, forwarded by the Worker after it checked the token and the membership. */
@@ -212,12 +209,8 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A message's delivery state changed: message.updated with the row as stored now. */
   private messageUpdated(orgId: string, activityId: string) {
     return this.emit(1, async () => {
-      const a = await (await this.db(orgId))
-        .select()
-        .from(activities)
-        .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId)))
-        .get();
-      return a ? [await this.messageEvent("message.updated", a)] : [];
+      const activity = await findActivity(await this.db(orgId), orgId, activityId);
+      return activity ? [await this.messageEvent("message.updated", activity)] : [];
     });
   }
 

@@ -29,7 +29,7 @@ export async function replaceSla(db: Db, orgId: string, sla: SlaSettings, now = 
         .set({ slaDueAt: slaDueAt(r.since, sla) })
         .where(eq(conversations.id, r.id)),
     );
-    if (updates.length) await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
+    await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
   }
   return row;
 }

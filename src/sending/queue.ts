@@ -1,6 +1,7 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { settings } from "../config/settings";
-import { channels, media as mediaTable } from "../db/schema";
+import { mediaFor } from "../conversations/queries";
+import { channels } from "../db/schema";
 import { shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import type { SendJob } from "../jobs";
@@ -42,13 +43,7 @@ export async function deliver(env: Bindings, job: SendJob): Promise<{ retryAfter
   if (!channel || !claimed.toAddr || (claimed.type !== "sms" && claimed.type !== "email")) {
     outcome = { kind: "reject", code: "no_channel", message: "The channel this message was to leave from is gone." };
   } else {
-    const mediaRows = claimed.mediaIds.length
-      ? await db
-          .select()
-          .from(mediaTable)
-          .where(and(eq(mediaTable.orgId, job.orgId), inArray(mediaTable.id, claimed.mediaIds)))
-          .all()
-      : [];
+    const mediaRows = [...(await mediaFor(db, job.orgId, claimed.mediaIds)).values()];
     const media = await Promise.all(
       mediaRows.map(async (m) => ({
         id: m.id,

@@ -32,7 +32,7 @@ async function threadUpTo(db: Db, conversationId: string, until: number): Promis
 async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
   const db = await shardDb(env, job.orgId);
   // The org's name is in the control database, the rest in its shard: read at once.
-  const [[config, trigger], org] = await Promise.all([
+  const [[config, trigger, [pending]], org] = await Promise.all([
     db.batch([
       db.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
       db
@@ -40,17 +40,17 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
         .from(activities)
         .where(and(eq(activities.id, job.triggerId), eq(activities.orgId, job.orgId)))
         .limit(1),
+      // A redelivered job: the setter may already have drafted an answer to this message.
+      db
+        .select({ authorId: activities.authorId, createdAt: activities.createdAt })
+        .from(conversations)
+        .innerJoin(activities, eq(activities.id, conversations.pendingSuggestionId))
+        .where(and(eq(conversations.id, job.conversationId), eq(conversations.orgId, job.orgId), eq(activities.status, "pending")))
+        .limit(1),
     ]),
     controlDb(env).select({ name: orgs.name }).from(orgs).where(eq(orgs.id, job.orgId)).limit(1),
   ]);
   if (config[0]?.mode !== "suggestive" || !trigger[0]) return;
-  // A redelivered job: the setter already drafted an answer to this message.
-  const pending = await db
-    .select({ authorId: activities.authorId, createdAt: activities.createdAt })
-    .from(conversations)
-    .innerJoin(activities, eq(activities.id, conversations.pendingSuggestionId))
-    .where(and(eq(conversations.id, job.conversationId), eq(conversations.orgId, job.orgId), eq(activities.status, "pending")))
-    .get();
   if (pending && pending.authorId === null && pending.createdAt >= trigger[0].createdAt) {
     log("info", "setter_draft_exists", { org_id: job.orgId, conversation_id: job.conversationId });
     return;

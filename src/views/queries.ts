@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, notInArray } from "drizzle-orm";
+import { and, asc, eq, notInArray } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type View, views } from "../db/schema";
 import { ApiError, type FieldError } from "../lib/errors";
@@ -137,10 +137,3 @@ export async function replaceViews(db: Db, orgId: string, userId: string, wanted
   await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
   return memberViews(db, orgId, userId);
 }
-
-export const viewsByIds = (db: Db, orgId: string, userId: string, ids: string[]) =>
-  db
-    .select()
-    .from(views)
-    .where(and(ofMember(orgId, userId), inArray(views.id, ids)))
-    .all();

@@ -20,18 +20,18 @@ export async function derivedMediaId(...parts: string[]) {
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
 }
 
-export type { InboundMedia };
-
 type InboundMediaRow = Pick<Media, "id" | "contentType" | "status"> & Partial<Pick<Media, "size" | "filename" | "sha256" | "sourceUrl">>;
 
 /** The one insert of a provider's media rows; a redelivery names the same ids and inserts nothing. */
 async function insertInboundMedia(db: Db, orgId: string, rows: InboundMediaRow[], now = Date.now()) {
-  for (const m of rows) {
-    await db
+  // One round trip; a statement a row, so no insert comes near D1's 100 bound parameters.
+  const inserts = rows.map((m) =>
+    db
       .insert(media)
       .values({ size: 0, filename: null, sha256: null, sourceUrl: null, ...m, orgId, createdBy: null, createdAt: now })
-      .onConflictDoNothing();
-  }
+      .onConflictDoNothing(),
+  );
+  if (inserts.length) await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
 }
 
 /** Rows first (pending), so the message can reference them before the bytes arrive. */

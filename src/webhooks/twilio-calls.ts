@@ -1,7 +1,6 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { z } from "zod";
 import { settings } from "../config/settings";
-import type { Db } from "../db/client";
 import { activities, unroutableEvents } from "../db/schema";
 import { findInShards } from "../db/shards";
 import type { Bindings } from "../env";
@@ -23,8 +22,8 @@ const isFinal = (s: string | undefined): s is CallStatus => (FINAL_CALL_STATUSES
 
 const directionOf = (direction: string | undefined) => (direction === "inbound" ? "inbound" : direction?.startsWith("outbound") ? "outbound" : null);
 
-/** What a status, recording or transcription callback adds to its call (`d`: its org's shard); written by OrgInbox, which announces it. */
-async function applyDetails(hook: Hook, db: Db, call: { id: string; orgId: string }, p: Record<string, string | undefined>) {
+/** What a status, recording or transcription callback adds to its call (the hook is routed to its org's shard); written by OrgInbox, which announces it. */
+async function applyDetails(hook: Hook, call: { id: string; orgId: string }, p: Record<string, string | undefined>) {
   const details: CallDetails = {};
   const callDuration = Number(p.CallDuration);
   if (Number.isFinite(callDuration) && callDuration > 0) details.callDurationSeconds = Math.round(callDuration);
@@ -39,9 +38,9 @@ async function applyDetails(hook: Hook, db: Db, call: { id: string; orgId: strin
     // The provider's URL until our R2 copy exists; then a signed link to the copy.
     const id = await derivedMediaId(call.orgId, "twilio-recording", p.RecordingSid ?? recordingUrl);
     const item = { id, url: /\.(mp3|wav)$/i.test(recordingUrl) ? recordingUrl : `${recordingUrl}.mp3`, contentType: "audio/mpeg" };
-    await registerInboundMedia(db, call.orgId, [item]);
+    await registerInboundMedia(hook.db, call.orgId, [item]);
     details.recordingMediaId = id;
-    hook.waitUntil(copyInboundMedia(hook.env, db, call.orgId, item));
+    hook.waitUntil(copyInboundMedia(hook.env, hook.db, call.orgId, item));
   }
   const transcript = p.TranscriptionText;
   if (transcript && (p.TranscriptionStatus ?? "completed") === "completed") details.transcript = transcript;
@@ -73,7 +72,7 @@ export const twilioCalls: WebhookAdapter<ReturnType<typeof callCallback>> = {
     if (known.length) {
       for (const call of known) {
         hook.found(call.orgId, call.db);
-        await applyDetails(hook, call.db, call, p);
+        await applyDetails(hook, call, p);
       }
       return;
     }
@@ -105,7 +104,7 @@ export const twilioCalls: WebhookAdapter<ReturnType<typeof callCallback>> = {
     });
     if ("error" in answer) return { reason: `refused: ${answer.error.code}` };
     const call = { id: answer.ok.activity.id, orgId };
-    await applyDetails(hook, hook.db, call, p);
+    await applyDetails(hook, call, p);
     // Callbacks that came before the call itself now have somewhere to go. They were kept
     // with no org (none was known then), so in the control database.
     const waiting = await hook.control
@@ -122,7 +121,7 @@ export const twilioCalls: WebhookAdapter<ReturnType<typeof callCallback>> = {
       )
       .all();
     for (const early of waiting) {
-      await applyDetails(hook, hook.db, call, early.payload as Record<string, string>);
+      await applyDetails(hook, call, early.payload as Record<string, string>);
       await hook.control.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, early.id));
     }
   },
