@@ -1,6 +1,6 @@
 import type { Bindings } from "../env";
 import { ApiError } from "../lib/errors";
-import { log } from "../lib/log";
+import { type ConfigProblem, reportConfigProblem } from "./problems";
 
 // Secrets fail closed: a route whose secret is missing (or, for our own HMAC keys,
 // shorter than 32 bytes) refuses with 503 `not_configured` instead of signing or
@@ -10,11 +10,7 @@ import { log } from "../lib/log";
 export const MIN_SECRET_BYTES = 32;
 
 /** A secret that refuses (this file) or a setting whose value was not used (src/config/settings.ts). */
-export type ConfigProblem = {
-  setting: string;
-  issue: "missing" | "too_short" | "invalid" | "out_of_range";
-  effect: string;
-};
+export type { ConfigProblem };
 
 const bytes = (s: string) => new TextEncoder().encode(s).byteLength;
 
@@ -24,19 +20,8 @@ function hmacKeyProblem(name: string, value: string | undefined, effect: string)
   return null;
 }
 
-// Logged once per isolate per problem: enough to find in the logs, never a flood.
-const logged = new Set<string>();
-function report(problem: ConfigProblem) {
-  const key = `${problem.setting}:${problem.issue}`;
-  if (logged.has(key)) return;
-  logged.add(key);
-  log("error", "config_problem", {
-    setting: problem.setting,
-    issue: problem.issue,
-    effect: problem.effect,
-    hint: problem.issue === "too_short" ? `use at least ${MIN_SECRET_BYTES} random bytes` : "set it with `wrangler secret put`",
-  });
-}
+const report = (problem: ConfigProblem) =>
+  reportConfigProblem(problem, problem.issue === "too_short" ? `use at least ${MIN_SECRET_BYTES} random bytes` : "set it with `wrangler secret put`");
 
 const notConfigured = (problem: ConfigProblem) => {
   report(problem);

@@ -1,7 +1,6 @@
 import { isSupportedCountry } from "libphonenumber-js";
 import { z } from "zod";
-import { log } from "../lib/log";
-import type { ConfigProblem } from "./secrets";
+import { type ConfigProblem, reportConfigProblem } from "./problems";
 
 // Every setting the Worker reads from its environment (wrangler.toml [vars], secrets,
 // .dev.vars), parsed once per env object with zod: a default for each, a range for each
@@ -194,15 +193,6 @@ type Parsed = { settings: Readonly<Settings>; problems: ConfigProblem[] };
 // and a test that passes another env gets that env's settings.
 const parsedByEnv = new WeakMap<object, Parsed>();
 
-// Logged once per isolate per setting and issue, like the secrets' problems.
-const logged = new Set<string>();
-function report(problem: ConfigProblem, expect: string) {
-  const key = `${problem.setting}:${problem.issue}`;
-  if (logged.has(key)) return;
-  logged.add(key);
-  log("error", "config_problem", { setting: problem.setting, issue: problem.issue, effect: problem.effect, hint: `use ${expect}` });
-}
-
 function parse(env: SettingsSource): Parsed {
   const settings: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
@@ -221,7 +211,7 @@ function parse(env: SettingsSource): Parsed {
     const range = result.error.issues.some((i) => i.code === "too_small" || i.code === "too_big");
     const problem: ConfigProblem = { setting: spec.setting, issue: range ? "out_of_range" : "invalid", effect: spec.effect || "ignored" };
     problems.push(problem);
-    report(problem, spec.expect || "a string");
+    reportConfigProblem(problem, `use ${spec.expect || "a string"}`);
   }
   return { settings: Object.freeze(settings as Settings), problems };
 }

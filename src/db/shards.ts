@@ -1,5 +1,5 @@
 import { and, count, eq } from "drizzle-orm";
-import type { ConfigProblem } from "../config/secrets";
+import { type ConfigProblem, reportConfigProblem } from "../config/problems";
 import { settings } from "../config/settings";
 import { ApiError, notFound } from "../lib/errors";
 import { log } from "../lib/log";
@@ -32,7 +32,6 @@ type Layout = {
 
 // Worked out once per env object, like settings(env).
 const layouts = new WeakMap<object, Layout>();
-const logged = new Set<string>();
 
 function layout(env: ShardEnv): Layout {
   const known = layouts.get(env);
@@ -56,17 +55,7 @@ function layout(env: ShardEnv): Layout {
     open = usable.filter((n) => s.openShards!.includes(n));
   }
   if (!open.length) problems.push({ setting: "OPEN_SHARDS", issue: "invalid", effect: "no usable shard takes new orgs: POST /orgs answers 503" });
-  for (const p of problems) {
-    const key = `${p.setting}:${p.issue}:${p.effect}`;
-    if (logged.has(key)) continue;
-    logged.add(key);
-    log("error", "config_problem", {
-      setting: p.setting,
-      issue: p.issue,
-      effect: p.effect,
-      hint: "bind every name of SHARDS as a [[d1_databases]] binding in wrangler.toml",
-    });
-  }
+  for (const problem of problems) reportConfigProblem(problem, "bind every name of SHARDS as a [[d1_databases]] binding in wrangler.toml");
   const computed = { usable, open, problems };
   layouts.set(env, computed);
   return computed;
