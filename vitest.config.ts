@@ -17,6 +17,7 @@ export default defineConfig(async () => {
             AUTH_JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789",
             MEDIA_URL_SECRET: "test-media-secret-0123456789abcdef",
             PUBLIC_BASE_URL: "https://inbox.test",
+            OPERATOR_TOKEN: "test-operator-token-0123456789abcdef",
             // Providers are faked at the HTTP boundary (tests spy on fetch for these hosts).
             TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000000",
             TWILIO_AUTH_TOKEN: "twilio-test-token",

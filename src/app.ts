@@ -11,6 +11,7 @@ import { mediaRouter } from "./media/media.index";
 import { messagesRouter } from "./messages/messages.index";
 import { bodyLimits } from "./middleware/limits";
 import { requestContext } from "./middleware/request";
+import { operatorRouter } from "./operator/operator.index";
 import { setterRouter } from "./setter/setter.index";
 import { setupRouter } from "./setup/setup.index";
 import { slaRouter } from "./sla/sla.index";
@@ -40,6 +41,7 @@ export function createApp() {
   app.route("/", setterRouter);
   app.route("/", eventsRouter);
   app.route("/", webhooksRouter);
+  app.route("/", operatorRouter);
   app.route("/", docsRouter);
 
   serveOpenApiDocument(app);

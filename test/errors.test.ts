@@ -82,6 +82,10 @@ describe("/openapi.json", () => {
         // Provider webhooks authenticate by signature or HTTP Basic, not bearer token.
         expect(op.security, route).toEqual([path.includes("twilio") ? { twilioSignature: [] } : { postmarkBasic: [] }]);
         expect(Object.keys(op.responses), route).toEqual(expect.arrayContaining([path.includes("twilio") ? "403" : "401"]));
+      } else if (path.startsWith("/operator/")) {
+        // SPEC 14: the operator's own bearer token, OPERATOR_TOKEN.
+        expect(op.security, route).toEqual([{ operatorToken: [] }]);
+        expect(Object.keys(op.responses), route).toEqual(expect.arrayContaining(["401", "404", "500"]));
       } else if (path === "/media/{media_id}") {
         // Signed links: no bearer token, a bad signature is 403.
         expect(op.security, route).toEqual([]);

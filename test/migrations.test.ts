@@ -29,7 +29,7 @@ describe("a single-database deployment upgrades in place", () => {
   it("keeps its data, routes its channels, and serves its orgs from SHARD_0 = DB", async () => {
     const legacy = await emptied(env.SHARD_1);
     const control = env.TEST_CONTROL_MIGRATIONS;
-    expect(control.map((m) => m.name)).toEqual([...LEGACY, "0002_shards.sql"]);
+    expect(control.map((m) => m.name)).toEqual([...LEGACY, "0002_shards.sql", "0003_org_moves.sql"]);
     await applyD1Migrations(
       legacy,
       control.filter((m) => LEGACY.includes(m.name)),

@@ -40,6 +40,7 @@ describe("/openapi.json for generators", () => {
       bearerAuth: { type: "http", scheme: "bearer" },
       twilioSignature: { type: "apiKey", in: "header", name: "X-Twilio-Signature" },
       postmarkBasic: { type: "http", scheme: "basic" },
+      operatorToken: { type: "http", scheme: "bearer" },
     });
     const open = ["GET /health", "GET /openapi.json", "GET /docs", "GET /media/{media_id}"];
     for (const { key, path, op } of operations(doc)) {
@@ -47,6 +48,7 @@ describe("/openapi.json for generators", () => {
       if (open.includes(key)) expect(op.security, key).toEqual([]);
       else if (path.startsWith("/webhooks/twilio/")) expect(op.security, key).toEqual([{ twilioSignature: [] }]);
       else if (path.startsWith("/webhooks/postmark/")) expect(op.security, key).toEqual([{ postmarkBasic: [] }]);
+      else if (path.startsWith("/operator/")) expect(op.security, key).toEqual([{ operatorToken: [] }]);
       else {
         expect(op.security, key).toEqual([{ bearerAuth: [] }]);
         expect(["user", "member", "admin"], key).toContain(op["x-access"]);

@@ -58,10 +58,35 @@ const postmarkProblems = (env: Bindings): ConfigProblem[] =>
     .filter((name) => !env[name])
     .map((name) => ({ setting: name, issue: "missing" as const, effect: "Postmark webhooks answer 503" }));
 
+const operatorProblem = (env: Pick<Bindings, "OPERATOR_TOKEN">) =>
+  hmacKeyProblem("OPERATOR_TOKEN", env.OPERATOR_TOKEN, "the operator routes (/operator/…, SPEC 14) answer 404");
+
+/**
+ * A short operator token is a problem /health lists; a missing one is not: the operator
+ * routes are off by choice on a deployment that sets none (they answer 404, SPEC 14).
+ */
+const shortOperatorToken = (env: Pick<Bindings, "OPERATOR_TOKEN">) => {
+  const problem = operatorProblem(env);
+  return problem?.issue === "too_short" ? problem : null;
+};
+
+/**
+ * The operator's bearer token (SPEC 14), or null when it is missing or under 32 bytes:
+ * the operator routes then answer 404, as if they did not exist (logged once).
+ */
+export function operatorToken(env: Pick<Bindings, "OPERATOR_TOKEN">): string | null {
+  const problem = operatorProblem(env);
+  if (problem) {
+    report(problem);
+    return null;
+  }
+  return env.OPERATOR_TOKEN!;
+}
+
 /** Every secret a route depends on that is missing, short or malformed (GET /health). */
 export function configProblems(env: Bindings): ConfigProblem[] {
   const auth = authConfig(env);
-  const problems = ["setting" in auth ? auth : null, mediaProblem(env), twilioProblem(env), ...postmarkProblems(env)].filter(
+  const problems = ["setting" in auth ? auth : null, mediaProblem(env), twilioProblem(env), ...postmarkProblems(env), shortOperatorToken(env)].filter(
     (p): p is ConfigProblem => p !== null,
   );
   problems.forEach(report);

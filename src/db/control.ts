@@ -1,6 +1,7 @@
-import { index, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { created, updated } from "./columns";
-import { CHANNEL_KINDS, ROLES } from "./enums";
+import { sql } from "drizzle-orm";
+import { index, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { created, ms, updated } from "./columns";
+import { CHANNEL_KINDS, MOVE_STATUSES, ROLES } from "./enums";
 
 // The control database (binding DB): who the orgs are, where each one lives, who
 // belongs to it, and which org an address routes to. Everything else of an org is in
@@ -54,3 +55,32 @@ export const channelRoutes = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.kind, t.address] }), index("channel_routes_org_idx").on(t.orgId, t.channelId)],
 );
+
+// Moving an org to another shard (SPEC 14: POST /operator/orgs/{org_id}/move). Written by
+// the POST (the row) and by the org's OrgInbox (progress, outcome, cleanup). `finished_at`
+// stays NULL while the move holds anything of the org (copying, verifying, or done with
+// the old rows not yet deleted): one such move per org (a partial unique index).
+export const orgMoves = sqliteTable(
+  "org_moves",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    fromShard: text("from_shard").notNull(),
+    toShard: text("to_shard").notNull(),
+    status: text("status", { enum: MOVE_STATUSES }).notNull(),
+    // { table: { copied, total } }, as the copy goes.
+    tables: text("tables", { mode: "json" }).$type<Record<string, { copied: number; total: number }>>().notNull(),
+    error: text("error"),
+    createdAt: created(),
+    updatedAt: updated(),
+    // When the org's rows began answering from the new shard (the flip).
+    switchedAt: ms("switched_at"),
+    // When the old shard's rows were deleted (done) or the partial copy was (failed).
+    finishedAt: ms("finished_at"),
+  },
+  (t) => [uniqueIndex("org_moves_open_uq").on(t.orgId).where(sql`${t.finishedAt} IS NULL`), index("org_moves_org_idx").on(t.orgId, t.createdAt)],
+);
+
+export type OrgMove = typeof orgMoves.$inferSelect;

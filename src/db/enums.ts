@@ -21,3 +21,7 @@ export const SETTER_MODES = ["off", "suggestive"] as const;
 export const GENERATORS = ["workers-ai", "openai-compatible", "none"] as const;
 export const PAIR_LABELS = ["accepted", "edited", "rewritten"] as const;
 export const MEDIA_STATUSES = ["pending", "ready", "failed"] as const;
+/** An org's move to another shard (SPEC 14, GET /operator/moves/{move_id}). */
+export const MOVE_STATUSES = ["copying", "verifying", "done", "failed"] as const;
+/** A shard's fence on an org's rows while it moves (migrations/shard: the triggers read it). */
+export const FENCE_STATES = ["held", "moved", "deleting"] as const;

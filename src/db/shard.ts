@@ -1,7 +1,18 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { created, flag, ms, updated } from "./columns";
-import { ACTIVITY_TYPES, CHANNEL_KINDS, DIRECTIONS, MEDIA_STATUSES, PAIR_LABELS, PROVIDERS, SETTER_MODES, SUMMARY_STATUSES, VIEW_KEYS } from "./enums";
+import {
+  ACTIVITY_TYPES,
+  CHANNEL_KINDS,
+  DIRECTIONS,
+  FENCE_STATES,
+  MEDIA_STATUSES,
+  PAIR_LABELS,
+  PROVIDERS,
+  SETTER_MODES,
+  SUMMARY_STATUSES,
+  VIEW_KEYS,
+} from "./enums";
 
 // A shard database (bindings SHARD_0 … SHARD_<n-1>): everything of an org but its row,
 // its members and its channel routes (src/db/control.ts). An org's rows all live in one
@@ -280,3 +291,16 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.orgId, t.key] }), index("idempotency_expiry_idx").on(t.expiresAt)],
 );
+
+// An org whose rows are moving off this shard, or have moved (SPEC 14). While a row here
+// names the org, triggers on every table of the org (migrations/shard/0002_move_fences.sql)
+// refuse any write of its rows with the error `org_moving`, except that `deleting` lets
+// the move's cleanup delete them: a writer whose cache still points here learns the org
+// moved, instead of writing a row the move would leave behind. OrgInbox's own writes
+// during the cache grace (its mirror) lift the fence inside their batch.
+export const orgFences = sqliteTable("org_fences", {
+  orgId: text("org_id").primaryKey(),
+  moveId: text("move_id").notNull(),
+  state: text("state", { enum: FENCE_STATES }).notNull(),
+  createdAt: created(),
+});

@@ -5,6 +5,7 @@ import { ApiError, notFound } from "../lib/errors";
 import { log } from "../lib/log";
 import { type Db, wrap } from "./client";
 import { channelRoutes, orgs } from "./control";
+import { type Fence, mirrored } from "./mirror";
 
 // The resolver (SPEC 14): which D1 database holds what. The control database (binding
 // DB) holds the orgs with their shard, members, channel routes and unroutable events of
@@ -64,6 +65,9 @@ function layout(env: ShardEnv): Layout {
 /** What is wrong with SHARDS / OPEN_SHARDS against the bindings (GET /health). */
 export const shardProblems = (env: ShardEnv): ConfigProblem[] => layout(env).problems;
 
+/** The shards of SHARDS that are bound, in order (an org may live on, or move to, any of them). */
+export const usableShards = (env: ShardEnv): readonly string[] => layout(env).usable;
+
 /** The shards that take new orgs (OPEN_SHARDS, or all). */
 export const openShards = (env: ShardEnv): readonly string[] => layout(env).open;
 
@@ -86,7 +90,7 @@ export const eachShard = (env: ShardEnv): { name: string; db: Db }[] =>
 // kept for a minute; the map is bounded (the oldest entry goes first).
 export const SHARD_TTL_MS = 60_000;
 const MAX_CACHED = 10_000;
-const orgShards = new Map<string, { shard: string; until: number }>();
+const orgShards = new Map<string, { shard: string; at: number; until: number }>();
 
 function keep<V>(map: Map<string, V>, key: string, value: V) {
   map.delete(key);
@@ -95,18 +99,45 @@ function keep<V>(map: Map<string, V>, key: string, value: V) {
 }
 
 /** Tells the cache where an org lives (its creation, or a control query that read the shard anyway). */
-export const rememberShard = (orgId: string, shard: string, now = Date.now()) => keep(orgShards, orgId, { shard, until: now + SHARD_TTL_MS });
+export const rememberShard = (orgId: string, shard: string, now = Date.now()) => keep(orgShards, orgId, { shard, at: now, until: now + SHARD_TTL_MS });
 
-/** The name of the org's shard, or null when there is no such org. */
-export async function shardNameOf(env: ShardEnv, orgId: string): Promise<string | null> {
+/** What this isolate last learned of the org's shard, and when (the org middleware prefers it to an older membership answer). */
+export function rememberedShard(orgId: string, now = Date.now()): { shard: string; at: number } | undefined {
+  const hit = orgShards.get(orgId);
+  return hit && hit.until > now ? hit : undefined;
+}
+
+/** The name of the org's shard, or null when there is no such org; `fresh` reads past the cache. */
+export async function shardNameOf(env: ShardEnv, orgId: string, opts: { fresh?: boolean } = {}): Promise<string | null> {
   const now = Date.now();
   const hit = orgShards.get(orgId);
-  if (hit && hit.until > now) return hit.shard;
+  if (hit && hit.until > now && !opts.fresh) return hit.shard;
   const row = await controlDb(env).select({ shard: orgs.shard }).from(orgs).where(eq(orgs.id, orgId)).get();
   if (!row) return null;
   rememberShard(orgId, row.shard, now);
   return row.shard;
 }
+
+/** True for the error a write gets from a shard the org is moving off or has left (the fence: migrations/shard/0002_move_fences.sql), however the driver wrapped it. */
+export function isFenced(e: unknown): boolean {
+  let cause = e;
+  for (let depth = 0; cause && depth < 5; depth++) {
+    if (String((cause as { message?: unknown }).message ?? cause).includes("org_moving")) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * The shard `primary`, with every write repeated on `mirror` (the shard an org just left,
+ * while caches may still read it: src/db/mirror.ts). Reads answer from `primary` alone.
+ */
+export const mirroredShard = (env: ShardEnv, primary: string, mirror: string, fence: Fence): Db => {
+  const named = env as unknown as Record<string, D1Database>;
+  shardByName(env, primary);
+  shardByName(env, mirror);
+  return wrap(mirrored(named[primary], named[mirror], fence));
+};
 
 /** The org's shard: 404 for an org that does not exist, 503 when its shard is not bound. */
 export async function shardDb(env: ShardEnv, orgId: string): Promise<Db> {

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { isFenced } from "../db/shards";
 import type { AppEnv } from "../env";
 import { ApiError, problemResponse } from "../lib/errors";
 import { log } from "../lib/log";
@@ -20,6 +21,12 @@ export function toApiError(err: unknown): ApiError {
       case 404:
         return new ApiError("not_found", "Not found.");
     }
+  }
+  // A write a shard's fence refused that no inOrgShard caught (src/org-inbox/client.ts): the
+  // org is between two shards for a moment; nothing was written, so a retry is safe.
+  if (isFenced(err)) {
+    log("warn", "fenced_write_unhandled", { error: String(err) });
+    return new ApiError("org_moving", "This org is moving to another shard; retry in a moment.", undefined, { "retry-after": "2" });
   }
   return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.");
 }

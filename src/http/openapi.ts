@@ -21,6 +21,12 @@ export function serveOpenApiDocument(app: App) {
     scheme: "basic",
     description: "POSTMARK_WEBHOOK_USER / POSTMARK_WEBHOOK_PASSWORD; bad or missing → 401",
   });
+  // The operator routes (SPEC 14: moving an org between shards).
+  app.openAPIRegistry.registerComponent("securitySchemes", "operatorToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "OPERATOR_TOKEN (a secret of 32+ bytes); without it set, the operator routes answer 404",
+  });
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {

@@ -9,6 +9,7 @@ export const errorStatus = {
   conflict: 409,
   suggestion_not_pending: 409,
   idempotency_in_flight: 409,
+  move_in_progress: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   upgrade_required: 426,
@@ -22,9 +23,11 @@ export const errorStatus = {
   unknown_contact: 422,
   unknown_media: 422,
   last_owner: 422,
+  unknown_shard: 422,
   rate_limited: 429,
   internal: 500,
   not_configured: 503,
+  org_moving: 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;
@@ -121,7 +124,9 @@ export const errorResponses = {
   422: problem("the request is well-formed but cannot be applied"),
   429: problem("rate_limited"),
   500: problem("internal"),
-  503: problem("not_configured: a secret this route needs is missing or too short on the server (see GET /health)"),
+  503: problem(
+    "not_configured: a secret this route needs is missing or too short on the server (see GET /health); org_moving: a write met the org between two shards and could not wait for the move (retry after Retry-After)",
+  ),
 } as const;
 
 export function pickErrors<K extends keyof typeof errorResponses>(...statuses: K[]) {

@@ -9,6 +9,7 @@ import { sha256Hex } from "../lib/bytes";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { iso } from "../lib/time";
+import { inOrgShard } from "../org-inbox/client";
 import { isAllowedType, matchesMagic } from "./magic";
 import type * as routes from "./media.routes";
 import { verifyMediaSignature } from "./signing";
@@ -42,7 +43,7 @@ export const uploadMedia: AppRouteHandler<typeof routes.uploadMedia> = async (c)
   };
   // Bytes first: a row never points at an object that is not there.
   await c.env.MEDIA.put(mediaKey(orgId, row.id), bytes, { httpMetadata: { contentType: declared }, sha256: row.sha256 ?? undefined });
-  await c.var.db.insert(media).values(row);
+  await inOrgShard(c.env, orgId, c.var.db, (db) => db.insert(media).values(row));
   const { url } = await toMedia(c.env, row);
   return c.json(
     { id: row.id, content_type: declared, size: row.size, filename: row.filename, sha256: row.sha256 ?? "", url, created_at: iso(row.createdAt) },

@@ -5,6 +5,7 @@ import { idempotencyKeys } from "../db/schema";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/bytes";
 import { ApiError, invalid } from "../lib/errors";
+import { inOrgShard } from "../org-inbox/client";
 
 const TTL_MS = 24 * 3600 * 1000;
 
@@ -50,18 +51,27 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = parseKey(c.req.header("idempotency-key"));
   if (key === null) return next();
   const orgId = c.get("orgId");
-  const db = c.var.db;
+  let db = c.var.db;
   const bodyHash = await bodyFingerprint(c.req);
   const method = c.req.method;
   const path = new URL(c.req.url).pathname;
   const now = Date.now();
   const mine = and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.key, key));
-  await db.delete(idempotencyKeys).where(and(mine, lt(idempotencyKeys.expiresAt, now)));
-  const claimed = await db
-    .insert(idempotencyKeys)
-    .values({ orgId, key, method, path, bodyHash, state: "in_flight", createdAt: now, expiresAt: now + TTL_MS })
-    .onConflictDoNothing()
-    .returning({ key: idempotencyKeys.key });
+  // An expired record goes and the claim is made in one batch, on the org's shard even
+  // if it has just moved (inOrgShard); the request then reads where the claim is.
+  const claimed = await inOrgShard(c.env, orgId, db, async (shard) => {
+    db = shard;
+    const [, rows] = await shard.batch([
+      shard.delete(idempotencyKeys).where(and(mine, lt(idempotencyKeys.expiresAt, now))),
+      shard
+        .insert(idempotencyKeys)
+        .values({ orgId, key, method, path, bodyHash, state: "in_flight", createdAt: now, expiresAt: now + TTL_MS })
+        .onConflictDoNothing()
+        .returning({ key: idempotencyKeys.key }),
+    ]);
+    return rows;
+  });
+  c.set("db", db);
   if (!claimed.length) {
     const first = await db.select().from(idempotencyKeys).where(mine).get();
     if (!first) throw new ApiError("idempotency_in_flight", "The first request with this key is still being processed; retry shortly.");
@@ -80,20 +90,20 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
       headers: { "content-type": first.responseContentType ?? "application/json", "idempotent-replayed": "true" },
     });
   }
+  // The org may move while the request runs (its OrgInbox write waits for the move).
+  const release = () => inOrgShard(c.env, orgId, db, (shard) => shard.delete(idempotencyKeys).where(mine));
   try {
     await next();
   } catch (e) {
-    await db.delete(idempotencyKeys).where(mine);
+    await release();
     throw e;
   }
   // Errors thrown downstream were rendered by onError already when we get here.
   if (c.res.status >= 500) {
-    await db.delete(idempotencyKeys).where(mine);
+    await release();
     return;
   }
   const body = await c.res.clone().text();
-  await db
-    .update(idempotencyKeys)
-    .set({ state: "done", responseStatus: c.res.status, responseBody: body, responseContentType: c.res.headers.get("content-type") })
-    .where(mine);
+  const done = { state: "done" as const, responseStatus: c.res.status, responseBody: body, responseContentType: c.res.headers.get("content-type") };
+  await inOrgShard(c.env, orgId, db, (shard) => shard.update(idempotencyKeys).set(done).where(mine));
 });

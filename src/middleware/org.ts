@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { members, orgs, type Role } from "../db/schema";
-import { controlDb, rememberShard, shardByName } from "../db/shards";
+import { controlDb, rememberedShard, rememberShard, shardByName } from "../db/shards";
 import type { AppEnv } from "../env";
 import { ApiError, invalid } from "../lib/errors";
 import { isUuid } from "../lib/ids";
@@ -12,7 +12,7 @@ import { isWebSocketUpgrade } from "./auth";
 // query reads the org's shard (members joined to orgs), so a request resolves its
 // database without a round trip of its own.
 const MEMBERSHIP_TTL_MS = 5_000;
-type Membership = { role: Role; shard: string } | null;
+type Membership = { role: Role; shard: string; at: number } | null;
 const memberships = new Map<string, { membership: Membership; until: number }>();
 export const forgetMembership = (orgId: string, userId: string) => memberships.delete(`${orgId}:${userId}`);
 
@@ -21,13 +21,13 @@ async function membershipOf(env: AppEnv["Bindings"], orgId: string, userId: stri
   const now = Date.now();
   const hit = memberships.get(key);
   if (hit && hit.until > now) return hit.membership;
-  const membership =
-    (await controlDb(env)
-      .select({ role: members.role, shard: orgs.shard })
-      .from(members)
-      .innerJoin(orgs, eq(orgs.id, members.orgId))
-      .where(and(eq(members.orgId, orgId), eq(members.userId, userId)))
-      .get()) ?? null;
+  const row = await controlDb(env)
+    .select({ role: members.role, shard: orgs.shard })
+    .from(members)
+    .innerJoin(orgs, eq(orgs.id, members.orgId))
+    .where(and(eq(members.orgId, orgId), eq(members.userId, userId)))
+    .get();
+  const membership = row ? { ...row, at: now } : null;
   if (membership) rememberShard(orgId, membership.shard, now);
   if (memberships.size > 10_000) memberships.clear();
   memberships.set(key, { membership, until: now + MEMBERSHIP_TTL_MS });
@@ -43,8 +43,11 @@ export const orgScope = createMiddleware<AppEnv>(async (c, next) => {
   if (!membership) throw new ApiError("forbidden", "You are not a member of this org.");
   c.set("orgId", orgId.toLowerCase());
   c.set("role", membership.role);
+  // The shard: what this isolate learned last, the membership read or a later word (an org
+  // moved by this isolate's OrgInbox, a write a fence sent elsewhere: src/db/shards.ts).
   // A shard this server has no binding for fails closed (503), after the membership check.
-  c.set("db", shardByName(c.env, membership.shard));
+  const later = rememberedShard(c.get("orgId"));
+  c.set("db", shardByName(c.env, later && later.at > membership.at ? later.shard : membership.shard));
   await next();
 });
 

@@ -1,3 +1,5 @@
+import type { Db } from "../db/client";
+import { isFenced, rememberShard, shardByName } from "../db/shards";
 import type { Bindings } from "../env";
 import { ApiError } from "../lib/errors";
 import type { InboxAnswer, OrgInbox } from "./org-inbox";
@@ -48,6 +50,8 @@ const METHODS: Record<keyof Methods, true> = {
   createContact: true,
   updateContact: true,
   openConversation: true,
+  shardName: true,
+  startMove: true,
 };
 
 function unwrap<T>(answer: InboxAnswer<T>): T {
@@ -64,4 +68,23 @@ export function inbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string): InboxCli
     client[name] = async (...args: unknown[]) => unwrap(await stub[name](orgId, ...args));
   }
   return client as InboxClient;
+}
+
+/**
+ * A write of the org's rows by a caller other than OrgInbox (an upload, a config, an
+ * idempotency record, a webhook's record), on the shard its cache named. If the org is
+ * moving off that shard, or has left it, the shard's fence refuses the write (SPEC 14);
+ * then this asks the org's OrgInbox where the org is once the move is over (the answer
+ * waits for it, as OrgInbox's own writes do) and writes there. `write` must be one
+ * statement or one batch, so a refused attempt left nothing behind.
+ */
+export async function inOrgShard<T>(env: Bindings, orgId: string, db: Db, write: (db: Db) => Promise<T>): Promise<T> {
+  try {
+    return await write(db);
+  } catch (e) {
+    if (!isFenced(e)) throw e;
+    const name = await inbox(env, orgId).shardName();
+    rememberShard(orgId, name);
+    return write(shardByName(env, name));
+  }
 }

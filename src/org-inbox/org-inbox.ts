@@ -1,14 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
 import { settings } from "../config/settings";
 import { toConversation, toMessage, toSuggestion } from "../conversations/present";
 import { findActivity, mediaFor, selectConversation } from "../conversations/queries";
 import type { Db } from "../db/client";
+import { orgs } from "../db/control";
 import type { Activity, Media } from "../db/schema";
-import { controlDb, shardDb } from "../db/shards";
+import { controlDb, mirroredShard, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
 import type { Bindings } from "../env";
 import { enqueueAiJobs, enqueueSend } from "../jobs";
-import { ApiError, type ErrorCode, type FieldError } from "../lib/errors";
+import { ApiError, type ErrorCode, type FieldError, notFound } from "../lib/errors";
 import { log } from "../lib/log";
+import { updateMove } from "../operator/moves";
 import type { SlaSettings } from "../sla/due";
 import { replaceViews, type WantedView } from "../views/queries";
 import { ApiWindow } from "./api-window";
@@ -30,6 +33,7 @@ import {
 import { EventHub, type InboxEvent } from "./events";
 import { type IngestInput, ingest } from "./ingest";
 import { removeMember } from "./members";
+import { copyAndVerify, deleteOrgRows, dropFence, MoveFailure, setFence } from "./move";
 import { createOutbound, type OutboundInput } from "./outbound";
 import { replaceSla } from "./sla";
 import { applyState, openConversation, type StateChange, setCallSummary } from "./state";
@@ -39,6 +43,30 @@ import { createSuggestion, dismissSuggestion, pendingSuggestion, type Suggestion
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[]; headers?: Record<string, string> } };
 export type InboxAnswer<T> = { ok: T } | Refusal;
 
+/** Where OrgInbox reads and writes the org's rows. */
+type Home = { name: string; db: Db };
+
+/** A move of the org (SPEC 14), in the object's storage until it is over: copy → grace → cleanup, or copy → rollback. */
+type MoveRecord = {
+  id: string;
+  orgId: string;
+  from: string;
+  to: string;
+  phase: "copy" | "grace" | "cleanup" | "rollback";
+  since: number;
+  cleanupAt?: number;
+  error?: string;
+};
+const MOVE_KEY = "move";
+/** How long the shard an org left keeps its rows (mirrored): every isolate's cache of the org's shard has expired by then. */
+export const MOVE_GRACE_MS = SHARD_TTL_MS + 30_000;
+const MOVE_RETRY_MS = 10_000;
+
+const mirroredHome = (env: Bindings, move: MoveRecord): Home => ({
+  name: move.to,
+  db: mirroredShard(env, move.to, move.from, { orgId: move.orgId, moveId: move.id, since: move.since }),
+});
+
 /**
  * One per org (idFromName(org_id)): the only writer of conversation state.
  * D1 awaits do not hold the input gate, so operations are chained explicitly:
@@ -47,7 +75,7 @@ export type InboxAnswer<T> = { ok: T } | Refusal;
 export class OrgInbox extends DurableObject<Bindings> {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly events: EventHub;
-  private shard: Promise<Db> | null = null;
+  private shard: Promise<Home> | null = null;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
     super(ctx, env);
@@ -55,19 +83,32 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   /**
-   * The org's shard, resolved once (src/db/shards.ts) and kept for the object's life:
-   * every write of the org passes here, so this is where a move will tell it to look
-   * again. A failed resolution is not kept.
+   * The org's shard, resolved once (src/db/shards.ts, past the cache) and kept for the
+   * object's life: every write of the org passes here, and a move (runMove) changes it.
+   * While the shard the org left waits out the caches, writes are mirrored there. A failed
+   * resolution is not kept.
    */
-  private db(orgId: string): Promise<Db> {
+  private home(orgId: string): Promise<Home> {
     if (!this.shard) {
-      const resolving = shardDb(this.env, orgId);
+      const resolving = this.resolveHome(orgId);
       this.shard = resolving;
       resolving.catch(() => {
         if (this.shard === resolving) this.shard = null;
       });
     }
     return this.shard;
+  }
+
+  private async resolveHome(orgId: string): Promise<Home> {
+    const move = await this.ctx.storage.get<MoveRecord>(MOVE_KEY);
+    if (move?.phase === "grace") return mirroredHome(this.env, move);
+    const name = await shardNameOf(this.env, orgId, { fresh: true });
+    if (!name) throw notFound("Org");
+    return { name, db: shardByName(this.env, name) };
+  }
+
+  private async db(orgId: string): Promise<Db> {
+    return (await this.home(orgId)).db;
   }
 
   /**
@@ -360,5 +401,106 @@ export class OrgInbox extends DurableObject<Bindings> {
       }
       return opened;
     });
+  }
+
+  /** Where the org's rows are, once any move ahead in the chain is over: a writer fenced out of a shard asks this (inOrgShard). */
+  shardName(orgId: string) {
+    return this.serialize(async () => (await this.home(orgId)).name);
+  }
+
+  /**
+   * POST /operator/orgs/{org_id}/move, after its control row: kept in storage and run by
+   * the alarm, which runs again after a restart or a failed step, from where it stood.
+   */
+  startMove(orgId: string, move: { id: string; from: string; to: string }) {
+    return this.serialize(async () => {
+      if (await this.ctx.storage.get(MOVE_KEY)) throw new ApiError("move_in_progress", "This org is already moving.");
+      await this.ctx.storage.put(MOVE_KEY, { ...move, orgId, phase: "copy", since: Date.now() } satisfies MoveRecord);
+      await this.ctx.storage.setAlarm(Date.now());
+      return move.id;
+    });
+  }
+
+  override async alarm() {
+    const move = await this.ctx.storage.get<MoveRecord>(MOVE_KEY);
+    if (!move) return;
+    try {
+      if (move.phase === "copy") await this.serialize(() => this.runMove(move));
+      else if (move.phase === "rollback") await this.serialize(() => this.rollBack(move, move.error ?? "the move was interrupted"));
+      else await this.finishMove(move);
+    } catch (e) {
+      log("error", "move_step_failed", { org_id: move.orgId, move_id: move.id, phase: move.phase, error: String(e) });
+      await this.ctx.storage.setAlarm(Date.now() + MOVE_RETRY_MS);
+    }
+  }
+
+  /**
+   * One turn of the chain, so the org's writes wait (SPEC 14): fence the source, copy and
+   * verify, flip orgs.shard, then answer from the target with writes mirrored to the
+   * source until every cache has expired (finishMove). Any failure before the flip rolls
+   * the copy back: the org stays where it was, whole.
+   */
+  private async runMove(move: MoveRecord) {
+    const control = controlDb(this.env);
+    if ((await shardNameOf(this.env, move.orgId, { fresh: true })) === move.to) return this.enterGrace(move);
+    const from = shardByName(this.env, move.from);
+    const to = shardByName(this.env, move.to);
+    this.shard = Promise.resolve({ name: move.from, db: from });
+    try {
+      await setFence(from, move.orgId, move.id, "held", move.since);
+      // Leftovers of an attempt that was cut short.
+      await deleteOrgRows(to, move.orgId);
+      const tables = await copyAndVerify(from, to, move.orgId, (status, progress) =>
+        updateMove(control, move.id, { status, tables: progress }).then(() => undefined),
+      );
+      const now = Date.now();
+      const [flipped] = await control.batch([
+        control
+          .update(orgs)
+          .set({ shard: move.to })
+          .where(and(eq(orgs.id, move.orgId), eq(orgs.shard, move.from))),
+        updateMove(control, move.id, { status: "done", tables, switchedAt: now }, now),
+      ]);
+      if (flipped.meta.changes !== 1) throw new MoveFailure(`the org no longer lives on ${move.from}`);
+    } catch (e) {
+      return this.rollBack(move, e instanceof MoveFailure ? e.message : `a database error: ${String(e)}`);
+    }
+    return this.enterGrace(move);
+  }
+
+  private async enterGrace(move: MoveRecord) {
+    rememberShard(move.orgId, move.to);
+    const grace: MoveRecord = { ...move, phase: "grace", cleanupAt: Date.now() + MOVE_GRACE_MS };
+    await this.ctx.storage.put(MOVE_KEY, grace);
+    await this.ctx.storage.setAlarm(grace.cleanupAt!);
+    this.shard = Promise.resolve(mirroredHome(this.env, grace));
+    log("info", "org_moved", { org_id: move.orgId, move_id: move.id, from: move.from, to: move.to });
+  }
+
+  /** A move that failed before the flip: the partial copy goes, the fence goes, the org is where it was. */
+  private async rollBack(move: MoveRecord, error: string) {
+    if ((await shardNameOf(this.env, move.orgId, { fresh: true })) === move.to) return this.enterGrace(move);
+    log("error", "move_failed", { org_id: move.orgId, move_id: move.id, error });
+    await this.ctx.storage.put(MOVE_KEY, { ...move, phase: "rollback", error } satisfies MoveRecord);
+    this.shard = null;
+    await deleteOrgRows(shardByName(this.env, move.to), move.orgId);
+    await dropFence(shardByName(this.env, move.from), move.orgId);
+    await updateMove(controlDb(this.env), move.id, { status: "failed", error, finishedAt: Date.now() });
+    await this.ctx.storage.delete(MOVE_KEY);
+  }
+
+  /** Every cache has expired: stop mirroring, delete the org's rows from the shard it left, then the fence. */
+  private async finishMove(move: MoveRecord) {
+    await this.ctx.storage.put(MOVE_KEY, { ...move, phase: "cleanup" } satisfies MoveRecord);
+    await this.serialize(async () => {
+      this.shard = Promise.resolve({ name: move.to, db: shardByName(this.env, move.to) });
+    });
+    const from = shardByName(this.env, move.from);
+    await setFence(from, move.orgId, move.id, "deleting", move.since);
+    const deleted = await deleteOrgRows(from, move.orgId);
+    await dropFence(from, move.orgId);
+    await updateMove(controlDb(this.env), move.id, { finishedAt: Date.now() });
+    await this.ctx.storage.delete(MOVE_KEY);
+    log("info", "org_move_finished", { org_id: move.orgId, move_id: move.id, deleted });
   }
 }

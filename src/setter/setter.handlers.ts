@@ -3,7 +3,7 @@ import { toMessage, toSuggestion } from "../conversations/present";
 import { setterConfigs, trainingPairs } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
-import { inbox } from "../org-inbox/client";
+import { inbox, inOrgShard } from "../org-inbox/client";
 import { generatorName } from "./generator";
 import { toConfig, toPair, toRecord } from "./present";
 import { pairsPage, setterConfigOf } from "./queries";
@@ -17,7 +17,7 @@ export const getConfig: AppRouteHandler<typeof routes.getSetterConfig> = async (
 export const putConfig: AppRouteHandler<typeof routes.putSetterConfig> = async (c) => {
   const body = c.req.valid("json");
   const row = { orgId: c.get("orgId"), mode: body.mode, instructions: body.instructions?.trim() || null, updatedAt: Date.now() };
-  await c.var.db.insert(setterConfigs).values(row).onConflictDoUpdate({ target: setterConfigs.orgId, set: row });
+  await inOrgShard(c.env, row.orgId, c.var.db, (db) => db.insert(setterConfigs).values(row).onConflictDoUpdate({ target: setterConfigs.orgId, set: row }));
   return c.json(toConfig(row, generatorName(c.env)), 200);
 };
 

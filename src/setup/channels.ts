@@ -4,6 +4,7 @@ import { type Channel, channelRoutes, channels } from "../db/schema";
 import { controlDb, forgetRoute, shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import { log } from "../lib/log";
+import { inOrgShard } from "../org-inbox/client";
 
 // A channel lives in two databases: its address route in the control database (unique
 // across orgs; webhooks find the org there) and its row in the org's shard. They cannot
@@ -67,7 +68,7 @@ export async function addChannel(env: Bindings, db: Db, row: Channel): Promise<C
   if (!claimed.length && (await releaseOrphan(env, control, row.kind, row.address, row.createdAt))) claimed = await claim(control, row);
   if (!claimed.length) return null;
   try {
-    await db.insert(channels).values(row);
+    await inOrgShard(env, row.orgId, db, (shard) => shard.insert(channels).values(row));
   } catch (e) {
     log("warn", "channel_write_failed", { org_id: row.orgId, kind: row.kind, address: row.address, error: String(e) });
     await undoClaim(control, row);
@@ -99,10 +100,12 @@ async function undoClaim(control: Db, row: Channel) {
  * was there. A route left by a failed earlier DELETE (its row gone) is removed by a repeat.
  */
 export async function removeChannel(env: Bindings, db: Db, orgId: string, channelId: string): Promise<boolean> {
-  const rows = await db
-    .delete(channels)
-    .where(and(eq(channels.id, channelId), eq(channels.orgId, orgId)))
-    .returning({ kind: channels.kind, address: channels.address });
+  const rows = await inOrgShard(env, orgId, db, (shard) =>
+    shard
+      .delete(channels)
+      .where(and(eq(channels.id, channelId), eq(channels.orgId, orgId)))
+      .returning({ kind: channels.kind, address: channels.address }),
+  );
   const routes = await controlDb(env)
     .delete(channelRoutes)
     .where(and(eq(channelRoutes.orgId, orgId), eq(channelRoutes.channelId, channelId)))

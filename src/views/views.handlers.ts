@@ -1,13 +1,14 @@
 import type { View } from "../db/schema";
 import type { AppRouteHandler } from "../env";
-import { inbox } from "../org-inbox/client";
+import { inbox, inOrgShard } from "../org-inbox/client";
 import { countPlan, countsStatement, readCounts } from "./counts";
 import { memberViews, memberViewsQuery, toView } from "./queries";
 import type { ViewFilters } from "./system-views";
 import type * as routes from "./views.routes";
 
 export const listViews: AppRouteHandler<typeof routes.listViews> = async (c) => {
-  const rows = await memberViews(c.var.db, c.get("orgId"), c.get("userId"));
+  const orgId = c.get("orgId");
+  const rows = await inOrgShard(c.env, orgId, c.var.db, (db) => memberViews(db, orgId, c.get("userId")));
   return c.json({ data: rows.map(toView) }, 200);
 };
 
@@ -43,7 +44,7 @@ export const viewCounts: AppRouteHandler<typeof routes.viewCounts> = async (c) =
     else rows = undefined;
   }
   if (!rows || !counts) {
-    rows = await memberViews(db, orgId, userId);
+    rows = await inOrgShard(c.env, orgId, db, (shard) => memberViews(shard, orgId, userId));
     const [row] = await countsStatement(db, plan(rows));
     counts = readCounts(row as Record<string, number>, rows.length);
     if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();

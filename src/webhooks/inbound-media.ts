@@ -7,6 +7,7 @@ import { enqueueAiJob, type InboundMedia } from "../jobs";
 import { hex, sha256Hex } from "../lib/bytes";
 import { log } from "../lib/log";
 import { mediaKey } from "../media/storage";
+import { inOrgShard } from "../org-inbox/client";
 
 /**
  * A media id derived from where the media came from, so a redelivered webhook
@@ -22,21 +23,28 @@ export async function derivedMediaId(...parts: string[]) {
 
 type InboundMediaRow = Pick<Media, "id" | "contentType" | "status"> & Partial<Pick<Media, "size" | "filename" | "sha256" | "sourceUrl">>;
 
-/** The one insert of a provider's media rows; a redelivery names the same ids and inserts nothing. */
-async function insertInboundMedia(db: Db, orgId: string, rows: InboundMediaRow[], now = Date.now()) {
+/**
+ * The one insert of a provider's media rows; a redelivery names the same ids and inserts
+ * nothing. On the org's shard even when the route's cache named the one it is leaving.
+ */
+async function insertInboundMedia(env: Bindings, db: Db, orgId: string, rows: InboundMediaRow[], now = Date.now()) {
+  if (!rows.length) return;
   // One round trip; a statement a row, so no insert comes near D1's 100 bound parameters.
-  const inserts = rows.map((m) =>
-    db
-      .insert(media)
-      .values({ size: 0, filename: null, sha256: null, sourceUrl: null, ...m, orgId, createdBy: null, createdAt: now })
-      .onConflictDoNothing(),
-  );
-  if (inserts.length) await db.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
+  await inOrgShard(env, orgId, db, (shard) => {
+    const inserts = rows.map((m) =>
+      shard
+        .insert(media)
+        .values({ size: 0, filename: null, sha256: null, sourceUrl: null, ...m, orgId, createdBy: null, createdAt: now })
+        .onConflictDoNothing(),
+    );
+    return shard.batch(inserts as [(typeof inserts)[number], ...typeof inserts]);
+  });
 }
 
 /** Rows first (pending), so the message can reference them before the bytes arrive. */
-export function registerInboundMedia(db: Db, orgId: string, items: InboundMedia[]) {
+export function registerInboundMedia(env: Bindings, db: Db, orgId: string, items: InboundMedia[]) {
   return insertInboundMedia(
+    env,
     db,
     orgId,
     items.map((m) => ({ id: m.id, contentType: m.contentType, status: "pending", sourceUrl: m.url })),
@@ -54,7 +62,7 @@ export async function storeInlineMedia(
   m: { id: string; bytes: Uint8Array | null; contentType: string; filename: string | null },
 ) {
   if (!m.bytes) {
-    return insertInboundMedia(db, orgId, [{ id: m.id, contentType: m.contentType, filename: m.filename, status: "failed" }]);
+    return insertInboundMedia(env, db, orgId, [{ id: m.id, contentType: m.contentType, filename: m.filename, status: "failed" }]);
   }
   await env.MEDIA.put(mediaKey(orgId, m.id), m.bytes, { httpMetadata: { contentType: m.contentType } });
   const row = {
@@ -65,7 +73,7 @@ export async function storeInlineMedia(
     size: m.bytes.byteLength,
     sha256: await sha256Hex(m.bytes),
   } as const;
-  await insertInboundMedia(db, orgId, [row]);
+  await insertInboundMedia(env, db, orgId, [row]);
 }
 
 export const MEDIA_COPY_ATTEMPTS = 5;
@@ -89,17 +97,21 @@ export async function copyInboundMedia(env: Bindings, db: Db, orgId: string, ite
     const bytes = await res.arrayBuffer();
     const sha256 = await sha256Hex(bytes);
     await env.MEDIA.put(mediaKey(orgId, item.id), bytes, { httpMetadata: { contentType: item.contentType } });
-    await db
-      .update(media)
-      .set({ status: "ready", size: bytes.byteLength, sha256 })
-      .where(and(eq(media.id, item.id), eq(media.orgId, orgId)));
+    await inOrgShard(env, orgId, db, (shard) =>
+      shard
+        .update(media)
+        .set({ status: "ready", size: bytes.byteLength, sha256 })
+        .where(and(eq(media.id, item.id), eq(media.orgId, orgId))),
+    );
   } catch (e) {
     const final = attempt >= MEDIA_COPY_ATTEMPTS;
     log(final ? "error" : "warn", "inbound_media_copy_failed", { media_id: item.id, org_id: orgId, attempt, final, error: String(e) });
-    await db
-      .update(media)
-      .set({ status: "failed" })
-      .where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready")));
+    await inOrgShard(env, orgId, db, (shard) =>
+      shard
+        .update(media)
+        .set({ status: "failed" })
+        .where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready"))),
+    );
     if (!final) {
       try {
         await enqueueAiJob(env, { kind: "media_copy", orgId, item, attempt: attempt + 1 }, { delaySeconds: 2 ** attempt });

@@ -6,6 +6,7 @@ import { controlDb, routeOf, shardDb } from "../db/shards";
 import type { AppEnv, Bindings } from "../env";
 import { uuidv7 } from "../lib/ids";
 import { log } from "../lib/log";
+import { inOrgShard } from "../org-inbox/client";
 
 // Every provider webhook is one pipeline (SPEC 9): authenticate → parse → route by address →
 // hand to OrgInbox → keep what could not be applied. An adapter per endpoint says how its
@@ -97,8 +98,7 @@ async function keeperOf(env: Bindings, orgId: string | null): Promise<Db> {
 async function keepUnroutable(env: Bindings, event: { orgId: string | null; provider: string; reason: string; payload: unknown; waitingFor?: string | null }) {
   const now = Date.now();
   const id = uuidv7(now);
-  const db = await keeperOf(env, event.orgId);
-  await db.insert(unroutableEvents).values({
+  const row = {
     id,
     orgId: event.orgId,
     provider: event.provider,
@@ -106,7 +106,10 @@ async function keepUnroutable(env: Bindings, event: { orgId: string | null; prov
     waitingFor: event.waitingFor ?? null,
     payload: event.payload,
     receivedAt: now,
-  });
+  };
+  const db = await keeperOf(env, event.orgId);
+  const insert = (into: Db) => into.insert(unroutableEvents).values(row);
+  await (event.orgId ? inOrgShard(env, event.orgId, db, insert) : insert(db));
   log("warn", "unroutable_event", { id, org_id: event.orgId, provider: event.provider, reason: event.reason });
   return id;
 }

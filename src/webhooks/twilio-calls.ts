@@ -38,7 +38,7 @@ async function applyDetails(hook: Hook, call: { id: string; orgId: string }, p: 
     // The provider's URL until our R2 copy exists; then a signed link to the copy.
     const id = await derivedMediaId(call.orgId, "twilio-recording", p.RecordingSid ?? recordingUrl);
     const item = { id, url: /\.(mp3|wav)$/i.test(recordingUrl) ? recordingUrl : `${recordingUrl}.mp3`, contentType: "audio/mpeg" };
-    await registerInboundMedia(hook.db, call.orgId, [item]);
+    await registerInboundMedia(hook.env, hook.db, call.orgId, [item]);
     details.recordingMediaId = id;
     hook.waitUntil(copyInboundMedia(hook.env, hook.db, call.orgId, item));
   }

@@ -73,7 +73,7 @@ export const twilioMessages: WebhookAdapter<ReturnType<typeof inboundSms>> = {
     const items = await Promise.all(
       p.media.map(async (m) => ({ id: await derivedMediaId(orgId, "twilio", p.sid, String(m.index)), url: m.url, contentType: m.contentType })),
     );
-    await registerInboundMedia(hook.db, orgId, items);
+    await registerInboundMedia(hook.env, hook.db, orgId, items);
     const answer = await inbox(hook.env, orgId).answer.ingest({
       contact: { phone: p.from },
       type: "sms",
