@@ -32,13 +32,15 @@ const q = (v) => (v === null || v === undefined ? "NULL" : typeof v === "number"
 /**
  * Idempotent SQL for the demo orgs (INSERT OR IGNORE on fixed ids), by D1 binding: each
  * org, its members and its channels' routes in the control database (DB), its channels
- * and contacts in its shard.
+ * and contacts in its shard (`homes`: org id → the shard it lives on now, when known).
  */
-export function demoSql(now = Date.now()) {
+export function demoSql(now = Date.now(), homes = {}) {
   const out = { DB: [] };
   for (const d of [DEMO, DEMO2]) {
-    out[d.shard] ??= [];
-    const shard = out[d.shard];
+    // An org the operator moved (SPEC 14) is seeded where it lives now.
+    const home = homes[d.orgId] ?? d.shard;
+    out[home] ??= [];
+    const shard = out[home];
     out.DB.push(
       `INSERT OR IGNORE INTO orgs (id, name, created_at, shard) VALUES (${q(d.orgId)}, ${q(d.name)}, ${now}, ${q(d.shard)});`,
       `INSERT OR IGNORE INTO members (org_id, user_id, role, name, email, created_at, updated_at) VALUES (${q(d.orgId)}, ${q(d.ownerId)}, 'owner', 'Olivia Owner', 'olivia@demo.inbox.test', ${now}, ${now});`,

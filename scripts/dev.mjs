@@ -39,10 +39,21 @@ const vars = devVars();
 const migrated = spawnSync(process.execPath, ["scripts/migrate.mjs", "--local"], { stdio: "inherit", env });
 if (migrated.status !== 0) process.exit(migrated.status ?? 1);
 mkdirSync(".wrangler", { recursive: true });
-for (const [binding, sql] of Object.entries(demoSql())) {
+// The control database first; then each demo org's rows go to the shard it lives on now
+// (the operator may have moved it since the last run).
+const seed = (binding, sql) => {
   const file = `.wrangler/demo-seed-${binding}.sql`;
   writeFileSync(file, sql);
   wrangler(["d1", "execute", binding, "--local", "--file", file], { stdio: ["inherit", "ignore", "inherit"] });
+};
+seed("DB", demoSql().DB);
+const homes = spawnSync("npx", ["wrangler", "d1", "execute", "DB", "--local", "--json", "--command", "SELECT id, shard FROM orgs"], {
+  env: { ...env, CI: "true" },
+  encoding: "utf8",
+});
+const orgRows = homes.status === 0 ? (JSON.parse(homes.stdout)[0]?.results ?? []) : [];
+for (const [binding, sql] of Object.entries(demoSql(Date.now(), Object.fromEntries(orgRows.map((r) => [r.id, r.shard]))))) {
+  if (binding !== "DB") seed(binding, sql);
 }
 
 const ownerToken = await signToken(DEMO.ownerId, { claims: { name: "Olivia Owner" } });
