@@ -1,13 +1,13 @@
 import type { z } from "@hono/zod-openapi";
 import { settings } from "../config/settings";
-import { toMessage } from "../conversations/present";
+import { type MessageOut, toMessage } from "../conversations/present";
 import type { AppRouteHandler } from "../env";
-import { invalid } from "../lib/errors";
+import { ApiError, fieldErrors, invalid, problemBody } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
-import { inbox } from "../org-inbox/client";
+import { inbox, orgInbox } from "../org-inbox/client";
 import type { IngestInput } from "../org-inbox/ingest";
 import type * as routes from "./activities.routes";
-import type { IngestBody } from "./activities.routes";
+import { IngestBody } from "./activities.routes";
 
 type Body = z.infer<typeof IngestBody>;
 
@@ -48,6 +48,57 @@ export function toIngestInput(b: Body, region: string | undefined, authorId: str
     authorId: b.type === "note" || direction === "outbound" ? authorId : null,
   };
 }
+
+/**
+ * POST /activities/batch (SPEC 15): each item validated on its own (a bad one is its own
+ * 400 or 422 result), the valid ones handed to OrgInbox in order in one call, where they
+ * join its group commit.
+ */
+export const ingestBatch: AppRouteHandler<typeof routes.ingestBatch> = async (c) => {
+  const orgId = c.get("orgId");
+  const region = settings(c.env).defaultPhoneRegion;
+  const { activities: items } = c.req.valid("json");
+  const results: BatchResult[] = new Array(items.length);
+  const valid: { index: number; input: IngestInput }[] = [];
+  const refuse = (index: number, e: ApiError) => {
+    results[index] = { index, status: e.status as BatchResult["status"], error: problemBody(e) };
+  };
+  for (const [index, item] of items.entries()) {
+    const parsed = IngestBody.safeParse(item);
+    if (!parsed.success) {
+      refuse(index, new ApiError("validation_failed", `Item ${index} is not valid.`, fieldErrors(parsed.error)));
+      continue;
+    }
+    try {
+      valid.push({ index, input: toIngestInput(parsed.data, region, c.get("userId")) });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      refuse(index, e);
+    }
+  }
+  const answers = valid.length
+    ? await orgInbox(c.env, orgId).ingestMany(
+        orgId,
+        valid.map((v) => v.input),
+      )
+    : [];
+  for (const [k, answer] of answers.entries()) {
+    const { index } = valid[k];
+    if ("error" in answer) {
+      const e = new ApiError(answer.error.code, answer.error.detail, answer.error.errors);
+      // Refusals of the request rather than of an item (the org gone, its shard unbound) answer for all.
+      if (![400, 422, 500].includes(e.status)) throw e;
+      refuse(index, e);
+      continue;
+    }
+    const { activity, media, duplicate } = answer.ok;
+    const message = await toMessage(c.env, activity, new Map(media.map((m) => [m.id, m])));
+    results[index] = { index, status: duplicate ? 200 : 201, message, duplicate };
+  }
+  return c.json({ results }, 200);
+};
+
+type BatchResult = { index: number; status: 200 | 201 | 400 | 422 | 500; message?: MessageOut; duplicate?: boolean; error?: ReturnType<typeof problemBody> };
 
 export const ingestActivity: AppRouteHandler<typeof routes.ingestActivity> = async (c) => {
   const orgId = c.get("orgId");

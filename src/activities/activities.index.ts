@@ -2,4 +2,5 @@ import { createRouter } from "../http/router";
 import * as handlers from "./activities.handlers";
 import * as routes from "./activities.routes";
 
-export const activitiesRouter = createRouter().openapi(routes.ingestActivity, handlers.ingestActivity);
+// The static /activities/batch before anything that could take its segment.
+export const activitiesRouter = createRouter().openapi(routes.ingestBatch, handlers.ingestBatch).openapi(routes.ingestActivity, handlers.ingestActivity);

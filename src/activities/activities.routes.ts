@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { MessageSchema } from "../conversations/schemas";
 import { CALL_STATUSES, DIRECTIONS, INGEST_TYPES } from "../db/enums";
 import { apiRoute } from "../http/route";
-import { pickErrors } from "../lib/errors";
+import { ProblemSchema, pickErrors } from "../lib/errors";
 import { DisplayUrl, jsonBody, jsonContent, Uuid } from "../lib/schemas";
 
 const Name = z.string().trim().min(1).max(200).nullable().optional();
@@ -46,6 +46,55 @@ export const IngestBody = z
   .openapi("IngestActivity");
 
 const IngestResult = z.object({ message: MessageSchema, duplicate: z.boolean() }).openapi("IngestResult");
+
+/** POST /activities/batch: at most this many items (SPEC 15). */
+export const BATCH_MAX = 500;
+
+const BatchItemResult = z
+  .object({
+    index: z.number().int().openapi({ description: "The item's position in `activities`" }),
+    status: z.union([z.literal(201), z.literal(200), z.literal(400), z.literal(422), z.literal(500)]).openapi({
+      description:
+        "201 stored; 200 already stored (`duplicate: true`); 400 the item is not valid (`error.errors`); 422 it cannot be applied (`unknown_contact`, `unknown_media`); 500 this item alone could not be stored (the others were; retry it)",
+    }),
+    message: MessageSchema.optional(),
+    duplicate: z.boolean().optional(),
+    error: ProblemSchema.optional(),
+  })
+  .openapi("IngestBatchItemResult");
+
+export const ingestBatch = apiRoute(
+  "admin",
+  {
+    method: "post",
+    path: "/activities/batch",
+    operationId: "ingestActivities",
+    tags: ["Ingestion"],
+    summary: "Record up to 500 touchpoints at once (history imports)",
+    description:
+      "Each item is the body of `POST /activities`, validated and applied on its own, in order: a bad item is refused in its result and the others are stored. The same dedup as one by one: an item already stored, or repeated inside the batch, answers 200 `duplicate: true`. Body at most 5 MiB.",
+    request: {
+      body: jsonBody(
+        z.strictObject({
+          activities: z
+            .array(z.unknown())
+            .min(1)
+            .max(BATCH_MAX)
+            .openapi({
+              type: "array",
+              items: { $ref: "#/components/schemas/IngestActivity" },
+              description: `1 to ${BATCH_MAX} items, each the body of POST /activities`,
+            }),
+        }),
+      ),
+    },
+    responses: {
+      200: jsonContent(z.object({ results: z.array(BatchItemResult) }).openapi("IngestBatchResult"), "One result per item, in order"),
+      ...pickErrors(422),
+    },
+  },
+  { idempotent: true },
+);
 
 export const ingestActivity = apiRoute(
   "admin",

@@ -17,7 +17,7 @@ import {
 import type { AiJob } from "../jobs";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
-import { DEFAULT_SLA, slaDueAt } from "../sla/due";
+import { DEFAULT_SLA, type SlaSettings, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
@@ -131,71 +131,23 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, now = Da
   if (existing) return { activity: existing, media: await loadMedia(db, orgId, existing.mediaIds), duplicate: true };
 
   const mediaRows = await requireMedia(db, orgId, input.mediaIds);
-  if (!contactRows[0] && "id" in ref) {
-    throw new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
-  }
+  if (!contactRows[0] && "id" in ref) throw unknownContact();
   const contactIsNew = !contactRows[0];
-  const contact: Contact = contactRows[0] ?? {
-    id: uuidv7(now),
-    orgId,
-    name: ("name" in ref ? ref.name : null) ?? null,
-    phone: "phone" in ref ? ref.phone : null,
-    email: "email" in ref ? ref.email : null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const contact: Contact = contactRows[0] ?? newContact(orgId, ref as NewContactRef, now);
   const found = conversationRows[0];
   const conversation = found ?? newConversation(orgId, contact.id, now);
   const channel = channelRows[0];
   const sla = slaRows[0] ?? DEFAULT_SLA;
-
-  const activity = newActivity(
-    {
-      orgId,
-      conversationId: conversation.id,
-      contactId: contact.id,
-      type: input.type,
-      direction: input.direction,
-      status: input.status,
-      body: input.body ?? null,
-      subject: input.subject ?? null,
-      html: input.html ?? null,
-      fromAddr: input.from ?? null,
-      toAddr: input.to ?? null,
-      channelId: channel?.id ?? null,
-      mediaIds: input.mediaIds,
-      authorId: input.authorId ?? null,
-      provider: input.provider,
-      providerMessageId: input.providerMessageId ?? null,
-      callDurationSeconds: input.call?.durationSeconds ?? null,
-      callRecordingUrl: input.call?.recordingUrl ?? null,
-      callTranscript: input.call?.transcript ?? null,
-      callSummary: input.call?.summary ?? null,
-      callSummaryStatus: input.type !== "call" ? null : input.call?.summary ? "ready" : input.call?.transcript ? "pending" : "unavailable",
-      occurredAt: input.occurredAt,
-    },
+  const activity = activityOf(orgId, input, conversation.id, contact.id, channel?.id ?? null, now);
+  const changes = conversationChanges(
+    conversation,
+    activity,
+    channel?.id ?? null,
+    affectsWait ? replyWaitWith(found ? storedWait[0] : undefined, activity) : undefined,
+    sla,
     now,
   );
-
-  const changes: Partial<Conversation> = { updatedAt: now };
-  if (conversation.lastActivityAt == null || activity.occurredAt >= conversation.lastActivityAt) {
-    Object.assign(changes, {
-      lastActivityId: activity.id,
-      lastActivityType: activity.type,
-      lastActivityDirection: activity.direction,
-      lastActivityPreview: activityPreview(activity),
-      lastActivityAt: activity.occurredAt,
-      sortAt: activity.occurredAt,
-    });
-  }
   const inbound = activity.direction === "inbound";
-  if (inbound) changes.archived = false;
-  if (channel) changes[activity.type === "sms" ? "lastSmsChannelId" : "lastEmailChannelId"] = channel.id;
-  if (affectsWait) {
-    const since = replyWaitWith(found ? storedWait[0] : undefined, activity);
-    changes.awaitingReplySince = since;
-    changes.slaDueAt = slaDueAt(since, sla);
-  }
 
   const stored = sql`EXISTS (SELECT 1 FROM activities WHERE id = ${activity.id})`;
   const statements: BatchItem<"sqlite">[] = [];
@@ -226,10 +178,95 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, now = Da
     const winner = await findDuplicate(db, orgId, input.provider, input.providerMessageId);
     if (winner) return { activity: winner, media: await loadMedia(db, orgId, winner.mediaIds), duplicate: true };
   }
+  return { activity, media: mediaRows, duplicate: false, followUps: followUpsOf(orgId, activity, setterRows[0]?.mode) };
+}
+
+export const unknownContact = () =>
+  new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
+
+type NewContactRef = Exclude<IngestInput["contact"], { id: string }>;
+
+/** The contact an ingest creates for an address no contact of the org has. */
+export const newContact = (orgId: string, ref: NewContactRef, now: number): Contact => ({
+  id: uuidv7(now),
+  orgId,
+  name: ref.name ?? null,
+  phone: "phone" in ref ? ref.phone : null,
+  email: "email" in ref ? ref.email : null,
+  createdAt: now,
+  updatedAt: now,
+});
+
+/** The timeline row of an ingest. */
+export function activityOf(orgId: string, input: IngestInput, conversationId: string, contactId: string, channelId: string | null, now: number): Activity {
+  return newActivity(
+    {
+      orgId,
+      conversationId,
+      contactId,
+      type: input.type,
+      direction: input.direction,
+      status: input.status,
+      body: input.body ?? null,
+      subject: input.subject ?? null,
+      html: input.html ?? null,
+      fromAddr: input.from ?? null,
+      toAddr: input.to ?? null,
+      channelId,
+      mediaIds: input.mediaIds,
+      authorId: input.authorId ?? null,
+      provider: input.provider,
+      providerMessageId: input.providerMessageId ?? null,
+      callDurationSeconds: input.call?.durationSeconds ?? null,
+      callRecordingUrl: input.call?.recordingUrl ?? null,
+      callTranscript: input.call?.transcript ?? null,
+      callSummary: input.call?.summary ?? null,
+      callSummaryStatus: input.type !== "call" ? null : input.call?.summary ? "ready" : input.call?.transcript ? "pending" : "unavailable",
+      occurredAt: input.occurredAt,
+    },
+    now,
+  );
+}
+
+/**
+ * What an ingested activity changes on its conversation (unread_count aside: +1 for an
+ * inbound one, applied by the caller). `waitSince`: the reply wait once the activity is
+ * added (undefined: the activity does not touch it).
+ */
+export function conversationChanges(
+  conversation: Conversation,
+  activity: Activity,
+  channelId: string | null,
+  waitSince: number | null | undefined,
+  sla: SlaSettings,
+  now: number,
+): Partial<Conversation> {
+  const changes: Partial<Conversation> = { updatedAt: now };
+  if (conversation.lastActivityAt == null || activity.occurredAt >= conversation.lastActivityAt) {
+    Object.assign(changes, {
+      lastActivityId: activity.id,
+      lastActivityType: activity.type,
+      lastActivityDirection: activity.direction,
+      lastActivityPreview: activityPreview(activity),
+      lastActivityAt: activity.occurredAt,
+      sortAt: activity.occurredAt,
+    });
+  }
+  if (activity.direction === "inbound") changes.archived = false;
+  if (channelId) changes[activity.type === "sms" ? "lastSmsChannelId" : "lastEmailChannelId"] = channelId;
+  if (waitSince !== undefined) {
+    changes.awaitingReplySince = waitSince;
+    changes.slaDueAt = slaDueAt(waitSince, sla);
+  }
+  return changes;
+}
+
+/** The AI work a new activity calls for: a setter draft for an inbound message (suggestive mode), a call's summary. */
+export function followUpsOf(orgId: string, activity: Activity, setterMode: string | undefined): AiJob[] {
   const followUps: AiJob[] = [];
-  if (inbound && (activity.type === "sms" || activity.type === "email") && setterRows[0]?.mode === "suggestive") {
-    followUps.push({ kind: "draft", orgId, conversationId: conversation.id, triggerId: activity.id });
+  if (activity.direction === "inbound" && (activity.type === "sms" || activity.type === "email") && setterMode === "suggestive") {
+    followUps.push({ kind: "draft", orgId, conversationId: activity.conversationId, triggerId: activity.id });
   }
   if (activity.callSummaryStatus === "pending") followUps.push({ kind: "summary", orgId, activityId: activity.id });
-  return { activity, media: mediaRows, duplicate: false, followUps };
+  return followUps;
 }

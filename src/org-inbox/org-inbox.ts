@@ -31,7 +31,8 @@ import {
   twilioStatus,
 } from "./delivery";
 import { EventHub, type InboxEvent } from "./events";
-import { type IngestInput, ingest } from "./ingest";
+import { type IngestInput, type IngestResult, ingest } from "./ingest";
+import { GROUP_MAX, type GroupOutcome, ingestGroup } from "./ingest-group";
 import { removeMember } from "./members";
 import { copyAndVerify, deleteOrgRows, dropFence, MoveFailure, setFence } from "./move";
 import { createOutbound, type OutboundInput } from "./outbound";
@@ -42,6 +43,12 @@ import { createSuggestion, dismissSuggestion, pendingSuggestion, type Suggestion
 
 type Refusal = { error: { code: ErrorCode; detail: string; errors?: FieldError[]; headers?: Record<string, string> } };
 export type InboxAnswer<T> = { ok: T } | Refusal;
+
+// Refusals cross the RPC boundary as data; ApiError's class would not survive it.
+const refusal = (e: ApiError): Refusal => ({ error: { code: e.code, detail: e.detail, errors: e.errors, headers: e.headers } });
+
+type PendingIngest = { input: IngestInput; resolve: (answer: InboxAnswer<IngestResult>) => void };
+type Group = { orgId: string; items: PendingIngest[] };
 
 /** Where OrgInbox reads and writes the org's rows. */
 type Home = { name: string; db: Db };
@@ -167,13 +174,18 @@ export class OrgInbox extends DurableObject<Bindings> {
     this.events.closed();
   }
 
+  /** Ingests waiting for their turn together (SPEC 15); closed by any other write queued after it. */
+  private openGroup: Group | null = null;
+  /** What group commit did in this object's life (tests and logs read it). */
+  readonly groups = { commits: 0, items: 0, largest: 0, retriedAlone: 0 };
+
   private serialize<T>(op: () => Promise<T>): Promise<InboxAnswer<T>> {
+    this.openGroup = null;
     const run = this.tail.then(async () => {
       try {
         return { ok: await op() };
       } catch (e) {
-        // Refusals cross the RPC boundary as data; ApiError's class would not survive it.
-        if (e instanceof ApiError) return { error: { code: e.code, detail: e.detail, errors: e.errors, headers: e.headers } };
+        if (e instanceof ApiError) return refusal(e);
         throw e;
       }
     });
@@ -181,10 +193,93 @@ export class OrgInbox extends DurableObject<Bindings> {
     return run;
   }
 
-  /** One touchpoint; the AI work it calls for (draft, call summary) is queued after the write. */
-  ingest(orgId: string, input: IngestInput) {
-    return this.serialize(async () => {
-      const result = await ingest(await this.db(orgId), orgId, input);
+  /**
+   * One touchpoint. Ingests that arrive while an earlier write is in flight wait in one
+   * group and are committed together (SPEC 15, ingestGroup); the AI work they call for
+   * (a draft, a call summary) is queued after the write.
+   */
+  async ingest(orgId: string, input: IngestInput): Promise<InboxAnswer<IngestResult>> {
+    const [answer] = await this.ingestMany(orgId, [input]);
+    return answer;
+  }
+
+  /** POST /activities/batch: the items join the queued group in order; one answer per item. */
+  ingestMany(orgId: string, inputs: IngestInput[]): Promise<InboxAnswer<IngestResult>[]> {
+    if (!this.openGroup) {
+      const group: Group = { orgId, items: [] };
+      this.serialize(() => this.commitGroup(group)).catch(() => undefined);
+      // serialize() closed any open group; this one stays open until its turn starts or
+      // another kind of write queues behind it (arrival order is kept).
+      this.openGroup = group;
+    }
+    const group = this.openGroup;
+    return Promise.all(
+      inputs.map(
+        (input) =>
+          new Promise<InboxAnswer<IngestResult>>((resolve) => {
+            group.items.push({ input, resolve });
+          }),
+      ),
+    );
+  }
+
+  /** A group's turn: its items in slices of GROUP_MAX, each slice one commit (one by one if the commit fails). */
+  private async commitGroup(group: Group) {
+    if (this.openGroup === group) this.openGroup = null;
+    for (let i = 0; i < group.items.length; i += GROUP_MAX) {
+      const slice = group.items.slice(i, i + GROUP_MAX);
+      if (slice.length === 1) {
+        await this.ingestOne(group.orgId, slice[0]);
+        continue;
+      }
+      const db = await this.db(group.orgId).catch((e: unknown) => e);
+      let outcomes: GroupOutcome[] | null = null;
+      if (!(db instanceof Error)) {
+        try {
+          outcomes = await ingestGroup(
+            db as Db,
+            group.orgId,
+            slice.map((p) => p.input),
+          );
+        } catch (e) {
+          // One poisoned item fails the batch: each is tried alone, so it fails alone.
+          log("warn", "group_commit_failed", { org_id: group.orgId, items: slice.length, error: String(e) });
+        }
+      }
+      if (!outcomes) {
+        this.groups.retriedAlone += slice.length;
+        for (const pending of slice) await this.ingestOne(group.orgId, pending);
+        continue;
+      }
+      this.groups.commits++;
+      this.groups.items += slice.length;
+      this.groups.largest = Math.max(this.groups.largest, slice.length);
+      for (const [k, outcome] of outcomes.entries()) {
+        const pending = slice[k];
+        if ("refused" in outcome) {
+          pending.resolve(refusal(outcome.refused));
+          continue;
+        }
+        const { ok: result, thread } = outcome;
+        if (!result.duplicate && thread) {
+          await this.emit(2, async () => [
+            await this.messageEvent("message.created", result.activity, result.media),
+            { type: "conversation.updated", conversation_id: thread.conversation.id, data: toConversation(thread.conversation, thread.contact) },
+          ]);
+        }
+        pending.resolve({ ok: result });
+      }
+      await enqueueAiJobs(
+        this.env,
+        outcomes.flatMap((o) => ("ok" in o ? (o.ok.followUps ?? []) : [])),
+      );
+    }
+  }
+
+  /** One item on its own: the one-by-one path, and the retry of a failed group. */
+  private async ingestOne(orgId: string, pending: PendingIngest) {
+    try {
+      const result = await ingest(await this.db(orgId), orgId, pending.input);
       if (!result.duplicate) {
         await this.emit(2, async () => [
           await this.messageEvent("message.created", result.activity, result.media),
@@ -192,8 +287,13 @@ export class OrgInbox extends DurableObject<Bindings> {
         ]);
       }
       await enqueueAiJobs(this.env, result.followUps);
-      return result;
-    });
+      pending.resolve({ ok: result });
+    } catch (e) {
+      if (e instanceof ApiError) return pending.resolve(refusal(e));
+      // This item alone failed (the others of its group are stored): a 500 for it.
+      log("error", "ingest_failed", { org_id: orgId, error: String(e), stack: e instanceof Error ? e.stack : undefined });
+      pending.resolve(refusal(new ApiError("internal", "This item could not be stored; the request id identifies it in our logs.")));
+    }
   }
 
   createSuggestion(orgId: string, input: SuggestionInput) {

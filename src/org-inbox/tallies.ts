@@ -72,3 +72,55 @@ export function tallyMove(db: Db, orgId: string, from: Bucket | null, to: Bucket
   }
   return statements;
 }
+
+/**
+ * The tally statements of many conversation moves at once (a group commit): each
+ * bucket's net change, one upsert and one update per bucket that changed.
+ */
+export function tallyMoves(db: Db, orgId: string, moves: { from: Bucket | null; to: Bucket }[]) {
+  const buckets = new Map<string, { bucket: Bucket; n: number }>();
+  const days = new Map<string, { bucket: Bucket; n: number }>();
+  const add = (map: typeof buckets, key: string, bucket: Bucket, n: number) => {
+    const entry = map.get(key) ?? { bucket, n: 0 };
+    entry.n += n;
+    map.set(key, entry);
+  };
+  const keyOf = (b: Bucket) => JSON.stringify([b.archived, b.starred, b.unread, b.assignee]);
+  const dayOf = (b: Bucket) => JSON.stringify([b.archived, b.unread, b.day]);
+  for (const { from, to } of moves) {
+    add(buckets, keyOf(to), to, 1);
+    add(days, dayOf(to), to, 1);
+    if (from) {
+      add(buckets, keyOf(from), from, -1);
+      add(days, dayOf(from), from, -1);
+    }
+  }
+  const statements = [];
+  for (const { bucket: b, n } of buckets.values()) {
+    if (n === 0) continue;
+    const { day: _day, ...key } = b;
+    statements.push(
+      db
+        .insert(t)
+        .values({ orgId, ...key, n: 0 })
+        .onConflictDoNothing(),
+    );
+    statements.push(
+      db
+        .update(t)
+        .set({ n: sql`${t.n} + ${n}` })
+        .where(at(orgId, b)),
+    );
+  }
+  for (const { bucket: b, n } of days.values()) {
+    if (n === 0) continue;
+    statements.push(db.insert(dt).values({ orgId, archived: b.archived, unread: b.unread, day: b.day, n: 0 }).onConflictDoNothing());
+    statements.push(
+      db
+        .update(dt)
+        .set({ n: sql`${dt.n} + ${n}` })
+        .where(atDay(orgId, b)),
+    );
+  }
+  return statements;
+}

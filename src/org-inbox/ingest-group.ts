@@ -1,0 +1,329 @@
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "../db/client";
+import {
+  type Activity,
+  activities,
+  type Contact,
+  type Conversation,
+  channels,
+  contacts,
+  conversations,
+  type Media,
+  media,
+  setterConfigs,
+  slaConfigs,
+} from "../db/schema";
+import { ApiError } from "../lib/errors";
+import { ID_CHUNK } from "../lib/schemas";
+import { DEFAULT_SLA } from "../sla/due";
+import { activityOf, conversationChanges, followUpsOf, type IngestInput, type IngestResult, newContact, newConversation, unknownContact } from "./ingest";
+import { isReply, replyWaitWith, type StoredWait, startsWait, storedWaitQuery } from "./reply-wait";
+import { bucketOf, tallyMoves } from "./tallies";
+
+// Group commit (SPEC 15): the ingests that queued in OrgInbox while its last write was in
+// flight, stored together: two read round trips for all of them, one atomic write batch,
+// and for each item exactly the result one-by-one processing (src/org-inbox/ingest.ts)
+// would give, in arrival order: dedup (also between items of the group), contacts and
+// conversations created once, the conversation's aggregates, reply wait and SLA, tallies.
+// The conversation as each item left it is kept for that item's event.
+
+/** Items one group commit takes at most; more queued ones go in the next. */
+export const GROUP_MAX = 100;
+/** (provider, provider_message_id) pairs per dedup read: two bound parameters each, under D1's 100. */
+const PAIRS = 45;
+
+export type Thread = { conversation: Conversation; contact: Pick<Contact, "id" | "name" | "phone" | "email"> };
+/** Per item: stored (with the thread as it left it), a duplicate, or a refusal. */
+export type GroupOutcome = { ok: IngestResult; thread?: Thread } | { refused: ApiError };
+
+const dedupKey = (provider: string | null, id: string | null | undefined) => (id ? `${provider ?? ""}\u0000${id}` : null);
+const slices = <T>(items: T[], n: number) => Array.from({ length: Math.ceil(items.length / n) }, (_, i) => items.slice(i * n, i * n + n));
+const distinct = (values: (string | null | undefined)[]) => [...new Set(values.filter((v): v is string => !!v))];
+
+/** Reads to run in one batch, each with what to do with its rows. */
+class Reads {
+  private items: { query: BatchItem<"sqlite">; take: (rows: never[]) => void }[] = [];
+  add<T>(query: BatchItem<"sqlite">, take: (rows: T[]) => void) {
+    this.items.push({ query, take: take as (rows: never[]) => void });
+  }
+  async run(db: Db) {
+    if (!this.items.length) return;
+    const results = await db.batch(this.items.map((i) => i.query) as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    results.forEach((rows, i) => this.items[i].take(rows as never[]));
+  }
+}
+
+type Touch = { type: string; direction: string | null; status: string; occurredAt: number };
+
+/** A conversation the group touches: as read (null: new), as it is now, its contact, the group's touches so far. */
+type Open = { initial: Conversation | null; current: Conversation; contact: Contact; touches: Touch[] };
+
+export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], now = Date.now()): Promise<GroupOutcome[]> {
+  // 1. What the group needs from D1, in one round trip.
+  const dupRows = new Map<string, Activity>();
+  const byId = new Map<string, Contact>();
+  const byPhone = new Map<string, Contact>();
+  const byEmail = new Map<string, Contact>();
+  const conversationOf = new Map<string, Conversation>();
+  const channelIds = new Map<string, string>();
+  const mediaRows = new Map<string, Media>();
+  let sla = DEFAULT_SLA as typeof DEFAULT_SLA;
+  let setterMode: string | undefined;
+  const reads = new Reads();
+  const pairs = inputs.filter((i) => i.providerMessageId).map((i) => [i.provider ?? "", i.providerMessageId!] as const);
+  for (const chunk of slices(pairs, PAIRS)) {
+    reads.add<Activity>(
+      db
+        .select()
+        .from(activities)
+        .where(
+          and(
+            eq(activities.orgId, orgId),
+            sql`(${activities.provider}, ${activities.providerMessageId}) IN (VALUES ${sql.join(
+              chunk.map(([p, id]) => sql`(${p}, ${id})`),
+              sql`, `,
+            )})`,
+          ),
+        ),
+      (rows) => {
+        for (const a of rows) dupRows.set(dedupKey(a.provider, a.providerMessageId)!, a);
+      },
+    );
+  }
+  const keep = (rows: Contact[]) => {
+    for (const c of rows) {
+      byId.set(c.id, c);
+      if (c.phone) byPhone.set(c.phone, c);
+      if (c.email) byEmail.set(c.email, c);
+    }
+  };
+  const contactLookups: [SQL | undefined][] = [];
+  const refs = inputs.map((i) => i.contact);
+  for (const [column, values] of [
+    [contacts.id, distinct(refs.map((r) => ("id" in r ? r.id : null)))],
+    [contacts.phone, distinct(refs.map((r) => ("phone" in r ? r.phone : null)))],
+    [contacts.email, distinct(refs.map((r) => ("email" in r ? r.email : null)))],
+  ] as const) {
+    for (const chunk of slices(values, ID_CHUNK)) contactLookups.push([and(eq(contacts.orgId, orgId), inArray(column, chunk))]);
+  }
+  for (const [where] of contactLookups) {
+    reads.add<Contact>(db.select().from(contacts).where(where), keep);
+    reads.add<Conversation>(
+      db
+        .select()
+        .from(conversations)
+        .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(where)))),
+      (rows) => {
+        for (const cv of rows) conversationOf.set(cv.contactId, cv);
+      },
+    );
+  }
+  const channelKey = (i: IngestInput) => (i.direction === "inbound" && (i.type === "sms" || i.type === "email") && i.to ? `${i.type}:${i.to}` : null);
+  const wanted = distinct(inputs.map(channelKey)).map((k) => [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)] as const);
+  for (const chunk of slices(wanted, PAIRS)) {
+    reads.add<{ id: string; kind: string; address: string }>(
+      db
+        .select({ id: channels.id, kind: channels.kind, address: channels.address })
+        .from(channels)
+        .where(
+          and(
+            eq(channels.orgId, orgId),
+            sql`(${channels.kind}, ${channels.address}) IN (VALUES ${sql.join(
+              chunk.map(([k, a]) => sql`(${k}, ${a})`),
+              sql`, `,
+            )})`,
+          ),
+        ),
+      (rows) => {
+        for (const ch of rows) channelIds.set(`${ch.kind}:${ch.address}`, ch.id);
+      },
+    );
+  }
+  reads.add<typeof DEFAULT_SLA>(db.select().from(slaConfigs).where(eq(slaConfigs.orgId, orgId)).limit(1), (rows) => {
+    if (rows[0]) sla = rows[0];
+  });
+  reads.add<{ mode: string }>(db.select({ mode: setterConfigs.mode }).from(setterConfigs).where(eq(setterConfigs.orgId, orgId)).limit(1), (rows) => {
+    setterMode = rows[0]?.mode;
+  });
+  const readMedia = (into: Reads, ids: string[]) => {
+    for (const chunk of slices(distinct(ids), ID_CHUNK)) {
+      into.add<Media>(
+        db
+          .select()
+          .from(media)
+          .where(and(eq(media.orgId, orgId), inArray(media.id, chunk))),
+        (rows) => {
+          for (const m of rows) mediaRows.set(m.id, m);
+        },
+      );
+    }
+  };
+  readMedia(
+    reads,
+    inputs.flatMap((i) => i.mediaIds),
+  );
+  await reads.run(db);
+
+  // 2. In arrival order: which items are duplicates or refused, and whose contact and
+  // conversation each of the others is (created once, by the first item that needs it).
+  type Plan = { kind: "refused"; error: ApiError } | { kind: "duplicate"; of: Activity | number } | { kind: "store"; open: Open };
+  const plans: Plan[] = [];
+  const newContacts: Contact[] = [];
+  const stored = new Map<string, number>();
+  const opens = new Map<string, Open>();
+  for (const [index, input] of inputs.entries()) {
+    const key = dedupKey(input.provider, input.providerMessageId);
+    const earlier = key === null ? undefined : stored.get(key);
+    const existing = key === null ? undefined : dupRows.get(key);
+    if (existing) {
+      plans.push({ kind: "duplicate", of: existing });
+      continue;
+    }
+    if (earlier !== undefined) {
+      plans.push({ kind: "duplicate", of: earlier });
+      continue;
+    }
+    if (input.mediaIds.some((id) => !mediaRows.has(id))) {
+      plans.push({
+        kind: "refused",
+        error: new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]),
+      });
+      continue;
+    }
+    const ref = input.contact;
+    let contact = "id" in ref ? byId.get(ref.id) : "phone" in ref ? byPhone.get(ref.phone) : byEmail.get(ref.email);
+    if (!contact) {
+      if ("id" in ref) {
+        plans.push({ kind: "refused", error: unknownContact() });
+        continue;
+      }
+      contact = newContact(orgId, ref, now);
+      keep([contact]);
+      newContacts.push(contact);
+    }
+    let open = opens.get(contact.id);
+    if (!open) {
+      const initial = conversationOf.get(contact.id) ?? null;
+      open = { initial, current: { ...(initial ?? newConversation(orgId, contact.id, now)) }, contact, touches: [] };
+      opens.set(contact.id, open);
+    }
+    plans.push({ kind: "store", open });
+    if (key !== null) stored.set(key, index);
+  }
+
+  // 3. The reply wait each storing item finds in D1 (SPEC 7): for an existing thread, the
+  // stored reply and the first stored wait after the later of it and every reply the
+  // group adds before the item (and the item's own, if it is one).
+  const waits = new Map<number, StoredWait>();
+  const second = new Reads();
+  const repliesBefore = new Map<Open, number>();
+  for (const [index, plan] of plans.entries()) {
+    if (plan.kind !== "store") continue;
+    const touch = inputs[index];
+    const before = repliesBefore.get(plan.open);
+    if (isReply(touch)) repliesBefore.set(plan.open, Math.max(before ?? -Infinity, touch.occurredAt));
+    if (!plan.open.initial || !(startsWait(touch) || isReply(touch))) continue;
+    const after = Math.max(before ?? -Infinity, isReply(touch) ? touch.occurredAt : -Infinity);
+    second.add<StoredWait>(storedWaitQuery(db, sql`${plan.open.initial.id}`, Number.isFinite(after) ? after : null), (rows) => {
+      waits.set(index, rows[0]);
+    });
+  }
+  readMedia(
+    second,
+    plans.flatMap((p) => (p.kind === "duplicate" && typeof p.of !== "number" ? p.of.mediaIds : [])),
+  );
+  await second.run(db);
+
+  // 4. Each item in order, in memory; the conversation as it left it is kept for its event.
+  const outcomes: GroupOutcome[] = [];
+  const results: IngestResult[] = [];
+  for (const [index, plan] of plans.entries()) {
+    if (plan.kind === "refused") {
+      outcomes.push({ refused: plan.error });
+      continue;
+    }
+    if (plan.kind === "duplicate") {
+      const first = typeof plan.of === "number" ? results[plan.of] : null;
+      const activity = first ? first.activity : (plan.of as Activity);
+      const result = {
+        activity,
+        media: first ? first.media : activity.mediaIds.map((id) => mediaRows.get(id)).filter((m): m is Media => !!m),
+        duplicate: true,
+      };
+      results[index] = result;
+      outcomes.push({ ok: result });
+      continue;
+    }
+    const input = inputs[index];
+    const { open } = plan;
+    const key = channelKey(input);
+    const channelId = key ? (channelIds.get(key) ?? null) : null;
+    const activity = activityOf(orgId, input, open.current.id, open.contact.id, channelId, now);
+    let since: number | null | undefined;
+    if (startsWait(activity) || isReply(activity)) {
+      const inD1 = waits.get(index);
+      const lastReply = Math.max(inD1?.last_reply ?? -Infinity, ...open.touches.filter(isReply).map((t) => t.occurredAt));
+      const threshold = Math.max(lastReply, isReply(activity) ? activity.occurredAt : -Infinity);
+      const firstInGroup = open.touches.filter((t) => startsWait(t) && t.occurredAt > threshold).map((t) => t.occurredAt);
+      const firstWaiting = Math.min(inD1?.first_waiting ?? Infinity, ...firstInGroup);
+      since = replyWaitWith(
+        { last_reply: Number.isFinite(lastReply) ? lastReply : null, first_waiting: Number.isFinite(firstWaiting) ? firstWaiting : null },
+        activity,
+      );
+    }
+    Object.assign(open.current, conversationChanges(open.current, activity, channelId, since, sla, now));
+    if (activity.direction === "inbound") open.current.unreadCount += 1;
+    open.touches.push(activity);
+    const result: IngestResult = {
+      activity,
+      media: input.mediaIds.map((id) => mediaRows.get(id)!),
+      duplicate: false,
+      followUps: followUpsOf(orgId, activity, setterMode),
+    };
+    results[index] = result;
+    const { id, name, phone, email } = open.contact;
+    outcomes.push({ ok: result, thread: { conversation: { ...open.current }, contact: { id, name, phone, email } } });
+  }
+
+  // 5. One atomic batch: new contacts and threads (as the group left them), the
+  // activities, the changed threads, the tallies' net moves.
+  const writes: BatchItem<"sqlite">[] = [];
+  for (const c of newContacts) writes.push(db.insert(contacts).values(c));
+  const touched = [...opens.values()].filter((o) => o.touches.length);
+  for (const o of touched) if (!o.initial) writes.push(db.insert(conversations).values(o.current));
+  for (const r of results) if (r && !r.duplicate) writes.push(db.insert(activities).values(r.activity));
+  for (const o of touched) {
+    if (!o.initial) continue;
+    const c = o.current;
+    writes.push(
+      db
+        .update(conversations)
+        .set({
+          lastActivityId: c.lastActivityId,
+          lastActivityType: c.lastActivityType,
+          lastActivityDirection: c.lastActivityDirection,
+          lastActivityPreview: c.lastActivityPreview,
+          lastActivityAt: c.lastActivityAt,
+          sortAt: c.sortAt,
+          archived: c.archived,
+          unreadCount: c.unreadCount,
+          lastSmsChannelId: c.lastSmsChannelId,
+          lastEmailChannelId: c.lastEmailChannelId,
+          awaitingReplySince: c.awaitingReplySince,
+          slaDueAt: c.slaDueAt,
+          updatedAt: c.updatedAt,
+        })
+        .where(eq(conversations.id, c.id)),
+    );
+  }
+  writes.push(
+    ...tallyMoves(
+      db,
+      orgId,
+      touched.map((o) => ({ from: o.initial ? bucketOf(o.initial) : null, to: bucketOf(o.current) })),
+    ),
+  );
+  if (writes.length) await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  return outcomes;
+}
