@@ -50,7 +50,7 @@ class Reads {
   async run(db: Db) {
     if (!this.items.length) return;
     const results = await db.batch(this.items.map((i) => i.query) as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-    results.forEach((rows, i) => this.items[i].take(rows as never[]));
+    for (const [i, rows] of results.entries()) this.items[i].take(rows as never[]);
   }
 }
 
