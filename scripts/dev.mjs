@@ -73,19 +73,24 @@ async function seedTimeline() {
     } catch {}
     await new Promise((r) => setTimeout(r, 500));
   }
+  // One POST /activities/batch an org (SPEC 15); provider ids make a rerun store nothing.
   let added = 0;
   for (const [org, activities] of [
     [DEMO, demoActivities()],
     [DEMO2, demo2Activities()],
   ]) {
-    for (const activity of activities) {
-      const res = await fetch(`${base}/activities`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ownerToken}`, "x-org-id": org.orgId, "content-type": "application/json" },
-        body: JSON.stringify(activity),
-      }).catch((e) => ({ status: 0, text: async () => String(e) }));
-      if (res.status === 201) added++;
-      else if (res.status !== 200) console.error(`demo activity ${activity.provider_message_id}: ${res.status} ${await res.text()}`);
+    const res = await fetch(`${base}/activities/batch`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ownerToken}`, "x-org-id": org.orgId, "content-type": "application/json" },
+      body: JSON.stringify({ activities }),
+    }).catch((e) => ({ ok: false, status: 0, text: async () => String(e) }));
+    if (!res.ok) {
+      console.error(`demo timeline of ${org.name}: ${res.status} ${await res.text()}`);
+      continue;
+    }
+    for (const r of (await res.json()).results) {
+      if (r.status === 201) added++;
+      else if (r.status !== 200) console.error(`demo activity ${activities[r.index].provider_message_id}: ${r.status} ${JSON.stringify(r.error)}`);
     }
   }
   console.log(`Demo timeline: ${added} new activities.`);

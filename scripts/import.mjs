@@ -1,0 +1,218 @@
+// npm run import -- --org <org_id> --file history.ndjson [--base-url http://localhost:8787]
+//   [--token <bearer> | INBOX_TOKEN=<bearer>] [--concurrency 2] [--restart]
+//
+// Streams an NDJSON file (each line the body of one POST /activities) through
+// POST /activities/batch (SPEC 15): batches of up to 500 items and 4 MiB, a few in flight,
+// a progress line (items/s, ETA), and a summary. An owner's or admin's token is needed
+// (locally: `npm run token -- <user_id>`; the demo owner's is printed by `npm run dev`).
+//
+// Resumable: `<file>.import-state.json` records the last line every earlier line of which
+// was acknowledged; a rerun starts after it (--restart starts over, as a new import). Each
+// batch carries an Idempotency-Key made of the file's identity, the import's run id and
+// the batch's first line, so a batch sent again after a cut answers what it answered the
+// first time; items with a provider_message_id are deduplicated by the server in any case
+// (a restarted import of the same file reports them as duplicates).
+// Refused items (400/422/500 results, and lines that are not JSON) go to
+// `<file>.rejects.ndjson` as { line, status, error, item }.
+import { createHash } from "node:crypto";
+import { appendFileSync, createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { devVars, signToken } from "./lib.mjs";
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const ORG = opt("org");
+const FILE = opt("file");
+const BASE = (opt("base-url") ?? process.env.INBOX_BASE_URL ?? "http://localhost:8787").replace(/\/$/, "");
+const CONCURRENCY = Math.max(1, Number(opt("concurrency", "2")));
+const MAX_ITEMS = 500;
+const MAX_BYTES = 4 * 1024 * 1024;
+if (!ORG || !FILE) {
+  console.error("usage: npm run import -- --org <org_id> --file <history.ndjson> [--base-url URL] [--token T] [--concurrency N] [--restart]");
+  process.exit(2);
+}
+if (!existsSync(FILE)) {
+  console.error(`no such file: ${FILE}`);
+  process.exit(2);
+}
+
+async function bearer() {
+  const given = opt("token") ?? process.env.INBOX_TOKEN;
+  if (given) return given;
+  // Locally, with no token given: the demo owner's, signed with .dev.vars' secret.
+  if (/^https?:\/\/(localhost|127\.0\.0\.1)/.test(BASE) && devVars().AUTH_JWT_SECRET) {
+    return signToken(opt("user", "01936a00-0000-7000-8000-0000000000a1"));
+  }
+  console.error("a bearer token is needed: --token or INBOX_TOKEN (an owner or admin of the org)");
+  process.exit(2);
+}
+
+const STATE = `${FILE}.import-state.json`;
+const REJECTS = `${FILE}.rejects.ndjson`;
+const stat = statSync(FILE);
+// The file's identity for idempotency keys: its name, size and mtime (a changed file is another import).
+const fileId = createHash("sha256").update(`${FILE}\0${stat.size}\0${stat.mtimeMs}\0${ORG}`).digest("hex").slice(0, 24);
+if (args.includes("--restart")) {
+  rmSync(STATE, { force: true });
+  rmSync(REJECTS, { force: true });
+}
+const saved = existsSync(STATE) ? JSON.parse(readFileSync(STATE, "utf8")) : null;
+// A run id per import (kept across resumes, new with --restart): a restarted import is sent
+// afresh, so the server's dedup (not an idempotent replay) answers for what is already there.
+const state =
+  saved && saved.fileId === fileId
+    ? saved
+    : {
+        fileId,
+        runId: createHash("sha256").update(`${Date.now()}${Math.random()}`).digest("hex").slice(0, 8),
+        done: 0,
+        stored: 0,
+        duplicates: 0,
+        refused: 0,
+        reasons: {},
+      };
+if (saved && saved.fileId !== fileId) console.error(`${STATE} is for another version of the file: starting over`);
+
+async function countLines() {
+  let n = 0;
+  for await (const _ of createInterface({ input: createReadStream(FILE), crlfDelay: Number.POSITIVE_INFINITY })) n++;
+  return n;
+}
+
+const token = await bearer();
+const total = await countLines();
+const started = Date.now();
+let sentThisRun = 0;
+
+function progress(final = false) {
+  const elapsed = (Date.now() - started) / 1000;
+  const rate = sentThisRun / Math.max(elapsed, 0.001);
+  const left = total - state.done;
+  const eta = rate > 0 ? left / rate : Number.POSITIVE_INFINITY;
+  const width = 30;
+  const filled = Math.round((state.done / Math.max(total, 1)) * width);
+  const line = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${state.done}/${total} ${rate.toFixed(0)} items/s ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : "?"}`;
+  if (process.stderr.isTTY && !final) process.stderr.write(`\r${line}`);
+  else if (final) process.stderr.write(`${process.stderr.isTTY ? "\r" : ""}${line}\n`);
+}
+
+const reject = (line, status, error, item) => {
+  appendFileSync(REJECTS, `${JSON.stringify({ line, status, error, item })}\n`);
+  state.refused++;
+  const reason = error?.code ?? `status_${status}`;
+  state.reasons[reason] = (state.reasons[reason] ?? 0) + 1;
+};
+
+/** POSTs one batch until it gets an answer (network errors and 5xx/429 retried with backoff, the same Idempotency-Key). */
+async function send(batch) {
+  const body = JSON.stringify({ activities: batch.items.map((i) => i.item) });
+  for (let attempt = 1; ; attempt++) {
+    let res;
+    try {
+      res = await fetch(`${BASE}/activities/batch`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "x-org-id": ORG,
+          "content-type": "application/json",
+          "idempotency-key": `import-${fileId}-${state.runId}-${batch.first}`,
+        },
+        body,
+      });
+    } catch (e) {
+      res = { ok: false, status: 0, text: async () => String(e) };
+    }
+    if (res.ok) return (await res.json()).results;
+    const text = await res.text();
+    const retry = res.status === 0 || res.status === 429 || res.status >= 500 || (res.status === 409 && text.includes("idempotency_in_flight"));
+    if (!retry || attempt >= 8) throw new Error(`batch from line ${batch.first}: ${res.status} ${text.slice(0, 500)}`);
+    const wait = Number(res.headers?.get?.("retry-after")) * 1000 || Math.min(30_000, 500 * 2 ** attempt);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+// Batches in flight, acknowledged in file order: state.done moves only over a contiguous
+// prefix. A batch covers a range of lines [first, last], its blank and unreadable lines too.
+const inFlight = new Map();
+const finished = new Map();
+let nextToAck = state.done + 1;
+
+function settle(batch, results) {
+  for (const bad of batch.bad) reject(bad.line, 400, { code: "not_json", detail: bad.error }, bad.raw);
+  for (const r of results) {
+    const { line, item } = batch.items[r.index];
+    if (r.status === 201) state.stored++;
+    else if (r.status === 200) state.duplicates++;
+    else reject(line, r.status, r.error, item);
+  }
+  finished.set(batch.first, batch);
+  while (finished.has(nextToAck)) {
+    const b = finished.get(nextToAck);
+    finished.delete(nextToAck);
+    state.done = b.last;
+    nextToAck = b.last + 1;
+  }
+  writeFileSync(STATE, JSON.stringify(state));
+  sentThisRun += batch.items.length;
+  progress();
+}
+
+async function dispatch(batch) {
+  while (inFlight.size >= CONCURRENCY) await Promise.race(inFlight.values());
+  const p = (batch.items.length ? send(batch) : Promise.resolve([])).then((results) => {
+    inFlight.delete(batch.first);
+    settle(batch, results);
+  });
+  inFlight.set(batch.first, p);
+}
+
+const fresh = (first) => ({ first, last: first - 1, items: [], bad: [], bytes: 0 });
+let batch = fresh(state.done + 1);
+let lineNo = 0;
+try {
+  for await (const raw of createInterface({ input: createReadStream(FILE), crlfDelay: Number.POSITIVE_INFINITY })) {
+    lineNo++;
+    if (lineNo <= state.done) continue;
+    const bytes = Buffer.byteLength(raw) + 1;
+    if (raw.trim() && batch.items.length && (batch.items.length >= MAX_ITEMS || batch.bytes + bytes > MAX_BYTES)) {
+      await dispatch(batch);
+      batch = fresh(lineNo);
+    }
+    batch.last = lineNo;
+    if (!raw.trim()) continue;
+    try {
+      batch.items.push({ line: lineNo, item: JSON.parse(raw) });
+      batch.bytes += bytes;
+    } catch (e) {
+      batch.bad.push({ line: lineNo, error: String(e), raw: raw.slice(0, 1000) });
+    }
+  }
+  if (batch.last >= batch.first) await dispatch(batch);
+  await Promise.all(inFlight.values());
+} catch (e) {
+  progress(true);
+  console.error(`\nstopped: ${e.message}\nrerun the same command to resume after line ${state.done}`);
+  process.exit(1);
+}
+progress(true);
+const seconds = (Date.now() - started) / 1000;
+console.log(
+  JSON.stringify(
+    {
+      file: FILE,
+      lines: total,
+      stored: state.stored,
+      duplicates: state.duplicates,
+      refused: state.refused,
+      reasons: state.reasons,
+      rejects: state.refused ? REJECTS : null,
+      seconds: Number(seconds.toFixed(1)),
+      items_per_second: Math.round(sentThisRun / Math.max(seconds, 0.001)),
+    },
+    null,
+    2,
+  ),
+);
