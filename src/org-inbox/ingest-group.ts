@@ -1,6 +1,7 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
+import { insertRows } from "../db/json-rows";
 import {
   type Activity,
   activities,
@@ -29,7 +30,7 @@ import { bucketOf, tallyMoves } from "./tallies";
 // The conversation as each item left it is kept for that item's event.
 
 /** Items one group commit takes at most; more queued ones go in the next. */
-export const GROUP_MAX = 100;
+export const GROUP_MAX = 250;
 /** (provider, provider_message_id) pairs per dedup read: two bound parameters each, under D1's 100. */
 const PAIRS = 45;
 
@@ -286,35 +287,51 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
     outcomes.push({ ok: result, thread: { conversation: { ...open.current }, contact: { id, name, phone, email } } });
   }
 
-  // 5. One atomic batch: new contacts and threads (as the group left them), the
-  // activities, the changed threads, the tallies' net moves.
-  const writes: BatchItem<"sqlite">[] = [];
-  for (const c of newContacts) writes.push(db.insert(contacts).values(c));
+  // 5. One atomic batch: new contacts and threads (as the group left them) and the
+  // activities, many rows to a statement; the changed threads; the tallies' net moves.
+  const d1 = db.$client;
+  const bound = (query: { toSQL(): { sql: string; params: unknown[] } }) => {
+    const { sql: text, params } = query.toSQL();
+    return d1.prepare(text).bind(...params);
+  };
   const touched = [...opens.values()].filter((o) => o.touches.length);
-  for (const o of touched) if (!o.initial) writes.push(db.insert(conversations).values(o.current));
-  for (const r of results) if (r && !r.duplicate) writes.push(db.insert(activities).values(r.activity));
+  const writes: D1PreparedStatement[] = [
+    ...insertRows(d1, contacts, newContacts),
+    ...insertRows(
+      d1,
+      conversations,
+      touched.filter((o) => !o.initial).map((o) => o.current),
+    ),
+    ...insertRows(
+      d1,
+      activities,
+      results.filter((r) => r && !r.duplicate).map((r) => r.activity),
+    ),
+  ];
   for (const o of touched) {
     if (!o.initial) continue;
     const c = o.current;
     writes.push(
-      db
-        .update(conversations)
-        .set({
-          lastActivityId: c.lastActivityId,
-          lastActivityType: c.lastActivityType,
-          lastActivityDirection: c.lastActivityDirection,
-          lastActivityPreview: c.lastActivityPreview,
-          lastActivityAt: c.lastActivityAt,
-          sortAt: c.sortAt,
-          archived: c.archived,
-          unreadCount: c.unreadCount,
-          lastSmsChannelId: c.lastSmsChannelId,
-          lastEmailChannelId: c.lastEmailChannelId,
-          awaitingReplySince: c.awaitingReplySince,
-          slaDueAt: c.slaDueAt,
-          updatedAt: c.updatedAt,
-        })
-        .where(eq(conversations.id, c.id)),
+      bound(
+        db
+          .update(conversations)
+          .set({
+            lastActivityId: c.lastActivityId,
+            lastActivityType: c.lastActivityType,
+            lastActivityDirection: c.lastActivityDirection,
+            lastActivityPreview: c.lastActivityPreview,
+            lastActivityAt: c.lastActivityAt,
+            sortAt: c.sortAt,
+            archived: c.archived,
+            unreadCount: c.unreadCount,
+            lastSmsChannelId: c.lastSmsChannelId,
+            lastEmailChannelId: c.lastEmailChannelId,
+            awaitingReplySince: c.awaitingReplySince,
+            slaDueAt: c.slaDueAt,
+            updatedAt: c.updatedAt,
+          })
+          .where(eq(conversations.id, c.id)),
+      ),
     );
   }
   writes.push(
@@ -322,8 +339,8 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       db,
       orgId,
       touched.map((o) => ({ from: o.initial ? bucketOf(o.initial) : null, to: bucketOf(o.current) })),
-    ),
+    ).map(bound),
   );
-  if (writes.length) await db.batch(writes as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  if (writes.length) await d1.batch(writes);
   return outcomes;
 }

@@ -1,5 +1,6 @@
 import { eq, getTableName } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { jsonInserts, quote } from "../db/json-rows";
 import {
   activities,
   activityDayTallies,
@@ -47,18 +48,11 @@ type Row = Record<string, unknown>;
 
 /** Rows read at a time: one SELECT, then one batch of inserts. */
 const PAGE_ROWS = 500;
-/**
- * An insert carries its rows as one JSON parameter (json_each), so a page is not cut to
- * D1's 100 bound parameters; it is cut to this many bytes (D1 takes up to 2 MB a value).
- */
-const CHUNK_BYTES = 512 * 1024;
 /** Rows deleted at a time from the shard the org left (or a failed copy). */
 const DELETE_ROWS = 500;
 
 // The copy speaks SQL to D1 itself (db.$client): its statements are built per table from
 // the names in ORG_TABLES and the columns a page came back with, never from input.
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-
 /** How many rows of the org each table holds: one query. */
 export async function countRows(db: Db, orgId: string): Promise<Record<string, number>> {
   const parts = ORG_TABLES.map((name) => `(SELECT count(*) FROM ${quote(name)} WHERE org_id = ?1) AS ${quote(name)}`);
@@ -87,33 +81,6 @@ async function readPage(db: Db, name: string, orgId: string, after: number): Pro
   return { rows, last };
 }
 
-/** The inserts of one page: each a JSON array of rows, under CHUNK_BYTES (a bigger row goes alone). */
-function inserts(db: Db, name: string, rows: Row[]): D1PreparedStatement[] {
-  if (!rows.length) return [];
-  const columns = Object.keys(rows[0]);
-  const into = db.$client.prepare(
-    `INSERT INTO ${quote(name)} (${columns.map(quote).join(", ")}) SELECT ${columns
-      .map((c) => `json_extract(value, '$.${quote(c)}')`)
-      .join(", ")} FROM json_each(?)`,
-  );
-  const statements: D1PreparedStatement[] = [];
-  let chunk: string[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (chunk.length) statements.push(into.bind(`[${chunk.join(",")}]`));
-    chunk = [];
-    bytes = 0;
-  };
-  for (const row of rows) {
-    const json = JSON.stringify(row);
-    if (bytes + json.length > CHUNK_BYTES) flush();
-    chunk.push(json);
-    bytes += json.length + 1;
-  }
-  flush();
-  return statements;
-}
-
 /** The fingerprint of a table's pages: SHA-256 over each page's SHA-256, pages cut alike on both sides. */
 class Checksum {
   private pages: string[] = [];
@@ -133,7 +100,7 @@ export async function copyTable(from: Db, to: Db, name: string, orgId: string, o
   for (;;) {
     const { rows, last } = await readPage(from, name, orgId, after);
     if (!rows.length) break;
-    await to.$client.batch(inserts(to, name, rows));
+    await to.$client.batch(jsonInserts(to.$client, name, rows));
     await sum.add(rows);
     copied += rows.length;
     after = last;

@@ -1,0 +1,60 @@
+import { getTableColumns, getTableName } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+
+// Many rows in one INSERT: the rows travel as one JSON array, bound as a single parameter
+// and unpacked by json_each, so a statement is not cut to D1's 100 bound parameters (two
+// or three rows of a wide table). Used where rows come by the hundred: a group commit's
+// new activities, contacts and threads (src/org-inbox/ingest-group.ts) and a move's pages
+// (src/org-inbox/move.ts). Table and column names come from our schema, never from input.
+
+/** A D1 row: column names as in SQL, values as D1 stores them. */
+export type DriverRow = Record<string, unknown>;
+
+/** Bytes of JSON per statement: well under D1's 2 MB a value; a bigger row goes alone. */
+const CHUNK_BYTES = 512 * 1024;
+
+export const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The INSERTs of `rows` (all with the same columns) into `table`, each under CHUNK_BYTES of JSON. */
+export function jsonInserts(d1: D1Database, table: string, rows: DriverRow[]): D1PreparedStatement[] {
+  if (!rows.length) return [];
+  const columns = Object.keys(rows[0]);
+  const into = d1.prepare(
+    `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")}) SELECT ${columns
+      .map((c) => `json_extract(value, '$.${quote(c)}')`)
+      .join(", ")} FROM json_each(?)`,
+  );
+  const statements: D1PreparedStatement[] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (chunk.length) statements.push(into.bind(`[${chunk.join(",")}]`));
+    chunk = [];
+    bytes = 0;
+  };
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    if (bytes + json.length > CHUNK_BYTES) flush();
+    chunk.push(json);
+    bytes += json.length + 1;
+  }
+  flush();
+  return statements;
+}
+
+/** Typed rows of a drizzle table (as its $inferInsert) as D1 rows: each column mapped as drizzle would bind it. */
+export function driverRows<T extends SQLiteTable>(table: T, rows: T["$inferInsert"][]): DriverRow[] {
+  const columns = Object.entries(getTableColumns(table));
+  return rows.map((row) =>
+    Object.fromEntries(
+      columns.map(([key, column]) => {
+        const value = (row as Record<string, unknown>)[key];
+        return [column.name, value === null || value === undefined ? null : column.mapToDriverValue(value)];
+      }),
+    ),
+  );
+}
+
+/** The INSERTs of typed rows into a drizzle table. */
+export const insertRows = <T extends SQLiteTable>(d1: D1Database, table: T, rows: T["$inferInsert"][]) =>
+  jsonInserts(d1, getTableName(table), driverRows(table, rows));
