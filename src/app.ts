@@ -15,6 +15,7 @@ import { operatorRouter } from "./operator/operator.index";
 import { setterRouter } from "./setter/setter.index";
 import { setupRouter } from "./setup/setup.index";
 import { slaRouter } from "./sla/sla.index";
+import { benchCeilingRouter } from "./system/bench-ceiling";
 import { docsRouter } from "./system/docs";
 import { systemRouter } from "./system/system.index";
 import { viewsRouter } from "./views/views.index";
@@ -43,6 +44,7 @@ export function createApp() {
   app.route("/", webhooksRouter);
   app.route("/", operatorRouter);
   app.route("/", docsRouter);
+  app.route("/", benchCeilingRouter);
 
   serveOpenApiDocument(app);
   return app;

@@ -1,9 +1,11 @@
-import { runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { app } from "../src/app";
+import type { Bindings } from "../src/env";
 import type { IngestInput } from "../src/org-inbox/ingest";
-import { addMember, connect, count, expectProblem, ingest, json, newOrg, type Socket, shardOf, type TestOrg } from "./helpers";
+import { addMember, BASE, connect, count, expectProblem, ingest, json, newOrg, type Socket, shardOf, type TestOrg } from "./helpers";
 
 // SPEC 15: OrgInbox commits queued ingests in groups, with exactly the results of one by
 // one; POST /activities/batch hands many at once.
@@ -142,6 +144,23 @@ describe("POST /activities/batch", () => {
     expect(sums).toEqual({ conversations: 150, unread: 500 });
     const tallies = await d.prepare("SELECT sum(n) AS n FROM conversation_tallies WHERE org_id = ?").bind(org.orgId).first();
     expect(tallies).toEqual({ n: 150 });
+  });
+});
+
+describe("the bench's ceiling route", () => {
+  it("is 404 unless BENCH_CEILING=1, and then writes two bare rows an item", async () => {
+    const org = await newOrg();
+    const { message } = await json(await ingest(org));
+    const body = { conversation_id: message.conversation_id, activities: [{ body: "a" }, { body: "b" }, { body: "c" }] };
+    await expectProblem(await org.as(org.owner)("/bench/ceiling", { body }), 404, "not_found");
+    expect(await count("activities", "org_id = ?", org.orgId)).toBe(1);
+    const bench = { ...env, BENCH_CEILING: "1" } as unknown as Bindings;
+    const headers = { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId, "content-type": "application/json" };
+    const res = await app.fetch(new Request(`${BASE}/bench/ceiling`, { method: "POST", headers, body: JSON.stringify(body) }), bench, createExecutionContext());
+    expect(await res.json()).toEqual({ stored: 3 });
+    expect(await count("activities", "org_id = ? AND provider = 'bench'", org.orgId)).toBe(3);
+    const d = await shardOf(org.orgId);
+    expect(await d.prepare("SELECT n FROM conversation_tallies WHERE org_id = ? AND assignee = 'bench-ceiling'").bind(org.orgId).first()).toEqual({ n: 3 });
   });
 });
 
