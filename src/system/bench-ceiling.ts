@@ -52,7 +52,13 @@ export const benchCeilingRouter = createRouter().post("/bench/ceiling", authenti
           .insert(conversationTallies)
           .values({ orgId, archived: false, starred: false, unread: false, assignee: "bench-ceiling", n: 1 })
           .onConflictDoUpdate({
-            target: [conversationTallies.orgId, conversationTallies.archived, conversationTallies.starred, conversationTallies.unread, conversationTallies.assignee],
+            target: [
+              conversationTallies.orgId,
+              conversationTallies.archived,
+              conversationTallies.starred,
+              conversationTallies.unread,
+              conversationTallies.assignee,
+            ],
             set: { n: sql`${conversationTallies.n} + 1` },
           }),
       );
