@@ -106,6 +106,7 @@ export async function copyTable(from: Db, to: Db, name: string, orgId: string, o
     after = last;
     await onPage(copied);
     if (rows.length < PAGE_ROWS) break;
+    await breather();
   }
   return { copied, checksum: await sum.digest() };
 }
@@ -121,9 +122,16 @@ export async function fingerprint(db: Db, name: string, orgId: string): Promise<
     copied += rows.length;
     after = last;
     if (rows.length < PAGE_ROWS) break;
+    await breather();
   }
   return { copied, checksum: await sum.digest() };
 }
+
+/**
+ * A macrotask between pages: a long copy leaves room for the rest of the process (on
+ * `wrangler dev` everything shares one thread, and D1's answers alone never yield it).
+ */
+const breather = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Deletes every row of the org from `db`, children first, a page at a time (the org indexes find them). */
 export async function deleteOrgRows(db: Db, orgId: string): Promise<number> {
