@@ -291,6 +291,13 @@ describe("a move that fails", () => {
       )
       .run();
   const unbreak = (d: D1Database) => d.prepare("DROP TRIGGER IF EXISTS inject_move_failure").run();
+  /** The org is on SHARD_0 as it was (`before`), nothing of it on SHARD_1, no fence left. */
+  const expectUnmoved = async (orgId: string, before: Awaited<ReturnType<typeof orgRows>>) => {
+    expect(await shardNameOf(orgId)).toBe("SHARD_0");
+    expect(await orgRows(binding("SHARD_0"), orgId)).toEqual(before);
+    expect(await rowCount(binding("SHARD_1"), orgId)).toBe(0);
+    expect(await fenceOf(binding("SHARD_0"), orgId)).toBeNull();
+  };
 
   it("half-way through the copy leaves the org where it was, whole, and writable; a later move succeeds", async () => {
     const org = await newOrgOn("SHARD_0");
@@ -310,10 +317,7 @@ describe("a move that fails", () => {
     } finally {
       await unbreak(target);
     }
-    expect(await shardNameOf(org.orgId)).toBe("SHARD_0");
-    expect(await orgRows(source, org.orgId)).toEqual(before);
-    expect(await rowCount(target, org.orgId)).toBe(0);
-    expect(await fenceOf(source, org.orgId)).toBeNull();
+    await expectUnmoved(org.orgId, before);
     expect(await memberView(org)).toEqual(seen);
     // Writable where it is, by OrgInbox and by the rest.
     await ingestOk(org, { body: "after the failed move" });
@@ -345,10 +349,7 @@ describe("a move that fails", () => {
     } finally {
       await unbreak(target);
     }
-    expect(await shardNameOf(org.orgId)).toBe("SHARD_0");
-    expect(await orgRows(source, org.orgId)).toEqual(before);
-    expect(await rowCount(target, org.orgId)).toBe(0);
-    expect(await fenceOf(source, org.orgId)).toBeNull();
+    await expectUnmoved(org.orgId, before);
   });
 });
 

@@ -21,6 +21,36 @@ const at = (orgId: string, b: Bucket) =>
   and(eq(t.orgId, orgId), eq(t.archived, b.archived), eq(t.starred, b.starred), eq(t.unread, b.unread), eq(t.assignee, b.assignee));
 const atDay = (orgId: string, b: Bucket) => and(eq(dt.orgId, orgId), eq(dt.archived, b.archived), eq(dt.unread, b.unread), eq(dt.day, b.day));
 
+/** A bucket's count changed by `n` (its row made first when it gains), `when` as tallyMove's. */
+function bump(db: Db, orgId: string, b: Bucket, n: number, when?: SQL) {
+  const { day: _day, ...key } = b;
+  return [
+    ...(n > 0
+      ? [
+          db
+            .insert(t)
+            .values({ orgId, ...key, n: 0 })
+            .onConflictDoNothing(),
+        ]
+      : []),
+    db
+      .update(t)
+      .set({ n: sql`${t.n} + ${n}` })
+      .where(and(at(orgId, b), when)),
+  ];
+}
+
+/** The same for the bucket's day row. */
+function bumpDay(db: Db, orgId: string, b: Bucket, n: number, when?: SQL) {
+  return [
+    ...(n > 0 ? [db.insert(dt).values({ orgId, archived: b.archived, unread: b.unread, day: b.day, n: 0 }).onConflictDoNothing()] : []),
+    db
+      .update(dt)
+      .set({ n: sql`${dt.n} + ${n}` })
+      .where(and(atDay(orgId, b), when)),
+  ];
+}
+
 /**
  * Statements moving one conversation from bucket `from` to bucket `to` (either may
  * be null: created, or gone), to run in the batch that changes the conversation.
@@ -29,46 +59,12 @@ const atDay = (orgId: string, b: Bucket) => and(eq(dt.orgId, orgId), eq(dt.archi
 export function tallyMove(db: Db, orgId: string, from: Bucket | null, to: Bucket | null, when?: SQL) {
   const statements = [];
   if (!(from && to && sameBucket(from, to))) {
-    if (to) {
-      const { day: _day, ...key } = to;
-      statements.push(
-        db
-          .insert(t)
-          .values({ orgId, ...key, n: 0 })
-          .onConflictDoNothing(),
-      );
-      statements.push(
-        db
-          .update(t)
-          .set({ n: sql`${t.n} + 1` })
-          .where(and(at(orgId, to), when)),
-      );
-    }
-    if (from)
-      statements.push(
-        db
-          .update(t)
-          .set({ n: sql`${t.n} - 1` })
-          .where(and(at(orgId, from), when)),
-      );
+    if (to) statements.push(...bump(db, orgId, to, 1, when));
+    if (from) statements.push(...bump(db, orgId, from, -1, when));
   }
   if (!(from && to && sameDay(from, to))) {
-    if (to) {
-      statements.push(db.insert(dt).values({ orgId, archived: to.archived, unread: to.unread, day: to.day, n: 0 }).onConflictDoNothing());
-      statements.push(
-        db
-          .update(dt)
-          .set({ n: sql`${dt.n} + 1` })
-          .where(and(atDay(orgId, to), when)),
-      );
-    }
-    if (from)
-      statements.push(
-        db
-          .update(dt)
-          .set({ n: sql`${dt.n} - 1` })
-          .where(and(atDay(orgId, from), when)),
-      );
+    if (to) statements.push(...bumpDay(db, orgId, to, 1, when));
+    if (from) statements.push(...bumpDay(db, orgId, from, -1, when));
   }
   return statements;
 }
@@ -95,32 +91,8 @@ export function tallyMoves(db: Db, orgId: string, moves: { from: Bucket | null; 
       add(days, dayOf(from), from, -1);
     }
   }
-  const statements = [];
-  for (const { bucket: b, n } of buckets.values()) {
-    if (n === 0) continue;
-    const { day: _day, ...key } = b;
-    statements.push(
-      db
-        .insert(t)
-        .values({ orgId, ...key, n: 0 })
-        .onConflictDoNothing(),
-    );
-    statements.push(
-      db
-        .update(t)
-        .set({ n: sql`${t.n} + ${n}` })
-        .where(at(orgId, b)),
-    );
-  }
-  for (const { bucket: b, n } of days.values()) {
-    if (n === 0) continue;
-    statements.push(db.insert(dt).values({ orgId, archived: b.archived, unread: b.unread, day: b.day, n: 0 }).onConflictDoNothing());
-    statements.push(
-      db
-        .update(dt)
-        .set({ n: sql`${dt.n} + ${n}` })
-        .where(atDay(orgId, b)),
-    );
-  }
-  return statements;
+  return [
+    ...[...buckets.values()].filter((e) => e.n !== 0).flatMap((e) => bump(db, orgId, e.bucket, e.n)),
+    ...[...days.values()].filter((e) => e.n !== 0).flatMap((e) => bumpDay(db, orgId, e.bucket, e.n)),
+  ];
 }
