@@ -87,6 +87,7 @@ describe("authorization matrix (from /openapi.json)", () => {
         "POST /channels",
         "DELETE /channels/{channel_id}",
         "POST /activities",
+        "POST /activities/batch",
         "PUT /conversations/sla",
         "GET /setter/config",
         "PUT /setter/config",

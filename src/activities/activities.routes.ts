@@ -82,6 +82,8 @@ export const ingestBatch = apiRoute(
             .max(BATCH_MAX)
             .openapi({
               type: "array",
+              minItems: 1,
+              maxItems: BATCH_MAX,
               items: { $ref: "#/components/schemas/IngestActivity" },
               description: `1 to ${BATCH_MAX} items, each the body of POST /activities`,
             }),

@@ -52,6 +52,7 @@ const METHODS: Record<keyof Methods, true> = {
   openConversation: true,
   shardName: true,
   startMove: true,
+  benchCeiling: true,
 };
 
 function unwrap<T>(answer: InboxAnswer<T>): T {

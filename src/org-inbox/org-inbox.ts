@@ -15,6 +15,7 @@ import { updateMove } from "../operator/moves";
 import type { SlaSettings } from "../sla/due";
 import { replaceViews, type WantedView } from "../views/queries";
 import { ApiWindow } from "./api-window";
+import { benchCeiling } from "./bench-ceiling";
 import { applyCallDetails, type CallDetails } from "./calls";
 import { type ContactInput, createContact, updateContact } from "./contacts";
 import {
@@ -501,6 +502,11 @@ export class OrgInbox extends DurableObject<Bindings> {
       }
       return opened;
     });
+  }
+
+  /** POST /bench/ceiling (bench only): the raw write rate the group commit is measured against. */
+  benchCeiling(orgId: string, conversationId: string, items: { body?: string | null }[]) {
+    return this.serialize(async () => benchCeiling(await this.db(orgId), orgId, conversationId, items));
   }
 
   /** Where the org's rows are, once any move ahead in the chain is over: a writer fenced out of a shard asks this (inOrgShard). */
