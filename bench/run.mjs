@@ -8,10 +8,26 @@
 //   seeds only, then reports the shard's SQLite file size and its bytes per table and
 //   index (dbstat), per conversation and per message (bench/results/size-N.json).
 // npm run bench -- --load [--conversations N] [--duration 60]
-// npm run bench -- --rate-limit N --routes health,list_conversations
-//   the API limit on (RATE_LIMIT_PER_MINUTE=N; off otherwise) for a subset of routes
 //   the mixed load run (issue 9): webhook ingest with 10 % redeliveries, list and
 //   counts reads and sends, all at once, then checks that nothing was lost or doubled.
+// npm run bench -- --rate-limit N --routes health,list_conversations
+//   the API limit on (RATE_LIMIT_PER_MINUTE=N; off otherwise) for a subset of routes
+// npm run bench -- --move [--conversations N] [--ingest-connections 4] [--move-timeout 900]
+//   moving the org (SPEC 14): the usual one org on SHARD_0; GET /health for 5 s as the
+//   baseline (like the other routes: autocannon, --connections), then signed ingests on
+//   --ingest-connections connections (even ones the Twilio webhook, odd ones POST
+//   /activities; node:http with no client timeout, since they wait while the org's writes
+//   are held) and, 2 s later, POST /operator/orgs/{org}/move to SHARD_1 (OPERATOR_TOKEN,
+//   passed with --var below); GET /operator/moves/{id} is polled every 100 ms (each poll
+//   once the last has answered) until done or failed, the ingests going on until 5 s past
+//   the switch. A GET /health and a GET /conversations every 250 ms, each in its own loop,
+//   show what the rest of the server and the org's reads do meanwhile. Reports rows copied
+//   (per table), the hold (created_at → switched_at: how long writes waited), rows/s, each
+//   ingest's status and latency (p50/p99/max, non-2xx must be 0) before, during and after
+//   the move, /health's p50, and after the move GET /conversations' first page and the
+//   org's rows and ingests as the SQLite files hold them (each 2xx ingest stored once on
+//   SHARD_1): bench/results/move-N.json. Past --move-timeout seconds it stops waiting and
+//   reports the move as GET /operator/moves last showed it.
 //
 // Fills separate local D1 databases (bench/.state) with one org of N conversations and
 // 10·N activities: the org, its member and its channel's route in the control database
@@ -22,6 +38,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
@@ -33,8 +50,12 @@ const arg = (name, fallback) => {
 };
 const N = arg("conversations", 1000);
 const LOAD = process.argv.includes("--load");
+const MOVE = process.argv.includes("--move");
+const MOVE_TIMEOUT_S = arg("move-timeout", 900);
 const DURATION = arg("duration", LOAD ? 60 : 10);
 const CONNECTIONS = arg("connections", 10);
+// --move: the ingests' connections while the org moves (0: none, the move alone).
+const INGEST_CONNECTIONS = arg("ingest-connections", 4);
 const PORT = arg("port", 8790);
 const RATE_LIMIT = arg("rate-limit", 0);
 const ROUTES = process.argv.includes("--routes") ? ["health", ...process.argv[process.argv.indexOf("--routes") + 1].split(",")] : null;
@@ -47,9 +68,12 @@ const SIZE = process.argv.includes("--size");
 const CONFIG = SHARDS_ARG ? ".wrangler.bench.toml" : "wrangler.toml";
 if (SHARDS_ARG && !(Number.isInteger(SHARDS_ARG) && SHARDS_ARG >= 1)) throw new Error("--shards takes a whole number ≥ 1");
 if (LOAD && SHARD_COUNT > 1) throw new Error("--load runs on one org: leave out --shards");
+if (MOVE && (SHARDS_ARG || LOAD || SIZE)) throw new Error("--move runs alone on one org (SHARD_0 → SHARD_1): leave out --shards, --load and --size");
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
 const TWILIO_TOKEN = "bench-twilio-token";
+// The operator routes (POST /operator/orgs/{org_id}/move) need a secret of 32+ bytes: without it they answer 404.
+const OPERATOR_TOKEN = "bench-operator-token-0123456789abcdef";
 const SIGNED_BASE = "https://bench.inbox.test";
 const OWNER = "01936b00-0000-7000-8000-0000000000a1";
 
@@ -294,6 +318,8 @@ async function main() {
       "--var",
       `TWILIO_AUTH_TOKEN:${TWILIO_TOKEN}`,
       "--var",
+      `OPERATOR_TOKEN:${OPERATOR_TOKEN}`,
+      "--var",
       `PUBLIC_BASE_URL:${SIGNED_BASE}`,
       // One org takes every request here: the per-org and per-member limits would cap the measurement.
       "--var",
@@ -334,26 +360,27 @@ async function main() {
           };
     // A new provider id per request (autocannon's [<id>] replacement sends a stale Content-Length).
     let sent = 0;
-    const ingestBody = () =>
+    const ingestBody = (prefix = "load") =>
       JSON.stringify({
         contact: { phone: `+1415${String(2000000 + (sent % N)).padStart(7, "0")}` },
         type: "sms",
         direction: "inbound",
         body: "bench inbound",
         provider: "bench-load",
-        provider_message_id: `load-${Date.now()}-${++sent}`,
+        provider_message_id: `${prefix}-${Date.now()}-${++sent}`,
       });
     // Signed inbound SMS webhooks, one in ten a redelivery of an earlier MessageSid (to the
-    // number it was first sent to); the others to the next org's number in turn.
+    // number it was first sent to); the others to the next org's number in turn. --move
+    // sends no redeliveries, under its own prefix (so its rows can be counted apart).
     const sids = [];
     let redeliveries = 0;
-    const inboundWebhook = () => {
+    const inboundWebhook = ({ redeliver = true, prefix = "SMbench" } = {}) => {
       let sid, org;
-      if (sids.length && Math.random() < 0.1) {
+      if (redeliver && sids.length && Math.random() < 0.1) {
         ({ sid, org } = sids[Math.floor(Math.random() * sids.length)]);
         redeliveries++;
       } else {
-        sid = `SMbench${Date.now()}${sids.length}`;
+        sid = `${prefix}${Date.now()}${sids.length}`;
         org = nextOrg();
         sids.push({ sid, org });
       }
@@ -410,6 +437,7 @@ async function main() {
     };
     await load({ ...targets.health, duration: 2 }); // warm-up
     if (LOAD) return await mixedLoad({ base, headers, thread, targets, sids, redeliveredCount: () => redeliveries, seeded });
+    if (MOVE) return await moveRun({ base, headers, targets, inboundWebhook, ingestBody, seeded });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {
       if (ROUTES && !ROUTES.includes(name)) continue;
@@ -604,6 +632,289 @@ async function mixedLoad({ base, headers, thread, targets, sids, redeliveredCoun
   writeFileSync(`bench/results/load-${N}.json`, `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
   if (!report.checks.ok) process.exitCode = 1;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The q-quantile of `xs` (nearest rank), to 0.1 ms; null for none. */
+function quantile(xs, q) {
+  if (!xs.length) return null;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] * 10) / 10;
+}
+
+/** Latency and answers of a list of timed requests ({ms, status} or {ms, error}). */
+function requestStats(list, open = 0) {
+  const answered = list.filter((r) => r.status);
+  const ms = answered.map((r) => r.ms);
+  const codes = {};
+  for (const r of answered) codes[r.status] = (codes[r.status] ?? 0) + 1;
+  const byKind = {};
+  for (const r of list) byKind[r.kind] = (byKind[r.kind] ?? 0) + 1;
+  return {
+    sent: list.length + open,
+    answered: answered.length,
+    non_2xx: answered.filter((r) => r.status < 200 || r.status >= 300).length,
+    network_errors: list.filter((r) => r.error).length,
+    unanswered: open,
+    status_codes: codes,
+    by_kind: byKind,
+    p50_ms: quantile(ms, 0.5),
+    p99_ms: quantile(ms, 0.99),
+    max_ms: quantile(ms, 1),
+  };
+}
+
+/**
+ * --move: the org moves SHARD_0 → SHARD_1 while signed ingests keep coming; the hold
+ * (created_at → switched_at) is how long its writes waited. See the header comment.
+ */
+async function moveRun({ base, headers, targets, inboundWebhook, ingestBody, seeded }) {
+  const org = ORGS[0];
+  const to = "SHARD_1";
+  if (!files[to]) throw new Error(`${CONFIG} binds no ${to}`);
+  console.error("  /health (baseline, 5 s) …");
+  const health = summary(await load({ ...targets.health, duration: 5 }));
+  const operator = { authorization: `Bearer ${OPERATOR_TOKEN}`, "content-type": "application/json" };
+
+  // Ingests through node:http: no client timeout (autocannon's 10 s would cut a long hold).
+  const agent = new Agent({ keepAlive: true, maxSockets: Math.max(1, INGEST_CONNECTIONS) });
+  const call = (method, path, reqHeaders, body, via = agent) =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      const failed = (e) => resolve({ error: String(e.code ?? e.message), ms: performance.now() - t0 });
+      const req = httpRequest(
+        `${base}${path}`,
+        { method, agent: via, headers: body === undefined ? reqHeaders : { ...reqHeaders, "content-length": Buffer.byteLength(body) } },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode, ms: performance.now() - t0, text: Buffer.concat(chunks).toString() }));
+          res.on("error", failed);
+        },
+      );
+      req.on("error", failed);
+      req.end(body);
+    });
+  const post = (path, reqHeaders, body, via) => call("POST", path, reqHeaders, body, via);
+  const kinds = {
+    twilio_inbound_webhook: () => {
+      const { body, signature } = inboundWebhook({ redeliver: false, prefix: "SMmove" });
+      return post("/webhooks/twilio/messages", { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature }, body);
+    },
+    post_activities: () => post("/activities", headers, ingestBody("move")),
+  };
+  const ingests = [];
+  let open = 0;
+  let ingesting = true;
+  const worker = async (kind) => {
+    while (ingesting) {
+      const sentAt = Date.now();
+      open++;
+      const r = await kinds[kind]();
+      open--;
+      ingests.push({ kind, sent_at: sentAt, done_at: Date.now(), status: r.status, error: r.error, ms: r.ms });
+    }
+  };
+
+  // The ingests start 2 s before the move (their latency then is the reference), so that
+  // some are already in the org's chain when the move takes its turn.
+  console.error(`  ingesting on ${INGEST_CONNECTIONS} connections; in 2 s moving ${org.id} ${org.shard} → ${to} …`);
+  const workers = Array.from({ length: INGEST_CONNECTIONS }, (_, i) => worker(i % 2 === 0 ? "twilio_inbound_webhook" : "post_activities"));
+  // Reads alongside, each its own loop on fresh connections, one every 250 ms: GET /health
+  // (the server as a whole) and GET /conversations (the org's reads, to go on during the move).
+  const probes = [];
+  const probe = async (kind, path, reqHeaders) => {
+    while (ingesting) {
+      const sentAt = Date.now();
+      const r = await call("GET", path, reqHeaders, undefined, false);
+      probes.push({ kind, sent_at: sentAt, done_at: Date.now(), status: r.status, error: r.error, ms: r.ms });
+      await sleep(250);
+    }
+  };
+  const probing = [probe("health", "/health", {}), probe("list_conversations", "/conversations?limit=25", headers)];
+  await sleep(2000);
+  const t0 = performance.now();
+  const since = (t = performance.now()) => Number(((t - t0) / 1000).toFixed(2));
+  // The POST is to answer at once (202); if it does not, the move's id is read from the
+  // control database's org_moves row (written before the move starts), and the POST's
+  // answer is awaited without a client timeout (post_answered_s says when it came).
+  let postAnswer = null;
+  const posting = post(`/operator/orgs/${org.id}/move`, operator, JSON.stringify({ shard: to }), false).then((r) => {
+    postAnswer = { ...r, s: since() };
+  });
+  const controlDbFile = new DatabaseSync(files.DB, { readOnly: true });
+  let moveId = null;
+  while (!moveId) {
+    if (postAnswer) {
+      if (postAnswer.status !== 202)
+        throw new Error(`POST /operator/orgs/${org.id}/move answered ${postAnswer.status ?? postAnswer.error}: ${postAnswer.text}`);
+      moveId = JSON.parse(postAnswer.text).move_id;
+    } else {
+      moveId = controlDbFile.prepare("SELECT id FROM org_moves WHERE org_id = ? AND finished_at IS NULL").get(org.id)?.id;
+      if (!moveId) await sleep(20);
+    }
+  }
+  controlDbFile.close();
+
+  let move = { status: "copying", tables: {} };
+  let polls = 0;
+  const pollErrors = {};
+  const firstSeen = {};
+  const deadline = performance.now() + MOVE_TIMEOUT_S * 1000;
+  let timedOut = false;
+  let logged = 0;
+  const copiedOf = (m) => Object.values(m.tables ?? {}).reduce((sum, t) => sum + t.copied, 0);
+  const totalOf = (m) => Object.values(m.tables ?? {}).reduce((sum, t) => sum + t.total, 0);
+  while (move.status !== "done" && move.status !== "failed") {
+    if (performance.now() > deadline) {
+      timedOut = true;
+      break;
+    }
+    try {
+      const r = await fetch(`${base}/operator/moves/${moveId}`, { headers: operator });
+      polls++;
+      if (r.ok) {
+        move = await r.json();
+        firstSeen[move.status] ??= since();
+      } else {
+        pollErrors[r.status] = (pollErrors[r.status] ?? 0) + 1;
+        await r.body?.cancel();
+      }
+    } catch (e) {
+      const key = String(e.cause?.code ?? e.message);
+      pollErrors[key] = (pollErrors[key] ?? 0) + 1;
+    }
+    if (performance.now() - logged > 10_000) {
+      logged = performance.now();
+      console.error(`    ${since()} s: ${move.status}, ${copiedOf(move)}/${totalOf(move)} rows, ${ingests.length} ingests answered, ${open} waiting`);
+    }
+    if (move.status !== "done" && move.status !== "failed") await sleep(100);
+  }
+  const observedEnd = since();
+  // A few seconds past the switch: the org's writes now go to SHARD_1 and are mirrored to SHARD_0.
+  if (move.status === "done") await sleep(5000);
+  ingesting = false;
+  // (An unref'd timer: the run does not wait it out once everything has answered.)
+  await Promise.race([Promise.all([...workers, ...probing, posting]), new Promise((r) => setTimeout(r, timedOut ? 5000 : 120_000).unref())]);
+  const stillOpen = open;
+
+  const switchedAt = move.switched_at ? Date.parse(move.switched_at) : null;
+  const createdAt = Date.parse(move.created_at);
+  const holdS = switchedAt ? (switchedAt - createdAt) / 1000 : null;
+  const rows = copiedOf(move);
+  const before = ingests.filter((r) => r.done_at < createdAt);
+  const during = ingests.filter((r) => r.done_at >= createdAt && (switchedAt === null || r.sent_at < switchedAt));
+  const after = ingests.filter((r) => switchedAt !== null && r.sent_at >= switchedAt);
+  const heldMs = during.filter((r) => r.status).map((r) => r.ms);
+  const probesDuring = (kind) =>
+    requestStats(probes.filter((r) => r.kind === kind && r.done_at >= createdAt && (switchedAt === null || r.sent_at < switchedAt)));
+
+  // Through the API: the org's conversations, now from SHARD_1.
+  const list = await fetch(`${base}/conversations?limit=25`, { headers });
+  const listBody = await list.json().catch(() => null);
+  const thread = await fetch(`${base}/conversations/${org.thread}/messages?limit=25`, { headers });
+  const threadBody = await thread.json().catch(() => null);
+  // And as the SQLite files hold them.
+  const control = new DatabaseSync(files.DB, { readOnly: true });
+  const orgShard = control.prepare("SELECT shard FROM orgs WHERE id = ?").get(org.id)?.shard;
+  const controlKept = control.prepare("SELECT COUNT(*) AS n FROM unroutable_events").get().n;
+  control.close();
+  const shardRows = (file) => {
+    const db = new DatabaseSync(file, { readOnly: true });
+    const n = (sql) => db.prepare(sql).get(org.id).n;
+    const out = {
+      conversations: n("SELECT COUNT(*) AS n FROM conversations WHERE org_id = ?"),
+      activities: n("SELECT COUNT(*) AS n FROM activities WHERE org_id = ?"),
+      webhook_ingests: n("SELECT COUNT(*) AS n FROM activities WHERE org_id = ? AND provider = 'twilio' AND provider_message_id LIKE 'SMmove%'"),
+      api_ingests: n("SELECT COUNT(*) AS n FROM activities WHERE org_id = ? AND provider = 'bench-load' AND provider_message_id LIKE 'move-%'"),
+      duplicates: n(
+        "SELECT COUNT(*) AS n FROM (SELECT provider_message_id FROM activities WHERE org_id = ? GROUP BY provider, provider_message_id HAVING COUNT(*) > 1)",
+      ),
+      unroutable_kept: n("SELECT COUNT(*) AS n FROM unroutable_events WHERE org_id = ?"),
+    };
+    db.close();
+    return out;
+  };
+  const target = shardRows(files[to]);
+  const source = shardRows(files[org.shard]);
+  const answered2xx = (kind) => ingests.filter((r) => r.kind === kind && r.status >= 200 && r.status < 300).length;
+  const ingestsStored = {
+    twilio_inbound_webhook: { answered_2xx: answered2xx("twilio_inbound_webhook"), stored_on_target: target.webhook_ingests },
+    post_activities: { answered_2xx: answered2xx("post_activities"), stored_on_target: target.api_ingests },
+  };
+  const report = {
+    date: new Date().toISOString(),
+    kind: "move",
+    conversations: N,
+    activities: seeded.activities,
+    seed_seconds: seeded.seconds,
+    node: process.version,
+    health_connections: CONNECTIONS,
+    ingest_connections: INGEST_CONNECTIONS,
+    move: {
+      move_id: move.move_id,
+      from: move.from,
+      to: move.to,
+      status: timedOut ? `${move.status} (stopped waiting after ${MOVE_TIMEOUT_S} s)` : move.status,
+      error: move.error,
+      created_at: move.created_at,
+      switched_at: move.switched_at,
+      old_rows_deleted_at: move.old_rows_deleted_at,
+      rows_copied: rows,
+      rows_total: totalOf(move),
+      tables: move.tables,
+      // How long the org's writes were held: created_at → switched_at.
+      hold_s: holdS,
+      rows_per_sec: holdS ? Math.round(rows / holdS) : null,
+      // Seconds after the POST was sent: its answer, and when a poll first saw each status (client clock).
+      post_answered_s: postAnswer?.s ?? null,
+      post_status: postAnswer ? (postAnswer.status ?? postAnswer.error) : null,
+      first_seen_s: firstSeen,
+      observed_end_s: observedEnd,
+      polls,
+      poll_errors: pollErrors,
+    },
+    // Ingests by when they were sent and answered (the server's clock is this machine's):
+    // answered before the move's created_at (the 2 s before it); in flight at some time
+    // from created_at to switched_at (all later ones when the move did not switch); sent
+    // in the 5 s after the switch.
+    ingests_before_move: requestStats(before),
+    ingests_during_move: { ...requestStats(during, switchedAt === null ? stillOpen : 0), held_over_1s: heldMs.filter((ms) => ms > 1000).length },
+    // Sent in the 5 s after the switch: written to SHARD_1 and mirrored to SHARD_0.
+    ingests_after_switch: requestStats(after, switchedAt === null ? 0 : stillOpen),
+    // The probes in flight at some time from created_at to switched_at.
+    reads_during_move: { health: probesDuring("health"), list_conversations: probesDuring("list_conversations") },
+    health: { p50_ms: health.p50_ms, p99_ms: health.p99_ms, requests_per_sec: health.requests_per_sec, non_2xx: health.non_2xx },
+    after_move: {
+      org_shard_in_control: orgShard,
+      list_conversations: { status: list.status, first_page: listBody?.data?.length ?? null, has_next_page: Boolean(listBody?.next_cursor) },
+      list_messages: { status: thread.status, first_page: threadBody?.data?.length ?? null },
+      target_rows: target,
+      source_rows: source,
+      control_unroutable_kept: controlKept,
+      ingests_stored: ingestsStored,
+    },
+  };
+  report.ok =
+    !timedOut &&
+    move.status === "done" &&
+    report.ingests_during_move.non_2xx === 0 &&
+    report.ingests_during_move.network_errors === 0 &&
+    report.ingests_after_switch.non_2xx === 0 &&
+    orgShard === to &&
+    list.status === 200 &&
+    (listBody?.data?.length ?? 0) > 0 &&
+    target.conversations === N &&
+    target.duplicates === 0 &&
+    target.unroutable_kept === 0 &&
+    stillOpen === 0 &&
+    Object.values(ingestsStored).every((k) => k.answered_2xx === k.stored_on_target);
+  agent.destroy();
+  mkdirSync("bench/results", { recursive: true });
+  const name = ["move", N, INGEST_CONNECTIONS !== 4 ? `ingest-c${INGEST_CONNECTIONS}` : null].filter(Boolean).join("-");
+  writeFileSync(`bench/results/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report, null, 2));
+  if (!report.ok) process.exitCode = 1;
 }
 
 await main();
