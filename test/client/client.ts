@@ -59,6 +59,10 @@ export class InboxClient {
     });
   }
 
+  ingestActivities(body: JsonBodyOf<operations["ingestActivities"]>, idempotencyKey?: string) {
+    return this.request<JsonOf<operations["ingestActivities"], 200>>("POST", "/activities/batch", { body, idempotencyKey });
+  }
+
   ingestActivity(body: JsonBodyOf<operations["ingestActivity"]>) {
     return this.request<JsonOf<operations["ingestActivity"], 201> | JsonOf<operations["ingestActivity"], 200>>("POST", "/activities", { body });
   }
@@ -105,6 +109,27 @@ export async function demo(client: InboxClient) {
   });
   const duplicate: boolean = ingested.duplicate;
   const message: Schemas["Message"] = ingested.message;
+
+  // An import: each item a POST /activities body, one result per item in order.
+  const imported = await client.ingestActivities(
+    {
+      activities: [
+        {
+          contact: { email: "priya@example.org" },
+          type: "email",
+          direction: "inbound",
+          subject: "Hi",
+          provider: "crm-import",
+          provider_message_id: "import-2",
+        },
+      ],
+    },
+    crypto.randomUUID(),
+  );
+  const importedStatuses: number[] = imported.results.map((r) => r.status);
+  const importedMessages: (Schemas["Message"] | undefined)[] = imported.results.map((r) => r.message);
+  void importedStatuses;
+  void importedMessages;
 
   // Views round-trip: what GET answers, PUT takes back as it is (read-only fields included), edited or not.
   const views = await client.listViews();
