@@ -12,6 +12,13 @@
 //   counts reads and sends, all at once, then checks that nothing was lost or doubled.
 // npm run bench -- --rate-limit N --routes health,list_conversations
 //   the API limit on (RATE_LIMIT_PER_MINUTE=N; off otherwise) for a subset of routes
+// npm run bench -- --conversations 1000 --connections 16 --routes post_activities,twilio_inbound_webhook
+//   the ingest routes alone (issue 16: the group commit should raise them with more
+//   connections). With --routes the file's name lists the routes measured besides
+//   /health (conversations-N-nolimit-post_activities+twilio_inbound_webhook-c16.json),
+//   so a subset does not overwrite another's results. After any run the shard is checked:
+//   webhook MessageSids stored once each (duplicates 0 with the 10 % redeliveries), and
+//   POST /activities' provider ids stored once each, against the 2xx answers.
 // npm run bench -- --move [--conversations N] [--ingest-connections 4] [--move-timeout 900]
 //   moving the org (SPEC 14): the usual one org on SHARD_0; GET /health for 5 s as the
 //   baseline (like the other routes: autocannon, --connections), then signed ingests on
@@ -28,6 +35,27 @@
 //   org's rows and ingests as the SQLite files hold them (each 2xx ingest stored once on
 //   SHARD_1): bench/results/move-N.json. Past --move-timeout seconds it stops waiting and
 //   reports the move as GET /operator/moves last showed it.
+// npm run bench -- --import [--conversations N] [--duration 10] [--import-connections 2,4]
+//   [--import-lines 100000]
+//   batch ingest (issue 16, SPEC 15): the usual one org on SHARD_0, the server started with
+//   BENCH_CEILING=1 (--var below) so POST /bench/ceiling answers. In one run: GET /health
+//   (autocannon, --connections) as the baseline; then at each of --import-connections
+//   connections (a closed loop through node:http for --duration s, every request in flight
+//   at the end awaited and counted, one unmeasured request of each kind first),
+//   POST /activities/batch with 500 new inbound SMS a request (unique provider_message_id;
+//   even items to an existing contact drawn at random, odd ones to a new number each, so
+//   half of them open a contact and a conversation) reported as activities/s (201 results
+//   only) with the requests' non-2xx and each item's status, and POST /bench/ceiling with
+//   500 items a request into the seeded thread (two bare rows an item, no reads) as
+//   items/s; the ratio batch/ceiling at each connection count and best to best. Then an
+//   NDJSON history of --import-lines lines (bench/.state/history-L.ndjson: sms and email,
+//   inbound and outbound, across 5,000 new contacts, provider_message_id hist-<line>,
+//   occurred_at spread over the past year in order) goes through `npm run import` with the
+//   bench's owner token (--token; its default --concurrency), its wall time and summary
+//   kept; the shard file is then counted (every hist- id stored exactly once: lost and
+//   duplicates 0), and `npm run import -- --restart` sends it all again, which must answer
+//   every line a duplicate and leave the org's row count as it was:
+//   bench/results/import-N.json.
 //
 // Fills separate local D1 databases (bench/.state) with one org of N conversations and
 // 10·N activities: the org, its member and its channel's route in the control database
@@ -52,6 +80,12 @@ const N = arg("conversations", 1000);
 const LOAD = process.argv.includes("--load");
 const MOVE = process.argv.includes("--move");
 const MOVE_TIMEOUT_S = arg("move-timeout", 900);
+const IMPORT = process.argv.includes("--import");
+// --import: the connection counts the batch and ceiling routes are measured at, and the history's lines.
+const IMPORT_CONNECTIONS = process.argv.includes("--import-connections")
+  ? process.argv[process.argv.indexOf("--import-connections") + 1].split(",").map(Number)
+  : [2, 4];
+const IMPORT_LINES = arg("import-lines", 100_000);
 const DURATION = arg("duration", LOAD ? 60 : 10);
 const CONNECTIONS = arg("connections", 10);
 // --move: the ingests' connections while the org moves (0: none, the move alone).
@@ -69,6 +103,8 @@ const CONFIG = SHARDS_ARG ? ".wrangler.bench.toml" : "wrangler.toml";
 if (SHARDS_ARG && !(Number.isInteger(SHARDS_ARG) && SHARDS_ARG >= 1)) throw new Error("--shards takes a whole number ≥ 1");
 if (LOAD && SHARD_COUNT > 1) throw new Error("--load runs on one org: leave out --shards");
 if (MOVE && (SHARDS_ARG || LOAD || SIZE)) throw new Error("--move runs alone on one org (SHARD_0 → SHARD_1): leave out --shards, --load and --size");
+if (IMPORT && (SHARDS_ARG || LOAD || SIZE || MOVE)) throw new Error("--import runs alone on one org: leave out --shards, --load, --size and --move");
+if (IMPORT && !IMPORT_CONNECTIONS.every((c) => Number.isInteger(c) && c >= 1)) throw new Error("--import-connections takes whole numbers ≥ 1, e.g. 2,4");
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
 const TWILIO_TOKEN = "bench-twilio-token";
@@ -326,6 +362,8 @@ async function main() {
       `RATE_LIMIT_PER_MINUTE:${RATE_LIMIT}`,
       "--var",
       "SEND_LIMIT_PER_MINUTE:0",
+      // POST /bench/ceiling answers only with this (404 otherwise): the --import run's ceiling.
+      ...(IMPORT ? ["--var", "BENCH_CEILING:1"] : []),
     ],
     {
       env,
@@ -438,6 +476,7 @@ async function main() {
     await load({ ...targets.health, duration: 2 }); // warm-up
     if (LOAD) return await mixedLoad({ base, headers, thread, targets, sids, redeliveredCount: () => redeliveries, seeded });
     if (MOVE) return await moveRun({ base, headers, targets, inboundWebhook, ingestBody, seeded });
+    if (IMPORT) return await importRun({ base, headers, token, targets, seeded });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {
       if (ROUTES && !ROUTES.includes(name)) continue;
@@ -459,6 +498,27 @@ async function main() {
       check.close();
       stored.n += n;
       storedByShard[org.shard] = n;
+    }
+    // POST /activities' rows (provider bench-load, ids load-…): each stored once, and as many as its 2xx
+    // answers (or a few more: a request still in flight when autocannon stopped is stored unanswered).
+    if (results.post_activities) {
+      let apiStored = 0,
+        apiDup = 0;
+      for (const org of ORGS) {
+        const check = new DatabaseSync(files[org.shard], { readOnly: true });
+        const r = check
+          .prepare(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT provider_message_id) AS d FROM activities WHERE provider = 'bench-load' AND provider_message_id LIKE 'load-%'",
+          )
+          .get();
+        check.close();
+        apiStored += r.n;
+        apiDup += r.n - r.d;
+      }
+      const codes = results.post_activities.status_codes;
+      results.post_activities.answered_2xx = (codes["201"] ?? 0) + (codes["200"] ?? 0);
+      results.post_activities.stored = apiStored;
+      results.post_activities.duplicates = apiDup;
     }
     if (results.twilio_inbound_webhook) {
       results.twilio_inbound_webhook.redeliveries_sent = redeliveries;
@@ -492,6 +552,7 @@ async function main() {
       `conversations-${N}`,
       SHARDS_ARG ? `shards-${SHARD_COUNT}` : null,
       ROUTES || RATE_LIMIT ? (RATE_LIMIT ? `ratelimit-${RATE_LIMIT}` : "nolimit") : null,
+      ROUTES ? ROUTES.filter((r) => r !== "health").join("+") || null : null,
       CONNECTIONS !== 10 ? `c${CONNECTIONS}` : null,
     ]
       .filter(Boolean)
@@ -642,6 +703,26 @@ function quantile(xs, q) {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] * 10) / 10;
 }
 
+/** One request through node:http with no client timeout: { status, ms, text } or { error, ms }. */
+function timedCall(method, url, reqHeaders, body, agent) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const failed = (e) => resolve({ error: String(e.code ?? e.message), ms: performance.now() - t0 });
+    const req = httpRequest(
+      url,
+      { method, agent, headers: body === undefined ? reqHeaders : { ...reqHeaders, "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, ms: performance.now() - t0, text: Buffer.concat(chunks).toString() }));
+        res.on("error", failed);
+      },
+    );
+    req.on("error", failed);
+    req.end(body);
+  });
+}
+
 /** Latency and answers of a list of timed requests ({ms, status} or {ms, error}). */
 function requestStats(list, open = 0) {
   const answered = list.filter((r) => r.status);
@@ -678,23 +759,7 @@ async function moveRun({ base, headers, targets, inboundWebhook, ingestBody, see
 
   // Ingests through node:http: no client timeout (autocannon's 10 s would cut a long hold).
   const agent = new Agent({ keepAlive: true, maxSockets: Math.max(1, INGEST_CONNECTIONS) });
-  const call = (method, path, reqHeaders, body, via = agent) =>
-    new Promise((resolve) => {
-      const t0 = performance.now();
-      const failed = (e) => resolve({ error: String(e.code ?? e.message), ms: performance.now() - t0 });
-      const req = httpRequest(
-        `${base}${path}`,
-        { method, agent: via, headers: body === undefined ? reqHeaders : { ...reqHeaders, "content-length": Buffer.byteLength(body) } },
-        (res) => {
-          const chunks = [];
-          res.on("data", (c) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode, ms: performance.now() - t0, text: Buffer.concat(chunks).toString() }));
-          res.on("error", failed);
-        },
-      );
-      req.on("error", failed);
-      req.end(body);
-    });
+  const call = (method, path, reqHeaders, body, via = agent) => timedCall(method, `${base}${path}`, reqHeaders, body, via);
   const post = (path, reqHeaders, body, via) => call("POST", path, reqHeaders, body, via);
   const kinds = {
     twilio_inbound_webhook: () => {
@@ -913,6 +978,298 @@ async function moveRun({ base, headers, targets, inboundWebhook, ingestBody, see
   mkdirSync("bench/results", { recursive: true });
   const name = ["move", N, INGEST_CONNECTIONS !== 4 ? `ingest-c${INGEST_CONNECTIONS}` : null].filter(Boolean).join("-");
   writeFileSync(`bench/results/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report, null, 2));
+  if (!report.ok) process.exitCode = 1;
+}
+
+/** A small seeded PRNG (mulberry32), so the history file is the same every run. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * --import's history: `lines` POST /activities bodies, one a line, in time order over the
+ * past year: sms (3 contacts in 5) and email (2 in 5) across 5,000 new contacts, inbound
+ * a little more often than outbound, provider_message_id hist-<line>.
+ */
+function writeHistory(file, lines, smsNumber) {
+  const rand = prng(16);
+  const CONTACTS = 5000;
+  const year = 365 * 86_400_000;
+  const start = Date.now() - year;
+  const out = [];
+  const kinds = { sms: 0, email: 0, inbound: 0, outbound: 0 };
+  for (let i = 1; i <= lines; i++) {
+    const c = Math.floor(rand() * CONTACTS);
+    const email = c % 5 >= 3;
+    const inbound = rand() < 0.55;
+    const occurredAt = new Date(start + Math.floor(((i - 1) * year) / lines) + Math.floor(rand() * 1000)).toISOString();
+    const direction = inbound ? "inbound" : "outbound";
+    kinds[email ? "email" : "sms"]++;
+    kinds[direction]++;
+    const item = email
+      ? (() => {
+          const address = `history${c}@example.org`;
+          return {
+            contact: { email: address, name: `History ${c}` },
+            type: "email",
+            direction,
+            subject: `Order ${1000 + (i % 9000)}`,
+            body: inbound ? `Question ${i} from history contact ${c}` : `Answer ${i} to history contact ${c}`,
+            from: inbound ? address : "support@bench-org.example",
+            to: inbound ? "support@bench-org.example" : address,
+            provider: "history-email",
+            provider_message_id: `hist-${i}`,
+            occurred_at: occurredAt,
+          };
+        })()
+      : (() => {
+          const phone = `+1415${4000000 + c}`;
+          return {
+            contact: { phone, name: `History ${c}` },
+            type: "sms",
+            direction,
+            body: inbound ? `Text ${i} from history contact ${c}` : `Reply ${i} to history contact ${c}`,
+            from: inbound ? phone : smsNumber,
+            to: inbound ? smsNumber : phone,
+            provider: "history-sms",
+            provider_message_id: `hist-${i}`,
+            occurred_at: occurredAt,
+          };
+        })();
+    out.push(JSON.stringify(item));
+  }
+  writeFileSync(file, `${out.join("\n")}\n`);
+  return { lines, contacts: CONTACTS, bytes: statSync(file).size, ...kinds };
+}
+
+/** `npm run import -- …args`: its summary JSON (stdout), its exit code and wall time. */
+function runImport(args) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn("npm", ["run", "import", "--", ...args], { env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const wall = (performance.now() - t0) / 1000;
+      // npm's banner lines come first; the summary is the JSON object after them.
+      const at = out.search(/^\{/m);
+      let summary = null;
+      try {
+        summary = at >= 0 ? JSON.parse(out.slice(at)) : null;
+      } catch {}
+      resolve({ code, wall_s: Number(wall.toFixed(1)), summary, stdout: summary ? undefined : out.slice(-2000) });
+    });
+  });
+}
+
+/**
+ * --import: POST /activities/batch against POST /bench/ceiling in the same run, then
+ * `npm run import` of a history file, twice (the second with --restart). See the header comment.
+ */
+async function importRun({ base, headers, token, targets, seeded }) {
+  const org = ORGS[0];
+  console.error("  /health (baseline) …");
+  const health = summary(await load({ ...targets.health }));
+  const ITEMS = 500;
+  const run = Date.now().toString(36);
+  let seq = 0,
+    newNumbers = 0;
+  const batchBody = () =>
+    JSON.stringify({
+      activities: Array.from({ length: ITEMS }, (_, i) => {
+        const phone = i % 2 === 0 ? `+1415${String(2000000 + Math.floor(Math.random() * N)).padStart(7, "0")}` : `+1415${3000000 + newNumbers++}`;
+        return {
+          contact: { phone },
+          type: "sms",
+          direction: "inbound",
+          body: `bench batch ${seq}`,
+          provider: "bench-batch",
+          provider_message_id: `batch-${run}-${++seq}`,
+        };
+      }),
+    });
+  const ceilingBody = () =>
+    JSON.stringify({ conversation_id: org.thread, activities: Array.from({ length: ITEMS }, (_, i) => ({ body: `bench ceiling ${i}` })) });
+  // What a 200 answer stored: the batch's 201 results (and each item's status), the ceiling's `stored`.
+  const batchItems = (text) => {
+    const statuses = {};
+    for (const r of JSON.parse(text).results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    return { stored: statuses[201] ?? 0, statuses };
+  };
+  const ceilingItems = (text) => ({ stored: JSON.parse(text).stored, statuses: {} });
+
+  /** A closed loop of `connections` for DURATION s; requests in flight at the end are awaited and counted. */
+  async function closedLoop(path, connections, makeBody, itemsOf) {
+    const agent = new Agent({ keepAlive: true, maxSockets: connections });
+    const list = [];
+    const errorTexts = {};
+    const itemStatuses = {};
+    let stored = 0;
+    const t0 = performance.now();
+    const until = t0 + DURATION * 1000;
+    const worker = async () => {
+      while (performance.now() < until) {
+        const r = await timedCall("POST", `${base}${path}`, headers, makeBody(), agent);
+        list.push(r);
+        if (r.status === 200) {
+          const items = itemsOf(r.text);
+          stored += items.stored;
+          for (const [k, v] of Object.entries(items.statuses)) itemStatuses[k] = (itemStatuses[k] ?? 0) + v;
+        } else {
+          const key = r.status ?? r.error;
+          errorTexts[key] ??= (r.text ?? r.error).slice(0, 500);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: connections }, worker));
+    const seconds = (performance.now() - t0) / 1000;
+    agent.destroy();
+    const stats = requestStats(list);
+    delete stats.by_kind;
+    delete stats.unanswered;
+    return {
+      connections,
+      seconds: Number(seconds.toFixed(2)),
+      ...stats,
+      items_per_request: ITEMS,
+      items_stored: stored,
+      items_per_sec: Math.round(stored / seconds),
+      ...(Object.keys(itemStatuses).length ? { item_statuses: itemStatuses } : {}),
+      ...(Object.keys(errorTexts).length ? { error_texts: errorTexts } : {}),
+    };
+  }
+
+  // One unmeasured request of each kind: the ceiling route answers (BENCH_CEILING), and the org's Durable Object is up.
+  const warm = {};
+  for (const [name, path, body] of [
+    ["batch", "/activities/batch", batchBody],
+    ["ceiling", "/bench/ceiling", ceilingBody],
+  ]) {
+    const r = await timedCall("POST", `${base}${path}`, headers, body(), false);
+    warm[name] = { status: r.status ?? r.error, ms: Math.round(r.ms) };
+    if (r.status !== 200) throw new Error(`warm-up POST ${path} answered ${r.status ?? r.error}: ${(r.text ?? "").slice(0, 500)}`);
+  }
+  const batch = {};
+  const ceiling = {};
+  const ratio = {};
+  for (const c of IMPORT_CONNECTIONS) {
+    console.error(`  POST /activities/batch, ${ITEMS} items a request, ${c} connections, ${DURATION} s …`);
+    batch[`c${c}`] = await closedLoop("/activities/batch", c, batchBody, batchItems);
+    console.error(`    ${batch[`c${c}`].items_per_sec} activities/s`);
+    console.error(`  POST /bench/ceiling, ${ITEMS} items a request, ${c} connections, ${DURATION} s …`);
+    ceiling[`c${c}`] = await closedLoop("/bench/ceiling", c, ceilingBody, ceilingItems);
+    console.error(`    ${ceiling[`c${c}`].items_per_sec} items/s`);
+    ratio[`c${c}`] = Number((batch[`c${c}`].items_per_sec / ceiling[`c${c}`].items_per_sec).toFixed(2));
+  }
+  const best = (m) => Math.max(...Object.values(m).map((r) => r.items_per_sec));
+  ratio.best_to_best = Number((best(batch) / best(ceiling)).toFixed(2));
+
+  // The batch run's rows in the shard: each provider id once.
+  const shardCount = (sql, ...params) => {
+    const db = new DatabaseSync(files[org.shard], { readOnly: true });
+    const r = db.prepare(sql).get(...params);
+    db.close();
+    return r;
+  };
+  const batchRows = shardCount(
+    "SELECT COUNT(*) AS n, COUNT(DISTINCT provider_message_id) AS d FROM activities WHERE org_id = ? AND provider = 'bench-batch'",
+    org.id,
+  );
+  const batchAnswered201 = Object.values(batch).reduce((sum, r) => sum + r.items_stored, 0) + (warm.batch.status === 200 ? ITEMS : 0);
+
+  // The history through `npm run import`, with the bench's owner token.
+  const file = `${STATE}/history-${IMPORT_LINES}.ndjson`;
+  console.error(`  writing ${file} (${IMPORT_LINES} lines) …`);
+  const history = writeHistory(file, IMPORT_LINES, org.sms);
+  rmSync(`${file}.import-state.json`, { force: true });
+  rmSync(`${file}.rejects.ndjson`, { force: true });
+  const orgActivities = () => shardCount("SELECT COUNT(*) AS n FROM activities WHERE org_id = ?", org.id).n;
+  const histRows = () => {
+    const r = shardCount(
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT provider_message_id) AS d FROM activities WHERE org_id = ? AND provider IN ('history-sms', 'history-email') AND provider_message_id LIKE 'hist-%'",
+      org.id,
+    );
+    return { history_rows: r.n, history_distinct_ids: r.d };
+  };
+  const importArgs = ["--org", org.id, "--file", file, "--base-url", base, "--token", token];
+  const before = orgActivities();
+  console.error("  npm run import …");
+  const first = await runImport(importArgs);
+  const afterFirst = { org_activities: orgActivities(), ...histRows() };
+  console.error(`    ${JSON.stringify(first.summary)}`);
+  console.error("  npm run import -- --restart …");
+  const again = await runImport([...importArgs, "--restart"]);
+  const afterAgain = { org_activities: orgActivities(), ...histRows() };
+  console.error(`    ${JSON.stringify(again.summary)}`);
+
+  const report = {
+    date: new Date().toISOString(),
+    kind: "import",
+    conversations: N,
+    activities: seeded.activities,
+    seed_seconds: seeded.seconds,
+    duration_s: DURATION,
+    node: process.version,
+    health: { connections: CONNECTIONS, ...health },
+    warm_up: warm,
+    // Activities stored per second (201 results only): 500 new inbound SMS a request, half to existing contacts, half to new numbers.
+    batch,
+    // Items per second: each item two bare rows (an activity-shaped row, a counter upsert), batches of 250, no reads.
+    ceiling,
+    batch_to_ceiling: ratio,
+    batch_rows: {
+      answered_201: batchAnswered201,
+      stored: batchRows.n,
+      duplicates: batchRows.n - batchRows.d,
+    },
+    import: {
+      file,
+      history,
+      org_activities_before: before,
+      first: { ...first, after: afterFirst },
+      restart: { ...again, after: afterAgain },
+      lost: IMPORT_LINES - afterFirst.history_distinct_ids,
+      duplicates_stored: afterAgain.history_rows - afterAgain.history_distinct_ids,
+      rows_added_by_restart: afterAgain.org_activities - afterFirst.org_activities,
+    },
+  };
+  const fivexx = (r) => Object.entries(r.status_codes).reduce((sum, [k, v]) => sum + (Number(k) >= 500 ? v : 0), 0);
+  report.checks = {
+    five_xx: [...Object.values(batch), ...Object.values(ceiling)].reduce((sum, r) => sum + fivexx(r), 0) + fivexx(health),
+    batch_non_2xx: Object.values(batch).reduce((sum, r) => sum + r.non_2xx + r.network_errors, 0),
+    ceiling_non_2xx: Object.values(ceiling).reduce((sum, r) => sum + r.non_2xx + r.network_errors, 0),
+    batch_rows_match_201s: batchRows.n === batchAnswered201 && batchRows.n === batchRows.d,
+    // The issue's targets.
+    batch_at_least_2500_per_s: best(batch) >= 2500,
+    batch_at_least_half_ceiling: ratio.best_to_best >= 0.5,
+    import_exit_codes: { first: first.code, restart: again.code },
+    import_stored_all: first.summary?.stored === IMPORT_LINES && report.import.lost === 0,
+    restart_all_duplicates: again.summary?.duplicates === IMPORT_LINES && again.summary?.stored === 0,
+    restart_rows_unchanged: report.import.rows_added_by_restart === 0 && report.import.duplicates_stored === 0,
+  };
+  report.ok =
+    report.checks.five_xx === 0 &&
+    report.checks.batch_non_2xx === 0 &&
+    report.checks.ceiling_non_2xx === 0 &&
+    report.checks.batch_rows_match_201s &&
+    first.code === 0 &&
+    again.code === 0 &&
+    report.checks.import_stored_all &&
+    report.checks.restart_all_duplicates &&
+    report.checks.restart_rows_unchanged;
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(`bench/results/import-${N}.json`, `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
   if (!report.ok) process.exitCode = 1;
 }
