@@ -24,22 +24,7 @@ export function jsonInserts(d1: D1Database, table: string, rows: DriverRow[]): D
       .map((c) => `json_extract(value, '$.${quote(c)}')`)
       .join(", ")} FROM json_each(?)`,
   );
-  const statements: D1PreparedStatement[] = [];
-  let chunk: string[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (chunk.length) statements.push(into.bind(`[${chunk.join(",")}]`));
-    chunk = [];
-    bytes = 0;
-  };
-  for (const row of rows) {
-    const json = JSON.stringify(row);
-    if (bytes + json.length > CHUNK_BYTES) flush();
-    chunk.push(json);
-    bytes += json.length + 1;
-  }
-  flush();
-  return statements;
+  return chunked(rows.map((row) => JSON.stringify(row))).map((json) => into.bind(json));
 }
 
 /** Typed rows of a drizzle table (as its $inferInsert) as D1 rows: each column mapped as drizzle would bind it. */
@@ -58,3 +43,53 @@ export function driverRows<T extends SQLiteTable>(table: T, rows: T["$inferInser
 /** The INSERTs of typed rows into a drizzle table. */
 export const insertRows = <T extends SQLiteTable>(d1: D1Database, table: T, rows: T["$inferInsert"][]) =>
   jsonInserts(d1, getTableName(table), driverRows(table, rows));
+
+/**
+ * One UPDATE of many rows by key: each row's `columns` set from a JSON array
+ * (UPDATE … FROM json_each), cut like jsonInserts. `rows` are D1 rows holding the key and
+ * the columns.
+ */
+export function jsonUpdates(d1: D1Database, table: string, key: string, columns: string[], rows: DriverRow[]): D1PreparedStatement[] {
+  if (!rows.length) return [];
+  const picked = [key, ...columns];
+  const update = d1.prepare(
+    `UPDATE ${quote(table)} SET ${columns.map((c) => `${quote(c)} = v.${quote(c)}`).join(", ")} FROM (SELECT ${picked
+      .map((c) => `json_extract(value, '$.${quote(c)}') AS ${quote(c)}`)
+      .join(", ")} FROM json_each(?)) AS v WHERE ${quote(table)}.${quote(key)} = v.${quote(key)}`,
+  );
+  return chunked(rows.map((r) => JSON.stringify(Object.fromEntries(picked.map((c) => [c, r[c]]))))).map((json) => update.bind(json));
+}
+
+/**
+ * One upsert of many counters: rows of `keyColumns` and `n`, added to the existing count
+ * (INSERT … SELECT … FROM json_each … ON CONFLICT DO UPDATE SET n = n + excluded.n).
+ * Each key once in `rows`.
+ */
+export function jsonCounterAdds(d1: D1Database, table: string, keyColumns: string[], rows: DriverRow[]): D1PreparedStatement[] {
+  if (!rows.length) return [];
+  const columns = [...keyColumns, "n"];
+  const upsert = d1.prepare(
+    `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")}) SELECT ${columns
+      .map((c) => `json_extract(value, '$.${quote(c)}')`)
+      .join(", ")} FROM json_each(?) WHERE true ON CONFLICT (${keyColumns.map(quote).join(", ")}) DO UPDATE SET "n" = "n" + excluded."n"`,
+  );
+  return chunked(rows.map((r) => JSON.stringify(r))).map((json) => upsert.bind(json));
+}
+
+/** JSON rows joined into arrays of at most CHUNK_BYTES each (a bigger row alone). */
+function chunked(jsons: string[]): string[] {
+  const out: string[] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const json of jsons) {
+    if (chunk.length && bytes + json.length > CHUNK_BYTES) {
+      out.push(`[${chunk.join(",")}]`);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(json);
+    bytes += json.length + 1;
+  }
+  if (chunk.length) out.push(`[${chunk.join(",")}]`);
+  return out;
+}

@@ -1,7 +1,7 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
-import { insertRows } from "../db/json-rows";
+import { driverRows, insertRows, jsonUpdates } from "../db/json-rows";
 import {
   type Activity,
   activities,
@@ -30,7 +30,23 @@ import { bucketOf, tallyMoves } from "./tallies";
 // The conversation as each item left it is kept for that item's event.
 
 /** Items one group commit takes at most; more queued ones go in the next. */
-export const GROUP_MAX = 250;
+export const GROUP_MAX = 500;
+/** The columns of a thread an ingest changes (src/org-inbox/ingest.ts conversationChanges, and unread_count). */
+const CHANGED_BY_INGEST = [
+  "last_activity_id",
+  "last_activity_type",
+  "last_activity_direction",
+  "last_activity_preview",
+  "last_activity_at",
+  "sort_at",
+  "archived",
+  "unread_count",
+  "last_sms_channel_id",
+  "last_email_channel_id",
+  "awaiting_reply_since",
+  "sla_due_at",
+  "updated_at",
+];
 /** (provider, provider_message_id) pairs per dedup read: two bound parameters each, under D1's 100. */
 const PAIRS = 45;
 
@@ -290,10 +306,6 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
   // 5. One atomic batch: new contacts and threads (as the group left them) and the
   // activities, many rows to a statement; the changed threads; the tallies' net moves.
   const d1 = db.$client;
-  const bound = (query: { toSQL(): { sql: string; params: unknown[] } }) => {
-    const { sql: text, params } = query.toSQL();
-    return d1.prepare(text).bind(...params);
-  };
   const touched = [...opens.values()].filter((o) => o.touches.length);
   const writes: D1PreparedStatement[] = [
     ...insertRows(d1, contacts, newContacts),
@@ -308,38 +320,22 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       results.filter((r) => r && !r.duplicate).map((r) => r.activity),
     ),
   ];
-  for (const o of touched) {
-    if (!o.initial) continue;
-    const c = o.current;
-    writes.push(
-      bound(
-        db
-          .update(conversations)
-          .set({
-            lastActivityId: c.lastActivityId,
-            lastActivityType: c.lastActivityType,
-            lastActivityDirection: c.lastActivityDirection,
-            lastActivityPreview: c.lastActivityPreview,
-            lastActivityAt: c.lastActivityAt,
-            sortAt: c.sortAt,
-            archived: c.archived,
-            unreadCount: c.unreadCount,
-            lastSmsChannelId: c.lastSmsChannelId,
-            lastEmailChannelId: c.lastEmailChannelId,
-            awaitingReplySince: c.awaitingReplySince,
-            slaDueAt: c.slaDueAt,
-            updatedAt: c.updatedAt,
-          })
-          .where(eq(conversations.id, c.id)),
-      ),
-    );
-  }
   writes.push(
+    ...jsonUpdates(
+      d1,
+      "conversations",
+      "id",
+      CHANGED_BY_INGEST,
+      driverRows(
+        conversations,
+        touched.filter((o) => o.initial).map((o) => o.current),
+      ),
+    ),
     ...tallyMoves(
-      db,
+      d1,
       orgId,
       touched.map((o) => ({ from: o.initial ? bucketOf(o.initial) : null, to: bucketOf(o.current) })),
-    ).map(bound),
+    ),
   );
   if (writes.length) await d1.batch(writes);
   return outcomes;

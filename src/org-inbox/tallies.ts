@@ -1,5 +1,6 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { type DriverRow, jsonCounterAdds } from "../db/json-rows";
 import { type Conversation, activityDayTallies as dt, conversationTallies as t } from "../db/schema";
 
 export type Bucket = { archived: boolean; starred: boolean; unread: boolean; assignee: string; day: number };
@@ -71,28 +72,27 @@ export function tallyMove(db: Db, orgId: string, from: Bucket | null, to: Bucket
 
 /**
  * The tally statements of many conversation moves at once (a group commit): each
- * bucket's net change, one upsert and one update per bucket that changed.
+ * bucket's net change, added in one upsert per table (src/db/json-rows.ts).
  */
-export function tallyMoves(db: Db, orgId: string, moves: { from: Bucket | null; to: Bucket }[]) {
-  const buckets = new Map<string, { bucket: Bucket; n: number }>();
-  const days = new Map<string, { bucket: Bucket; n: number }>();
-  const add = (map: typeof buckets, key: string, bucket: Bucket, n: number) => {
-    const entry = map.get(key) ?? { bucket, n: 0 };
-    entry.n += n;
+export function tallyMoves(d1: D1Database, orgId: string, moves: { from: Bucket | null; to: Bucket }[]): D1PreparedStatement[] {
+  const buckets = new Map<string, DriverRow>();
+  const days = new Map<string, DriverRow>();
+  const add = (map: Map<string, DriverRow>, row: DriverRow, n: number) => {
+    const key = JSON.stringify(row);
+    const entry = map.get(key) ?? { ...row, n: 0 };
+    entry.n = (entry.n as number) + n;
     map.set(key, entry);
   };
-  const keyOf = (b: Bucket) => JSON.stringify([b.archived, b.starred, b.unread, b.assignee]);
-  const dayOf = (b: Bucket) => JSON.stringify([b.archived, b.unread, b.day]);
+  const flag = (b: boolean) => (b ? 1 : 0);
   for (const { from, to } of moves) {
-    add(buckets, keyOf(to), to, 1);
-    add(days, dayOf(to), to, 1);
-    if (from) {
-      add(buckets, keyOf(from), from, -1);
-      add(days, dayOf(from), from, -1);
+    for (const [b, n] of [[to, 1] as const, ...(from ? [[from, -1] as const] : [])]) {
+      add(buckets, { org_id: orgId, archived: flag(b.archived), starred: flag(b.starred), unread: flag(b.unread), assignee: b.assignee }, n);
+      add(days, { org_id: orgId, archived: flag(b.archived), unread: flag(b.unread), day: b.day }, n);
     }
   }
+  const changed = (map: Map<string, DriverRow>) => [...map.values()].filter((r) => r.n !== 0);
   return [
-    ...[...buckets.values()].filter((e) => e.n !== 0).flatMap((e) => bump(db, orgId, e.bucket, e.n)),
-    ...[...days.values()].filter((e) => e.n !== 0).flatMap((e) => bumpDay(db, orgId, e.bucket, e.n)),
+    ...jsonCounterAdds(d1, "conversation_tallies", ["org_id", "archived", "starred", "unread", "assignee"], changed(buckets)),
+    ...jsonCounterAdds(d1, "activity_day_tallies", ["org_id", "day", "archived", "unread"], changed(days)),
   ];
 }
