@@ -18,6 +18,7 @@ export default defineConfig(async () => {
             MEDIA_URL_SECRET: "test-media-secret-0123456789abcdef",
             PUBLIC_BASE_URL: "https://inbox.test",
             OPERATOR_TOKEN: "test-operator-token-0123456789abcdef",
+            ALLOW_PRIVATE_WEBHOOK_URLS: "true",
             // Providers are faked at the HTTP boundary (tests spy on fetch for these hosts).
             TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000000",
             TWILIO_AUTH_TOKEN: "twilio-test-token",

@@ -19,6 +19,7 @@ import { benchCeilingRouter } from "./system/bench-ceiling";
 import { docsRouter } from "./system/docs";
 import { systemRouter } from "./system/system.index";
 import { viewsRouter } from "./views/views.index";
+import { webhookEndpointsRouter } from "./webhook-endpoints/webhook-endpoints.index";
 import { webhooksRouter } from "./webhooks/webhooks.index";
 
 export function createApp() {
@@ -42,6 +43,7 @@ export function createApp() {
   app.route("/", setterRouter);
   app.route("/", eventsRouter);
   app.route("/", webhooksRouter);
+  app.route("/", webhookEndpointsRouter);
   app.route("/", operatorRouter);
   app.route("/", docsRouter);
   app.route("/", benchCeilingRouter);

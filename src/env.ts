@@ -32,6 +32,8 @@ export type Secrets = {
   LLM_TIMEOUT_MS?: string;
   /** "1" only on the bench's server: POST /bench/ceiling (src/system/bench-ceiling.ts) answers; 404 elsewhere. */
   BENCH_CEILING?: string;
+  /** "true" in local dev and tests only: webhook endpoints may be http:// and private hosts. */
+  ALLOW_PRIVATE_WEBHOOK_URLS?: string;
   /** The bearer token of the operator routes (SPEC 14: moving an org); without it they answer 404. */
   OPERATOR_TOKEN?: string;
   /** The shards that take new orgs (default: every one in SHARDS). */

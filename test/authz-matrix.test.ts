@@ -24,6 +24,7 @@ const BODIES: Record<string, unknown> = {
   "POST /conversations/{conversation_id}/archive": { archived: true },
   "POST /conversations/{conversation_id}/assign": { assigned_to: null },
   "POST /conversations/{conversation_id}/suggestions": { body: "not yours" },
+  "PATCH /webhook-endpoints/{endpoint_id}": { enabled: false },
 };
 /** Ids that are not org resources: adding any user to your own org is allowed. */
 const NOT_ORG_SCOPED = new Set(["PUT /members/{user_id}"]);
@@ -32,7 +33,18 @@ const orgA = () => orgWithOneOfEach("A", "+14155559401");
 
 async function snapshot(orgId: string) {
   const control = ["members", "channel_routes"];
-  const tables = ["channels", "contacts", "conversations", "activities", "views", "media", "training_pairs", "setter_configs", "sla_configs"];
+  const tables = [
+    "channels",
+    "contacts",
+    "conversations",
+    "activities",
+    "views",
+    "media",
+    "training_pairs",
+    "setter_configs",
+    "sla_configs",
+    "webhook_endpoints",
+  ];
   const out: Record<string, unknown> = {};
   for (const t of control) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
   const shard = await shardOf(orgId);
@@ -93,6 +105,12 @@ describe("authorization matrix (from /openapi.json)", () => {
         "PUT /setter/config",
         "GET /setter/training-pairs",
         "GET /webhooks/unroutable",
+        "GET /webhook-endpoints",
+        "POST /webhook-endpoints",
+        "GET /webhook-endpoints/{endpoint_id}",
+        "PATCH /webhook-endpoints/{endpoint_id}",
+        "DELETE /webhook-endpoints/{endpoint_id}",
+        "POST /webhook-endpoints/{endpoint_id}/rotate-secret",
       ].sort(),
     );
     expect(routes.filter((r) => r.access === "user").map((r) => `${r.method} ${r.path}`)).toEqual(["POST /orgs"]);

@@ -251,7 +251,8 @@ const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0
 
 /**
  * An org with one of every resource a path can name (an agent, an sms channel on
- * `address`, a contact with a conversation, a pending draft, an uploaded image), and
+ * `address`, a contact with a conversation, a pending draft, an uploaded image, a
+ * webhook endpoint), and
  * the ids that fill each `{name}` of an OpenAPI path.
  */
 export async function orgWithOneOfEach(name: string, address: string, shard?: string) {
@@ -266,6 +267,7 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
   const form = new FormData();
   form.append("file", new File([PNG], "a.png", { type: "image/png" }));
   const media = await json(await call("/conversations/media", { token: org.owner.token, org: org.orgId, method: "POST", raw: form }));
+  const endpoint = await json(await as("/webhook-endpoints", { body: { url: "https://crm.example.com/hooks/inbox" } }));
   const ids: Record<string, string> = {
     user_id: agent.userId,
     channel_id: channel.id,
@@ -273,6 +275,7 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
     conversation_id: message.conversation_id,
     activity_id: draft.id,
     media_id: media.id,
+    endpoint_id: endpoint.id,
   };
   return { org, agent, ids };
 }

@@ -47,6 +47,8 @@ export type Settings = {
   shards: readonly string[];
   /** The shards that take new orgs (OPEN_SHARDS); null: all of them. */
   openShards: readonly string[] | null;
+  /** Outgoing webhooks may go to http:// and to private, loopback and link-local hosts (local dev and tests only). */
+  allowPrivateWebhookUrls: boolean;
 };
 
 type Spec<T> = {
@@ -181,6 +183,13 @@ const SPECS: { [K in keyof Settings]: Spec<Settings[K]> } = {
     fallback: null,
     effect: "every shard in SHARDS takes new orgs",
     expect: "names from SHARDS separated by commas, such as SHARD_1",
+  },
+  allowPrivateWebhookUrls: {
+    setting: "ALLOW_PRIVATE_WEBHOOK_URLS",
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    fallback: false,
+    effect: "webhook endpoints must be https:// on public hosts",
+    expect: "true or false",
   },
 };
 

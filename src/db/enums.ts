@@ -25,3 +25,14 @@ export const MEDIA_STATUSES = ["pending", "ready", "failed"] as const;
 export const MOVE_STATUSES = ["copying", "verifying", "done", "failed"] as const;
 /** A shard's fence on an org's rows while it moves (migrations/shard: the triggers read it). */
 export const FENCE_STATES = ["held", "moved", "deleting"] as const;
+/** What an outgoing webhook can subscribe to (SPEC 18): the /events types and the contact events. */
+export const WEBHOOK_EVENT_TYPES = [
+  "message.created",
+  "message.updated",
+  "conversation.updated",
+  "suggestion.created",
+  "contact.created",
+  "contact.updated",
+  "contact.opted_out",
+  "contact.opted_in",
+] as const;

@@ -15,14 +15,17 @@ const CHUNK_BYTES = 512 * 1024;
 
 export const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-/** The INSERTs of `rows` (all with the same columns) into `table`, each under CHUNK_BYTES of JSON. */
-export function jsonInserts(d1: D1Database, table: string, rows: DriverRow[]): D1PreparedStatement[] {
+/**
+ * The INSERTs of `rows` (all with the same columns) into `table`, each under CHUNK_BYTES of
+ * JSON; `where`: a condition (SQL of ours, never input) every statement inserts under.
+ */
+export function jsonInserts(d1: D1Database, table: string, rows: DriverRow[], opts: { where?: string } = {}): D1PreparedStatement[] {
   if (!rows.length) return [];
   const columns = Object.keys(rows[0]);
   const into = d1.prepare(
     `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")}) SELECT ${columns
       .map((c) => `json_extract(value, '$.${quote(c)}')`)
-      .join(", ")} FROM json_each(?)`,
+      .join(", ")} FROM json_each(?)${opts.where ? ` WHERE ${opts.where}` : ""}`,
   );
   return chunked(rows.map((row) => JSON.stringify(row))).map((json) => into.bind(json));
 }

@@ -12,6 +12,7 @@ import {
   SETTER_MODES,
   SUMMARY_STATUSES,
   VIEW_KEYS,
+  type WEBHOOK_EVENT_TYPES,
 } from "./enums";
 
 // A shard database (bindings SHARD_0 … SHARD_<n-1>): everything of an org but its row,
@@ -304,3 +305,27 @@ export const orgFences = sqliteTable("org_fences", {
   state: text("state", { enum: FENCE_STATES }).notNull(),
   createdAt: created(),
 });
+
+// Outgoing webhooks (SPEC 18): where an org's events are delivered, signed per the
+// Standard Webhooks specification with `secret`; after a rotation the previous secret
+// signs alongside it until `previous_secret_until`.
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    url: text("url").notNull(),
+    description: text("description"),
+    // ["*"], or event types.
+    events: text("events", { mode: "json" }).$type<("*" | (typeof WEBHOOK_EVENT_TYPES)[number])[]>().notNull(),
+    enabled: flag("enabled"),
+    disabledReason: text("disabled_reason"),
+    secret: text("secret").notNull(),
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: ms("previous_secret_until"),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [index("webhook_endpoints_org_idx").on(t.orgId, t.createdAt, t.id)],
+);
+export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;

@@ -15,6 +15,7 @@ import {
   slaConfigs,
   trainingPairs,
   views,
+  webhookEndpoints,
 } from "../db/shard";
 import { unroutableEvents } from "../db/unroutable";
 import { sha256Hex } from "../lib/bytes";
@@ -39,6 +40,7 @@ export const ORG_TABLES: readonly string[] = [
   trainingPairs,
   idempotencyKeys,
   unroutableEvents,
+  webhookEndpoints,
 ].map((t) => getTableName(t));
 
 export type TableProgress = { copied: number; total: number };
