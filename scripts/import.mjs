@@ -75,6 +75,9 @@ const state =
         reasons: {},
       };
 if (saved && saved.fileId !== fileId) console.error(`${STATE} is for another version of the file: starting over`);
+// Saved before the first batch goes out: a cut before any answer resumes with the same run
+// id, so the batches already sent replay instead of being stored again.
+writeFileSync(STATE, JSON.stringify(state));
 
 async function countLines() {
   let n = 0;
@@ -106,9 +109,31 @@ const reject = (line, status, error, item) => {
   state.reasons[reason] = (state.reasons[reason] ?? 0) + 1;
 };
 
-/** POSTs one batch until it gets an answer (network errors and 5xx/429 retried with backoff, the same Idempotency-Key). */
+/**
+ * One batch's results, index by index. Items answered 500 (that item alone could not be
+ * stored) are sent again, alone in a batch of their own, up to 3 times.
+ */
 async function send(batch) {
-  const body = JSON.stringify({ activities: batch.items.map((i) => i.item) });
+  const results = await post(
+    batch.items.map((i) => i.item),
+    `import-${fileId}-${state.runId}-${batch.first}`,
+  );
+  for (let round = 1; round <= 3; round++) {
+    const failed = results.filter((r) => r.status === 500);
+    if (!failed.length) break;
+    await new Promise((r) => setTimeout(r, 1000 * 2 ** round));
+    const again = await post(
+      failed.map((r) => batch.items[r.index].item),
+      `import-${fileId}-${state.runId}-${batch.first}-retry${round}`,
+    );
+    for (const [k, r] of again.entries()) results[failed[k].index] = { ...r, index: failed[k].index };
+  }
+  return results;
+}
+
+/** POSTs one batch until it gets an answer (network errors and 5xx/429 retried with backoff, the same Idempotency-Key). */
+async function post(items, key) {
+  const body = JSON.stringify({ activities: items });
   for (let attempt = 1; ; attempt++) {
     let res;
     try {
@@ -118,7 +143,7 @@ async function send(batch) {
           authorization: `Bearer ${token}`,
           "x-org-id": ORG,
           "content-type": "application/json",
-          "idempotency-key": `import-${fileId}-${state.runId}-${batch.first}`,
+          "idempotency-key": key,
         },
         body,
       });
@@ -128,7 +153,7 @@ async function send(batch) {
     if (res.ok) return (await res.json()).results;
     const text = await res.text();
     const retry = res.status === 0 || res.status === 429 || res.status >= 500 || (res.status === 409 && text.includes("idempotency_in_flight"));
-    if (!retry || attempt >= 8) throw new Error(`batch from line ${batch.first}: ${res.status} ${text.slice(0, 500)}`);
+    if (!retry || attempt >= 8) throw new Error(`batch ${key}: ${res.status} ${text.slice(0, 500)}`);
     const wait = Number(res.headers?.get?.("retry-after")) * 1000 || Math.min(30_000, 500 * 2 ** attempt);
     await new Promise((r) => setTimeout(r, wait));
   }
@@ -140,18 +165,22 @@ const inFlight = new Map();
 const finished = new Map();
 let nextToAck = state.done + 1;
 
+// A batch's outcome counts (and its rejects are written) when it is acknowledged, with
+// every batch before it: a resumed import re-sends only unacknowledged batches, which
+// are then counted once.
 function settle(batch, results) {
-  for (const bad of batch.bad) reject(bad.line, 400, { code: "not_json", detail: bad.error }, bad.raw);
-  for (const r of results) {
-    const { line, item } = batch.items[r.index];
-    if (r.status === 201) state.stored++;
-    else if (r.status === 200) state.duplicates++;
-    else reject(line, r.status, r.error, item);
-  }
+  batch.results = results;
   finished.set(batch.first, batch);
   while (finished.has(nextToAck)) {
     const b = finished.get(nextToAck);
     finished.delete(nextToAck);
+    for (const bad of b.bad) reject(bad.line, 400, { code: "not_json", detail: bad.error }, bad.raw);
+    for (const r of b.results) {
+      const { line, item } = b.items[r.index];
+      if (r.status === 201) state.stored++;
+      else if (r.status === 200) state.duplicates++;
+      else reject(line, r.status, r.error, item);
+    }
     state.done = b.last;
     nextToAck = b.last + 1;
   }

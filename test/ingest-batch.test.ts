@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import type { Bindings } from "../src/env";
 import type { IngestInput } from "../src/org-inbox/ingest";
-import { addMember, BASE, connect, count, expectProblem, ingest, json, newOrg, type Socket, shardOf, type TestOrg } from "./helpers";
+import { addMember, BASE, connect, count, expectProblem, ingest, json, newOrg, type Socket, shardOf, swapInboxShard, type TestOrg } from "./helpers";
 
 // SPEC 15: OrgInbox commits queued ingests in groups, with exactly the results of one by
 // one; POST /activities/batch hands many at once.
@@ -202,6 +202,63 @@ describe("group commit", () => {
     } finally {
       await d.prepare(`DROP TRIGGER poison_${org.orgId.replaceAll("-", "")}`).run();
     }
+  });
+
+  /** The org's OrgInbox on a D1 whose `nth` batch from now commits and then throws (its answer lost); `probeFails`: reads fail afterwards too. */
+  async function loseAnswerOfBatch(orgId: string, nth: number, probeFails: boolean) {
+    let calls = 0;
+    let broken = false;
+    return swapInboxShard(orgId, (real) => {
+      const lying = Object.create(real) as D1Database;
+      lying.prepare = (query: string) => {
+        if (broken && probeFails) throw new Error("D1 unreachable");
+        return real.prepare(query);
+      };
+      lying.batch = (async (statements: D1PreparedStatement[]) => {
+        const results = await real.batch(statements);
+        if (++calls === nth) {
+          broken = true;
+          throw new Error("connection reset (after the commit)");
+        }
+        return results;
+      }) as D1Database["batch"];
+      return lying;
+    });
+  }
+
+  it("a group write whose answer is lost after it committed is not replayed: stored once, answered 201, or 500 when D1 cannot tell", async () => {
+    for (const probeFails of [false, true]) {
+      const org = await newOrg();
+      await json(await ingest(org));
+      // The batch's group: reads (batch 1: new contacts only, so no reply-wait reads), then the write (batch 2).
+      const repair = await loseAnswerOfBatch(org.orgId, 2, probeFails);
+      try {
+        const items = Array.from({ length: 10 }, (_, i) => sms(`+1415559${String(100 + i)}${probeFails ? 1 : 0}`));
+        const { results } = await json(await batch(org, items));
+        const statuses = results.map((r: { status: number }) => r.status);
+        expect(statuses).toEqual(Array(10).fill(probeFails ? 500 : 201));
+        if (probeFails) expect(results[0].error).toMatchObject({ code: "internal" });
+        expect((await groupsOf(org.orgId)).retriedAlone).toBe(0);
+      } finally {
+        await repair();
+      }
+      expect(await count("activities", "org_id = ? AND body LIKE 'hello from +1415559%'", org.orgId)).toBe(10);
+    }
+  });
+
+  it("an answer too big to keep for replay frees its Idempotency-Key: the retry runs again and finds duplicates", async () => {
+    const org = await newOrg();
+    const key = crypto.randomUUID();
+    const items = Array.from({ length: 300 }, (_, i) => sms(`+1415553${String(1000 + i)}`, { body: "x".repeat(4_000) }));
+    const first = await batch(org, items, { "idempotency-key": key });
+    expect(first.status).toBe(200);
+    expect((await json(first)).results.every((r: { status: number }) => r.status === 201)).toBe(true);
+    const again = await batch(org, items, { "idempotency-key": key });
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+    expect((await json(again)).results.every((r: { status: number; duplicate: boolean }) => r.status === 200 && r.duplicate)).toBe(true);
+    expect(await count("activities", "org_id = ?", org.orgId)).toBe(300);
+    expect(await count("idempotency_keys", "org_id = ?", org.orgId)).toBe(0);
   });
 
   // The property of SPEC 15: whatever groups the arrivals fall into, the outcome is the

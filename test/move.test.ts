@@ -142,7 +142,11 @@ describe("a move", () => {
 
     await endGrace(org.orgId);
     expect(await rowCount(binding("SHARD_0"), org.orgId)).toBe(0);
-    expect(await fenceOf(binding("SHARD_0"), org.orgId)).toBeNull();
+    // The fence stays, for requests that started on the old shard before the move.
+    expect(await fenceOf(binding("SHARD_0"), org.orgId)).toEqual({ state: "moved" });
+    await expect(
+      binding("SHARD_0").prepare("INSERT INTO setter_configs (org_id, mode, updated_at) VALUES (?, 'off', 0)").bind(org.orgId).run(),
+    ).rejects.toThrow(/org_moving/);
     const finished = await json(await operator(`/operator/moves/${started.move_id}`));
     expect(finished).toMatchObject({ status: "done", old_rows_deleted_at: expect.any(String) });
     // The org works on its new shard, and can move back.
@@ -151,6 +155,8 @@ describe("a move", () => {
     await endGrace(org.orgId);
     expect(await shardNameOf(org.orgId)).toBe("SHARD_0");
     expect(await rowCount(binding("SHARD_1"), org.orgId)).toBe(0);
+    expect(await fenceOf(binding("SHARD_0"), org.orgId)).toBeNull();
+    expect(await fenceOf(binding("SHARD_1"), org.orgId)).toEqual({ state: "moved" });
     expect((await orgRows(binding("SHARD_0"), org.orgId)).activities).toHaveLength(before.activities.length + 1);
   });
 

@@ -298,7 +298,9 @@ export const idempotencyKeys = sqliteTable(
 // refuse any write of its rows with the error `org_moving`, except that `deleting` lets
 // the move's cleanup delete them: a writer whose cache still points here learns the org
 // moved, instead of writing a row the move would leave behind. OrgInbox's own writes
-// during the cache grace (its mirror) lift the fence inside their batch.
+// during the cache grace (its mirror) lift the fence inside their batch. The row stays
+// after the old rows are gone (`moved`), for requests that started before the move; a
+// move back to this shard drops it first.
 export const orgFences = sqliteTable("org_fences", {
   orgId: text("org_id").primaryKey(),
   moveId: text("move_id").notNull(),

@@ -5,9 +5,12 @@ import { idempotencyKeys } from "../db/schema";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/bytes";
 import { ApiError, invalid } from "../lib/errors";
+import { log } from "../lib/log";
 import { inOrgShard } from "../org-inbox/client";
 
 const TTL_MS = 24 * 3600 * 1000;
+/** The largest answer kept for replay (D1 stores at most 2 MB a value). */
+const MAX_REPLAY_BYTES = 1024 * 1024;
 
 /**
  * What "the same body" means: the bytes for JSON; for multipart, each part's name,
@@ -104,6 +107,15 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     return;
   }
   const body = await c.res.clone().text();
-  const done = { state: "done" as const, responseStatus: c.res.status, responseBody: body, responseContentType: c.res.headers.get("content-type") };
-  await inOrgShard(c.env, orgId, db, (shard) => shard.update(idempotencyKeys).set(done).where(mine));
+  // The answer stands whatever happens to its record: one too big to keep (a 500-item batch
+  // can answer megabytes; D1 keeps at most 2 MB a value) or one that cannot be saved
+  // frees the key instead, so a retry runs again (and dedups) rather than waiting 24 h.
+  try {
+    if (new TextEncoder().encode(body).byteLength > MAX_REPLAY_BYTES) throw new Error(`answer of ${body.length} chars is too big to replay`);
+    const done = { state: "done" as const, responseStatus: c.res.status, responseBody: body, responseContentType: c.res.headers.get("content-type") };
+    await inOrgShard(c.env, orgId, db, (shard) => shard.update(idempotencyKeys).set(done).where(mine));
+  } catch (e) {
+    log("warn", "idempotency_not_kept", { org_id: orgId, key, error: String(e) });
+    await release().catch(() => undefined);
+  }
 });

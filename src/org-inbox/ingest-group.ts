@@ -16,6 +16,7 @@ import {
   slaConfigs,
 } from "../db/schema";
 import { ApiError } from "../lib/errors";
+import { uuidv7 } from "../lib/ids";
 import { ID_CHUNK } from "../lib/schemas";
 import { DEFAULT_SLA } from "../sla/due";
 import { activityOf, conversationChanges, followUpsOf, type IngestInput, type IngestResult, newContact, newConversation, unknownContact } from "./ingest";
@@ -28,6 +29,9 @@ import { bucketOf, tallyMoves } from "./tallies";
 // would give, in arrival order: dedup (also between items of the group), contacts and
 // conversations created once, the conversation's aggregates, reply wait and SLA, tallies.
 // The conversation as each item left it is kept for that item's event.
+
+/** A group write failed and whether it committed could not be learned: its items must not be replayed. */
+export class GroupOutcomeUnknown extends Error {}
 
 /** Items one group commit takes at most; more queued ones go in the next. */
 export const GROUP_MAX = 500;
@@ -77,6 +81,11 @@ type Touch = { type: string; direction: string | null; status: string; occurredA
 type Open = { initial: Conversation | null; current: Conversation; contact: Contact; touches: Touch[] };
 
 export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], now = Date.now()): Promise<GroupOutcome[]> {
+  // Ids in arrival order, as one-by-one processing makes them (a later ingest, a later
+  // id): lists and timelines break ties of time by id.
+  const pool = Array.from({ length: inputs.length * 3 }, () => uuidv7(now)).sort();
+  let drawn = 0;
+  const nextId = () => pool[drawn++];
   // 1. What the group needs from D1, in one round trip.
   const dupRows = new Map<string, Activity>();
   const byId = new Map<string, Contact>();
@@ -215,14 +224,14 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
         plans.push({ kind: "refused", error: unknownContact() });
         continue;
       }
-      contact = newContact(orgId, ref, now);
+      contact = newContact(orgId, ref, now, nextId());
       keep([contact]);
       newContacts.push(contact);
     }
     let open = opens.get(contact.id);
     if (!open) {
       const initial = conversationOf.get(contact.id) ?? null;
-      open = { initial, current: { ...(initial ?? newConversation(orgId, contact.id, now)) }, contact, touches: [] };
+      open = { initial, current: { ...(initial ?? newConversation(orgId, contact.id, now, nextId())) }, contact, touches: [] };
       opens.set(contact.id, open);
     }
     plans.push({ kind: "store", open });
@@ -276,7 +285,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
     const { open } = plan;
     const key = channelKey(input);
     const channelId = key ? (channelIds.get(key) ?? null) : null;
-    const activity = activityOf(orgId, input, open.current.id, open.contact.id, channelId, now);
+    const activity = activityOf(orgId, input, open.current.id, open.contact.id, channelId, now, nextId());
     let since: number | null | undefined;
     if (startsWait(activity) || isReply(activity)) {
       const inD1 = waits.get(index);
@@ -337,6 +346,23 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       touched.map((o) => ({ from: o.initial ? bucketOf(o.initial) : null, to: bucketOf(o.current) })),
     ),
   );
-  if (writes.length) await d1.batch(writes);
+  if (!writes.length) return outcomes;
+  try {
+    await d1.batch(writes);
+  } catch (e) {
+    // A batch is atomic, but its answer can be lost after it committed (a reset, a
+    // timeout): replaying the items one by one would then store some twice. So ask D1
+    // whether one of its rows is there before anyone retries.
+    const probe = results.find((r) => r && !r.duplicate)?.activity.id;
+    if (!probe) throw e;
+    let committed: boolean;
+    try {
+      committed = !!(await db.select({ id: activities.id }).from(activities).where(eq(activities.id, probe)).get());
+    } catch {
+      throw new GroupOutcomeUnknown(String(e));
+    }
+    if (committed) return outcomes;
+    throw e;
+  }
   return outcomes;
 }

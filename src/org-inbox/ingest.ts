@@ -53,8 +53,8 @@ export async function findDuplicate(db: Db, orgId: string, provider: string | nu
     .get();
 }
 
-export const newConversation = (orgId: string, contactId: string, now: number): Conversation => ({
-  id: uuidv7(now),
+export const newConversation = (orgId: string, contactId: string, now: number, id = uuidv7(now)): Conversation => ({
+  id,
   orgId,
   contactId,
   assignedTo: null,
@@ -187,8 +187,8 @@ export const unknownContact = () =>
 type NewContactRef = Exclude<IngestInput["contact"], { id: string }>;
 
 /** The contact an ingest creates for an address no contact of the org has. */
-export const newContact = (orgId: string, ref: NewContactRef, now: number): Contact => ({
-  id: uuidv7(now),
+export const newContact = (orgId: string, ref: NewContactRef, now: number, id = uuidv7(now)): Contact => ({
+  id,
   orgId,
   name: ref.name ?? null,
   phone: "phone" in ref ? ref.phone : null,
@@ -198,9 +198,18 @@ export const newContact = (orgId: string, ref: NewContactRef, now: number): Cont
 });
 
 /** The timeline row of an ingest. */
-export function activityOf(orgId: string, input: IngestInput, conversationId: string, contactId: string, channelId: string | null, now: number): Activity {
+export function activityOf(
+  orgId: string,
+  input: IngestInput,
+  conversationId: string,
+  contactId: string,
+  channelId: string | null,
+  now: number,
+  id = uuidv7(now),
+): Activity {
   return newActivity(
     {
+      id,
       orgId,
       conversationId,
       contactId,

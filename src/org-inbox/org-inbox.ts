@@ -6,7 +6,7 @@ import { findActivity, mediaFor, selectConversation } from "../conversations/que
 import type { Db } from "../db/client";
 import { orgs } from "../db/control";
 import type { Activity, Media } from "../db/schema";
-import { controlDb, mirroredShard, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
+import { controlDb, isFenced, mirroredShard, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
 import type { Bindings } from "../env";
 import { enqueueAiJobs, enqueueSend } from "../jobs";
 import { ApiError, type ErrorCode, type FieldError, notFound } from "../lib/errors";
@@ -33,7 +33,7 @@ import {
 } from "./delivery";
 import { EventHub, type InboxEvent } from "./events";
 import { type IngestInput, type IngestResult, ingest } from "./ingest";
-import { GROUP_MAX, type GroupOutcome, ingestGroup } from "./ingest-group";
+import { GROUP_MAX, type GroupOutcome, GroupOutcomeUnknown, ingestGroup } from "./ingest-group";
 import { removeMember } from "./members";
 import { copyAndVerify, deleteOrgRows, dropFence, MoveFailure, setFence } from "./move";
 import { createOutbound, type OutboundInput } from "./outbound";
@@ -243,6 +243,14 @@ export class OrgInbox extends DurableObject<Bindings> {
             slice.map((p) => p.input),
           );
         } catch (e) {
+          if (e instanceof GroupOutcomeUnknown) {
+            // Stored or not, nobody can tell: every item answers 500, none is replayed.
+            log("error", "group_commit_unknown", { org_id: group.orgId, items: slice.length, error: e.message });
+            for (const pending of slice) {
+              pending.resolve(refusal(new ApiError("internal", "Whether this item was stored is unknown; retry it (its provider_message_id dedups).")));
+            }
+            continue;
+          }
           // One poisoned item fails the batch: each is tried alone, so it fails alone.
           log("warn", "group_commit_failed", { org_id: group.orgId, items: slice.length, error: String(e) });
         }
@@ -291,6 +299,13 @@ export class OrgInbox extends DurableObject<Bindings> {
       pending.resolve({ ok: result });
     } catch (e) {
       if (e instanceof ApiError) return pending.resolve(refusal(e));
+      // The org is between shards (an object restarted mid-move, a rollback to retry):
+      // nothing was written, and a retry will find it settled.
+      if (isFenced(e)) {
+        return pending.resolve(
+          refusal(new ApiError("org_moving", "This org is moving to another shard; retry in a moment.", undefined, { "retry-after": "2" })),
+        );
+      }
       // This item alone failed (the others of its group are stored): a 500 for it.
       log("error", "ingest_failed", { org_id: orgId, error: String(e), stack: e instanceof Error ? e.stack : undefined });
       pending.resolve(refusal(new ApiError("internal", "This item could not be stored; the request id identifies it in our logs.")));
@@ -554,7 +569,9 @@ export class OrgInbox extends DurableObject<Bindings> {
     this.shard = Promise.resolve({ name: move.from, db: from });
     try {
       await setFence(from, move.orgId, move.id, "held", move.since);
-      // Leftovers of an attempt that was cut short.
+      // The target may keep the fence of an earlier move away from it, and leftovers of an
+      // attempt that was cut short.
+      await dropFence(to, move.orgId);
       await deleteOrgRows(to, move.orgId);
       const tables = await copyAndVerify(from, to, move.orgId, (status, progress) =>
         updateMove(control, move.id, { status, tables: progress }).then(() => undefined),
@@ -595,7 +612,11 @@ export class OrgInbox extends DurableObject<Bindings> {
     await this.ctx.storage.delete(MOVE_KEY);
   }
 
-  /** Every cache has expired: stop mirroring, delete the org's rows from the shard it left, then the fence. */
+  /**
+   * Every cache has expired: stop mirroring, delete the org's rows from the shard it left.
+   * The fence stays (`moved`): a request that resolved the old shard before the flip and is
+   * still running is refused there, and redone where the org is, however late it comes.
+   */
   private async finishMove(move: MoveRecord) {
     await this.ctx.storage.put(MOVE_KEY, { ...move, phase: "cleanup" } satisfies MoveRecord);
     await this.serialize(async () => {
@@ -604,7 +625,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     const from = shardByName(this.env, move.from);
     await setFence(from, move.orgId, move.id, "deleting", move.since);
     const deleted = await deleteOrgRows(from, move.orgId);
-    await dropFence(from, move.orgId);
+    await setFence(from, move.orgId, move.id, "moved", move.since);
     await updateMove(controlDb(this.env), move.id, { finishedAt: Date.now() });
     await this.ctx.storage.delete(MOVE_KEY);
     log("info", "org_move_finished", { org_id: move.orgId, move_id: move.id, deleted });

@@ -30,8 +30,9 @@ function privateV6(host: string): boolean {
   if (host === "::" || host === "::1") return true;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
   if (mapped) return privateV4(v4(mapped[1]) ?? [0]);
-  // URL serializes a mapped IPv4 in hex groups: ::ffff:7f00:1.
-  const hexMapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  // URL serializes an embedded IPv4 in hex groups: mapped ::ffff:7f00:1, the old
+  // compatible form ::7f00:1, and NAT64 64:ff9b::7f00:1 all reach that IPv4 address.
+  const hexMapped = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
   if (hexMapped) {
     const hi = Number.parseInt(hexMapped[1], 16);
     const lo = Number.parseInt(hexMapped[2], 16);
@@ -52,7 +53,8 @@ export function webhookUrlProblem(raw: string, allowPrivate: boolean): string | 
   if (url.username || url.password) return "credentials in the URL are not allowed (put a token in the path or query)";
   if (url.protocol !== "https:" && !(allowPrivate && url.protocol === "http:")) return "must be https://";
   if (allowPrivate) return null;
-  const host = url.hostname.toLowerCase();
+  // A trailing dot names the same host (`localhost.`).
+  const host = url.hostname.toLowerCase().replace(/\.+$/, "");
   if (host === "localhost" || host.endsWith(".localhost")) return "localhost is not allowed";
   const ip4 = v4(host);
   if (ip4 && privateV4(ip4)) return "a private, loopback or link-local address is not allowed";
