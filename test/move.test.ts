@@ -359,6 +359,67 @@ describe("a move that fails", () => {
   });
 });
 
+describe("starting a move", () => {
+  /** The env with OrgInbox's startMove answered by `startMove(real)` instead. */
+  const withStart = (startMove: (real: (...a: unknown[]) => Promise<unknown>, args: unknown[]) => Promise<unknown>) => {
+    const real = env.ORG_INBOX;
+    const ns = {
+      idFromName: (name: string) => real.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const stub = real.get(id) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+        return new Proxy(stub, {
+          get: (target, prop) =>
+            prop === "startMove" ? (...args: unknown[]) => startMove((...a: unknown[]) => target.startMove(...a), args) : Reflect.get(target, prop),
+        });
+      },
+    };
+    return { ...env, ORG_INBOX: ns } as unknown as Bindings;
+  };
+  const post = (e: Bindings, orgId: string) =>
+    app.fetch(
+      new Request(`${BASE}/operator/orgs/${orgId}/move`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${OPERATOR}` },
+        body: JSON.stringify({ shard: "SHARD_1" }),
+      }),
+      e,
+      createExecutionContext(),
+    );
+
+  it("an answer lost after OrgInbox took the move: 202, and the move runs to the end", async () => {
+    const org = await newOrgOn("SHARD_0");
+    await ingestOk(org);
+    let calls = 0;
+    const lossy = withStart(async (startMove, args) => {
+      const answer = await startMove(...args);
+      if (++calls === 1) throw new Error("network connection lost");
+      return answer;
+    });
+    const res = await post(lossy, org.orgId);
+    expect(res.status, await res.clone().text()).toBe(202);
+    const { move_id } = await json(res);
+    expect((await settled(move_id)).status).toBe("done");
+    expect(await shardNameOf(org.orgId)).toBe("SHARD_1");
+    await endGrace(org.orgId);
+  });
+
+  it("an OrgInbox that cannot be reached: 500, the move failed and closed, the org untouched, a later move possible", async () => {
+    const org = await newOrgOn("SHARD_0");
+    await ingestOk(org);
+    const before = await orgRows(binding("SHARD_0"), org.orgId);
+    const down = withStart(async () => {
+      throw new Error("object unavailable");
+    });
+    await expectProblem(await post(down, org.orgId), 500, "internal");
+    expect(await movesOf(org.orgId)).toEqual([{ id: expect.any(String), status: "failed" }]);
+    expect(await shardNameOf(org.orgId)).toBe("SHARD_0");
+    expect(await orgRows(binding("SHARD_0"), org.orgId)).toEqual(before);
+    const again = await startMove(org.orgId, "SHARD_1");
+    expect((await settled(again.move_id)).status).toBe("done");
+    await endGrace(org.orgId);
+  });
+});
+
 describe("one move at a time", () => {
   it("two POSTs at once: one starts, the other is 409 move_in_progress; so is a move whose old rows are not yet deleted", async () => {
     for (let round = 0; round < 5; round++) {

@@ -56,9 +56,16 @@ export const moveOrg: AppRouteHandler<typeof routes.moveOrg> = async (c) => {
   const [row] = await control.insert(orgMoves).values(move).onConflictDoNothing().returning();
   if (!row)
     throw new ApiError("move_in_progress", "This org is already moving (or its last move is still deleting the old rows); see GET /operator/moves/{move_id}.");
+  const start = { id: move.id, from: org.shard, to: shard };
   try {
-    await inbox(c.env, orgId).startMove({ id: move.id, from: org.shard, to: shard });
+    await inbox(c.env, orgId).startMove(start);
   } catch (e) {
+    // The call's answer may be lost after OrgInbox recorded the move: asked again, it says
+    // so (move_in_progress) and the move runs. Only a move it never took is failed here.
+    const again = await inbox(c.env, orgId)
+      .answer.startMove(start)
+      .catch((err: unknown) => ({ error: { code: "internal", detail: String(err) } }));
+    if (!("error" in again) || again.error.code === "move_in_progress") return c.json(toMove(row), 202);
     await updateMove(control, move.id, { status: "failed", error: `the move could not start: ${String(e)}`, finishedAt: Date.now() });
     throw e;
   }
