@@ -9,13 +9,13 @@ import { applyState } from "../src/org-inbox/state";
 import { deliver } from "../src/sending/queue";
 import { handleAiJob } from "../src/setter/jobs";
 import {
-  call,
   count,
   ingest as ingestHttp,
   ingestOk,
   json,
   minutesAgo,
   newOrg,
+  postmarkPost,
   queuedMessage,
   shardOf,
   swapInboxShard,
@@ -297,11 +297,7 @@ describe("faults", () => {
       MessageStream: "outbound",
       DeliveredAt: new Date().toISOString(),
     };
-    const res = await call("/webhooks/postmark/events", {
-      method: "POST",
-      body: event,
-      headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` },
-    });
+    const res = await postmarkPost("/webhooks/postmark/events", event);
     expect(res.status).toBe(200);
     expect(await outbound(job.orgId, job.messageId)).toEqual({ status: "delivered", provider_message_id: "pm-crashed-1", send_attempts: 1 });
   });

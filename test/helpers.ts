@@ -204,6 +204,10 @@ export async function twilioPost(path: string, params: Record<string, string>, s
   });
 }
 
+/** A Postmark webhook POST with the webhook's HTTP Basic credentials, as Postmark makes it. */
+export const postmarkPost = (path: string, body: unknown) =>
+  call(path, { method: "POST", body, headers: { authorization: `Basic ${btoa(`${env.POSTMARK_WEBHOOK_USER}:${env.POSTMARK_WEBHOOK_PASSWORD}`)}` } });
+
 /**
  * A queued outbound sms (Twilio) or email (Postmark) whose job a test hands to deliver()
  * itself, so each attempt is checked on its own instead of waiting out the real queue.

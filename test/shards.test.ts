@@ -18,6 +18,7 @@ import {
   newOrgOn,
   orgWithOneOfEach,
   otherShardOf,
+  postmarkPost,
   shardBindings,
   shardNameOf,
   shardNames,
@@ -317,11 +318,7 @@ describe("webhooks route by address to the right shard", () => {
         TextBody: "Hello by email",
         Date: new Date().toISOString(),
       };
-      const res = await call("/webhooks/postmark/inbound", {
-        method: "POST",
-        body: postmark,
-        headers: { authorization: `Basic ${btoa("postmark-hook:hook-secret")}` },
-      });
+      const res = await postmarkPost("/webhooks/postmark/inbound", postmark);
       expect(res.status).toBe(200);
     }
     for (const [org] of setup) {

@@ -128,6 +128,9 @@ export function isFenced(e: unknown): boolean {
   return false;
 }
 
+/** The refusal of a write a fence stopped: nothing was written, and a retry finds the org settled. */
+export const orgMoving = () => new ApiError("org_moving", "This org is moving to another shard; retry in a moment.", undefined, { "retry-after": "2" });
+
 /**
  * The shard `primary`, with every write repeated on `mirror` (the shard an org just left,
  * while caches may still read it: src/db/mirror.ts). Reads answer from `primary` alone.

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { isFenced } from "../db/shards";
+import { isFenced, orgMoving } from "../db/shards";
 import type { AppEnv } from "../env";
 import { ApiError, problemResponse } from "../lib/errors";
 import { log } from "../lib/log";
@@ -26,7 +26,7 @@ export function toApiError(err: unknown): ApiError {
   // org is between two shards for a moment; nothing was written, so a retry is safe.
   if (isFenced(err)) {
     log("warn", "fenced_write_unhandled", { error: String(err) });
-    return new ApiError("org_moving", "This org is moving to another shard; retry in a moment.", undefined, { "retry-after": "2" });
+    return orgMoving();
   }
   return new ApiError("internal", "Something went wrong on our side; the request id identifies it in our logs.");
 }

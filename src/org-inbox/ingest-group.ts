@@ -1,5 +1,6 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { driverRows, insertRows, jsonUpdates } from "../db/json-rows";
 import {
@@ -60,6 +61,12 @@ export type GroupOutcome = { ok: IngestResult; thread?: Thread } | { refused: Ap
 
 const dedupKey = (provider: string | null, id: string | null | undefined) => (id ? `${provider ?? ""}\u0000${id}` : null);
 const slices = <T>(items: T[], n: number) => Array.from({ length: Math.ceil(items.length / n) }, (_, i) => items.slice(i * n, i * n + n));
+/** `(a, b) IN (VALUES (?, ?), …)`: two bound parameters a pair. */
+const pairIn = (a: SQLiteColumn, b: SQLiteColumn, pairs: readonly (readonly [string, string])[]) =>
+  sql`(${a}, ${b}) IN (VALUES ${sql.join(
+    pairs.map(([x, y]) => sql`(${x}, ${y})`),
+    sql`, `,
+  )})`;
 const distinct = (values: (string | null | undefined)[]) => [...new Set(values.filter((v): v is string => !!v))];
 
 /** Reads to run in one batch, each with what to do with its rows. */
@@ -103,15 +110,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       db
         .select()
         .from(activities)
-        .where(
-          and(
-            eq(activities.orgId, orgId),
-            sql`(${activities.provider}, ${activities.providerMessageId}) IN (VALUES ${sql.join(
-              chunk.map(([p, id]) => sql`(${p}, ${id})`),
-              sql`, `,
-            )})`,
-          ),
-        ),
+        .where(and(eq(activities.orgId, orgId), pairIn(activities.provider, activities.providerMessageId, chunk))),
       (rows) => {
         for (const a of rows) dupRows.set(dedupKey(a.provider, a.providerMessageId)!, a);
       },
@@ -124,16 +123,16 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       if (c.email) byEmail.set(c.email, c);
     }
   };
-  const contactLookups: [SQL | undefined][] = [];
+  const contactLookups: (SQL | undefined)[] = [];
   const refs = inputs.map((i) => i.contact);
   for (const [column, values] of [
     [contacts.id, distinct(refs.map((r) => ("id" in r ? r.id : null)))],
     [contacts.phone, distinct(refs.map((r) => ("phone" in r ? r.phone : null)))],
     [contacts.email, distinct(refs.map((r) => ("email" in r ? r.email : null)))],
   ] as const) {
-    for (const chunk of slices(values, ID_CHUNK)) contactLookups.push([and(eq(contacts.orgId, orgId), inArray(column, chunk))]);
+    for (const chunk of slices(values, ID_CHUNK)) contactLookups.push(and(eq(contacts.orgId, orgId), inArray(column, chunk)));
   }
-  for (const [where] of contactLookups) {
+  for (const where of contactLookups) {
     reads.add<Contact>(db.select().from(contacts).where(where), keep);
     reads.add<Conversation>(
       db
@@ -152,15 +151,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       db
         .select({ id: channels.id, kind: channels.kind, address: channels.address })
         .from(channels)
-        .where(
-          and(
-            eq(channels.orgId, orgId),
-            sql`(${channels.kind}, ${channels.address}) IN (VALUES ${sql.join(
-              chunk.map(([k, a]) => sql`(${k}, ${a})`),
-              sql`, `,
-            )})`,
-          ),
-        ),
+        .where(and(eq(channels.orgId, orgId), pairIn(channels.kind, channels.address, chunk))),
       (rows) => {
         for (const ch of rows) channelIds.set(`${ch.kind}:${ch.address}`, ch.id);
       },

@@ -94,40 +94,36 @@ class Checksum {
 
 export type CopyReport = { copied: number; checksum: string };
 
-/** Copies the org's rows of `name` page by page; `onPage` hears the running count. */
-export async function copyTable(from: Db, to: Db, name: string, orgId: string, onPage: (copied: number) => Promise<void>): Promise<CopyReport> {
+/**
+ * Walks the org's rows of `name` in `db` page by page, handing each page to `onPage`
+ * (with the running count) before the next is read: the count and checksum of what it saw.
+ */
+async function walk(db: Db, name: string, orgId: string, onPage?: (rows: Row[], seen: number) => Promise<void>): Promise<CopyReport> {
   const sum = new Checksum();
   let after = 0;
-  let copied = 0;
-  for (;;) {
-    const { rows, last } = await readPage(from, name, orgId, after);
-    if (!rows.length) break;
-    await to.$client.batch(jsonInserts(to.$client, name, rows));
-    await sum.add(rows);
-    copied += rows.length;
-    after = last;
-    await onPage(copied);
-    if (rows.length < PAGE_ROWS) break;
-    await breather();
-  }
-  return { copied, checksum: await sum.digest() };
-}
-
-/** The org's rows of `name` as they are in `db`: count and checksum, read as copyTable reads. */
-export async function fingerprint(db: Db, name: string, orgId: string): Promise<CopyReport> {
-  const sum = new Checksum();
-  let after = 0;
-  let copied = 0;
+  let seen = 0;
   for (;;) {
     const { rows, last } = await readPage(db, name, orgId, after);
+    if (!rows.length) break;
+    seen += rows.length;
+    await onPage?.(rows, seen);
     await sum.add(rows);
-    copied += rows.length;
     after = last;
     if (rows.length < PAGE_ROWS) break;
     await breather();
   }
-  return { copied, checksum: await sum.digest() };
+  return { copied: seen, checksum: await sum.digest() };
 }
+
+/** Copies the org's rows of `name` page by page; `onPage` hears the running count. */
+export const copyTable = (from: Db, to: Db, name: string, orgId: string, onPage: (copied: number) => Promise<void>): Promise<CopyReport> =>
+  walk(from, name, orgId, async (rows, copied) => {
+    await to.$client.batch(jsonInserts(to.$client, name, rows));
+    await onPage(copied);
+  });
+
+/** The org's rows of `name` as they are in `db`: count and checksum, read as copyTable reads. */
+export const fingerprint = (db: Db, name: string, orgId: string): Promise<CopyReport> => walk(db, name, orgId);
 
 /**
  * A macrotask between pages: a long copy leaves room for the rest of the process (on

@@ -6,7 +6,7 @@ import { findActivity, mediaFor, selectConversation } from "../conversations/que
 import type { Db } from "../db/client";
 import { orgs } from "../db/control";
 import type { Activity, Media } from "../db/schema";
-import { controlDb, isFenced, mirroredShard, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
+import { controlDb, isFenced, mirroredShard, orgMoving, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
 import type { Bindings } from "../env";
 import { enqueueAiJobs, enqueueSend } from "../jobs";
 import { ApiError, type ErrorCode, type FieldError, notFound } from "../lib/errors";
@@ -233,27 +233,25 @@ export class OrgInbox extends DurableObject<Bindings> {
         await this.ingestOne(group.orgId, slice[0]);
         continue;
       }
-      const db = await this.db(group.orgId).catch((e: unknown) => e);
       let outcomes: GroupOutcome[] | null = null;
-      if (!(db instanceof Error)) {
-        try {
-          outcomes = await ingestGroup(
-            db as Db,
-            group.orgId,
-            slice.map((p) => p.input),
-          );
-        } catch (e) {
-          if (e instanceof GroupOutcomeUnknown) {
-            // Stored or not, nobody can tell: every item answers 500, none is replayed.
-            log("error", "group_commit_unknown", { org_id: group.orgId, items: slice.length, error: e.message });
-            for (const pending of slice) {
-              pending.resolve(refusal(new ApiError("internal", "Whether this item was stored is unknown; retry it (its provider_message_id dedups).")));
-            }
-            continue;
+      try {
+        outcomes = await ingestGroup(
+          await this.db(group.orgId),
+          group.orgId,
+          slice.map((p) => p.input),
+        );
+      } catch (e) {
+        if (e instanceof GroupOutcomeUnknown) {
+          // Stored or not, nobody can tell: every item answers 500, none is replayed.
+          log("error", "group_commit_unknown", { org_id: group.orgId, items: slice.length, error: e.message });
+          for (const pending of slice) {
+            pending.resolve(refusal(new ApiError("internal", "Whether this item was stored is unknown; retry it (its provider_message_id dedups).")));
           }
-          // One poisoned item fails the batch: each is tried alone, so it fails alone.
-          log("warn", "group_commit_failed", { org_id: group.orgId, items: slice.length, error: String(e) });
+          continue;
         }
+        // One poisoned item fails the batch (or the shard could not be resolved): each is
+        // tried alone, so it fails alone, with its own answer.
+        log("warn", "group_commit_failed", { org_id: group.orgId, items: slice.length, error: String(e) });
       }
       if (!outcomes) {
         this.groups.retriedAlone += slice.length;
@@ -302,9 +300,7 @@ export class OrgInbox extends DurableObject<Bindings> {
       // The org is between shards (an object restarted mid-move, a rollback to retry):
       // nothing was written, and a retry will find it settled.
       if (isFenced(e)) {
-        return pending.resolve(
-          refusal(new ApiError("org_moving", "This org is moving to another shard; retry in a moment.", undefined, { "retry-after": "2" })),
-        );
+        return pending.resolve(refusal(orgMoving()));
       }
       // This item alone failed (the others of its group are stored): a 500 for it.
       log("error", "ingest_failed", { org_id: orgId, error: String(e), stack: e instanceof Error ? e.stack : undefined });
