@@ -40,6 +40,13 @@ describe("/webhook-endpoints", () => {
     ] as const) {
       await expectProblem(await other.as(other.owner)(p, { method, body }), 404, "not_found");
     }
+    // A creating POST honours Idempotency-Key (SPEC part two): the retry answers the same endpoint and secret.
+    const key = crypto.randomUUID();
+    const once = await as("/webhook-endpoints", { body: { url: `${HOOK}/keyed` }, headers: { "idempotency-key": key } });
+    const twice = await as("/webhook-endpoints", { body: { url: `${HOOK}/keyed` }, headers: { "idempotency-key": key } });
+    expect(twice.headers.get("idempotent-replayed")).toBe("true");
+    expect(await json(twice)).toEqual(await json(once));
+    expect(await count("webhook_endpoints", "org_id = ? AND url = ?", org.orgId, `${HOOK}/keyed`)).toBe(1);
     const agent = await addMember(org, "agent");
     await expectProblem(await org.as(agent)("/webhook-endpoints"), 403, "forbidden");
     expect((await json(await as(path))).enabled).toBe(true);

@@ -55,24 +55,28 @@ export const listEndpoints = apiRoute("admin", {
   responses: { 200: jsonContent(z.object({ data: z.array(WebhookEndpointSchema) }), `At most ${MAX_ENDPOINTS}`) },
 });
 
-export const createEndpoint = apiRoute("admin", {
-  method: "post",
-  path: "/webhook-endpoints",
-  operationId: "createWebhookEndpoint",
-  tags,
-  summary: "Subscribe a URL to the org's events",
-  request: {
-    body: jsonBody(
-      z.strictObject({
-        url: Url,
-        description: Description.optional(),
-        events: Events.optional().openapi({ description: 'Default ["*"]' }),
-        enabled: z.boolean().optional(),
-      }),
-    ),
+export const createEndpoint = apiRoute(
+  "admin",
+  {
+    method: "post",
+    path: "/webhook-endpoints",
+    operationId: "createWebhookEndpoint",
+    tags,
+    summary: "Subscribe a URL to the org's events",
+    request: {
+      body: jsonBody(
+        z.strictObject({
+          url: Url,
+          description: Description.optional(),
+          events: Events.optional().openapi({ description: 'Default ["*"]' }),
+          enabled: z.boolean().optional(),
+        }),
+      ),
+    },
+    responses: { 201: jsonContent(WithSecret, "The endpoint and its secret (shown once)"), ...pickErrors(409) },
   },
-  responses: { 201: jsonContent(WithSecret, "The endpoint and its secret (shown once)"), ...pickErrors(409) },
-});
+  { idempotent: true },
+);
 
 export const getEndpoint = apiRoute("admin", {
   method: "get",
