@@ -17,8 +17,14 @@ export type AiJob =
   | { kind: "summary"; orgId: string; activityId: string }
   | { kind: "media_copy"; orgId: string; item: InboundMedia; attempt: number };
 
+/**
+ * WEBHOOK_QUEUE (src/outbox/queue.ts): fan the org's undispatched outbox rows out into
+ * deliveries, or make one attempt of one delivery.
+ */
+export type WebhookJob = { kind: "dispatch"; orgId: string } | { kind: "deliver"; orgId: string; deliveryId: string };
+
 /** The queue bindings with their message types (wrangler's generated Env types them `Queue<unknown>`). */
-export type JobQueues = { SEND_QUEUE: Queue<SendJob>; AI_QUEUE: Queue<AiJob> };
+export type JobQueues = { SEND_QUEUE: Queue<SendJob>; AI_QUEUE: Queue<AiJob>; WEBHOOK_QUEUE: Queue<WebhookJob> };
 
 /** Hands one message to the send queue; a refusal throws (the caller decides what the message becomes). */
 export function enqueueSend(env: Pick<JobQueues, "SEND_QUEUE">, job: SendJob) {
@@ -38,4 +44,10 @@ export async function enqueueAiJobs(env: Pick<JobQueues, "AI_QUEUE">, jobs: AiJo
   } catch (e) {
     log("error", "ai_enqueue_failed", { jobs, error: String(e) });
   }
+}
+
+/** Hands webhook jobs to WEBHOOK_QUEUE (`delaySeconds`: a retry's wait, at most 12 h); a refusal throws. */
+export function enqueueWebhookJobs(env: Pick<JobQueues, "WEBHOOK_QUEUE">, jobs: WebhookJob[], delaySeconds?: number) {
+  if (!jobs.length) return Promise.resolve();
+  return env.WEBHOOK_QUEUE.sendBatch(jobs.map((body) => ({ body, ...(delaySeconds ? { delaySeconds } : {}) })));
 }

@@ -49,6 +49,8 @@ export type Settings = {
   openShards: readonly string[] | null;
   /** Outgoing webhooks may go to http:// and to private, loopback and link-local hosts (local dev and tests only). */
   allowPrivateWebhookUrls: boolean;
+  /** How long one webhook delivery attempt may take before it counts as failed (ms; SPEC 18: 15 s). */
+  webhookTimeoutMs: number;
 };
 
 type Spec<T> = {
@@ -190,6 +192,13 @@ const SPECS: { [K in keyof Settings]: Spec<Settings[K]> } = {
     fallback: false,
     effect: "webhook endpoints must be https:// on public hosts",
     expect: "true or false",
+  },
+  webhookTimeoutMs: {
+    setting: "WEBHOOK_TIMEOUT_MS",
+    schema: int(100, 60_000),
+    fallback: 15_000,
+    effect: "a webhook delivery attempt may take 15 s",
+    expect: "a whole number of milliseconds from 100 to 60000",
   },
 };
 

@@ -36,3 +36,6 @@ export const WEBHOOK_EVENT_TYPES = [
   "contact.opted_out",
   "contact.opted_in",
 ] as const;
+
+/** A webhook delivery (SPEC 18): waiting for an attempt or a retry, or over. */
+export const DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;

@@ -4,6 +4,7 @@ import { created, flag, ms, updated } from "./columns";
 import {
   ACTIVITY_TYPES,
   CHANNEL_KINDS,
+  DELIVERY_STATUSES,
   DIRECTIONS,
   FENCE_STATES,
   MEDIA_STATUSES,
@@ -325,9 +326,67 @@ export const webhookEndpoints = sqliteTable(
     secret: text("secret").notNull(),
     previousSecret: text("previous_secret"),
     previousSecretUntil: ms("previous_secret_until"),
+    // Since when every delivery attempt has failed (null: the last one succeeded, or none
+    // failed yet); 5 days of that disables the endpoint (SPEC 18).
+    failingSince: ms("failing_since"),
     createdAt: created(),
     updatedAt: updated(),
   },
   (t) => [index("webhook_endpoints_org_idx").on(t.orgId, t.createdAt, t.id)],
 );
 export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;
+
+// The outbox of outgoing webhooks (SPEC 18): one row per event, written by OrgInbox in the
+// same D1 batch as the change it reports (src/outbox/outbox.ts), only while some enabled
+// endpoint of the org subscribes to its type. `seq` orders the org's events. The
+// dispatcher (src/outbox/dispatch.ts) builds `body` once, from the rows as they are then,
+// fans it out as one delivery per subscribed endpoint, and sets `dispatched_at`; rows it
+// has not reached are found again by the Cron sweep.
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    seq: integer("seq").notNull(),
+    type: text("type").$type<(typeof WEBHOOK_EVENT_TYPES)[number]>().notNull(),
+    conversationId: text("conversation_id"),
+    // The activity, conversation or contact the event is about.
+    objectId: text("object_id").notNull(),
+    body: text("body"),
+    dispatchedAt: ms("dispatched_at"),
+    createdAt: created(),
+  },
+  (t) => [index("webhook_events_org_idx").on(t.orgId, t.seq), index("webhook_events_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} IS NULL`)],
+);
+export type WebhookEvent = typeof webhookEvents.$inferSelect;
+
+// One event for one endpoint; its id is the `webhook-id` of every attempt, so a receiver
+// dedups retries by it. `lease_until` is the claim of the attempt in flight (queue and
+// sweep may both hand it over; only one sends).
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").$type<(typeof WEBHOOK_EVENT_TYPES)[number]>().notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    // The response body of the last attempt, at most 4 KiB.
+    lastResponse: text("last_response"),
+    nextAttemptAt: ms("next_attempt_at"),
+    leaseUntil: ms("lease_until"),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_uq").on(t.endpointId, t.eventId),
+    index("webhook_deliveries_list_idx").on(t.orgId, t.endpointId, t.createdAt, t.id),
+    index("webhook_deliveries_status_idx").on(t.orgId, t.endpointId, t.status, t.createdAt, t.id),
+    index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+  ],
+);
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

@@ -15,7 +15,9 @@ import {
   slaConfigs,
   trainingPairs,
   views,
+  webhookDeliveries,
   webhookEndpoints,
+  webhookEvents,
 } from "../db/shard";
 import { unroutableEvents } from "../db/unroutable";
 import { sha256Hex } from "../lib/bytes";
@@ -41,6 +43,8 @@ export const ORG_TABLES: readonly string[] = [
   idempotencyKeys,
   unroutableEvents,
   webhookEndpoints,
+  webhookEvents,
+  webhookDeliveries,
 ].map((t) => getTableName(t));
 
 export type TableProgress = { copied: number; total: number };

@@ -56,6 +56,7 @@ export const createEndpoint: AppRouteHandler<typeof routes.createEndpoint> = asy
     secret: newSecret(),
     previousSecret: null,
     previousSecretUntil: null,
+    failingSince: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -93,7 +94,10 @@ export const updateEndpoint: AppRouteHandler<typeof routes.updateEndpoint> = asy
   if (body.events !== undefined) set.events = body.events;
   if (body.enabled !== undefined) {
     set.enabled = body.enabled;
-    if (body.enabled) set.disabledReason = null;
+    if (body.enabled) {
+      set.disabledReason = null;
+      set.failingSince = null;
+    }
   }
   const [row] = await inOrgShard(c.env, orgId, c.var.db, (db) => db.update(webhookEndpoints).set(set).where(mine(orgId, id)).returning());
   if (!row) throw notFound("Webhook endpoint");
