@@ -1,6 +1,8 @@
 import type { Bindings } from "./env";
-import type { AiJob, SendJob } from "./jobs";
+import type { AiJob, SendJob, WebhookJob } from "./jobs";
 import { log } from "./lib/log";
+import { handleWebhookBatch } from "./outbox/queue";
+import { sweepWebhooks } from "./outbox/sweep";
 import { handleSendBatch } from "./sending/queue";
 import { sweepStuckSends } from "./sending/sweep";
 import { handleAiBatch } from "./setter/jobs";
@@ -13,11 +15,13 @@ import { handleAiBatch } from "./setter/jobs";
 export const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<unknown>, env: Bindings) => Promise<void>> = {
   "inbox-send": (batch, env) => handleSendBatch(batch as MessageBatch<SendJob>, env),
   "inbox-ai": (batch, env) => handleAiBatch(batch as MessageBatch<AiJob>, env),
+  "inbox-webhooks": (batch, env) => handleWebhookBatch(batch as MessageBatch<WebhookJob>, env),
 };
 
 /** One job per Cron Trigger schedule. */
 export const CRON_JOBS: Record<string, (env: Bindings) => Promise<unknown>> = {
   "*/5 * * * *": (env) => sweepStuckSends(env),
+  "* * * * *": (env) => sweepWebhooks(env),
 };
 
 const lookup = <T>(table: Record<string, T>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);

@@ -1,8 +1,11 @@
 import { and, eq, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
 import { type Activity, activities, conversations } from "../db/schema";
 import type { AiJob } from "../jobs";
 import { activityPreview } from "./ingest";
+import type { Outbox } from "./outbox";
+import { changedRow } from "./outbox";
 
 /** What a later Twilio callback (status, recording, transcription) adds to a stored call. */
 export type CallDetails = {
@@ -22,7 +25,14 @@ export type CallUpdate = { call: Activity; previewChanged: boolean; followUps: A
  * when the call is the conversation's last activity. Answers null when the call is
  * not the org's, or nothing changed (a redelivered callback writes nothing).
  */
-export async function applyCallDetails(db: Db, orgId: string, activityId: string, details: CallDetails, now = Date.now()): Promise<CallUpdate | null> {
+export async function applyCallDetails(
+  db: Db,
+  orgId: string,
+  activityId: string,
+  details: CallDetails,
+  out: Outbox,
+  now = Date.now(),
+): Promise<CallUpdate | null> {
   const call = await db
     .select()
     .from(activities)
@@ -51,17 +61,20 @@ export async function applyCallDetails(db: Db, orgId: string, activityId: string
   const updated: Activity = { ...call, ...set, updatedAt: now };
   const preview = activityPreview(updated);
   const previewChanged = preview !== activityPreview(call);
-  const statements = [
+  const thread = { type: "conversation.updated" as const, conversationId: call.conversationId, objectId: call.conversationId };
+  const [, , refreshed] = await db.batch([
     db
       .update(activities)
       .set({ ...set, updatedAt: now })
       .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))),
+    ...out.add({ type: "message.updated", conversationId: call.conversationId, objectId: activityId, known: { activity: updated, media: [] } }),
     db
       .update(conversations)
       .set({ lastActivityPreview: preview, updatedAt: now })
       .where(and(eq(conversations.id, call.conversationId), eq(conversations.lastActivityId, call.id), sql`${previewChanged ? 1 : 0} = 1`))
       .returning({ id: conversations.id }),
-  ] as const;
-  const [, refreshed] = await db.batch(statements);
-  return { call: updated, previewChanged: refreshed.length > 0, followUps };
+    ...out.addIf(changedRow, thread),
+  ] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  out.settle((refreshed as unknown[]).length > 0, thread);
+  return { call: updated, previewChanged: (refreshed as unknown[]).length > 0, followUps };
 }

@@ -53,6 +53,7 @@ const METHODS: Record<keyof Methods, true> = {
   shardName: true,
   startMove: true,
   benchCeiling: true,
+  forgetSubscriptions: true,
 };
 
 function unwrap<T>(answer: InboxAnswer<T>): T {

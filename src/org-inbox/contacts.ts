@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { type Contact, contacts, conversations } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import type { Outbox } from "./outbox";
 
 /** Addresses already normalized (E.164, lowercased email); `null` clears, `undefined` keeps. */
 export type ContactInput = { name?: string | null; phone?: string | null; email?: string | null };
@@ -20,7 +21,7 @@ async function conflictFor(db: Db, orgId: string, phone: string | null | undefin
  * chain, so the address check and the insert cannot interleave with an inbound
  * message creating the same contact: the later one sees the earlier one's row.
  */
-export async function createContact(db: Db, orgId: string, input: ContactInput, now = Date.now()): Promise<Contact> {
+export async function createContact(db: Db, orgId: string, input: ContactInput, out: Outbox, now = Date.now()): Promise<Contact> {
   if (!input.phone && !input.email) throw invalid("phone", "A contact needs a phone or an email.");
   await conflictFor(db, orgId, input.phone, input.email);
   const contact: Contact = {
@@ -32,12 +33,12 @@ export async function createContact(db: Db, orgId: string, input: ContactInput, 
     createdAt: now,
     updatedAt: now,
   };
-  await db.insert(contacts).values(contact);
+  await db.batch([db.insert(contacts).values(contact), ...out.add({ type: "contact.created", conversationId: null, objectId: contact.id })]);
   return contact;
 }
 
 /** PATCH /contacts/{id}; answers the contact and its conversation's id (for the event), if it has one. */
-export async function updateContact(db: Db, orgId: string, id: string, input: ContactInput, now = Date.now()) {
+export async function updateContact(db: Db, orgId: string, id: string, input: ContactInput, out: Outbox, now = Date.now()) {
   const current = await findContact(db, orgId, id);
   if (!current) throw notFound("Contact");
   const next = {
@@ -56,9 +57,17 @@ export async function updateContact(db: Db, orgId: string, id: string, input: Co
     .where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, id)))
     .limit(1);
   const contact: Contact = { ...current, ...next, updatedAt: now };
-  await db
-    .update(contacts)
-    .set({ ...next, updatedAt: now })
-    .where(and(eq(contacts.orgId, orgId), eq(contacts.id, id)));
+  // Its conversation shows the contact, so it is announced too.
+  const conversationId = conversation?.id ?? null;
+  await db.batch([
+    db
+      .update(contacts)
+      .set({ ...next, updatedAt: now })
+      .where(and(eq(contacts.orgId, orgId), eq(contacts.id, id))),
+    ...out.add(
+      { type: "contact.updated", conversationId, objectId: id },
+      ...(conversationId ? [{ type: "conversation.updated" as const, conversationId, objectId: conversationId }] : []),
+    ),
+  ]);
   return { contact, conversationId: conversation?.id ?? null, changed: true };
 }

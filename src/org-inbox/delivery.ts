@@ -3,11 +3,13 @@ import type { Db } from "../db/client";
 import { type Activity, activities, unroutableEvents } from "../db/schema";
 import { enqueueSend, type JobQueues } from "../jobs";
 import { log } from "../lib/log";
+import type { Outbox } from "./outbox";
 import { isTwilioMessageStatus, movesForwardTo, type PostmarkChange } from "./status-rules";
 
 // The delivery state of outbound messages: the send consumer's claim and outcome, the
 // providers' status callbacks, the send sweep's findings. Only OrgInbox runs these (one
-// turn of its chain each), and it announces every change as message.updated. Provider
+// turn of its chain each); every change of a message is announced as message.updated, its
+// event row in the batch of the change (Outbox.changed; one event a turn, built after it). Provider
 // HTTP calls never happen here: callers ask the provider first and hand over the answer.
 
 /**
@@ -29,57 +31,79 @@ export type SendResult =
   | { status: "failed" | "queued"; errorCode: string; errorMessage: string };
 
 /** The send consumer's outcome, applied only while the message is still `sending`. */
-export async function settleSend(db: Db, orgId: string, messageId: string, result: SendResult, now = Date.now()) {
+export async function settleSend(db: Db, orgId: string, messageId: string, result: SendResult, out: Outbox, now = Date.now()) {
   const sending = and(eq(activities.id, messageId), eq(activities.orgId, orgId), eq(activities.status, "sending"));
+  const event = messageUpdated(messageId);
   if (result.status === "sent") {
-    await db
-      .update(activities)
-      .set({ status: "sent", providerMessageId: result.providerMessageId, errorCode: null, errorMessage: null, updatedAt: now })
-      .where(sending);
+    await out.changed(
+      db
+        .update(activities)
+        .set({ status: "sent", providerMessageId: result.providerMessageId, errorCode: null, errorMessage: null, updatedAt: now })
+        .where(sending)
+        .returning({ id: activities.id }),
+      event,
+    );
     // Callbacks that came before the sid was stored are applied now; the event carries the final state.
-    if (result.provider === "twilio") await applyWaitingStatuses(db, orgId, result.providerMessageId);
+    if (result.provider === "twilio") await applyWaitingStatuses(db, orgId, result.providerMessageId, out);
     return;
   }
-  await db.update(activities).set({ status: result.status, errorCode: result.errorCode, errorMessage: result.errorMessage, updatedAt: now }).where(sending);
+  await out.changed(
+    db
+      .update(activities)
+      .set({ status: result.status, errorCode: result.errorCode, errorMessage: result.errorMessage, updatedAt: now })
+      .where(sending)
+      .returning({ id: activities.id }),
+    event,
+  );
 }
+
+const messageUpdated = (id: string) => ({ type: "message.updated" as const, conversationId: null, objectId: id });
 
 /**
  * A consumer that died after the provider accepted leaves its message `sending` with no
  * provider id; the provider's callback names our id (Twilio: the callback URL, Postmark:
  * Metadata), so the id it carries is adopted. Only for a message still waiting for one.
  */
-async function adoptProviderId(db: Db, orgId: string, messageId: string, provider: "twilio" | "postmark", providerMessageId: string) {
-  const [adopted] = await db
-    .update(activities)
-    .set({ providerMessageId, updatedAt: Date.now() })
-    .where(
-      and(
-        eq(activities.id, messageId),
-        eq(activities.orgId, orgId),
-        eq(activities.provider, provider),
-        eq(activities.direction, "outbound"),
-        eq(activities.status, "sending"),
-        isNull(activities.providerMessageId),
-      ),
-    )
-    .returning({ id: activities.id });
+async function adoptProviderId(db: Db, orgId: string, messageId: string, provider: "twilio" | "postmark", providerMessageId: string, out: Outbox) {
+  const [adopted] = await out.changed(
+    db
+      .update(activities)
+      .set({ providerMessageId, updatedAt: Date.now() })
+      .where(
+        and(
+          eq(activities.id, messageId),
+          eq(activities.orgId, orgId),
+          eq(activities.provider, provider),
+          eq(activities.direction, "outbound"),
+          eq(activities.status, "sending"),
+          isNull(activities.providerMessageId),
+        ),
+      )
+      .returning({ id: activities.id }),
+    messageUpdated(messageId),
+  );
   return Boolean(adopted);
 }
 
 /** A Twilio MessageStatus for our outbound message: "applied" (with the message's id), "stale" (older news) or "unknown". */
-async function applyTwilioStatus(db: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null) {
+async function applyTwilioStatus(db: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null, out: Outbox) {
   const match = and(eq(activities.orgId, orgId), eq(activities.provider, "twilio"), eq(activities.providerMessageId, sid));
-  const [updated] = await db
-    .update(activities)
-    .set({ status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) })
-    .where(and(match, movesForwardTo(status)))
-    .returning({ id: activities.id });
-  if (updated) return { outcome: "applied" as const, id: updated.id };
-  return { outcome: (await db.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const), id: null };
+  // The event names the message, so its id is read first (the sid is unique in the org).
+  const found = await db.select({ id: activities.id }).from(activities).where(match).get();
+  if (!found) return { outcome: "unknown" as const, id: null };
+  const [updated] = await out.changed(
+    db
+      .update(activities)
+      .set({ status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) })
+      .where(and(eq(activities.id, found.id), match, movesForwardTo(status)))
+      .returning({ id: activities.id }),
+    messageUpdated(found.id),
+  );
+  return updated ? { outcome: "applied" as const, id: updated.id } : { outcome: "stale" as const, id: null };
 }
 
 /** Status callbacks that beat the send consumer to storing the sid: applied now, in arrival order. */
-async function applyWaitingStatuses(db: Db, orgId: string, sid: string) {
+async function applyWaitingStatuses(db: Db, orgId: string, sid: string, out: Outbox) {
   const waiting = await db
     .select()
     .from(unroutableEvents)
@@ -96,7 +120,7 @@ async function applyWaitingStatuses(db: Db, orgId: string, sid: string) {
   for (const event of waiting) {
     const p = event.payload as Record<string, string>;
     const status = (p.MessageStatus ?? p.SmsStatus ?? "").toLowerCase();
-    if (isTwilioMessageStatus(status)) await applyTwilioStatus(db, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null);
+    if (isTwilioMessageStatus(status)) await applyTwilioStatus(db, orgId, sid, status, p.ErrorCode ?? null, p.ErrorMessage ?? null, out);
     await db.update(unroutableEvents).set({ resolvedAt: Date.now() }).where(eq(unroutableEvents.id, event.id));
   }
 }
@@ -105,26 +129,29 @@ async function applyWaitingStatuses(db: Db, orgId: string, sid: string) {
 export type TwilioStatus = { sid: string; status: string; errorCode: string | null; errorMessage: string | null; messageId?: string | null };
 
 /** The status webhook: forward-only; "unknown" when no message of the org has this sid (yet). */
-export async function twilioStatus(db: Db, orgId: string, s: TwilioStatus) {
-  let applied = await applyTwilioStatus(db, orgId, s.sid, s.status, s.errorCode, s.errorMessage);
-  if (applied.outcome === "unknown" && s.messageId && (await adoptProviderId(db, orgId, s.messageId, "twilio", s.sid))) {
-    applied = await applyTwilioStatus(db, orgId, s.sid, s.status, s.errorCode, s.errorMessage);
+export async function twilioStatus(db: Db, orgId: string, s: TwilioStatus, out: Outbox) {
+  let applied = await applyTwilioStatus(db, orgId, s.sid, s.status, s.errorCode, s.errorMessage, out);
+  if (applied.outcome === "unknown" && s.messageId && (await adoptProviderId(db, orgId, s.messageId, "twilio", s.sid, out))) {
+    applied = await applyTwilioStatus(db, orgId, s.sid, s.status, s.errorCode, s.errorMessage, out);
   }
   return applied;
 }
 
 /** Applies a Postmark change to one message; a status only moves forward. True when the row changed. */
-async function applyPostmarkChange(db: Db, orgId: string, activityId: string, change: PostmarkChange) {
+async function applyPostmarkChange(db: Db, orgId: string, activityId: string, change: PostmarkChange, out: Outbox) {
   const at = and(eq(activities.id, activityId), eq(activities.orgId, orgId));
-  const [changed] = await db
-    .update(activities)
-    .set({
-      ...(change.status ? { status: change.status } : {}),
-      ...(change.errorCode !== undefined ? { errorCode: change.errorCode, errorMessage: change.errorMessage ?? null } : {}),
-      updatedAt: Date.now(),
-    })
-    .where(change.status ? and(at, movesForwardTo(change.status)) : at)
-    .returning({ id: activities.id });
+  const [changed] = await out.changed(
+    db
+      .update(activities)
+      .set({
+        ...(change.status ? { status: change.status } : {}),
+        ...(change.errorCode !== undefined ? { errorCode: change.errorCode, errorMessage: change.errorMessage ?? null } : {}),
+        updatedAt: Date.now(),
+      })
+      .where(change.status ? and(at, movesForwardTo(change.status)) : at)
+      .returning({ id: activities.id }),
+    messageUpdated(activityId),
+  );
   return Boolean(changed);
 }
 
@@ -133,17 +160,17 @@ async function applyPostmarkChange(db: Db, orgId: string, activityId: string, ch
  * adopted when the email has none yet; an event for another Postmark id is "unknown_message";
  * a record type we do not apply (change null) is "unhandled".
  */
-export async function postmarkEvent(db: Db, orgId: string, messageId: string, pmid: string, change: PostmarkChange | null) {
+export async function postmarkEvent(db: Db, orgId: string, messageId: string, pmid: string, change: PostmarkChange | null, out: Outbox) {
   const row = await db
     .select({ pmid: activities.providerMessageId })
     .from(activities)
     .where(and(eq(activities.id, messageId), eq(activities.orgId, orgId)))
     .get();
   if (!row) return "unknown_message" as const;
-  const adopted = row.pmid === null && (await adoptProviderId(db, orgId, messageId, "postmark", pmid));
+  const adopted = row.pmid === null && (await adoptProviderId(db, orgId, messageId, "postmark", pmid, out));
   if ((adopted ? pmid : row.pmid) !== pmid) return "unknown_message" as const;
   if (!change) return "unhandled" as const;
-  await applyPostmarkChange(db, orgId, messageId, change);
+  await applyPostmarkChange(db, orgId, messageId, change, out);
   return "applied" as const;
 }
 
@@ -161,45 +188,51 @@ export type Stuck = { id: string; sweepRequeues: number };
 
 const stillSending = (orgId: string, id: string) => and(eq(activities.id, id), eq(activities.orgId, orgId), sql`${activities.status} = 'sending'`);
 
-async function verdictOf(db: Db, orgId: string, id: string, f: StuckFinding): Promise<"changed" | "absent" | "unchanged" | "unreachable"> {
+async function verdictOf(db: Db, orgId: string, id: string, f: StuckFinding, out: Outbox): Promise<"changed" | "absent" | "unchanged" | "unreachable"> {
   if (f.kind === "twilio") {
-    const applied = await applyTwilioStatus(db, orgId, f.sid, f.status, f.errorCode, f.errorMessage);
+    const applied = await applyTwilioStatus(db, orgId, f.sid, f.status, f.errorCode, f.errorMessage, out);
     return applied.outcome === "applied" ? "changed" : "unchanged";
   }
   if (f.kind !== "postmark") return f.kind;
-  const adopted = f.adopt !== null && (await adoptProviderId(db, orgId, id, "postmark", f.adopt));
+  const adopted = f.adopt !== null && (await adoptProviderId(db, orgId, id, "postmark", f.adopt, out));
   if (f.details.kind !== "found") return adopted ? "changed" : f.details.kind;
-  const changed = f.details.change ? await applyPostmarkChange(db, orgId, id, f.details.change) : false;
+  const changed = f.details.change ? await applyPostmarkChange(db, orgId, id, f.details.change, out) : false;
   return changed || adopted ? "changed" : "unchanged";
 }
 
 /** No provider has it: back to `queued` once (it was never sent), `failed` the second time. */
-async function settleAbsent(db: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId: string, m: Stuck, now: number): Promise<SweepOutcome> {
+async function settleAbsent(db: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId: string, m: Stuck, now: number, out: Outbox): Promise<SweepOutcome> {
   if (m.sweepRequeues >= 1) {
-    const [failed] = await db
-      .update(activities)
-      .set({
-        status: "failed",
-        errorCode: "delivery_unknown",
-        errorMessage: "The provider never received this message, also after it was queued again; it was not sent.",
-        updatedAt: now,
-      })
-      .where(stillSending(orgId, m.id))
-      .returning({ id: activities.id });
+    const [failed] = await out.changed(
+      db
+        .update(activities)
+        .set({
+          status: "failed",
+          errorCode: "delivery_unknown",
+          errorMessage: "The provider never received this message, also after it was queued again; it was not sent.",
+          updatedAt: now,
+        })
+        .where(stillSending(orgId, m.id))
+        .returning({ id: activities.id }),
+      messageUpdated(m.id),
+    );
     return failed ? "failed" : "unchanged";
   }
-  const [requeued] = await db
-    .update(activities)
-    .set({ status: "queued", sweepRequeues: sql`${activities.sweepRequeues} + 1`, updatedAt: now })
-    .where(and(stillSending(orgId, m.id), eq(activities.sweepRequeues, 0)))
-    .returning({ id: activities.id });
+  const [requeued] = await out.changed(
+    db
+      .update(activities)
+      .set({ status: "queued", sweepRequeues: sql`${activities.sweepRequeues} + 1`, updatedAt: now })
+      .where(and(stillSending(orgId, m.id), eq(activities.sweepRequeues, 0)))
+      .returning({ id: activities.id }),
+    messageUpdated(m.id),
+  );
   if (!requeued) return "unchanged";
   try {
     await enqueueSend(queues, { orgId, messageId: m.id });
   } catch (e) {
     // Queued with no job would wait forever: say so on the message, as a send does.
     log("error", "enqueue_failed", { message_id: m.id, source: "send_sweep", error: String(e) });
-    await markEnqueueFailed(db, orgId, m.id, Date.now());
+    await markEnqueueFailed(db, orgId, m.id, Date.now(), out);
     return "failed";
   }
   return "requeued";
@@ -208,11 +241,15 @@ async function settleAbsent(db: Db, queues: Pick<JobQueues, "SEND_QUEUE">, orgId
 export const ENQUEUE_FAILED = { errorCode: "enqueue_failed", errorMessage: "The message could not be queued for sending." };
 
 /** A message stored `queued` whose job could not be handed to SEND_QUEUE: failed, so no retry of the request sends twice. */
-export async function markEnqueueFailed(db: Db, orgId: string, messageId: string, updatedAt: number) {
-  await db
-    .update(activities)
-    .set({ status: "failed", ...ENQUEUE_FAILED, updatedAt })
-    .where(and(eq(activities.id, messageId), eq(activities.orgId, orgId), eq(activities.status, "queued")));
+export async function markEnqueueFailed(db: Db, orgId: string, messageId: string, updatedAt: number, out: Outbox) {
+  await out.changed(
+    db
+      .update(activities)
+      .set({ status: "failed", ...ENQUEUE_FAILED, updatedAt })
+      .where(and(eq(activities.id, messageId), eq(activities.orgId, orgId), eq(activities.status, "queued")))
+      .returning({ id: activities.id }),
+    messageUpdated(messageId),
+  );
 }
 
 /**
@@ -227,9 +264,10 @@ export async function settleStuckSend(
   m: Stuck,
   finding: StuckFinding,
   now: number,
+  out: Outbox,
 ): Promise<SweepOutcome> {
-  const verdict = await verdictOf(db, orgId, m.id, finding);
-  const outcome = verdict === "changed" ? "updated" : verdict === "absent" ? await settleAbsent(db, queues, orgId, m, now) : verdict;
+  const verdict = await verdictOf(db, orgId, m.id, finding, out);
+  const outcome = verdict === "changed" ? "updated" : verdict === "absent" ? await settleAbsent(db, queues, orgId, m, now, out) : verdict;
   if (outcome === "unchanged" || outcome === "unreachable") await db.update(activities).set({ sweepCheckedAt: now }).where(stillSending(orgId, m.id));
   return outcome;
 }

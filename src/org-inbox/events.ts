@@ -55,6 +55,17 @@ export class EventHub {
     if (n > 0) this.setMeta("seq", this.latest() + n);
   }
 
+  /**
+   * Takes `n` numbers of the org's webhook sequence (SPEC 18 `data.seq`; every event type,
+   * unlike the socket `seq`), and answers the first. Stored before the write that uses them
+   * goes out, so a crash leaves a gap, never a number used twice.
+   */
+  takeHookSeq(n: number) {
+    const first = this.meta("hook_seq") + 1;
+    this.setMeta("hook_seq", first + n - 1);
+    return first;
+  }
+
   /** Numbers, buffers and sends events, in order, to every socket of the org. */
   publish(events: InboxEvent[], now = Date.now()) {
     if (!events.length) return;

@@ -20,7 +20,18 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { ID_CHUNK } from "../lib/schemas";
 import { DEFAULT_SLA } from "../sla/due";
-import { activityOf, conversationChanges, followUpsOf, type IngestInput, type IngestResult, newContact, newConversation, unknownContact } from "./ingest";
+import {
+  activityOf,
+  conversationChanges,
+  followUpsOf,
+  type IngestInput,
+  type IngestResult,
+  ingestEvents,
+  newContact,
+  newConversation,
+  unknownContact,
+} from "./ingest";
+import { silentOutbox } from "./outbox";
 import { isReply, replyWaitWith, type StoredWait, startsWait, storedWaitQuery } from "./reply-wait";
 import { bucketOf, tallyMoves } from "./tallies";
 
@@ -87,7 +98,7 @@ type Touch = { type: string; direction: string | null; status: string; occurredA
 /** A conversation the group touches: as read (null: new), as it is now, its contact, the group's touches so far. */
 type Open = { initial: Conversation | null; current: Conversation; contact: Contact; touches: Touch[] };
 
-export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], now = Date.now()): Promise<GroupOutcome[]> {
+export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], out = silentOutbox(db, orgId), now = Date.now()): Promise<GroupOutcome[]> {
   // Ids in arrival order, as one-by-one processing makes them (a later ingest, a later
   // id): lists and timelines break ties of time by id.
   const pool = Array.from({ length: inputs.length * 3 }, () => uuidv7(now)).sort();
@@ -338,6 +349,19 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
     ),
   );
   if (!writes.length) return outcomes;
+  // Each stored item's events, in order, with the thread as it left it (a new contact is
+  // announced with the first item that names it).
+  const fresh = new Set(newContacts.map((c) => c.id));
+  writes.push(
+    ...out.addRaw(
+      d1,
+      outcomes.flatMap((o) =>
+        "ok" in o && !o.ok.duplicate && o.thread
+          ? ingestEvents(o.ok.activity, fresh.delete(o.ok.activity.contactId), { media: o.ok.media, thread: o.thread })
+          : [],
+      ),
+    ),
+  );
   try {
     await d1.batch(writes);
   } catch (e) {

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { preview } from "../conversations/present";
+import type { ConversationWithContact } from "../conversations/queries";
 import type { Db } from "../db/client";
 import {
   type Activity,
@@ -17,8 +18,10 @@ import {
 import type { AiJob } from "../jobs";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import type { EventRef } from "../outbox/build";
 import { DEFAULT_SLA, type SlaSettings, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
+import { activityStored, silentOutbox } from "./outbox";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
@@ -85,7 +88,7 @@ export const activityPreview = (a: Pick<Activity, "type" | "body" | "subject" | 
  * unless its dedup key exists, and the conversation aggregates — one D1 batch.
  * Callers serialize per org (OrgInbox), so read-then-write is safe.
  */
-export async function ingest(db: Db, orgId: string, input: IngestInput, now = Date.now()): Promise<IngestResult> {
+export async function ingest(db: Db, orgId: string, input: IngestInput, out = silentOutbox(db, orgId), now = Date.now()): Promise<IngestResult> {
   const ref = input.contact;
   const contactMatch = and(
     eq(contacts.orgId, orgId),
@@ -171,15 +174,26 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, now = Da
       .where(and(eq(conversations.id, conversation.id), stored)),
     ...tallies,
   );
+  const events = ingestEvents(activity, contactIsNew);
+  statements.push(...out.addIf(activityStored(activity.id), ...events));
   const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  const insertedNow = (results[insertAt] as unknown[]).length > 0;
+  out.settle(insertedNow, ...events);
 
   // The unique key is the backstop should a write ever bypass the serialization.
-  if ((results[insertAt] as unknown[]).length === 0) {
+  if (!insertedNow) {
     const winner = await findDuplicate(db, orgId, input.provider, input.providerMessageId);
     if (winner) return { activity: winner, media: await loadMedia(db, orgId, winner.mediaIds), duplicate: true };
   }
   return { activity, media: mediaRows, duplicate: false, followUps: followUpsOf(orgId, activity, setterRows[0]?.mode) };
 }
+
+/** What a stored ingest announces: its contact when new (webhooks only), the message, its thread. */
+export const ingestEvents = (activity: Activity, contactIsNew: boolean, known?: { media: Media[]; thread: ConversationWithContact }): EventRef[] => [
+  ...(contactIsNew ? [{ type: "contact.created" as const, conversationId: activity.conversationId, objectId: activity.contactId }] : []),
+  { type: "message.created", conversationId: activity.conversationId, objectId: activity.id, ...(known ? { known: { activity, media: known.media } } : {}) },
+  { type: "conversation.updated", conversationId: activity.conversationId, objectId: activity.conversationId, ...(known ? { known: known.thread } : {}) },
+];
 
 export const unknownContact = () =>
   new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);

@@ -1,17 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { settings } from "../config/settings";
-import { toConversation, toMessage, toSuggestion } from "../conversations/present";
-import { findActivity, mediaFor, selectConversation } from "../conversations/queries";
 import type { Db } from "../db/client";
 import { orgs } from "../db/control";
-import type { Activity, Media } from "../db/schema";
+import { WEBHOOK_EVENT_TYPES } from "../db/enums";
+import { webhookEndpoints } from "../db/schema";
 import { controlDb, isFenced, mirroredShard, orgMoving, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
 import type { Bindings } from "../env";
-import { enqueueAiJobs, enqueueSend } from "../jobs";
+import { enqueueAiJobs, enqueueSend, enqueueWebhookJobs } from "../jobs";
 import { ApiError, type ErrorCode, type FieldError, notFound } from "../lib/errors";
 import { log } from "../lib/log";
 import { updateMove } from "../operator/moves";
+import { type BuiltEvent, buildEvents, SOCKET_TYPES } from "../outbox/build";
 import type { SlaSettings } from "../sla/due";
 import { replaceViews, type WantedView } from "../views/queries";
 import { ApiWindow } from "./api-window";
@@ -37,6 +37,7 @@ import { GROUP_MAX, type GroupOutcome, GroupOutcomeUnknown, ingestGroup } from "
 import { removeMember } from "./members";
 import { copyAndVerify, deleteOrgRows, dropFence, MoveFailure, setFence } from "./move";
 import { createOutbound, type OutboundInput } from "./outbound";
+import { Outbox, type Subscriptions } from "./outbox";
 import { replaceSla } from "./sla";
 import { applyState, openConversation, type StateChange, setCallSummary } from "./state";
 import type { PostmarkChange } from "./status-rules";
@@ -69,6 +70,8 @@ const MOVE_KEY = "move";
 /** How long the shard an org left keeps its rows (mirrored): every isolate's cache of the org's shard has expired by then. */
 export const MOVE_GRACE_MS = SHARD_TTL_MS + 30_000;
 const MOVE_RETRY_MS = 10_000;
+/** How long the org's webhook subscriptions are trusted without a read (an endpoint's own writes drop them at once). */
+const SUBSCRIPTIONS_TTL_MS = 60_000;
 
 const mirroredHome = (env: Bindings, move: MoveRecord): Home => ({
   name: move.to,
@@ -119,33 +122,58 @@ export class OrgInbox extends DurableObject<Bindings> {
     return (await this.home(orgId)).db;
   }
 
+  /** The event types the org's enabled endpoints take, cached (forgetSubscriptions drops it when an endpoint changes). */
+  private subscribed: { types: Subscriptions; at: number } | null = null;
+
+  private async subscriptions(orgId: string, db: Db): Promise<Subscriptions> {
+    if (this.subscribed && Date.now() - this.subscribed.at < SUBSCRIPTIONS_TTL_MS) return this.subscribed.types;
+    const rows = await db
+      .select({ events: webhookEndpoints.events })
+      .from(webhookEndpoints)
+      .where(and(eq(webhookEndpoints.orgId, orgId), eq(webhookEndpoints.enabled, true)))
+      .all();
+    const types = new Set(rows.flatMap((r) => (r.events.includes("*") ? WEBHOOK_EVENT_TYPES : r.events.filter((t) => t !== "*"))));
+    this.subscribed = { types, at: Date.now() };
+    return types;
+  }
+
+  /** The shard and the Outbox of one turn that changes something. */
+  private async turn(orgId: string): Promise<{ db: Db; out: Outbox }> {
+    const db = await this.db(orgId);
+    return { db, out: new Outbox(db, orgId, await this.subscriptions(orgId, db), (n) => this.events.takeHookSeq(n)) };
+  }
+
   /**
-   * After a committed write: its events, built only while someone listens or may
-   * resume (building can cost a read); otherwise their sequence numbers are taken
-   * so a resuming client sees the gap. Never fails the write it follows.
+   * After a committed write, its events: to the sockets (built only while someone listens
+   * or may resume, since building can cost a read; otherwise their sequence numbers are
+   * taken so a resuming client sees the gap), and, when outbox rows were written, a
+   * dispatch job (should it be lost, the Cron sweep finds the rows). Never fails the write.
    */
-  private async emit(n: number, build: () => Promise<InboxEvent[]>) {
+  private async announce(orgId: string, out: Outbox) {
+    const forSockets = out.kept.filter((r) => SOCKET_TYPES.has(r.type));
     try {
-      if (!this.events.listening()) return this.events.skip(n);
-      this.events.publish(await build());
+      if (!this.events.listening()) this.events.skip(forSockets.length);
+      else {
+        const built = await buildEvents(this.env, await this.db(orgId), orgId, forSockets);
+        this.events.publish(built.filter((e): e is BuiltEvent => e !== null) as InboxEvent[]);
+      }
     } catch (e) {
       log("error", "event_build_failed", { error: String(e) });
     }
+    if (!out.rows) return;
+    try {
+      await enqueueWebhookJobs(this.env, [{ kind: "dispatch", orgId }]);
+    } catch (e) {
+      log("error", "webhook_enqueue_failed", { org_id: orgId, error: String(e) });
+    }
   }
 
-  private async conversationEvent(orgId: string, conversationId: string): Promise<InboxEvent[]> {
-    const row = await selectConversation(await this.db(orgId), orgId, conversationId).get();
-    return row ? [{ type: "conversation.updated", conversation_id: conversationId, data: toConversation(row.conversation, row.contact) }] : [];
-  }
-
-  private async messageEvent(type: "message.created" | "message.updated", activity: Activity, media?: Media[]): Promise<InboxEvent> {
-    const byId = media
-      ? new Map(media.map((m) => [m.id, m]))
-      : await mediaFor(await this.db(activity.orgId), activity.orgId, [
-          ...activity.mediaIds,
-          ...(activity.callRecordingMediaId ? [activity.callRecordingMediaId] : []),
-        ]);
-    return { type, conversation_id: activity.conversationId, data: await toMessage(this.env, activity, byId) };
+  /** An endpoint was created, changed or deleted: the next turn reads the subscriptions again. */
+  forgetSubscriptions(_orgId: string) {
+    return this.serialize(async () => {
+      this.subscribed = null;
+      return true;
+    });
   }
 
   /** GET /events, forwarded by the Worker after it checked the token and the membership. */
@@ -234,11 +262,15 @@ export class OrgInbox extends DurableObject<Bindings> {
         continue;
       }
       let outcomes: GroupOutcome[] | null = null;
+      let out: Outbox | null = null;
       try {
+        const turn = await this.turn(group.orgId);
+        out = turn.out;
         outcomes = await ingestGroup(
-          await this.db(group.orgId),
+          turn.db,
           group.orgId,
           slice.map((p) => p.input),
+          out,
         );
       } catch (e) {
         if (e instanceof GroupOutcomeUnknown) {
@@ -253,7 +285,7 @@ export class OrgInbox extends DurableObject<Bindings> {
         // tried alone, so it fails alone, with its own answer.
         log("warn", "group_commit_failed", { org_id: group.orgId, items: slice.length, error: String(e) });
       }
-      if (!outcomes) {
+      if (!outcomes || !out) {
         this.groups.retriedAlone += slice.length;
         for (const pending of slice) await this.ingestOne(group.orgId, pending);
         continue;
@@ -261,20 +293,9 @@ export class OrgInbox extends DurableObject<Bindings> {
       this.groups.commits++;
       this.groups.items += slice.length;
       this.groups.largest = Math.max(this.groups.largest, slice.length);
+      await this.announce(group.orgId, out);
       for (const [k, outcome] of outcomes.entries()) {
-        const pending = slice[k];
-        if ("refused" in outcome) {
-          pending.resolve(refusal(outcome.refused));
-          continue;
-        }
-        const { ok: result, thread } = outcome;
-        if (!result.duplicate && thread) {
-          await this.emit(2, async () => [
-            await this.messageEvent("message.created", result.activity, result.media),
-            { type: "conversation.updated", conversation_id: thread.conversation.id, data: toConversation(thread.conversation, thread.contact) },
-          ]);
-        }
-        pending.resolve({ ok: result });
+        slice[k].resolve("refused" in outcome ? refusal(outcome.refused) : { ok: outcome.ok });
       }
       await enqueueAiJobs(
         this.env,
@@ -286,13 +307,9 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** One item on its own: the one-by-one path, and the retry of a failed group. */
   private async ingestOne(orgId: string, pending: PendingIngest) {
     try {
-      const result = await ingest(await this.db(orgId), orgId, pending.input);
-      if (!result.duplicate) {
-        await this.emit(2, async () => [
-          await this.messageEvent("message.created", result.activity, result.media),
-          ...(await this.conversationEvent(orgId, result.activity.conversationId)),
-        ]);
-      }
+      const { db, out } = await this.turn(orgId);
+      const result = await ingest(db, orgId, pending.input, out);
+      await this.announce(orgId, out);
       await enqueueAiJobs(this.env, result.followUps);
       pending.resolve({ ok: result });
     } catch (e) {
@@ -310,8 +327,9 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   createSuggestion(orgId: string, input: SuggestionInput) {
     return this.serialize(async () => {
-      const draft = await createSuggestion(await this.db(orgId), orgId, input);
-      if (draft) await this.emit(1, async () => [{ type: "suggestion.created", conversation_id: draft.conversationId, data: toSuggestion(draft) }]);
+      const { db, out } = await this.turn(orgId);
+      const draft = await createSuggestion(db, orgId, input, out);
+      await this.announce(orgId, out);
       return draft;
     });
   }
@@ -339,8 +357,9 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A transcribed call's summary (null: none could be made). A provider's summary is never overwritten. */
   setCallSummary(orgId: string, activityId: string, summary: string | null) {
     return this.serialize(async () => {
-      const call = await setCallSummary(await this.db(orgId), orgId, activityId, summary);
-      if (call) await this.emit(1, async () => [await this.messageEvent("message.updated", call)]);
+      const { db, out } = await this.turn(orgId);
+      const call = await setCallSummary(db, orgId, activityId, summary, out);
+      await this.announce(orgId, out);
       return call;
     });
   }
@@ -348,22 +367,12 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** Late call details (status, recording, transcript): the row, the thread's preview, their events, the summary job. */
   applyCallDetails(orgId: string, activityId: string, details: CallDetails) {
     return this.serialize(async () => {
-      const update = await applyCallDetails(await this.db(orgId), orgId, activityId, details);
+      const { db, out } = await this.turn(orgId);
+      const update = await applyCallDetails(db, orgId, activityId, details, out);
       if (!update) return null;
-      await this.emit(update.previewChanged ? 2 : 1, async () => [
-        await this.messageEvent("message.updated", update.call),
-        ...(update.previewChanged ? await this.conversationEvent(orgId, update.call.conversationId) : []),
-      ]);
+      await this.announce(orgId, out);
       await enqueueAiJobs(this.env, update.followUps);
       return update.call.id;
-    });
-  }
-
-  /** A message's delivery state changed: message.updated with the row as stored now. */
-  private messageUpdated(orgId: string, activityId: string) {
-    return this.emit(1, async () => {
-      const activity = await findActivity(await this.db(orgId), orgId, activityId);
-      return activity ? [await this.messageEvent("message.updated", activity)] : [];
     });
   }
 
@@ -375,8 +384,9 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** The send consumer's outcome, after the provider answered (outside the chain). */
   settleSend(orgId: string, messageId: string, result: SendResult) {
     return this.serialize(async () => {
-      await settleSend(await this.db(orgId), orgId, messageId, result);
-      await this.messageUpdated(orgId, messageId);
+      const { db, out } = await this.turn(orgId);
+      await settleSend(db, orgId, messageId, result, out);
+      await this.announce(orgId, out);
       return true;
     });
   }
@@ -384,8 +394,9 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A Twilio status callback: "applied", "stale" or "unknown" (no message of the org has this sid yet). */
   applyTwilioStatus(orgId: string, status: TwilioStatus) {
     return this.serialize(async () => {
-      const applied = await twilioStatus(await this.db(orgId), orgId, status);
-      if (applied.id) await this.messageUpdated(orgId, applied.id);
+      const { db, out } = await this.turn(orgId);
+      const applied = await twilioStatus(db, orgId, status, out);
+      await this.announce(orgId, out);
       return applied.outcome;
     });
   }
@@ -393,8 +404,9 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** A Postmark Delivery, Bounce or SpamComplaint for our email `messageId` (change null: a record type we do not apply). */
   applyPostmarkEvent(orgId: string, messageId: string, pmid: string, change: PostmarkChange | null) {
     return this.serialize(async () => {
-      const result = await postmarkEvent(await this.db(orgId), orgId, messageId, pmid, change);
-      if (result === "applied") await this.messageUpdated(orgId, messageId);
+      const { db, out } = await this.turn(orgId);
+      const result = await postmarkEvent(db, orgId, messageId, pmid, change, out);
+      await this.announce(orgId, out);
       return result;
     });
   }
@@ -402,16 +414,18 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** The send sweep's finding about a message stuck in `sending` (the provider was asked outside the chain). */
   settleStuckSend(orgId: string, stuck: Stuck, finding: StuckFinding, now: number) {
     return this.serialize(async () => {
-      const outcome = await settleStuckSend(await this.db(orgId), this.env, orgId, stuck, finding, now);
-      if (outcome !== "unchanged" && outcome !== "unreachable") await this.messageUpdated(orgId, stuck.id);
+      const { db, out } = await this.turn(orgId);
+      const outcome = await settleStuckSend(db, this.env, orgId, stuck, finding, now, out);
+      await this.announce(orgId, out);
       return outcome;
     });
   }
 
   changeState(orgId: string, conversationId: string, change: StateChange) {
     return this.serialize(async () => {
-      const row = await applyState(await this.db(orgId), controlDb(this.env), orgId, conversationId, change);
-      await this.emit(1, async () => [{ type: "conversation.updated", conversation_id: conversationId, data: toConversation(row.conversation, row.contact) }]);
+      const { db, out } = await this.turn(orgId);
+      const row = await applyState(db, controlDb(this.env), orgId, conversationId, change, out);
+      await this.announce(orgId, out);
       return row;
     });
   }
@@ -442,15 +456,12 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   private async send(orgId: string, input: OutboundInput) {
-    const db = await this.db(orgId);
+    const { db, out } = await this.turn(orgId);
     if (input.type !== "note") this.checkSend(input.authorId);
-    const created = await createOutbound(db, orgId, input);
+    const created = await createOutbound(db, orgId, input, out);
     // Only stored sends count against the limit (a refused one sent nothing).
     if (input.type !== "note") this.recentSends.get(input.authorId)?.push(Date.now()) ?? this.recentSends.set(input.authorId, [Date.now()]);
-    await this.emit(2, async () => [
-      await this.messageEvent("message.created", created.activity, created.media),
-      ...(await this.conversationEvent(orgId, input.conversationId)),
-    ]);
+    await this.announce(orgId, out);
     if (created.activity.status !== "queued") return created;
     try {
       await enqueueSend(this.env, { orgId, messageId: created.activity.id });
@@ -458,7 +469,9 @@ export class OrgInbox extends DurableObject<Bindings> {
       // Stored but not handed over: say so on the message rather than fail the request
       // (a retried request would send twice).
       log("error", "enqueue_failed", { message_id: created.activity.id, error: String(e) });
-      await markEnqueueFailed(db, orgId, created.activity.id, created.activity.updatedAt);
+      const failed = await this.turn(orgId);
+      await markEnqueueFailed(failed.db, orgId, created.activity.id, created.activity.updatedAt, failed.out);
+      await this.announce(orgId, failed.out);
       return { ...created, activity: { ...created.activity, status: "failed", ...ENQUEUE_FAILED } };
     }
     return created;
@@ -490,27 +503,29 @@ export class OrgInbox extends DurableObject<Bindings> {
 
   /** POST /contacts: serialized with ingest, which creates contacts too. */
   createContact(orgId: string, input: ContactInput) {
-    return this.serialize(async () => createContact(await this.db(orgId), orgId, input));
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const contact = await createContact(db, orgId, input, out);
+      await this.announce(orgId, out);
+      return contact;
+    });
   }
 
   /** PATCH /contacts/{id}; the contact's conversation shows the contact, so it is announced. */
   updateContact(orgId: string, contactId: string, input: ContactInput) {
     return this.serialize(async () => {
-      const result = await updateContact(await this.db(orgId), orgId, contactId, input);
-      const conversationId = result.conversationId;
-      if (result.changed && conversationId) await this.emit(1, () => this.conversationEvent(orgId, conversationId));
+      const { db, out } = await this.turn(orgId);
+      const result = await updateContact(db, orgId, contactId, input, out);
+      await this.announce(orgId, out);
       return result.contact;
     });
   }
 
   openConversation(orgId: string, contactId: string) {
     return this.serialize(async () => {
-      const opened = await openConversation(await this.db(orgId), orgId, contactId);
-      if (opened.created) {
-        await this.emit(1, async () => [
-          { type: "conversation.updated", conversation_id: opened.conversation.id, data: toConversation(opened.conversation, opened.contact) },
-        ]);
-      }
+      const { db, out } = await this.turn(orgId);
+      const opened = await openConversation(db, orgId, contactId, out);
+      await this.announce(orgId, out);
       return opened;
     });
   }

@@ -5,6 +5,7 @@ import { type Activity, activities, type Channel, type Conversation, channels, c
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { activityPreview } from "./ingest";
+import { type Outbox, silentOutbox } from "./outbox";
 import { resolveDraftBySend } from "./suggestions";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
@@ -42,7 +43,7 @@ async function pickChannel(db: Db, orgId: string, kind: "sms" | "email", convers
  * `queued` for the send queue. Either way one batch writes the activity and the
  * conversation (a send resets unread and clears the reply wait).
  */
-export async function createOutbound(db: Db, orgId: string, input: OutboundInput, now = Date.now()) {
+export async function createOutbound(db: Db, orgId: string, input: OutboundInput, out: Outbox = silentOutbox(db, orgId), now = Date.now()) {
   const row = await selectConversation(db, orgId, input.conversationId).get();
   if (!row) throw notFound("Conversation");
   const { conversation, contact } = row;
@@ -125,6 +126,10 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
       unread: sends ? false : conversation.unreadCount > 0,
       day: Math.floor(now / DAY_MS),
     }),
+    ...out.add(
+      { type: "message.created", conversationId: conversation.id, objectId: activity.id, known: { activity, media } },
+      { type: "conversation.updated", conversationId: conversation.id, objectId: conversation.id },
+    ),
   ]);
   return {
     activity,

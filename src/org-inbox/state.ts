@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { activities, type Conversation, contacts, conversations, members } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
 import { activityPreview, newConversation } from "./ingest";
+import { type Outbox, silentOutbox } from "./outbox";
 import { bucketOf, tallyMove } from "./tallies";
 
 /** Inbox state actions (SPEC 6); each is idempotent and answers the new state. */
@@ -35,7 +36,15 @@ function changeSet(c: Conversation, change: StateChange, now: number): Partial<C
 }
 
 /** `control` is the control database, where the members are; `d` the org's shard. */
-export async function applyState(db: Db, control: Db, orgId: string, conversationId: string, change: StateChange, now = Date.now()) {
+export async function applyState(
+  db: Db,
+  control: Db,
+  orgId: string,
+  conversationId: string,
+  change: StateChange,
+  out: Outbox = silentOutbox(db, orgId),
+  now = Date.now(),
+) {
   if (change.kind === "assign" && change.assignedTo) {
     const member = await control
       .select({ userId: members.userId })
@@ -51,19 +60,20 @@ export async function applyState(db: Db, control: Db, orgId: string, conversatio
   const set = changeSet(before.conversation, change, now);
   if (!set) return before;
   const conversation = { ...before.conversation, ...set, updatedAt: now };
-  // One batch: the conversation and its bucket.
+  // One batch: the conversation, its bucket and its event.
   await db.batch([
     db
       .update(conversations)
       .set({ ...set, updatedAt: now })
       .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId))),
     ...tallyMove(db, orgId, bucketOf(before.conversation), bucketOf(conversation)),
+    ...out.add({ type: "conversation.updated", conversationId, objectId: conversationId, known: { conversation, contact: before.contact } }),
   ]);
   return { conversation, contact: before.contact };
 }
 
 /** POST /contacts/{id}/conversations: the contact's one conversation, created when missing. */
-export async function openConversation(db: Db, orgId: string, contactId: string, now = Date.now()) {
+export async function openConversation(db: Db, orgId: string, contactId: string, out: Outbox, now = Date.now()) {
   const contact = await db
     .select(contactColumns)
     .from(contacts)
@@ -77,17 +87,24 @@ export async function openConversation(db: Db, orgId: string, contactId: string,
     .get();
   if (existing) return { conversation: existing, contact, created: false };
   const conversation = newConversation(orgId, contactId, now);
-  await db.batch([db.insert(conversations).values(conversation), ...tallyMove(db, orgId, null, bucketOf(conversation))]);
+  await db.batch([
+    db.insert(conversations).values(conversation),
+    ...tallyMove(db, orgId, null, bucketOf(conversation)),
+    ...out.add({ type: "conversation.updated", conversationId: conversation.id, objectId: conversation.id, known: { conversation, contact } }),
+  ]);
   return { conversation, contact, created: true };
 }
 
 /** The summarizer's result on a call still pending; the thread's preview follows when the call is its last activity. */
-export async function setCallSummary(db: Db, orgId: string, activityId: string, summary: string | null, now = Date.now()) {
-  const [updated] = await db
-    .update(activities)
-    .set({ callSummary: summary, callSummaryStatus: summary ? "ready" : "failed", updatedAt: now })
-    .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId), eq(activities.callSummaryStatus, "pending"), isNull(activities.callSummary)))
-    .returning();
+export async function setCallSummary(db: Db, orgId: string, activityId: string, summary: string | null, out: Outbox, now = Date.now()) {
+  const [updated] = await out.changed(
+    db
+      .update(activities)
+      .set({ callSummary: summary, callSummaryStatus: summary ? "ready" : "failed", updatedAt: now })
+      .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId), eq(activities.callSummaryStatus, "pending"), isNull(activities.callSummary)))
+      .returning(),
+    { type: "message.updated", conversationId: null, objectId: activityId },
+  );
   if (updated && summary) {
     await db
       .update(conversations)

@@ -7,6 +7,7 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { labelPair } from "../setter/similarity";
 import { newActivity } from "./activity";
+import type { Outbox } from "./outbox";
 
 export type SuggestionInput = {
   conversationId: string;
@@ -33,7 +34,7 @@ const latestMessage = (db: Db, conversationId: string) =>
  * never has two. A setter draft whose trigger is no longer the thread's newest
  * message (a reply went out, or the contact wrote again) is not stored: null.
  */
-export async function createSuggestion(db: Db, orgId: string, input: SuggestionInput, now = Date.now()): Promise<Activity | null> {
+export async function createSuggestion(db: Db, orgId: string, input: SuggestionInput, out: Outbox, now = Date.now()): Promise<Activity | null> {
   // Both reads at once (a joined select does not survive a D1 batch); a foreign id's
   // messages are never used, since its conversation row is not found in this org.
   const [row, latest] = await Promise.all([selectConversation(db, orgId, input.conversationId).get(), latestMessage(db, input.conversationId).get()]);
@@ -69,6 +70,7 @@ export async function createSuggestion(db: Db, orgId: string, input: SuggestionI
       ),
     db.insert(activities).values(draft),
     db.update(conversations).set({ pendingSuggestionId: draft.id, updatedAt: now }).where(eq(conversations.id, conversation.id)),
+    ...out.add({ type: "suggestion.created", conversationId: conversation.id, objectId: draft.id, known: { activity: draft, media: [] } }),
   ]);
   return draft;
 }

@@ -6,7 +6,7 @@ import type { AppRouteHandler } from "../env";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { iso } from "../lib/time";
-import { inOrgShard } from "../org-inbox/client";
+import { inbox, inOrgShard } from "../org-inbox/client";
 import { newSecret, ROTATION_OVERLAP_MS } from "./signing";
 import { webhookUrlProblem } from "./url";
 import type * as routes from "./webhook-endpoints.routes";
@@ -68,6 +68,7 @@ export const createEndpoint: AppRouteHandler<typeof routes.createEndpoint> = asy
     return ((await insert.run()).meta.changes ?? 0) === 1;
   });
   if (!inserted) throw new ApiError("conflict", `An org has at most ${MAX_ENDPOINTS} webhook endpoints; delete one first.`);
+  await inbox(c.env, orgId).forgetSubscriptions();
   return c.json({ ...toEndpoint(row), secret: row.secret }, 201);
 };
 
@@ -101,6 +102,7 @@ export const updateEndpoint: AppRouteHandler<typeof routes.updateEndpoint> = asy
   }
   const [row] = await inOrgShard(c.env, orgId, c.var.db, (db) => db.update(webhookEndpoints).set(set).where(mine(orgId, id)).returning());
   if (!row) throw notFound("Webhook endpoint");
+  if (body.events !== undefined || body.enabled !== undefined) await inbox(c.env, orgId).forgetSubscriptions();
   return c.json(toEndpoint(row), 200);
 };
 
@@ -113,6 +115,7 @@ export const deleteEndpoint: AppRouteHandler<typeof routes.deleteEndpoint> = asy
       .returning({ id: webhookEndpoints.id }),
   );
   if (!gone.length) throw notFound("Webhook endpoint");
+  await inbox(c.env, orgId).forgetSubscriptions();
   return c.body(null, 204);
 };
 
