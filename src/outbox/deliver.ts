@@ -109,7 +109,7 @@ export async function attemptDelivery(env: Bindings, job: { orgId: string; deliv
     return;
   }
 
-  const outcome = await post(ep.url, deliveryId, body, signedHeaders(ep, deliveryId, body), timeoutMs);
+  const outcome = await post(ep.url, body, signedHeaders(ep, deliveryId, body), timeoutMs);
   const attempts = claimed.attempts + 1;
   const base = { attempts, lastStatusCode: outcome.statusCode, lastError: outcome.error, lastResponse: outcome.response, leaseUntil: null, updatedAt: now };
 
@@ -193,7 +193,7 @@ function untilAborted<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
 }
 
 /** The POST of one attempt: 2xx is success; a redirect is not followed; the timeout covers the answer's head. */
-async function post(url: string, deliveryId: string, body: string, signature: Record<string, string>, timeoutMs: number): Promise<Outcome> {
+async function post(url: string, body: string, signature: Record<string, string>, timeoutMs: number): Promise<Outcome> {
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Response;
   try {
@@ -209,7 +209,6 @@ async function post(url: string, deliveryId: string, body: string, signature: Re
     );
   } catch (err) {
     const error = signal.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${err instanceof Error ? err.message : String(err)}`;
-    log("info", "webhook_post_error", { delivery_id: deliveryId, error });
     return { ok: false, statusCode: null, error, response: null, gone: false };
   }
   const response = await readPrefix(res, RESPONSE_KEEP_BYTES, signal);
