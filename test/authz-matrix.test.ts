@@ -44,6 +44,7 @@ async function snapshot(orgId: string) {
     "setter_configs",
     "sla_configs",
     "webhook_endpoints",
+    "webhook_deliveries",
   ];
   const out: Record<string, unknown> = {};
   for (const t of control) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
@@ -111,6 +112,8 @@ describe("authorization matrix (from /openapi.json)", () => {
         "PATCH /webhook-endpoints/{endpoint_id}",
         "DELETE /webhook-endpoints/{endpoint_id}",
         "POST /webhook-endpoints/{endpoint_id}/rotate-secret",
+        "GET /webhook-endpoints/{endpoint_id}/deliveries",
+        "POST /webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
       ].sort(),
     );
     expect(routes.filter((r) => r.access === "user").map((r) => `${r.method} ${r.path}`)).toEqual(["POST /orgs"]);

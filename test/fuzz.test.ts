@@ -30,12 +30,35 @@ const world = () => orgWithOneOfEach("Fuzz", `+1415555${String(7000 + ++worlds)}
 
 /** Everything an org owns, summarized: equal before and after means nothing was written. */
 async function fingerprint(orgId: string) {
-  const tables = ["members", "channels", "contacts", "conversations", "activities", "views", "media", "training_pairs", "setter_configs", "sla_configs"];
+  const tables = [
+    "members",
+    "channels",
+    "contacts",
+    "conversations",
+    "activities",
+    "views",
+    "media",
+    "training_pairs",
+    "setter_configs",
+    "sla_configs",
+    "webhook_endpoints",
+    "webhook_deliveries",
+  ];
   const shard = await shardOf(orgId);
   const parts = await Promise.all(
     tables.map(async (t) => {
       const cols = t === "members" || t === "setter_configs" || t === "sla_configs" ? "COUNT(*) AS n" : "COUNT(*) AS n, MAX(id) AS last";
-      const updated = ["members", "contacts", "conversations", "activities", "views", "setter_configs", "sla_configs"].includes(t)
+      const updated = [
+        "members",
+        "contacts",
+        "conversations",
+        "activities",
+        "views",
+        "setter_configs",
+        "sla_configs",
+        "webhook_endpoints",
+        "webhook_deliveries",
+      ].includes(t)
         ? ", MAX(updated_at) AS u, SUM(updated_at) AS s"
         : "";
       return (t === "members" ? env.DB : shard).prepare(`SELECT ${cols}${updated} FROM ${t} WHERE org_id = ?`).bind(orgId).first();

@@ -256,7 +256,7 @@ const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0
 /**
  * An org with one of every resource a path can name (an agent, an sms channel on
  * `address`, a contact with a conversation, a pending draft, an uploaded image, a
- * webhook endpoint), and
+ * webhook endpoint with a failed delivery), and
  * the ids that fill each `{name}` of an OpenAPI path.
  */
 export async function orgWithOneOfEach(name: string, address: string, shard?: string) {
@@ -271,8 +271,9 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
   const form = new FormData();
   form.append("file", new File([PNG], "a.png", { type: "image/png" }));
   const media = await json(await call("/conversations/media", { token: org.owner.token, org: org.orgId, method: "POST", raw: form }));
-  // Disabled: the writes of the tests that use this org deliver to nobody.
-  const endpoint = await json(await as("/webhook-endpoints", { body: { url: "https://crm.example.com/hooks/inbox", enabled: false } }));
+  // One type nothing in these tests sends, on a host that never resolves: their writes deliver to nobody.
+  const endpoint = await json(await as("/webhook-endpoints", { body: { url: "https://hooks.invalid/inbox", events: ["contact.opted_out"] } }));
+  const delivery = await failedDelivery(org.orgId, endpoint.id);
   const ids: Record<string, string> = {
     user_id: agent.userId,
     channel_id: channel.id,
@@ -281,8 +282,34 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
     activity_id: draft.id,
     media_id: media.id,
     endpoint_id: endpoint.id,
+    delivery_id: delivery.deliveryId,
   };
   return { org, agent, ids };
+}
+
+/**
+ * An outbox event (with its body) and its delivery to `endpointId`, failed after its 8
+ * attempts, written as the dispatcher and the deliverer leave them (the dispatcher is
+ * not what a path test is about).
+ */
+export async function failedDelivery(orgId: string, endpointId: string) {
+  const shard = await shardOf(orgId);
+  const eventId = crypto.randomUUID();
+  const deliveryId = crypto.randomUUID();
+  const now = Date.now();
+  const body = JSON.stringify({ type: "contact.created", timestamp: new Date(now).toISOString(), data: { org_id: orgId, seq: 1, object: {} } });
+  await shard.batch([
+    shard
+      .prepare("INSERT INTO webhook_events (id, org_id, seq, type, object_id, body, dispatched_at, created_at) VALUES (?, ?, 1, 'contact.created', ?, ?, ?, ?)")
+      .bind(eventId, orgId, crypto.randomUUID(), body, now, now),
+    shard
+      .prepare(
+        `INSERT INTO webhook_deliveries (id, org_id, endpoint_id, event_id, event_type, status, attempts, last_status_code, last_error, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'contact.created', 'failed', 8, 500, 'answered 500', ?, ?)`,
+      )
+      .bind(deliveryId, orgId, endpointId, eventId, now, now),
+  ]);
+  return { eventId, deliveryId };
 }
 
 /** An OpenAPI path with its `{name}` parameters filled from `ids`. */

@@ -156,6 +156,9 @@ const SHARD_TABLES = [
   "training_pairs",
   "idempotency_keys",
   "unroutable_events",
+  "webhook_endpoints",
+  "webhook_events",
+  "webhook_deliveries",
 ];
 
 /**
@@ -182,6 +185,8 @@ async function plantCopies(orgId: string, home: D1Database, other: D1Database) {
     other.prepare("UPDATE activity_day_tallies SET n = n + 100 WHERE org_id = ?").bind(orgId),
     other.prepare("UPDATE views SET name = 'PLANTED ' || name WHERE org_id = ?").bind(orgId),
     other.prepare("UPDATE media SET filename = 'PLANTED', content_type = 'text/planted' WHERE org_id = ?").bind(orgId),
+    other.prepare("UPDATE webhook_endpoints SET description = 'PLANTED' WHERE org_id = ?").bind(orgId),
+    other.prepare("UPDATE webhook_deliveries SET last_error = 'PLANTED', attempts = attempts + 100 WHERE org_id = ?").bind(orgId),
     other
       .prepare(
         "INSERT INTO setter_configs (org_id, mode, instructions, updated_at) VALUES (?, 'suggestive', 'PLANTED', 0) ON CONFLICT DO UPDATE SET instructions = 'PLANTED'",

@@ -271,6 +271,7 @@ describe("the webhook sweep", () => {
     const sent: WebhookJob[] = [];
     const spy = vi.spyOn(env.WEBHOOK_QUEUE, "sendBatch").mockImplementation(async (batch) => {
       sent.push(...[...batch].map((m) => m.body as WebhookJob));
+      return undefined as never;
     });
     await sweepWebhooks(env, now);
     spy.mockRestore();

@@ -83,7 +83,7 @@ export async function dispatchOrg(env: Bindings, orgId: string, now = Date.now()
     // An endpoint hears of what happened after it was created.
     for (const endpoint of endpoints.filter((p) => takes(p, e.type) && p.createdAt <= e.createdAt)) {
       deliveries.push({
-        id: `msg_${uuidv7(now).replaceAll("-", "")}`,
+        id: uuidv7(now),
         org_id: orgId,
         endpoint_id: endpoint.id,
         event_id: e.id,

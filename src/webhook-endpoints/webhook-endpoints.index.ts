@@ -8,4 +8,6 @@ export const webhookEndpointsRouter = createRouter()
   .openapi(routes.getEndpoint, handlers.getEndpoint)
   .openapi(routes.updateEndpoint, handlers.updateEndpoint)
   .openapi(routes.deleteEndpoint, handlers.deleteEndpoint)
-  .openapi(routes.rotateSecret, handlers.rotateSecret);
+  .openapi(routes.rotateSecret, handlers.rotateSecret)
+  .openapi(routes.listDeliveries, handlers.listDeliveries)
+  .openapi(routes.retryDelivery, handlers.retryDelivery);

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { WEBHOOK_EVENT_TYPES } from "../db/enums";
+import { DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from "../db/enums";
 import { apiRoute } from "../http/route";
 import { pickErrors } from "../lib/errors";
-import { IdParam, jsonBody, jsonContent, readOnly, Timestamp, Uuid } from "../lib/schemas";
+import { Cursor, IdParam, jsonBody, jsonContent, Limit, listOf, readOnly, Timestamp, Uuid } from "../lib/schemas";
 
 // SPEC 18: where the org's events go. Owner/admin. The secret is answered by the create
 // and by rotate-secret only.
@@ -130,4 +130,56 @@ export const rotateSecret = apiRoute("admin", {
   summary: "A new signing secret; the old one keeps signing alongside it for 24 h",
   request: { params: EndpointParam },
   responses: { 200: jsonContent(WithSecret, "The endpoint and its new secret (shown once)") },
+});
+
+export const WebhookDeliverySchema = z
+  .object({
+    id: Uuid.openapi({ description: "The webhook-id header of every attempt (stable across retries)" }),
+    event_type: z.enum(WEBHOOK_EVENT_TYPES),
+    status: z
+      .enum(DELIVERY_STATUSES)
+      .openapi({ description: "pending: waiting for an attempt or a retry; succeeded: a 2xx; failed: every attempt failed, or the endpoint was disabled" }),
+    attempts: z.number().int().openapi({ description: "Attempts made (at most 8 automatic ones: the first try and 7 retries; a manual retry adds one)" }),
+    last_status_code: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "The HTTP status of the last attempt; null when it got none (timeout, network error) or none was made" }),
+    last_error: z.string().nullable().openapi({ description: "Why the last attempt failed; null after a success" }),
+    next_attempt_at: Timestamp.nullable().openapi({ description: "When the next attempt is due (pending only)" }),
+    created_at: Timestamp,
+  })
+  .openapi("WebhookDelivery");
+
+const DeliveryParams = EndpointParam.extend({ delivery_id: Uuid.openapi({ param: { name: "delivery_id", in: "path" } }) });
+
+export const listDeliveries = apiRoute("admin", {
+  method: "get",
+  path: "/webhook-endpoints/{endpoint_id}/deliveries",
+  operationId: "listWebhookDeliveries",
+  tags,
+  summary: "The endpoint's deliveries, newest first",
+  request: {
+    params: EndpointParam,
+    query: z.object({
+      status: z.enum(DELIVERY_STATUSES).optional().openapi({ description: "Only deliveries in this status" }),
+      limit: Limit,
+      cursor: Cursor,
+    }),
+  },
+  responses: { 200: jsonContent(listOf(WebhookDeliverySchema, "WebhookDeliveryList"), "A page of deliveries") },
+});
+
+export const retryDelivery = apiRoute("admin", {
+  method: "post",
+  path: "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
+  operationId: "retryWebhookDelivery",
+  tags,
+  summary: "Attempt a delivery again now (a failed one, or a succeeded one: it is sent again with the same webhook-id)",
+  description:
+    "The delivery becomes pending, due now, and an attempt is queued. A failed delivery that has used its 8 attempts gets this one more; " +
+    "a pending one is attempted now instead of at its next_attempt_at. 409 conflict when the endpoint is disabled (enable it first) " +
+    "or an attempt of the delivery is in flight.",
+  request: { params: DeliveryParams },
+  responses: { 202: jsonContent(WebhookDeliverySchema, "The delivery, pending"), ...pickErrors(409) },
 });
