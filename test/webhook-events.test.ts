@@ -132,7 +132,7 @@ describe("outgoing webhook events", () => {
     await ingestOk(org, { contact: { phone: "+14155550311" } });
     expect(await count("webhook_events", "org_id = ?", org.orgId)).toBe(1);
     expect(await count("webhook_events", "org_id = ? AND type = 'message.created'", org.orgId)).toBe(1);
-    await received((h) => at("later").length === 1, "the one message.created");
+    await received(() => at("later").length === 1, "the one message.created");
     // Disabled: the next write leaves no row.
     expect((await org.as(org.owner)(`/webhook-endpoints/${hook.id}`, { method: "PATCH", body: { enabled: false } })).status).toBe(200);
     await ingestOk(org, { contact: { phone: "+14155550311" } });
