@@ -68,7 +68,9 @@ async function withoutWebhookQueue<T>(orgId: string, body: () => Promise<T>): Pr
 }
 
 describe("outgoing webhook events", () => {
-  it("each event type reaches a subscribed endpoint once, signed, in the REST shape; an unsubscribed type never does", { timeout: 60_000 }, async () => {
+  it("each of the eight event types reaches a subscribed endpoint once, signed, in the REST shape; an unsubscribed type never does", {
+    timeout: 60_000,
+  }, async () => {
     const org = await newOrg();
     const as = org.as(org.owner);
     expect((await as("/channels", { body: { kind: "sms", address: "+14155563001", provider: "twilio" } })).status).toBe(201);
@@ -83,8 +85,20 @@ describe("outgoing webhook events", () => {
     expect((await as(`/contacts/${message.contact_id}`, { method: "PATCH", body: { name: "Ana Maria" } })).status).toBe(200);
     expect((await as(`/conversations/${conversationId}/suggestions`, { body: { body: "Tuesday works" } })).status).toBe(201);
     const sent = await json(await as(`/conversations/${conversationId}/messages`, { body: { type: "sms", body: "See you Tuesday" } }));
+    // The contact texts STOP, then START (SPEC 19).
+    const text = (Body: string, sid: string) =>
+      twilioPost("/webhooks/twilio/messages", {
+        MessageSid: sid,
+        From: "+14155550301",
+        To: "+14155563001",
+        Body,
+        NumMedia: "0",
+        AccountSid: env.TWILIO_ACCOUNT_SID!,
+      });
+    expect((await text("STOP", "SMeverytype1")).status).toBe(200);
+    expect((await text("START", "SMeverytype2")).status).toBe(200);
 
-    const want = ["contact.created", "message.created", "conversation.updated", "contact.updated", "suggestion.created", "message.updated"];
+    const want = [...WEBHOOK_EVENT_TYPES];
     await received((h) => {
       const types = new Set(h.filter((x) => x.url.endsWith("/all")).map((x) => x.json.type));
       return want.every((t) => types.has(t)) && h.some((x) => x.json.type === "message.updated" && x.json.data.object.status === "sent");
@@ -108,7 +122,12 @@ describe("outgoing webhook events", () => {
     expect(created.json.data).toMatchObject({ conversation_id: conversationId, object: { ...message, media: [] } });
     const contact = await json(await as(`/contacts/${message.contact_id}`));
     const renamed = mine.find((h) => h.json.type === "contact.updated")!;
-    expect(renamed.json.data.object).toEqual(contact);
+    expect(renamed.json.data.object).toMatchObject({ id: contact.id, name: "Ana Maria" });
+    expect(Object.keys(renamed.json.data.object).sort()).toEqual(Object.keys(contact).sort());
+    const optedOut = mine.find((h) => h.json.type === "contact.opted_out")!;
+    expect(optedOut.json.data).toMatchObject({ conversation_id: conversationId, object: { id: contact.id, channel: "sms", source: "keyword" } });
+    const optedIn = mine.find((h) => h.json.type === "contact.opted_in")!;
+    expect(optedIn.json.data.seq).toBeGreaterThan(optedOut.json.data.seq);
     // As GET /conversations lists it (GET /conversations/{id} adds the pending draft), as /events sends it.
     const convo = (await json(await as("/conversations"))).data.find((c: { id: string }) => c.id === conversationId);
     const lastThread = mine.filter((h) => h.json.type === "conversation.updated").sort((a, b) => b.json.data.seq - a.json.data.seq)[0];

@@ -42,7 +42,12 @@ export const patchContact: AppRouteHandler<typeof routes.patchContact> = async (
   const id = c.req.valid("param").contact_id.toLowerCase();
   const body = c.req.valid("json");
   const orgId = c.get("orgId");
-  const input = { ...(body.name !== undefined ? { name: body.name } : {}), ...normalizeAddresses(body, settings(c.env).defaultPhoneRegion) };
+  const input = {
+    ...(body.name !== undefined ? { name: body.name } : {}),
+    ...normalizeAddresses(body, settings(c.env).defaultPhoneRegion),
+    ...(body.sms_opt_out !== undefined ? { smsOptOut: body.sms_opt_out } : {}),
+    ...(body.email_opt_out !== undefined ? { emailOptOut: body.email_opt_out } : {}),
+  };
   const contact = await inbox(c.env, orgId).updateContact(id, input);
   return c.json(toContact(contact), 200);
 };

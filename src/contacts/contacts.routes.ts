@@ -9,6 +9,10 @@ export const ContactSchema = z
     name: z.string().nullable(),
     phone: z.string().nullable().openapi({ description: "E.164" }),
     email: z.string().nullable().openapi({ description: "lowercased" }),
+    sms_opt_out: z.boolean().openapi({ description: "Opted out of SMS (STOP, Twilio 21610, or a member): sms sends are refused (422 contact_opted_out)" }),
+    email_opt_out: z.boolean().openapi({ description: "Opted out of email (a Postmark suppression or hard bounce, or a member): email sends are refused" }),
+    sms_opt_out_at: Timestamp.nullable().openapi({ description: "When sms_opt_out last changed" }),
+    email_opt_out_at: Timestamp.nullable().openapi({ description: "When email_opt_out last changed" }),
     created_at: Timestamp,
     updated_at: Timestamp,
   })
@@ -67,7 +71,9 @@ export const patchContact = apiRoute("member", {
   path: "/contacts/{contact_id}",
   operationId: "updateContact",
   tags: ["Contacts"],
-  summary: "Change a contact's name, phone or email (null clears; one of phone/email must remain)",
+  summary: "Change a contact's name, phone, email (null clears; one of phone/email must remain) or recorded consent",
+  description:
+    "`sms_opt_out` / `email_opt_out` record consent a member was given (by phone, in person): any member may set them; each change is announced as contact.opted_out / contact.opted_in with source `member`.",
   request: {
     params: ContactParam,
     body: jsonBody(
@@ -75,6 +81,10 @@ export const patchContact = apiRoute("member", {
         name: Name.nullable().optional(),
         phone: Phone.nullable().optional(),
         email: Email.nullable().optional(),
+        sms_opt_out: z.boolean().optional(),
+        email_opt_out: z.boolean().optional(),
+        sms_opt_out_at: readOnly(Timestamp.nullable()),
+        email_opt_out_at: readOnly(Timestamp.nullable()),
         id: readOnly(Uuid),
         created_at: readOnly(Timestamp),
         updated_at: readOnly(Timestamp),

@@ -1,13 +1,17 @@
 import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type Contact, contacts } from "../db/schema";
-import { iso } from "../lib/time";
+import { iso, isoOrNull } from "../lib/time";
 
 export const toContact = (ct: Contact) => ({
   id: ct.id,
   name: ct.name,
   phone: ct.phone,
   email: ct.email,
+  sms_opt_out: ct.smsOptOut,
+  email_opt_out: ct.emailOptOut,
+  sms_opt_out_at: isoOrNull(ct.smsOptOutAt),
+  email_opt_out_at: isoOrNull(ct.emailOptOutAt),
   created_at: iso(ct.createdAt),
   updated_at: iso(ct.updatedAt),
 });

@@ -30,6 +30,11 @@ export const contacts = sqliteTable(
     name: text("name"),
     phone: text("phone"),
     email: text("email"),
+    // Consent (SPEC 19): an opted-out channel is never sent to; when it changed last.
+    smsOptOut: flag("sms_opt_out"),
+    emailOptOut: flag("email_opt_out"),
+    smsOptOutAt: ms("sms_opt_out_at"),
+    emailOptOutAt: ms("email_opt_out_at"),
     createdAt: created(),
     updatedAt: updated(),
   },
@@ -352,6 +357,8 @@ export const webhookEvents = sqliteTable(
     conversationId: text("conversation_id"),
     // The activity, conversation or contact the event is about.
     objectId: text("object_id").notNull(),
+    // What the object's row does not say: a consent change's { channel, source }.
+    detail: text("detail", { mode: "json" }).$type<Record<string, unknown>>(),
     body: text("body"),
     dispatchedAt: ms("dispatched_at"),
     createdAt: created(),

@@ -18,6 +18,7 @@ export const errorStatus = {
   system_view_immutable: 422,
   idempotency_key_reused: 422,
   contact_unreachable: 422,
+  contact_opted_out: 422,
   no_channel: 422,
   invalid_views: 422,
   unknown_contact: 422,

@@ -54,6 +54,7 @@ const METHODS: Record<keyof Methods, true> = {
   startMove: true,
   benchCeiling: true,
   forgetSubscriptions: true,
+  setConsentByAddress: true,
 };
 
 function unwrap<T>(answer: InboxAnswer<T>): T {

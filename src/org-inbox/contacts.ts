@@ -4,10 +4,11 @@ import type { Db } from "../db/client";
 import { type Contact, contacts, conversations } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import { consentColumns, consentEvent, isOptedOut, NO_OPT_OUT } from "./consent";
 import type { Outbox } from "./outbox";
 
 /** Addresses already normalized (E.164, lowercased email); `null` clears, `undefined` keeps. */
-export type ContactInput = { name?: string | null; phone?: string | null; email?: string | null };
+export type ContactInput = { name?: string | null; phone?: string | null; email?: string | null; smsOptOut?: boolean; emailOptOut?: boolean };
 
 async function conflictFor(db: Db, orgId: string, phone: string | null | undefined, email: string | null | undefined, self?: string) {
   const existing = await findByAddress(db, orgId, phone, email);
@@ -30,6 +31,7 @@ export async function createContact(db: Db, orgId: string, input: ContactInput, 
     name: input.name ?? null,
     phone: input.phone ?? null,
     email: input.email ?? null,
+    ...NO_OPT_OUT,
     createdAt: now,
     updatedAt: now,
   };
@@ -48,7 +50,12 @@ export async function updateContact(db: Db, orgId: string, id: string, input: Co
   };
   if (!next.phone && !next.email) throw invalid("phone", "A contact needs a phone or an email.");
   await conflictFor(db, orgId, input.phone, input.email, id);
-  const unchanged = next.name === current.name && next.phone === current.phone && next.email === current.email;
+  // Recorded consent (SPEC 19): each channel that changes is its own event, source `member`.
+  const consent = (["sms", "email"] as const).flatMap((channel) => {
+    const wanted = channel === "sms" ? input.smsOptOut : input.emailOptOut;
+    return wanted === undefined || wanted === isOptedOut(current, channel) ? [] : [{ channel, optOut: wanted }];
+  });
+  const unchanged = next.name === current.name && next.phone === current.phone && next.email === current.email && !consent.length;
   // Its conversation is only needed to announce a change.
   if (unchanged) return { contact: current, conversationId: null, changed: false };
   const [conversation] = await db
@@ -56,17 +63,24 @@ export async function updateContact(db: Db, orgId: string, id: string, input: Co
     .from(conversations)
     .where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, id)))
     .limit(1);
-  const contact: Contact = { ...current, ...next, updatedAt: now };
+  const consentSet = Object.assign({}, ...consent.map((c) => consentColumns(c.channel, c.optOut, now))) as Partial<Contact>;
+  const contact: Contact = { ...current, ...next, ...consentSet, updatedAt: now };
+  const identityChanged = next.name !== current.name || next.phone !== current.phone || next.email !== current.email;
   // Its conversation shows the contact, so it is announced too.
   const conversationId = conversation?.id ?? null;
   await db.batch([
     db
       .update(contacts)
-      .set({ ...next, updatedAt: now })
+      .set({ ...next, ...consentSet, updatedAt: now })
       .where(and(eq(contacts.orgId, orgId), eq(contacts.id, id))),
     ...out.add(
-      { type: "contact.updated", conversationId, objectId: id },
-      ...(conversationId ? [{ type: "conversation.updated" as const, conversationId, objectId: conversationId }] : []),
+      ...(identityChanged
+        ? [
+            { type: "contact.updated" as const, conversationId, objectId: id },
+            ...(conversationId ? [{ type: "conversation.updated" as const, conversationId, objectId: conversationId }] : []),
+          ]
+        : []),
+      ...consent.map((c) => consentEvent(id, conversationId, c.channel, c.optOut, "member")),
     ),
   ]);
   return { contact, conversationId: conversation?.id ?? null, changed: true };

@@ -1,7 +1,8 @@
 import { log } from "../lib/log";
 
-export type EventType = "message.created" | "message.updated" | "conversation.updated" | "suggestion.created";
-export type InboxEvent = { type: EventType; conversation_id: string; data: unknown };
+export type EventType = "message.created" | "message.updated" | "conversation.updated" | "suggestion.created" | "contact.opted_out" | "contact.opted_in";
+/** `conversation_id` is null only for a consent change of a contact with no conversation. */
+export type InboxEvent = { type: EventType; conversation_id: string | null; data: unknown };
 export type SocketAttachment = { userId: string; role: string };
 
 /** SPEC 13: at least the last 1,000 events stay replayable. */

@@ -20,6 +20,7 @@ import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { ID_CHUNK } from "../lib/schemas";
 import { DEFAULT_SLA } from "../sla/due";
+import { consentColumns } from "./consent";
 import {
   activityOf,
   conversationChanges,
@@ -27,6 +28,7 @@ import {
   type IngestInput,
   type IngestResult,
   ingestEvents,
+  keywordChange,
   newContact,
   newConversation,
   unknownContact,
@@ -68,7 +70,7 @@ const PAIRS = 45;
 
 export type Thread = { conversation: Conversation; contact: Pick<Contact, "id" | "name" | "phone" | "email"> };
 /** Per item: stored (with the thread as it left it), a duplicate, or a refusal. */
-export type GroupOutcome = { ok: IngestResult; thread?: Thread } | { refused: ApiError };
+export type GroupOutcome = { ok: IngestResult; thread?: Thread; consent?: boolean | null } | { refused: ApiError };
 
 const dedupKey = (provider: string | null, id: string | null | undefined) => (id ? `${provider ?? ""}\u0000${id}` : null);
 const slices = <T>(items: T[], n: number) => Array.from({ length: Math.ceil(items.length / n) }, (_, i) => items.slice(i * n, i * n + n));
@@ -266,6 +268,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
   // 4. Each item in order, in memory; the conversation as it left it is kept for its event.
   const outcomes: GroupOutcome[] = [];
   const results: IngestResult[] = [];
+  const consentChanged = new Set<Contact>();
   for (const [index, plan] of plans.entries()) {
     if (plan.kind === "refused") {
       outcomes.push({ refused: plan.error });
@@ -301,6 +304,12 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       );
     }
     Object.assign(open.current, conversationChanges(open.current, activity, channelId, since, sla, now));
+    // A consent keyword changes the contact as the group goes (SPEC 19); its final state is written.
+    const consent = keywordChange(activity, open.contact);
+    if (consent !== null) {
+      Object.assign(open.contact, consentColumns("sms", consent, now));
+      consentChanged.add(open.contact);
+    }
     if (activity.direction === "inbound") open.current.unreadCount += 1;
     open.touches.push(activity);
     const result: IngestResult = {
@@ -311,7 +320,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
     };
     results[index] = result;
     const { id, name, phone, email } = open.contact;
-    outcomes.push({ ok: result, thread: { conversation: { ...open.current }, contact: { id, name, phone, email } } });
+    outcomes.push({ ok: result, thread: { conversation: { ...open.current }, contact: { id, name, phone, email } }, consent });
   }
 
   // 5. One atomic batch: new contacts and threads (as the group left them) and the
@@ -347,6 +356,16 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       orgId,
       touched.map((o) => ({ from: o.initial ? bucketOf(o.initial) : null, to: bucketOf(o.current) })),
     ),
+    ...jsonUpdates(
+      d1,
+      "contacts",
+      "id",
+      ["sms_opt_out", "sms_opt_out_at", "updated_at"],
+      driverRows(
+        contacts,
+        [...consentChanged].filter((c) => !newContacts.includes(c)),
+      ),
+    ),
   );
   if (!writes.length) return outcomes;
   // Each stored item's events, in order, with the thread as it left it (a new contact is
@@ -357,7 +376,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       d1,
       outcomes.flatMap((o) =>
         "ok" in o && !o.ok.duplicate && o.thread
-          ? ingestEvents(o.ok.activity, fresh.delete(o.ok.activity.contactId), { media: o.ok.media, thread: o.thread })
+          ? ingestEvents(o.ok.activity, fresh.delete(o.ok.activity.contactId), o.consent ?? null, { media: o.ok.media, thread: o.thread })
           : [],
       ),
     ),

@@ -21,6 +21,7 @@ import { uuidv7 } from "../lib/ids";
 import type { EventRef } from "../outbox/build";
 import { DEFAULT_SLA, type SlaSettings, slaDueAt } from "../sla/due";
 import { loadMedia, newActivity, requireMedia } from "./activity";
+import { consentColumns, consentEvent, keywordConsent, NO_OPT_OUT } from "./consent";
 import { activityStored, silentOutbox } from "./outbox";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
@@ -152,6 +153,10 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
   );
   const inbound = activity.direction === "inbound";
 
+  // A STOP (or START) is stored as usual and changes the contact's consent in the same write (SPEC 19).
+  const consent = keywordChange(activity, contact);
+  if (consent !== null && contactIsNew) Object.assign(contact, consentColumns("sms", consent, now));
+
   const stored = sql`EXISTS (SELECT 1 FROM activities WHERE id = ${activity.id})`;
   const statements: BatchItem<"sqlite">[] = [];
   if (contactIsNew) statements.push(db.insert(contacts).values(contact));
@@ -174,7 +179,16 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
       .where(and(eq(conversations.id, conversation.id), stored)),
     ...tallies,
   );
-  const events = ingestEvents(activity, contactIsNew);
+  if (consent !== null && !contactIsNew) {
+    // The message and the consent change it carries are one write (only if the message is stored).
+    statements.push(
+      db
+        .update(contacts)
+        .set(consentColumns("sms", consent, now))
+        .where(and(eq(contacts.orgId, orgId), eq(contacts.id, contact.id), stored)),
+    );
+  }
+  const events = ingestEvents(activity, contactIsNew, consent);
   statements.push(...out.addIf(activityStored(activity.id), ...events));
   const results = await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
   const insertedNow = (results[insertAt] as unknown[]).length > 0;
@@ -189,11 +203,24 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
 }
 
 /** What a stored ingest announces: its contact when new (webhooks only), the message, its thread. */
-export const ingestEvents = (activity: Activity, contactIsNew: boolean, known?: { media: Media[]; thread: ConversationWithContact }): EventRef[] => [
+export const ingestEvents = (
+  activity: Activity,
+  contactIsNew: boolean,
+  consent: boolean | null,
+  known?: { media: Media[]; thread: ConversationWithContact },
+): EventRef[] => [
   ...(contactIsNew ? [{ type: "contact.created" as const, conversationId: activity.conversationId, objectId: activity.contactId }] : []),
   { type: "message.created", conversationId: activity.conversationId, objectId: activity.id, ...(known ? { known: { activity, media: known.media } } : {}) },
   { type: "conversation.updated", conversationId: activity.conversationId, objectId: activity.conversationId, ...(known ? { known: known.thread } : {}) },
+  ...(consent === null ? [] : [consentEvent(activity.contactId, activity.conversationId, "sms", consent, "keyword")]),
 ];
+
+/** An inbound SMS that is a consent keyword and changes the contact's consent: true opts out, false back in; else null (SPEC 19). */
+export function keywordChange(activity: Pick<Activity, "type" | "direction" | "body">, contact: Pick<Contact, "smsOptOut">): boolean | null {
+  if (activity.type !== "sms" || activity.direction !== "inbound") return null;
+  const wanted = keywordConsent(activity.body);
+  return wanted === null || wanted === contact.smsOptOut ? null : wanted;
+}
 
 export const unknownContact = () =>
   new ApiError("unknown_contact", "No contact with this id in the org.", [{ path: "contact.id", message: "unknown contact" }]);
@@ -207,6 +234,7 @@ export const newContact = (orgId: string, ref: NewContactRef, now: number, id = 
   name: ref.name ?? null,
   phone: "phone" in ref ? ref.phone : null,
   email: "email" in ref ? ref.email : null,
+  ...NO_OPT_OUT,
   createdAt: now,
   updatedAt: now,
 });

@@ -1,10 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { settings } from "../config/settings";
+import { findActivity } from "../conversations/queries";
 import type { Db } from "../db/client";
 import { orgs } from "../db/control";
 import { WEBHOOK_EVENT_TYPES } from "../db/enums";
-import { webhookEndpoints } from "../db/schema";
+import { contacts, conversations, webhookEndpoints } from "../db/schema";
 import { controlDb, isFenced, mirroredShard, orgMoving, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
 import type { Bindings } from "../env";
 import { enqueueAiJobs, enqueueSend, enqueueWebhookJobs } from "../jobs";
@@ -17,6 +18,7 @@ import { replaceViews, type WantedView } from "../views/queries";
 import { ApiWindow } from "./api-window";
 import { benchCeiling } from "./bench-ceiling";
 import { applyCallDetails, type CallDetails } from "./calls";
+import { type ConsentChannel, setConsent, TWILIO_OPTED_OUT } from "./consent";
 import { type ContactInput, createContact, updateContact } from "./contacts";
 import {
   claimSend,
@@ -386,6 +388,13 @@ export class OrgInbox extends DurableObject<Bindings> {
     return this.serialize(async () => {
       const { db, out } = await this.turn(orgId);
       await settleSend(db, orgId, messageId, result, out);
+      // Twilio refused it because the recipient opted out (21610): so have they, here (SPEC 19).
+      if (result.status === "failed" && result.errorCode === TWILIO_OPTED_OUT) {
+        const message = await findActivity(db, orgId, messageId);
+        if (message) {
+          await setConsent(db, orgId, eq(contacts.id, message.contactId), "sms", true, "provider", out, async () => message.conversationId);
+        }
+      }
       await this.announce(orgId, out);
       return true;
     });
@@ -399,6 +408,29 @@ export class OrgInbox extends DurableObject<Bindings> {
       await this.announce(orgId, out);
       return applied.outcome;
     });
+  }
+
+  /**
+   * A provider's word on an address (SPEC 19): every contact of the org with it opts out of
+   * (or back into) the channel, each change announced. Answers the contacts that changed.
+   */
+  setConsentByAddress(orgId: string, channel: ConsentChannel, address: string, optOut: boolean) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const where = channel === "sms" ? eq(contacts.phone, address) : eq(contacts.email, address);
+      const changed = await setConsent(db, orgId, where, channel, optOut, "provider", out, (id) => this.conversationOfContact(db, orgId, id));
+      await this.announce(orgId, out);
+      return changed;
+    });
+  }
+
+  private async conversationOfContact(db: Db, orgId: string, contactId: string) {
+    const row = await db
+      .select({ id: conversations.id })
+      .from(conversations)
+      .where(and(eq(conversations.orgId, orgId), eq(conversations.contactId, contactId)))
+      .get();
+    return row?.id ?? null;
   }
 
   /** A Postmark Delivery, Bounce or SpamComplaint for our email `messageId` (change null: a record type we do not apply). */

@@ -1,9 +1,10 @@
 import { and, asc, desc, eq } from "drizzle-orm";
-import { selectConversation } from "../conversations/queries";
+import { contactColumns } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { type Activity, activities, type Channel, type Conversation, channels, conversations } from "../db/schema";
+import { type Activity, activities, type Channel, type Conversation, channels, contacts, conversations } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
+import { contactOptedOut, isOptedOut } from "./consent";
 import { activityPreview } from "./ingest";
 import { type Outbox, silentOutbox } from "./outbox";
 import { resolveDraftBySend } from "./suggestions";
@@ -44,7 +45,12 @@ async function pickChannel(db: Db, orgId: string, kind: "sms" | "email", convers
  * conversation (a send resets unread and clears the reply wait).
  */
 export async function createOutbound(db: Db, orgId: string, input: OutboundInput, out: Outbox = silentOutbox(db, orgId), now = Date.now()) {
-  const row = await selectConversation(db, orgId, input.conversationId).get();
+  const row = await db
+    .select({ conversation: conversations, contact: { ...contactColumns, smsOptOut: contacts.smsOptOut, emailOptOut: contacts.emailOptOut } })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(and(eq(conversations.orgId, orgId), eq(conversations.id, input.conversationId)))
+    .get();
   if (!row) throw notFound("Conversation");
   const { conversation, contact } = row;
   const media = await requireMedia(db, orgId, input.mediaIds);
@@ -55,6 +61,8 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
   if (input.type !== "note") {
     to = input.type === "sms" ? contact.phone : contact.email;
     if (!to) throw new ApiError("contact_unreachable", `The contact has no ${input.type === "sms" ? "phone" : "email"}.`);
+    // Checked inside OrgInbox's turn: a STOP that committed before this send refuses it (SPEC 19).
+    if (isOptedOut(contact, input.type)) throw contactOptedOut(input.type);
     channel = await pickChannel(db, orgId, input.type, conversation);
     if (input.type === "email" && !subject) {
       const lastEmail = await db

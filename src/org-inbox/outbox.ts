@@ -52,6 +52,7 @@ export class Outbox {
       type: r.type,
       conversation_id: r.conversationId,
       object_id: r.objectId,
+      detail: r.detail ? JSON.stringify(r.detail) : null,
       body: null,
       dispatched_at: null,
       created_at: this.now,

@@ -25,14 +25,23 @@ export type EventRef = {
   type: WebhookEventType;
   conversationId: string | null;
   objectId: string;
+  /** What the row does not say (a consent change's channel and source); stored with the event, merged into its data. */
+  detail?: Record<string, unknown> | null;
   known?: { activity: Activity; media: Media[] } | ConversationWithContact;
 };
 
 /** An event with its data. `conversation_id` is null only for a contact with no conversation. */
 export type BuiltEvent = { type: WebhookEventType; conversation_id: string | null; data: unknown };
 
-/** The types sent on GET /events (SPEC 11); the contact events go to webhooks only. */
-export const SOCKET_TYPES: ReadonlySet<WebhookEventType> = new Set(["message.created", "message.updated", "conversation.updated", "suggestion.created"]);
+/** The types sent on GET /events: SPEC 11's four and the consent changes (SPEC 19); contact.created and contact.updated go to webhooks only. */
+export const SOCKET_TYPES: ReadonlySet<WebhookEventType> = new Set([
+  "message.created",
+  "message.updated",
+  "conversation.updated",
+  "suggestion.created",
+  "contact.opted_out",
+  "contact.opted_in",
+]);
 
 const kindOf = (type: WebhookEventType) => (type.startsWith("contact.") ? "contact" : type === "conversation.updated" ? "conversation" : "activity");
 
@@ -93,7 +102,7 @@ export async function buildEvents(env: Bindings, db: Db, orgId: string, refs: Ev
         }
         default: {
           const c = byContact.get(r.objectId);
-          return c ? { ...at, data: toContact(c) } : null;
+          return c ? { ...at, data: { ...toContact(c), ...(r.detail ?? {}) } } : null;
         }
       }
     }),

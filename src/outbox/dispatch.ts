@@ -70,7 +70,7 @@ export async function dispatchOrg(env: Bindings, orgId: string, now = Date.now()
     env,
     db,
     orgId,
-    events.map((e) => ({ type: e.type, conversationId: e.conversationId, objectId: e.objectId })),
+    events.map((e) => ({ type: e.type, conversationId: e.conversationId, objectId: e.objectId, detail: e.detail })),
   );
   const bodies: { id: string; body: string | null; dispatched_at: number }[] = [];
   const deliveries: Record<string, unknown>[] = [];

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { SMS_MAX, threadLines } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { activities, conversations, media, orgs, setterConfigs } from "../db/schema";
+import { activities, contacts, conversations, media, orgs, setterConfigs } from "../db/schema";
 import { controlDb, shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import type { AiJob } from "../jobs";
@@ -32,7 +32,7 @@ async function threadUpTo(db: Db, conversationId: string, until: number): Promis
 async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
   const db = await shardDb(env, job.orgId);
   // The org's name is in the control database, the rest in its shard: read at once.
-  const [[config, trigger, [pending]], org] = await Promise.all([
+  const [[config, trigger, [pending], [consent]], org] = await Promise.all([
     db.batch([
       db.select().from(setterConfigs).where(eq(setterConfigs.orgId, job.orgId)).limit(1),
       db
@@ -46,6 +46,13 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
         .from(conversations)
         .innerJoin(activities, eq(activities.id, conversations.pendingSuggestionId))
         .where(and(eq(conversations.id, job.conversationId), eq(conversations.orgId, job.orgId), eq(activities.status, "pending")))
+        .limit(1),
+      // The contact's consent: the setter never drafts for a channel they opted out of (SPEC 19).
+      db
+        .select({ smsOptOut: contacts.smsOptOut, emailOptOut: contacts.emailOptOut })
+        .from(contacts)
+        .innerJoin(conversations, eq(conversations.contactId, contacts.id))
+        .where(and(eq(conversations.id, job.conversationId), eq(conversations.orgId, job.orgId)))
         .limit(1),
     ]),
     controlDb(env).select({ name: orgs.name }).from(orgs).where(eq(orgs.id, job.orgId)).limit(1),
@@ -61,6 +68,10 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
     return;
   }
   const channel = trigger[0].type === "email" ? "email" : "sms";
+  if (!consent || (channel === "sms" ? consent.smsOptOut : consent.emailOptOut)) {
+    log("info", "setter_opted_out", { org_id: job.orgId, conversation_id: job.conversationId, channel });
+    return;
+  }
   const thread = await threadUpTo(db, job.conversationId, trigger[0].occurredAt);
   const started = Date.now();
   let text: string;

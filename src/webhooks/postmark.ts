@@ -1,8 +1,9 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { requirePostmarkWebhookAuth } from "../config/secrets";
-import { activities } from "../db/schema";
+import { activities, contacts } from "../db/schema";
 import { findInShards } from "../db/shards";
+import type { Bindings } from "../env";
 import { constantTimeEqual } from "../lib/bytes";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
@@ -152,7 +153,49 @@ export const postmarkInbound: WebhookAdapter<typeof inboundEmail> = {
 };
 
 // The fields we read; the whole record goes to postmarkRecordChange (TypeCode, Description, …).
-const deliveryEvent = z.looseObject({ MessageID: text, Metadata: optional(z.looseObject({ message_id: text })), RecordType: z.unknown() });
+const deliveryEvent = z.looseObject({
+  MessageID: optional(text),
+  Metadata: optional(z.looseObject({ message_id: text })),
+  RecordType: z.unknown(),
+  // SubscriptionChange: the address and whether Postmark now suppresses it; Bounce: Email and Inactive.
+  Recipient: optional(text),
+  Email: optional(text),
+  SuppressSending: z.unknown().optional(),
+  Inactive: z.unknown().optional(),
+});
+
+/**
+ * What a record says about consent to email (SPEC 19): a SubscriptionChange sets or clears
+ * the opt-out (SuppressSending), a bounce that made the address inactive sets it; null: nothing.
+ */
+function emailConsentOf(p: z.infer<typeof deliveryEvent>): { address: string; optOut: boolean } | null {
+  if (p.RecordType === "SubscriptionChange" && typeof p.SuppressSending === "boolean" && p.Recipient) {
+    return { address: normalizeEmail(p.Recipient), optOut: p.SuppressSending };
+  }
+  if (p.RecordType === "Bounce" && p.Inactive === true && p.Email) return { address: normalizeEmail(p.Email), optOut: true };
+  return null;
+}
+
+/**
+ * A consent record applied: in the org of our message when it carries our Metadata, else in
+ * every org with a contact at that address (all orgs send through the same Postmark server).
+ * Answers how many contacts changed, or null when no org has the address.
+ */
+async function applyEmailConsent(env: Bindings, orgId: string | null, consent: { address: string; optOut: boolean }) {
+  const orgs = orgId
+    ? [orgId]
+    : [
+        ...new Set(
+          (
+            await findInShards(env, (db) => db.select({ orgId: contacts.orgId }).from(contacts).where(eq(contacts.email, consent.address)).limit(1000).all())
+          ).map((r) => r.orgId),
+        ),
+      ];
+  if (!orgs.length) return null;
+  let changed = 0;
+  for (const org of orgs) changed += (await inbox(env, org).setConsentByAddress("email", consent.address, consent.optOut)).length;
+  return changed;
+}
 
 /** POST /webhooks/postmark/events: Delivery, Bounce, SpamComplaint for our outbound email, found by the id we put in Metadata. */
 export const postmarkEvents: WebhookAdapter<typeof deliveryEvent> = {
@@ -166,8 +209,16 @@ export const postmarkEvents: WebhookAdapter<typeof deliveryEvent> = {
           db.select({ id: activities.id, orgId: activities.orgId }).from(activities).where(eq(activities.id, ours)).limit(1).all(),
         )
       : [];
+    const consent = emailConsentOf(p);
+    if (consent) {
+      if (row) hook.found(row.orgId, row.db);
+      const changed = await applyEmailConsent(hook.env, row?.orgId ?? null, consent);
+      if (changed === null && !row) return { reason: "unknown_recipient" };
+      // A subscription change is about the address only; a bounce also updates its message.
+      if (p.RecordType === "SubscriptionChange") return;
+    }
     if (!row) return { reason: "unknown_message" };
-    hook.found(row.orgId, row.db);
+    if (!consent) hook.found(row.orgId, row.db);
     const result = p.MessageID ? await inbox(hook.env, row.orgId).applyPostmarkEvent(row.id, p.MessageID, postmarkRecordChange(p)) : "unknown_message";
     if (result === "unknown_message") return { reason: "unknown_message" };
     if (result === "unhandled") return { reason: `unhandled_record_type: ${String(p.RecordType)}` };
