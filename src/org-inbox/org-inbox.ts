@@ -74,6 +74,8 @@ export const MOVE_GRACE_MS = SHARD_TTL_MS + 30_000;
 const MOVE_RETRY_MS = 10_000;
 /** How long the org's webhook subscriptions are trusted without a read (an endpoint's own writes drop them at once). */
 const SUBSCRIPTIONS_TTL_MS = 60_000;
+/** At most one immediate dispatch job a second per org; the writes in between share a delayed one. */
+const DISPATCH_EVERY_MS = 1000;
 
 const mirroredHome = (env: Bindings, move: MoveRecord): Home => ({
   name: move.to,
@@ -163,9 +165,28 @@ export class OrgInbox extends DurableObject<Bindings> {
       log("error", "event_build_failed", { error: String(e) });
     }
     if (!out.rows) return;
+    await this.dispatchSoon(orgId);
+  }
+
+  /** Writes before this time are covered by a dispatch job already queued to run after it. */
+  private dispatchCoveredUntil = 0;
+  private lastDispatchQueuedAt = 0;
+
+  /**
+   * A dispatch job for the org's new outbox rows (each run takes every row not yet
+   * dispatched). Under load, one a second: the first write after a quiet second queues
+   * one at once (an idle org's event goes out without waiting); the writes after it within
+   * the second share one job delayed by a second, which runs after all of them.
+   */
+  private async dispatchSoon(orgId: string, now = Date.now()) {
+    if (now < this.dispatchCoveredUntil) return;
+    const delaySeconds = now - this.lastDispatchQueuedAt >= DISPATCH_EVERY_MS ? 0 : DISPATCH_EVERY_MS / 1000;
     try {
-      await enqueueWebhookJobs(this.env, [{ kind: "dispatch", orgId }]);
+      await enqueueWebhookJobs(this.env, [{ kind: "dispatch", orgId }], delaySeconds);
+      this.lastDispatchQueuedAt = now;
+      this.dispatchCoveredUntil = now + delaySeconds * 1000;
     } catch (e) {
+      // The rows are stored: the sweep dispatches them.
       log("error", "webhook_enqueue_failed", { org_id: orgId, error: String(e) });
     }
   }

@@ -19,7 +19,7 @@ import { buildEvents } from "./build";
 // from whichever wrote first.
 
 /** Outbox rows fanned out per run; more wait for the next job, queued at the end. */
-export const DISPATCH_BATCH = 100;
+export const DISPATCH_BATCH = 250;
 /** Rows of JSON a statement carries. */
 const ROWS_PER_STATEMENT = 400;
 /** Messages one sendBatch takes. */
