@@ -89,6 +89,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, createServer, request as httpRequest } from "node:http";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
@@ -1350,9 +1351,19 @@ function watchServerLog(server) {
 async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverLog }) {
   const org = ORGS[0];
   const { Webhook } = await import("standardwebhooks");
+  // What else the machine ran at each phase's start and end (1-min load average, other
+  // vitest / tsc processes): this 2-core machine is shared, so a disturbed run shows here.
+  const machine = [];
+  const note = (phase) => {
+    const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout ?? "";
+    const others = ps.split("\n").filter((l) => /node .*\b(vitest|tsc)\b/.test(l)).length;
+    machine.push({ phase, load_1m: Number(loadavg()[0].toFixed(2)), other_vitest_or_tsc: others });
+  };
+  note("start");
 
   console.error(`  /health (baseline, ${DURATION} s, ${CONNECTIONS} connections) …`);
   const healthBefore = summary(await load({ ...targets.health }));
+  note("after /health before");
   console.error(`    ${healthBefore.requests_per_sec} req/s`);
 
   // The same route generator as post_activities (unique provider ids under `prefix`); each
@@ -1382,6 +1393,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
 
   console.error(`  POST /activities, no webhook endpoint, ${DURATION} s …`);
   const without = summary(await load(postActivities("load")));
+  note("after POST /activities without endpoint");
   Object.assign(without, { answered_2xx: answered2xx(without), ...storedRows("load") });
   console.error(`    ${without.requests_per_sec} req/s`);
 
@@ -1477,6 +1489,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
     ),
   );
   const loadEnd = performance.now();
+  note("after POST /activities with endpoint");
   const hitsDuringLoad = hits.length - hitsBefore;
   console.error(`    ${withHook.requests_per_sec} req/s; ${answers.size} answers 2xx, ${hitsDuringLoad} deliveries arrived meanwhile`);
 
@@ -1495,6 +1508,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
     await sleep(250);
   }
   const drainS = (performance.now() - loadEnd) / 1000;
+  note("after the deliveries' wait");
   // The last of the other events (conversation.updated …) may come a little later: a second more.
   await sleep(1000);
   indexHits();
@@ -1502,6 +1516,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
 
   console.error(`  /health again (${DURATION} s) …`);
   const healthAfter = summary(await load({ ...targets.health }));
+  note("after /health after");
   console.error(`    ${healthAfter.requests_per_sec} req/s`);
   indexHits();
 
@@ -1628,6 +1643,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
     },
     outbox,
     server_log: serverLog,
+    machine,
   };
   report.checks = {
     five_xx: fivexx,
