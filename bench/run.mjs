@@ -56,6 +56,28 @@
 //   duplicates 0), and `npm run import -- --restart` sends it all again, which must answer
 //   every line a duplicate and leave the org's row count as it was:
 //   bench/results/import-N.json.
+// npm run bench -- --webhooks [--conversations N] [--duration 10] [--connections 16]
+//   [--webhook-events '*'|message.created,…]
+//   outgoing webhooks (issue 17, SPEC 18): the usual one org on SHARD_0, the server started
+//   with ALLOW_PRIVATE_WEBHOOK_URLS=true (--var below) so an http://127.0.0.1 URL is taken.
+//   In one run: GET /health (autocannon, --connections; default 16 in this mode) as the
+//   baseline; POST /activities (post_activities: new inbound SMS, unique provider ids) with
+//   no webhook endpoint; then a receiver (node:http on 127.0.0.1, a random port, in this
+//   process) that answers 200 at once and records each request's arrival, webhook-id, type
+//   and data.object's provider_message_id / id (and checks the signature with the
+//   endpoint's secret, standardwebhooks), one endpoint http://127.0.0.1:<port>/hook
+//   registered through POST /webhook-endpoints subscribing to --webhook-events (default
+//   "*": every type, the worst case of one endpoint), one unmeasured POST /activities
+//   awaited until delivered (the idle latency), and POST /activities again with the same
+//   settings. Each 2xx answer of that run is matched to its message.created delivery by
+//   provider_message_id: latency = the delivery's arrival − the answer's arrival (same
+//   clock; it includes the queue's max_batch_timeout of 1 s, wrangler.toml). After the load
+//   it waits until every answer's delivery came or 120 s passed, then GET /health again.
+//   Reports both ingest runs' req/s and ratio to /health, the ratio difference (goal: within
+//   0.05), latency p50/p99/max, answers with no delivery (lost), duplicate webhook-ids and
+//   messages delivered twice, bad signatures, the outbox and delivery rows as the shard
+//   holds them (undispatched, pending, failed), and the server's error lines:
+//   bench/results/webhooks-N.json (-c<connections> when not 16, -events-<types> when not *).
 //
 // Fills separate local D1 databases (bench/.state) with one org of N conversations and
 // 10·N activities: the org, its member and its channel's route in the control database
@@ -66,7 +88,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { Agent, request as httpRequest } from "node:http";
+import { Agent, createServer, request as httpRequest } from "node:http";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import autocannon from "autocannon";
@@ -81,13 +104,16 @@ const LOAD = process.argv.includes("--load");
 const MOVE = process.argv.includes("--move");
 const MOVE_TIMEOUT_S = arg("move-timeout", 900);
 const IMPORT = process.argv.includes("--import");
+const WEBHOOKS = process.argv.includes("--webhooks");
+// --webhooks: what the one endpoint subscribes to ("*": every type, the realistic worst case).
+const WEBHOOK_EVENTS = process.argv.includes("--webhook-events") ? process.argv[process.argv.indexOf("--webhook-events") + 1].split(",") : ["*"];
 // --import: the connection counts the batch and ceiling routes are measured at, and the history's lines.
 const IMPORT_CONNECTIONS = process.argv.includes("--import-connections")
   ? process.argv[process.argv.indexOf("--import-connections") + 1].split(",").map(Number)
   : [2, 4];
 const IMPORT_LINES = arg("import-lines", 100_000);
 const DURATION = arg("duration", LOAD ? 60 : 10);
-const CONNECTIONS = arg("connections", 10);
+const CONNECTIONS = arg("connections", WEBHOOKS ? 16 : 10);
 // --move: the ingests' connections while the org moves (0: none, the move alone).
 const INGEST_CONNECTIONS = arg("ingest-connections", 4);
 const PORT = arg("port", 8790);
@@ -104,6 +130,8 @@ if (SHARDS_ARG && !(Number.isInteger(SHARDS_ARG) && SHARDS_ARG >= 1)) throw new 
 if (LOAD && SHARD_COUNT > 1) throw new Error("--load runs on one org: leave out --shards");
 if (MOVE && (SHARDS_ARG || LOAD || SIZE)) throw new Error("--move runs alone on one org (SHARD_0 → SHARD_1): leave out --shards, --load and --size");
 if (IMPORT && (SHARDS_ARG || LOAD || SIZE || MOVE)) throw new Error("--import runs alone on one org: leave out --shards, --load, --size and --move");
+if (WEBHOOKS && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT))
+  throw new Error("--webhooks runs alone on one org: leave out --shards, --load, --size, --move and --import");
 if (IMPORT && !IMPORT_CONNECTIONS.every((c) => Number.isInteger(c) && c >= 1)) throw new Error("--import-connections takes whole numbers ≥ 1, e.g. 2,4");
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
@@ -364,14 +392,18 @@ async function main() {
       "SEND_LIMIT_PER_MINUTE:0",
       // POST /bench/ceiling answers only with this (404 otherwise): the --import run's ceiling.
       ...(IMPORT ? ["--var", "BENCH_CEILING:1"] : []),
+      // --webhooks: the receiver is http://127.0.0.1:<port> (refused otherwise, SPEC 18).
+      ...(WEBHOOKS ? ["--var", "ALLOW_PRIVATE_WEBHOOK_URLS:true"] : []),
     ],
     {
       env,
-      stdio: ["ignore", "ignore", "inherit"],
+      // --webhooks keeps the server's output: its error lines go into the report.
+      stdio: ["ignore", WEBHOOKS ? "pipe" : "ignore", WEBHOOKS ? "pipe" : "inherit"],
       detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
     },
   );
   const base = `http://127.0.0.1:${PORT}`;
+  const serverLog = WEBHOOKS ? watchServerLog(server) : null;
   try {
     await waitForHealth(base);
     const token = await signToken(OWNER);
@@ -477,6 +509,7 @@ async function main() {
     if (LOAD) return await mixedLoad({ base, headers, thread, targets, sids, redeliveredCount: () => redeliveries, seeded });
     if (MOVE) return await moveRun({ base, headers, targets, inboundWebhook, ingestBody, seeded });
     if (IMPORT) return await importRun({ base, headers, token, targets, seeded });
+    if (WEBHOOKS) return await webhooksRun({ base, headers, targets, ingestBody, seeded, serverLog });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {
       if (ROUTES && !ROUTES.includes(name)) continue;
@@ -1271,6 +1304,394 @@ async function importRun({ base, headers, token, targets, seeded }) {
   mkdirSync("bench/results", { recursive: true });
   writeFileSync(`bench/results/import-${N}.json`, `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
+  if (!report.ok) process.exitCode = 1;
+}
+
+/**
+ * --webhooks: the server's stdout and stderr, line by line (stderr still shown): the JSON
+ * log lines counted by `msg`, and the error lines (level error, or wrangler's ✘ / Error /
+ * Uncaught) kept, the first 20 of them in full.
+ */
+function watchServerLog(server) {
+  const out = { lines: 0, by_msg: {}, error_lines: 0, error_samples: [] };
+  const watch = (stream, echo) => {
+    let rest = "";
+    stream.on("data", (chunk) => {
+      if (echo) process.stderr.write(chunk);
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop();
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        out.lines++;
+        let level = null;
+        const at = line.indexOf("{");
+        if (at >= 0) {
+          try {
+            const j = JSON.parse(line.slice(at));
+            if (j.msg) out.by_msg[j.msg] = (out.by_msg[j.msg] ?? 0) + 1;
+            level = j.level ?? null;
+          } catch {}
+        }
+        if (level === "error" || /✘|\bError\b|Uncaught|\[ERROR\]/.test(line)) {
+          out.error_lines++;
+          if (out.error_samples.length < 20) out.error_samples.push(line.slice(0, 1000));
+        }
+      }
+    });
+  };
+  watch(server.stdout, false);
+  watch(server.stderr, true);
+  return out;
+}
+
+/**
+ * --webhooks: POST /activities without and with one subscribed endpoint, and each message's
+ * end-to-end delivery latency to a local receiver. See the header comment.
+ */
+async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverLog }) {
+  const org = ORGS[0];
+  const { Webhook } = await import("standardwebhooks");
+  // What else the machine ran at each phase's start and end (1-min load average, other
+  // vitest / tsc processes): this 2-core machine is shared, so a disturbed run shows here.
+  const machine = [];
+  const note = (phase) => {
+    const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout ?? "";
+    const others = ps.split("\n").filter((l) => /node .*\b(vitest|tsc)\b/.test(l)).length;
+    machine.push({ phase, load_1m: Number(loadavg()[0].toFixed(2)), other_vitest_or_tsc: others });
+  };
+  note("start");
+
+  console.error(`  /health (baseline, ${DURATION} s, ${CONNECTIONS} connections) …`);
+  const healthBefore = summary(await load({ ...targets.health }));
+  note("after /health before");
+  console.error(`    ${healthBefore.requests_per_sec} req/s`);
+
+  // The same route generator as post_activities (unique provider ids under `prefix`); each
+  // answer's arrival and its message's provider_message_id go to `onAnswer`.
+  const postActivities = (prefix, onAnswer) => ({
+    url: `${base}/activities`,
+    requests: [
+      {
+        method: "POST",
+        headers,
+        setupRequest: (req) => ({ ...req, body: ingestBody(prefix) }),
+        ...(onAnswer ? { onResponse: (status, body) => onAnswer(performance.now(), status, body) } : {}),
+      },
+    ],
+  });
+  const storedRows = (prefix) => {
+    const db = new DatabaseSync(files[org.shard], { readOnly: true });
+    const r = db
+      .prepare(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT provider_message_id) AS d FROM activities WHERE org_id = ? AND provider = 'bench-load' AND provider_message_id LIKE ?",
+      )
+      .get(org.id, `${prefix}-%`);
+    db.close();
+    return { stored: r.n, duplicates_stored: r.n - r.d };
+  };
+  const answered2xx = (r) => Object.entries(r.status_codes).reduce((sum, [k, v]) => sum + (Number(k) >= 200 && Number(k) < 300 ? v : 0), 0);
+
+  console.error(`  POST /activities, no webhook endpoint, ${DURATION} s …`);
+  const without = summary(await load(postActivities("load")));
+  note("after POST /activities without endpoint");
+  Object.assign(without, { answered_2xx: answered2xx(without), ...storedRows("load") });
+  console.error(`    ${without.requests_per_sec} req/s`);
+
+  // The receiver: 200 at once; what arrived is parsed after the answer.
+  let secret = null;
+  const hits = [];
+  const receiver = createServer((req, res) => {
+    const at = performance.now();
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      const text = Buffer.concat(chunks).toString();
+      const hit = { at, path: req.url, webhook_id: req.headers["webhook-id"] ?? null, type: null, pmid: null, object_id: null, signature_ok: false };
+      try {
+        const body = JSON.parse(text);
+        hit.type = body.type ?? null;
+        hit.pmid = body.data?.object?.provider_message_id ?? null;
+        hit.object_id = body.data?.object?.id ?? null;
+      } catch {}
+      try {
+        if (secret) {
+          new Webhook(secret).verify(text, {
+            "webhook-id": req.headers["webhook-id"],
+            "webhook-timestamp": req.headers["webhook-timestamp"],
+            "webhook-signature": req.headers["webhook-signature"],
+          });
+          hit.signature_ok = true;
+        }
+      } catch {}
+      hits.push(hit);
+    });
+  });
+  receiver.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
+  const registered = await timedCall("POST", `${base}/webhook-endpoints`, headers, JSON.stringify({ url: hookUrl, events: WEBHOOK_EVENTS }), false);
+  if (registered.status !== 201) throw new Error(`POST /webhook-endpoints answered ${registered.status ?? registered.error}: ${registered.text}`);
+  const endpoint = JSON.parse(registered.text);
+  secret = endpoint.secret;
+  console.error(`  endpoint ${endpoint.id} → ${hookUrl}, events ${JSON.stringify(endpoint.events)}`);
+
+  // Deliveries of message.created by provider_message_id, as they come.
+  const created = new Map();
+  let seen = 0;
+  const indexHits = () => {
+    for (; seen < hits.length; seen++) {
+      const h = hits[seen];
+      if (h.type !== "message.created" || !h.pmid) continue;
+      if (!created.has(h.pmid)) created.set(h.pmid, []);
+      created.get(h.pmid).push(h);
+    }
+  };
+  const waitFor = async (ids, ms) => {
+    const until = performance.now() + ms;
+    for (;;) {
+      indexHits();
+      const missing = ids.filter((id) => !created.has(id)).length;
+      if (!missing || performance.now() > until) return missing;
+      await sleep(100);
+    }
+  };
+
+  // One unmeasured ingest, awaited until delivered: the pipeline works, and its idle latency.
+  const warm = await timedCall("POST", `${base}/activities`, headers, ingestBody("warm"), false);
+  const warmAnswered = performance.now();
+  let warmUp = { status: warm.status ?? warm.error };
+  if (warm.status === 201) {
+    const pmid = JSON.parse(warm.text).message.provider_message_id;
+    const missing = await waitFor([pmid], 30_000);
+    warmUp = { ...warmUp, delivered: !missing, latency_ms: missing ? null : Math.round(created.get(pmid)[0].at - warmAnswered) };
+  }
+  console.error(`  warm-up ingest: ${JSON.stringify(warmUp)}`);
+
+  console.error(`  POST /activities, one endpoint (${WEBHOOK_EVENTS.join(",")}) at ${hookUrl}, ${DURATION} s …`);
+  const answers = new Map();
+  const badAnswers = {};
+  const hitsBefore = hits.length;
+  const loadStart = performance.now();
+  const withHook = summary(
+    await load(
+      postActivities("hook", (at, status, body) => {
+        if (status < 200 || status >= 300) {
+          badAnswers[status] = (badAnswers[status] ?? 0) + 1;
+          return;
+        }
+        try {
+          answers.set(JSON.parse(body).message.provider_message_id, at);
+        } catch {
+          badAnswers.unparsed = (badAnswers.unparsed ?? 0) + 1;
+        }
+      }),
+    ),
+  );
+  const loadEnd = performance.now();
+  note("after POST /activities with endpoint");
+  const hitsDuringLoad = hits.length - hitsBefore;
+  console.error(`    ${withHook.requests_per_sec} req/s; ${answers.size} answers 2xx, ${hitsDuringLoad} deliveries arrived meanwhile`);
+
+  // Every answered message's delivery, or 120 s.
+  const ids = [...answers.keys()];
+  let lastLog = performance.now();
+  const drainUntil = performance.now() + 120_000;
+  let missing = ids.length;
+  for (;;) {
+    missing = await waitFor(ids, 0);
+    if (!missing || performance.now() > drainUntil) break;
+    if (performance.now() - lastLog > 10_000) {
+      lastLog = performance.now();
+      console.error(`    waiting: ${ids.length - missing}/${ids.length} delivered, ${hits.length} requests received`);
+    }
+    await sleep(250);
+  }
+  const drainS = (performance.now() - loadEnd) / 1000;
+  note("after the deliveries' wait");
+  // The last of the other events (conversation.updated …) may come a little later: a second more.
+  await sleep(1000);
+  indexHits();
+  console.error(`    ${ids.length - missing}/${ids.length} delivered ${drainS.toFixed(1)} s after the load`);
+
+  console.error(`  /health again (${DURATION} s) …`);
+  const healthAfter = summary(await load({ ...targets.health }));
+  note("after /health after");
+  console.error(`    ${healthAfter.requests_per_sec} req/s`);
+  indexHits();
+
+  // Latency per answered message (its first delivery), duplicates, and what the receiver got.
+  const latencies = [];
+  let lost = 0;
+  let messagesDeliveredTwice = 0;
+  let extraMessageDeliveries = 0;
+  for (const [pmid, at] of answers) {
+    const got = created.get(pmid);
+    if (!got) {
+      lost++;
+      continue;
+    }
+    latencies.push(Math.min(...got.map((h) => h.at)) - at);
+    if (got.length > 1) {
+      messagesDeliveredTwice++;
+      extraMessageDeliveries += got.length - 1;
+    }
+  }
+  const byWebhookId = new Map();
+  for (const h of hits) byWebhookId.set(h.webhook_id, (byWebhookId.get(h.webhook_id) ?? 0) + 1);
+  const duplicateWebhookIds = [...byWebhookId.values()].filter((n) => n > 1).length;
+  const byType = {};
+  for (const h of hits) byType[h.type ?? "unparsed"] = (byType[h.type ?? "unparsed"] ?? 0) + 1;
+  const prefixOf = (pmid) => (pmid ? pmid.split("-")[0] : null);
+  const createdByPrefix = {};
+  for (const h of hits.filter((x) => x.type === "message.created")) {
+    const p = prefixOf(h.pmid) ?? "none";
+    createdByPrefix[p] = (createdByPrefix[p] ?? 0) + 1;
+  }
+  // message.created of a hook- request autocannon sent but stopped before its answer (stored, delivered, not answered).
+  const unanswered = [...created.keys()].filter((pmid) => pmid.startsWith("hook-") && !answers.has(pmid)).length;
+  const lastHit = hits.length ? Math.max(...hits.map((h) => h.at)) : null;
+
+  // The shard's outbox and deliveries.
+  const db = new DatabaseSync(files[org.shard], { readOnly: true });
+  const rows = (sql, ...p) => db.prepare(sql).all(...p);
+  const outbox = {
+    events_by_type: Object.fromEntries(rows("SELECT type, COUNT(*) AS n FROM webhook_events WHERE org_id = ? GROUP BY type", org.id).map((r) => [r.type, r.n])),
+    undispatched: rows("SELECT COUNT(*) AS n FROM webhook_events WHERE org_id = ? AND dispatched_at IS NULL", org.id)[0].n,
+    deliveries_by_status: Object.fromEntries(
+      rows("SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? GROUP BY status", org.id).map((r) => [r.status, r.n]),
+    ),
+    deliveries_attempted_more_than_once: rows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND attempts > 1", org.id)[0].n,
+    deliveries_with_error: rows("SELECT last_error, COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND last_error IS NOT NULL GROUP BY 1", org.id),
+  };
+  db.close();
+  const closed = new Promise((resolve) => receiver.close(resolve));
+  receiver.closeAllConnections();
+  await closed;
+
+  Object.assign(withHook, { answered_2xx: answered2xx(withHook), ...storedRows("hook") });
+  const ratio = (r, h) => Number((r.requests_per_sec / h.requests_per_sec).toFixed(3));
+  const ratioWithout = ratio(without, healthBefore);
+  const ratioWith = ratio(withHook, healthBefore);
+  const ratioWithToAfter = ratio(withHook, healthAfter);
+  const meanHealth = { requests_per_sec: (healthBefore.requests_per_sec + healthAfter.requests_per_sec) / 2 };
+  const fivexx = [healthBefore, without, withHook, healthAfter].reduce(
+    (sum, r) => sum + Object.entries(r.status_codes).reduce((a, [k, v]) => a + (Number(k) >= 500 ? v : 0), 0),
+    0,
+  );
+  const report = {
+    date: new Date().toISOString(),
+    kind: "webhooks",
+    conversations: N,
+    activities: seeded.activities,
+    seed_seconds: seeded.seconds,
+    duration_s: DURATION,
+    connections: CONNECTIONS,
+    node: process.version,
+    endpoint: { id: endpoint.id, url: hookUrl, events: endpoint.events },
+    health_before: healthBefore,
+    post_activities_without_endpoint: { ...without, ratio_to_health_before: ratioWithout },
+    post_activities_with_endpoint: {
+      ...withHook,
+      ratio_to_health_before: ratioWith,
+      ratio_to_health_after: ratioWithToAfter,
+      non_2xx_by_status: badAnswers,
+    },
+    // Measured after the deliveries' wait (so the drain does not share the CPU with it).
+    health_after: healthAfter,
+    ratios: {
+      // Both ingest runs against the same baseline (the /health run before them).
+      without_endpoint: ratioWithout,
+      with_endpoint: ratioWith,
+      difference: Number((ratioWithout - ratioWith).toFixed(3)),
+      // The same against the mean of both /health runs, and "with" against the /health run after it.
+      without_to_mean_health: ratio(without, meanHealth),
+      with_to_mean_health: ratio(withHook, meanHealth),
+      difference_to_mean_health: Number((ratio(without, meanHealth) - ratio(withHook, meanHealth)).toFixed(3)),
+      with_to_health_after: ratioWithToAfter,
+      difference_each_to_its_neighbour: Number((ratioWithout - ratioWithToAfter).toFixed(3)),
+      goal_within_0_05: Math.abs(ratioWithout - ratioWith) <= 0.05,
+    },
+    warm_up: warmUp,
+    delivery: {
+      // answer arrival → the message.created delivery's arrival, both on this process's clock.
+      answers_2xx: answers.size,
+      delivered: latencies.length,
+      lost,
+      latency_ms: {
+        p50: quantile(latencies, 0.5),
+        p90: quantile(latencies, 0.9),
+        p99: quantile(latencies, 0.99),
+        max: quantile(latencies, 1),
+        min: quantile(latencies, 0),
+        negative: latencies.filter((ms) => ms < 0).length,
+      },
+      all_delivered_s_after_load: missing ? null : Number(drainS.toFixed(1)),
+      waited_s: Number(drainS.toFixed(1)),
+      load_s: Number(((loadEnd - loadStart) / 1000).toFixed(1)),
+      received_during_load: hitsDuringLoad,
+      received_total: hits.length,
+      last_received_s_after_load: lastHit === null ? null : Number(((lastHit - loadEnd) / 1000).toFixed(1)),
+      received_by_type: byType,
+      message_created_by_prefix: createdByPrefix,
+      message_created_of_unanswered_requests: unanswered,
+      duplicate_webhook_ids: duplicateWebhookIds,
+      messages_delivered_twice: messagesDeliveredTwice,
+      extra_message_deliveries: extraMessageDeliveries,
+      bad_signatures: hits.filter((h) => !h.signature_ok).length,
+      wrong_path: hits.filter((h) => h.path !== "/hook").length,
+    },
+    outbox,
+    server_log: serverLog,
+    machine,
+  };
+  report.checks = {
+    five_xx: fivexx,
+    non_2xx: without.non_2xx + withHook.non_2xx + healthBefore.non_2xx + healthAfter.non_2xx,
+    lost,
+    duplicate_webhook_ids: duplicateWebhookIds,
+    messages_delivered_twice: messagesDeliveredTwice,
+    bad_signatures: report.delivery.bad_signatures,
+    ingests_stored_once: without.duplicates_stored === 0 && withHook.duplicates_stored === 0,
+    no_delivery_of_the_run_without_endpoint: (createdByPrefix.load ?? 0) === 0,
+    undispatched: outbox.undispatched,
+    deliveries_pending: outbox.deliveries_by_status.pending ?? 0,
+    deliveries_failed: outbox.deliveries_by_status.failed ?? 0,
+    server_error_lines: serverLog.error_lines,
+  };
+  report.ok =
+    fivexx === 0 &&
+    report.checks.non_2xx === 0 &&
+    lost === 0 &&
+    duplicateWebhookIds === 0 &&
+    messagesDeliveredTwice === 0 &&
+    report.checks.bad_signatures === 0 &&
+    report.checks.ingests_stored_once &&
+    report.checks.no_delivery_of_the_run_without_endpoint;
+  mkdirSync("bench/results", { recursive: true });
+  const name = [`webhooks-${N}`, CONNECTIONS !== 16 ? `c${CONNECTIONS}` : null, WEBHOOK_EVENTS.join(",") !== "*" ? `events-${WEBHOOK_EVENTS.join("+")}` : null]
+    .filter(Boolean)
+    .join("-");
+  writeFileSync(`bench/results/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report, null, 2));
+  const d = report.delivery;
+  const row = (label, value) => `| ${label.padEnd(44)} | ${String(value).padStart(24)} |`;
+  console.log(
+    [
+      "",
+      `webhooks, ${N} conversations, ${CONNECTIONS} connections, ${DURATION} s a run (bench/results/${name}.json)`,
+      row("measure", "value"),
+      row("GET /health before / after (req/s)", `${healthBefore.requests_per_sec} / ${healthAfter.requests_per_sec}`),
+      row("POST /activities, no endpoint (req/s, ratio)", `${without.requests_per_sec}, ${ratioWithout}`),
+      row(`POST /activities, 1 endpoint ${WEBHOOK_EVENTS.join(",")} (req/s, ratio)`, `${withHook.requests_per_sec}, ${ratioWith}`),
+      row("ratio difference (goal ≤ 0.05)", report.ratios.difference),
+      row("delivery latency p50 / p99 / max (ms)", `${d.latency_ms.p50} / ${d.latency_ms.p99} / ${d.latency_ms.max}`),
+      row("answers 2xx / delivered / lost", `${d.answers_2xx} / ${d.delivered} / ${d.lost}`),
+      row("duplicate webhook-ids / messages twice", `${d.duplicate_webhook_ids} / ${d.messages_delivered_twice}`),
+      row("all delivered, s after the load", d.all_delivered_s_after_load ?? `no (waited ${d.waited_s})`),
+      row("5xx / server error lines", `${fivexx} / ${serverLog.error_lines}`),
+    ].join("\n"),
+  );
   if (!report.ok) process.exitCode = 1;
 }
 
