@@ -85,7 +85,9 @@ export async function searchConversations(
 ): Promise<ConversationWithContact[]> {
   const messages = messageMatch(orgId, terms);
   const people = contactMatch(orgId, terms);
-  const [[counts], rows] = await db.batch([matchCounts(db, messages, people), sparseSearch(db, orgId, where, messages, people, after, limit)]);
+  // Both at once (not one D1 batch: a batch's rows come back as objects, and the two `id`
+  // columns of the join would collapse into one).
+  const [[counts], rows] = await Promise.all([matchCounts(db, messages, people), sparseSearch(db, orgId, where, messages, people, after, limit)]);
   if (counts.messages < SPARSE_MATCHES && counts.contacts < SPARSE_MATCHES) return rows;
   return denseSearch(db, where, messages, people, after, limit);
 }
