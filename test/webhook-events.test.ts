@@ -2,10 +2,11 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { WEBHOOK_EVENT_TYPES } from "../src/db/enums";
 import type { WebhookJob } from "../src/jobs";
 import { dispatchOrg } from "../src/outbox/dispatch";
 import { sweepWebhooks, UNDISPATCHED_AFTER_MS } from "../src/outbox/sweep";
-import { count, ingestOk, json, newOrg, shardOf, type TestOrg, twilioPost } from "./helpers";
+import { call, count, ingestOk, json, newOrg, shardOf, type TestOrg, twilioPost } from "./helpers";
 
 // SPEC 18, the events: the outbox row written with the change it reports, the dispatch that
 // fans it out, the queue that delivers it, the sweep that finds what the queue lost. The
@@ -132,7 +133,7 @@ describe("outgoing webhook events", () => {
     await ingestOk(org, { contact: { phone: "+14155550311" } });
     expect(await count("webhook_events", "org_id = ?", org.orgId)).toBe(1);
     expect(await count("webhook_events", "org_id = ? AND type = 'message.created'", org.orgId)).toBe(1);
-    await received((h) => at("later").length === 1, "the one message.created");
+    await received(() => at("later").length === 1, "the one message.created");
     // Disabled: the next write leaves no row.
     expect((await org.as(org.owner)(`/webhook-endpoints/${hook.id}`, { method: "PATCH", body: { enabled: false } })).status).toBe(200);
     await ingestOk(org, { contact: { phone: "+14155550311" } });
@@ -277,5 +278,22 @@ describe("the webhook sweep", () => {
     await sweepWebhooks(env, now);
     spy.mockRestore();
     expect(sent.filter((j) => j.kind === "deliver" && j.orgId === org.orgId)).toEqual([{ kind: "deliver", orgId: org.orgId, deliveryId: "msg_overdue" }]);
+  });
+});
+
+describe("the events in /openapi.json", () => {
+  it("lists each of the eight types as an OpenAPI webhook whose object is the REST schema, signed with Standard Webhooks", async () => {
+    const doc = await json(await call("/openapi.json"));
+    expect(Object.keys(doc.webhooks).sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
+    const objectRef = (type: string) => {
+      const body = doc.webhooks[type].post.requestBody.content["application/json"].schema.$ref.split("/").pop();
+      return doc.components.schemas[body].properties.data.properties.object.$ref;
+    };
+    expect(objectRef("message.created")).toBe("#/components/schemas/Message");
+    expect(objectRef("conversation.updated")).toBe("#/components/schemas/Conversation");
+    expect(objectRef("suggestion.created")).toBe("#/components/schemas/Suggestion");
+    expect(objectRef("contact.opted_out")).toBe("#/components/schemas/Contact");
+    expect(doc.webhooks["message.created"].post.security).toEqual([{ standardWebhooks: [] }]);
+    expect(doc.components.securitySchemes.standardWebhooks).toMatchObject({ type: "apiKey", in: "header", name: "webhook-signature" });
   });
 });

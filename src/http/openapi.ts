@@ -1,5 +1,6 @@
 import { settings } from "../config/settings";
 import type { App } from "../env";
+import { registerWebhookEvents } from "../outbox/openapi";
 
 /** GET /openapi.json: the document generated from the same zod schemas that validate requests, with its security schemes. */
 export function serveOpenApiDocument(app: App) {
@@ -27,6 +28,7 @@ export function serveOpenApiDocument(app: App) {
     scheme: "bearer",
     description: "OPERATOR_TOKEN (a secret of 32+ bytes); without it set, the operator routes answer 404",
   });
+  registerWebhookEvents(app);
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {

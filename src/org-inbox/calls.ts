@@ -62,12 +62,14 @@ export async function applyCallDetails(
   const preview = activityPreview(updated);
   const previewChanged = preview !== activityPreview(call);
   const thread = { type: "conversation.updated" as const, conversationId: call.conversationId, objectId: call.conversationId };
-  const [, , refreshed] = await db.batch([
+  const message = out.add({ type: "message.updated", conversationId: call.conversationId, objectId: activityId, known: { activity: updated, media: [] } });
+  // (Its recording's media row, when it has one, is read by the event builder.)
+  const results = await db.batch([
     db
       .update(activities)
       .set({ ...set, updatedAt: now })
       .where(and(eq(activities.orgId, orgId), eq(activities.id, activityId))),
-    ...out.add({ type: "message.updated", conversationId: call.conversationId, objectId: activityId, known: { activity: updated, media: [] } }),
+    ...message,
     db
       .update(conversations)
       .set({ lastActivityPreview: preview, updatedAt: now })
@@ -75,6 +77,7 @@ export async function applyCallDetails(
       .returning({ id: conversations.id }),
     ...out.addIf(changedRow, thread),
   ] as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+  const refreshed = results[1 + message.length];
   out.settle((refreshed as unknown[]).length > 0, thread);
   return { call: updated, previewChanged: (refreshed as unknown[]).length > 0, followUps };
 }

@@ -74,8 +74,10 @@ export async function buildEvents(env: Bindings, db: Db, orgId: string, refs: Ev
   for (const r of refs) {
     if (r.known && "activity" in r.known) for (const m of r.known.media) mediaById.set(m.id, m);
   }
-  const mediaIds = activityRows.flatMap((a) => [...a.mediaIds, ...(a.callRecordingMediaId ? [a.callRecordingMediaId] : [])]);
-  for (const [id, m] of await mediaFor(db, orgId, [...new Set(mediaIds)])) mediaById.set(id, m);
+  const known = refs.flatMap((r) => (r.known && "activity" in r.known ? [r.known.activity] : []));
+  const mediaIds = [...activityRows, ...known].flatMap((a) => [...a.mediaIds, ...(a.callRecordingMediaId ? [a.callRecordingMediaId] : [])]);
+  const missing = [...new Set(mediaIds)].filter((id) => !mediaById.has(id));
+  for (const [id, m] of await mediaFor(db, orgId, missing)) mediaById.set(id, m);
   return Promise.all(
     refs.map(async (r): Promise<BuiltEvent | null> => {
       const at = { type: r.type, conversation_id: r.conversationId };
