@@ -29,11 +29,9 @@ const name = (type: string) =>
 const signedHeaders = z.object({
   "webhook-id": z.string().openapi({ description: "The delivery's id: the same on every retry (dedup by it)" }),
   "webhook-timestamp": z.string().openapi({ description: "Unix seconds of this attempt" }),
-  "webhook-signature": z
-    .string()
-    .openapi({
-      description: "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, keyed by the endpoint's secret; two, space-separated, for 24 h after a rotation",
-    }),
+  "webhook-signature": z.string().openapi({
+    description: "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, keyed by the endpoint's secret; two, space-separated, for 24 h after a rotation",
+  }),
 });
 
 export function registerWebhookEvents(app: App) {
