@@ -2,7 +2,7 @@ import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
 import { type ConversationWithContact, contactColumns } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
 import { activities, contacts, conversations } from "../db/schema";
-import { contactMatch, messageMatch, type Term } from "./query";
+import { contactMatch, messageMatch, type Term, textMatch } from "./query";
 
 // Search reads (SPEC 16) over the FTS5 indexes of migrations/shard/0007_search.sql.
 // activities_fts's rowid is (conversation rowid << 32) | activity rowid: a match names
@@ -102,12 +102,17 @@ export type MessageHit = {
   summary: string | null;
 };
 
-/** The newest matching message (by occurred_at) of each of these conversations of the org, with its text. */
+/**
+ * The newest matching message (by occurred_at) of each of these conversations of the org,
+ * with its text. The MATCH leaves out the org's token: the rowid range already names one
+ * conversation of the org (checked by the join), and ANDing every lookup with the org's
+ * doclist (all its messages) made the page's 25 lookups about 4× slower.
+ */
 export const newestMatchesQuery = (orgId: string, terms: Term[], conversationIds: string[]) => sql`
   SELECT cv.id AS conversation_id, a.id, a.body, a.subject, a.call_transcript AS transcript, a.call_summary AS summary
   FROM json_each(${JSON.stringify(conversationIds)}) AS page CROSS JOIN conversations AS cv CROSS JOIN activities AS a ON cv.id = page.value AND a.rowid = (
     SELECT x.rowid FROM activities_fts AS f JOIN activities AS x ON x.rowid = f.rowid & ${sql.raw(String(ACTIVITY_MASK))}
-    WHERE f.activities_fts MATCH ${messageMatch(orgId, terms)}
+    WHERE f.activities_fts MATCH ${textMatch(terms)}
       AND f.rowid BETWEEN (cv.rowid << ${sql.raw(String(ACTIVITY_BITS))}) AND ((cv.rowid << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))})
     ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1)
   WHERE cv.org_id = ${orgId} AND a.org_id = ${orgId}`;
@@ -120,9 +125,9 @@ export async function newestMatches(db: Db, orgId: string, terms: Term[], conver
 
 /** The thread's messages that match: listThread's WHERE plus this (its order and cursor). */
 export const threadMatch = (orgId: string, conversationId: string, terms: Term[]) =>
-  sql`${activities}.rowid IN (SELECT rowid & ${sql.raw(String(ACTIVITY_MASK))} FROM activities_fts WHERE activities_fts MATCH ${messageMatch(orgId, terms)}
-    AND rowid BETWEEN ((SELECT rowid FROM conversations WHERE id = ${conversationId}) << ${sql.raw(String(ACTIVITY_BITS))})
-    AND (((SELECT rowid FROM conversations WHERE id = ${conversationId}) << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))}))`;
+  sql`${activities}.rowid IN (SELECT rowid & ${sql.raw(String(ACTIVITY_MASK))} FROM activities_fts WHERE activities_fts MATCH ${textMatch(terms)}
+    AND rowid BETWEEN ((SELECT rowid FROM conversations WHERE id = ${conversationId} AND org_id = ${orgId}) << ${sql.raw(String(ACTIVITY_BITS))})
+    AND (((SELECT rowid FROM conversations WHERE id = ${conversationId} AND org_id = ${orgId}) << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))}))`;
 
 /**
  * The org's contacts matching `terms`: `from` the index's matches, CROSS JOIN contacts

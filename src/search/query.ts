@@ -56,9 +56,11 @@ const ftsString = (tokens: string[], prefix: boolean) => `"${tokens.join(" ").re
 /** The org's token in the `org` column of both indexes (migrations/shard/0007_search.sql): the id without hyphens. */
 const orgToken = (orgId: string) => `org : ${ftsString([orgId.toLowerCase().replaceAll("-", "")], false)}`;
 
+/** The MATCH expression over message text (activities_fts), any org's: only for a rowid range already known to be the org's (one thread). */
+export const textMatch = (terms: Term[]) => `{body subject transcript summary} : (${terms.map((t) => ftsString(t.tokens, t.prefix)).join(" AND ")})`;
+
 /** The MATCH expression over message text (activities_fts) of the org. */
-export const messageMatch = (orgId: string, terms: Term[]) =>
-  `${orgToken(orgId)} AND {body subject transcript summary} : (${terms.map((t) => ftsString(t.tokens, t.prefix)).join(" AND ")})`;
+export const messageMatch = (orgId: string, terms: Term[]) => `${orgToken(orgId)} AND ${textMatch(terms)}`;
 
 /** Digits only, with or without separators (`415`, `415-555`, `(415) 555`): a run of a phone number. */
 export const isDigits = (t: Term) => t.tokens.every((x) => /^\d+$/.test(x));
