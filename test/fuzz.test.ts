@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { call, count, fillPath, json, newOrg, orgWithOneOfEach, shardOf, twilioPost } from "./helpers";
+import { SNIPPET_CHARS } from "../src/search/snippet";
+import { call, count, expectProblem, fillPath, ingestOk, json, newOrg, newOrgOn, orgWithOneOfEach, shardOf, twilioPost } from "./helpers";
 
 // Property tests over every JSON route of /openapi.json: whatever the body, query or
 // headers, the answer is never a 5xx, every refusal is problem+json, and a refused
@@ -323,4 +324,63 @@ describe("fuzzing every route (fast-check)", () => {
     expect(await count("activities", "org_id = ?", org.orgId)).toBeGreaterThan(0);
     expect(await count("unroutable_events")).toBeGreaterThan(0);
   }, 120_000);
+});
+
+// SPEC 16: q reaches FTS5 only as quoted strings made by src/search/query.ts. Whatever it
+// holds (FTS5 operators, quotes, column filters, unicode, 200 characters), every search
+// route answers 200 or 400, and every snippet stays within its 160 characters.
+describe("search q (fast-check)", () => {
+  it("fuzz: any q (FTS5 operators, quotes, unicode, up to 200 characters) answers 200 or 400, never 5xx", async () => {
+    const org = await newOrgOn("SHARD_0");
+    const msg = await ingestOk(org, { body: "Café crème at NEAR noon", provider_message_id: `FZ${Date.now()}` });
+    const piece = fc.oneof(
+      fc.constantFrom(
+        "NEAR",
+        "OR",
+        "AND",
+        "NOT",
+        "^",
+        "-",
+        "+",
+        "*",
+        ":",
+        "(",
+        ")",
+        '"',
+        "'",
+        "{",
+        "}",
+        "body:",
+        "col:",
+        "NEAR(",
+        ",",
+        "\\",
+        "%",
+        "_",
+        " ",
+        "\u0000",
+        "é",
+        "ß",
+        "İ",
+        "😀",
+        "\u0301",
+        "café",
+        "noon",
+      ),
+      fc.string({ unit: "grapheme", maxLength: 8 }),
+      fc.string({ unit: "binary-ascii", maxLength: 8 }),
+    );
+    const q = fc.array(piece, { maxLength: 60 }).map((parts) => Array.from(parts.join("")).slice(0, 200).join(""));
+    await fc.assert(
+      fc.asyncProperty(q, async (text) => {
+        for (const path of ["/conversations", "/contacts", `/conversations/${msg.message.conversation_id}/messages`]) {
+          const res = await org.as(org.owner)(`${path}?q=${encodeURIComponent(text)}`);
+          expect([200, 400], `${path} ${JSON.stringify(text)} → ${res.status} ${await res.clone().text()}`).toContain(res.status);
+          if (res.status === 400) await expectProblem(res, 400, "validation_failed");
+          else for (const item of (await json(res)).data) if (item.match) expect(item.match.snippet.length).toBeLessThanOrEqual(SNIPPET_CHARS);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
 });

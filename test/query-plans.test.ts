@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
 import { type ConversationFilter, conversationWhere, listConversations, listThread } from "../src/conversations/queries";
 import { wrap } from "../src/db/client";
+import { denseSearch, matchCounts, newestMatchesQuery, sparseSearch, threadMatch } from "../src/search/queries";
+import { contactMatch, messageMatch, parseQuery } from "../src/search/query";
 import { stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
 import { countPlan } from "../src/views/counts";
@@ -94,5 +96,54 @@ describe("EXPLAIN QUERY PLAN", () => {
     const steps = await plan(searchContacts(db(), ORG, { limit: 25 }));
     expect(steps.join("\n")).toMatch(/USING (COVERING )?INDEX contacts_org_id_idx/);
     expect(steps.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
+
+  // SPEC 16: a search reads the FTS5 indexes and what they point to by rowid or by an
+  // index; it never scans activities, contacts or conversations.
+  const TERMS = parseQuery('cleaning "next tuesday" inv* 415 555');
+  const noScan = (steps: string[]) => {
+    for (const s of steps) expect(s, steps.join("\n")).not.toMatch(/\bSCAN (activities|contacts|conversations)\b(?!_fts)/);
+  };
+  it.each(filters)("a search of GET /conversations %s reads the indexes, no table scan", async (_name, f) => {
+    const where = conversationWhere(ORG, USER, f, Date.now());
+    const m = messageMatch(ORG, TERMS);
+    const k = contactMatch(ORG, TERMS);
+    for (const cursor of [null, CURSOR]) {
+      const sparse = await plan(sparseSearch(db(), ORG, where, m, k, cursor, 25));
+      noScan(sparse);
+      // Few matches: the matched conversations are read by rowid (then sorted: at most SPARSE_MATCHES).
+      expect(sparse.join("\n"), sparse.join("\n")).toMatch(/SEARCH conversations USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+      const dense = await plan(denseSearch(db(), where, m, k, cursor, 25));
+      noScan(dense);
+      // Many matches: the list's own walk, in order, no sort.
+      expect(dense.join("\n")).toMatch(/SEARCH conversations USING (COVERING )?INDEX conversations_/);
+      expect(dense.join("\n")).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+    }
+    noScan(await plan(matchCounts(db(), m, k)));
+  });
+
+  it("the newest match of each conversation of a page, and a thread's matches, read by rowid and index", async () => {
+    const newest = await plan({
+      toSQL: () =>
+        db()
+          .all(newestMatchesQuery(ORG, TERMS, [CURSOR[1]]))
+          .getQuery(),
+    } as never);
+    noScan(newest);
+    for (const order of ["asc", "desc"] as const) {
+      const steps = await plan(
+        listThread(db(), ORG, CURSOR[1], { order, includeSuggestions: false, after: CURSOR, limit: 25, match: threadMatch(ORG, CURSOR[1], TERMS) }),
+      );
+      noScan(steps);
+      expect(steps.join("\n")).toMatch(/SEARCH activities USING (INDEX activities_thread_idx|INTEGER PRIMARY KEY)/);
+    }
+  });
+
+  it("a contact search reads the contact index", async () => {
+    for (const after of [undefined, CURSOR[1]]) {
+      const steps = await plan(searchContacts(db(), ORG, { q: "maria 415", after, limit: 25 }));
+      noScan(steps);
+      expect(steps.join("\n")).toMatch(/contacts_fts/);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { apiRoute } from "../http/route";
 import { pickErrors } from "../lib/errors";
 import { Cursor, IdParam, jsonBody, jsonContent, Limit, listOf, readOnly, Timestamp, Uuid } from "../lib/schemas";
+import { SearchQuery } from "../search/query";
 
 export const ContactSchema = z
   .object({
@@ -34,9 +35,11 @@ export const listContacts = apiRoute("member", {
   operationId: "listContacts",
   tags: ["Contacts"],
   summary: "List or search contacts, newest first",
+  description:
+    "With `q`: the contacts whose name, email or phone matches it (SPEC 16's language; digits, with or without separators, match a run of the phone's digits: `415 555`, `4155550142`, `+1 415`), through the contact index.",
   request: {
     query: z.object({
-      q: z.string().trim().min(1).max(200).optional().openapi({ description: "Case-insensitive substring of name, phone or email" }),
+      q: SearchQuery.optional(),
       limit: Limit,
       cursor: Cursor,
     }),

@@ -1,7 +1,9 @@
-import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, lt, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type Contact, contacts } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
+import { contactHits } from "../search/queries";
+import { parseQuery } from "../search/query";
 
 export const toContact = (ct: Contact) => ({
   id: ct.id,
@@ -34,26 +36,24 @@ export const findByAddress = (db: Db, orgId: string, phone: string | null | unde
     .get();
 };
 
-const likeEscape = (s: string) => s.replace(/[\\%_]/g, (m) => `\\${m}`);
-
-/** Newest first by id (UUID v7 sorts by creation); `q` matches name, email or the phone's digits. */
+/**
+ * Newest first by id (UUID v7 sorts by creation); `q` (SPEC 16's language) matches name,
+ * email or a run of the phone's digits, through the contact index (src/search/): no scan.
+ */
 export function searchContacts(db: Db, orgId: string, opts: { q?: string; after?: string; limit: number }) {
-  const filters: (SQL | undefined)[] = [eq(contacts.orgId, orgId), opts.after ? lt(contacts.id, opts.after) : undefined];
-  if (opts.q) {
-    const text = `%${likeEscape(opts.q.toLowerCase())}%`;
-    const digits = opts.q.replace(/\D/g, "");
-    filters.push(
-      or(
-        sql`lower(${contacts.name}) LIKE ${text} ESCAPE '\\'`,
-        sql`${contacts.email} LIKE ${text} ESCAPE '\\'`,
-        digits.length >= 3 ? sql`${contacts.phone} LIKE ${`%${digits}%`}` : sql`${contacts.phone} LIKE ${text} ESCAPE '\\'`,
-      ),
-    );
-  }
-  return db
-    .select()
-    .from(contacts)
-    .where(and(...filters))
-    .orderBy(desc(contacts.id))
-    .limit(opts.limit + 1);
+  const terms = opts.q === undefined ? undefined : parseQuery(opts.q);
+  const where = and(
+    eq(contacts.orgId, orgId),
+    opts.after ? lt(contacts.id, opts.after) : undefined,
+    // Only punctuation: nothing matches.
+    terms?.length === 0 ? sql`0` : undefined,
+  );
+  const columns = getTableColumns(contacts);
+  const query = terms?.length
+    ? (() => {
+        const hits = contactHits(orgId, terms);
+        return db.select(columns).from(hits.from).crossJoin(contacts).where(and(hits.on, where)).$dynamic();
+      })()
+    : db.select(columns).from(contacts).where(where).$dynamic();
+  return query.orderBy(desc(contacts.id)).limit(opts.limit + 1);
 }

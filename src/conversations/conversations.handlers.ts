@@ -3,6 +3,9 @@ import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { inbox } from "../org-inbox/client";
 import type { StateChange } from "../org-inbox/state";
+import { newestMatches, searchConversations, threadMatch } from "../search/queries";
+import { parseQuery } from "../search/query";
+import { contactSnippet, messageSnippet } from "../search/snippet";
 import { findMemberView } from "../views/queries";
 import type * as routes from "./conversations.routes";
 import { toConversation, toMessage, toSuggestion } from "./present";
@@ -20,7 +23,7 @@ import {
 const render = (row: ConversationWithContact) => toConversation(row.conversation, row.contact);
 
 export const listConversations: AppRouteHandler<typeof routes.listConversations> = async (c) => {
-  const { limit = 25, cursor, view, ...explicit } = c.req.valid("query");
+  const { limit = 25, cursor, view, q, ...explicit } = c.req.valid("query");
   const now = Date.now();
   const db = c.var.db;
   const given = Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined));
@@ -33,10 +36,33 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
   } else {
     filters = { archived: false, ...given };
   }
-  const where = conversationWhere(c.get("orgId"), c.get("userId"), filters, now);
-  const rows = await listRows(db, where, decodeCursor(cursor, timeIdCursor), limit);
+  const orgId = c.get("orgId");
+  const where = conversationWhere(orgId, c.get("userId"), filters, now);
+  const after = decodeCursor(cursor, timeIdCursor);
+  if (q === undefined) {
+    const rows = await listRows(db, where, after, limit);
+    const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
+    return c.json({ data: data.map((r) => toConversation(r.conversation, r.contact, now)), next_cursor }, 200);
+  }
+  // Search (SPEC 16): the same list, narrowed to conversations whose messages or contact match.
+  const terms = parseQuery(q);
+  if (!terms.length) return c.json({ data: [], next_cursor: null }, 200);
+  const rows = await searchConversations(db, orgId, where, terms, after, limit);
   const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
-  return c.json({ data: data.map((r) => toConversation(r.conversation, r.contact, now)), next_cursor }, 200);
+  const hits = await newestMatches(
+    db,
+    orgId,
+    terms,
+    data.map((r) => r.conversation.id),
+  );
+  const items = data.map((r) => {
+    const hit = hits.get(r.conversation.id);
+    const match = hit
+      ? { message_id: hit.id, snippet: messageSnippet([hit.body, hit.subject, hit.transcript, hit.summary], terms) }
+      : { message_id: null, snippet: contactSnippet(r.contact, terms) };
+    return { ...toConversation(r.conversation, r.contact, now), match };
+  });
+  return c.json({ data: items, next_cursor }, 200);
 };
 
 export const getConversation: AppRouteHandler<typeof routes.getConversation> = async (c) => {
@@ -53,11 +79,21 @@ export const listMessages: AppRouteHandler<typeof routes.listMessages> = async (
   const db = c.var.db;
   const orgId = c.get("orgId");
   const conversationId = c.req.valid("param").conversation_id.toLowerCase();
-  const { order = "desc", include, limit = 25, cursor } = c.req.valid("query");
+  const { order = "desc", include, q, limit = 25, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor, timeIdCursor);
+  const terms = q === undefined ? undefined : parseQuery(q);
   const [exists, rows] = await Promise.all([
     selectConversation(db, orgId, conversationId).get(),
-    listThread(db, orgId, conversationId, { order, includeSuggestions: include === "suggestions", after, limit }),
+    // A q with no letter or digit matches nothing: no query.
+    terms?.length === 0
+      ? Promise.resolve([])
+      : listThread(db, orgId, conversationId, {
+          order,
+          includeSuggestions: include === "suggestions",
+          after,
+          limit,
+          match: terms && threadMatch(orgId, conversationId, terms),
+        }),
   ]);
   if (!exists) throw notFound("Conversation");
   const { data, next_cursor } = page(rows, limit, (last) => [last.occurredAt, last.id]);

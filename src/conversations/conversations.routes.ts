@@ -4,7 +4,8 @@ import { SCOPES } from "../db/enums";
 import { apiRoute } from "../http/route";
 import { pickErrors } from "../lib/errors";
 import { Cursor, IdParam, jsonBody, jsonContent, Limit, listOf, QueryBool, Uuid } from "../lib/schemas";
-import { ConversationDetailSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
+import { SearchQuery } from "../search/query";
+import { ConversationDetailSchema, ConversationListItemSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
 
 const tags = ["Conversations"];
 /**
@@ -36,9 +37,11 @@ export const listConversations = apiRoute("member", {
   path: "/conversations",
   operationId: "listConversations",
   tags,
-  summary: "List conversations, newest activity first",
-  request: { query: ConversationFilters.extend({ limit: Limit, cursor: Cursor }) },
-  responses: { 200: jsonContent(listOf(ConversationSchema, "ConversationList"), "A page of conversations") },
+  summary: "List conversations, newest activity first; search them with q",
+  description:
+    "With `q`: the conversations with a message (body, subject, call transcript or summary; not a setter draft) or a contact (name, email, phone digits) matching it, with every other filter and `view`, in the same order and with the same cursors; each item gains `match`. A `q` with no letter or digit lists nothing.",
+  request: { query: ConversationFilters.extend({ q: SearchQuery.optional(), limit: Limit, cursor: Cursor }) },
+  responses: { 200: jsonContent(listOf(ConversationListItemSchema, "ConversationList"), "A page of conversations") },
 });
 
 export const getConversation = apiRoute("member", {
@@ -58,11 +61,14 @@ export const listMessages = apiRoute("member", {
   operationId: "listMessages",
   tags,
   summary: "List a thread's messages (calls inline with their summary)",
+  description:
+    "With `q`: only the messages matching it (body, subject, call transcript or summary; setter drafts never match), in the same order and with the same cursors.",
   request: {
     params: ConversationParam,
     query: z.object({
       order: z.enum(["desc", "asc"]).optional().openapi({ description: "by occurred_at; default desc" }),
       include: z.enum(["suggestions"]).optional().openapi({ description: "also list setter drafts (type suggestion)" }),
+      q: SearchQuery.optional(),
       limit: Limit,
       cursor: Cursor,
     }),

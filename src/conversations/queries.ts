@@ -61,7 +61,7 @@ export function listThread(
   db: Db,
   orgId: string,
   conversationId: string,
-  opts: { order: "asc" | "desc"; includeSuggestions: boolean; after: [number, string] | null; limit: number },
+  opts: { order: "asc" | "desc"; includeSuggestions: boolean; after: [number, string] | null; limit: number; match?: SQL },
 ) {
   const a = activities;
   const { after } = opts;
@@ -74,7 +74,7 @@ export function listThread(
   return db
     .select()
     .from(a)
-    .where(and(eq(a.conversationId, conversationId), eq(a.orgId, orgId), opts.includeSuggestions ? undefined : ne(a.type, "suggestion"), keyset))
+    .where(and(eq(a.conversationId, conversationId), eq(a.orgId, orgId), opts.includeSuggestions ? undefined : ne(a.type, "suggestion"), keyset, opts.match))
     .orderBy(dir(a.occurredAt), dir(a.id))
     .limit(opts.limit + 1);
 }

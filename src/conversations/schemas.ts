@@ -24,6 +24,19 @@ export const ConversationSchema = z
   })
   .openapi("Conversation");
 
+/** Why a conversation is in a search's results (SPEC 16): its newest matching message, or its contact. */
+export const SearchMatchSchema = z
+  .object({
+    message_id: Uuid.nullable().openapi({ description: "the newest matching message; null when only the contact matched" }),
+    snippet: z.string().max(160).openapi({ description: "the matched text in context, at most 160 characters, each matched word wrapped in « »" }),
+  })
+  .openapi("SearchMatch");
+
+/** A list item: a Conversation, with `match` when the list is a search (`q`); without `q` the key is absent. */
+export const ConversationListItemSchema = ConversationSchema.extend({
+  match: SearchMatchSchema.optional().openapi({ description: "present only when the list was asked with q" }),
+}).openapi("ConversationListItem");
+
 export const MediaRefSchema = z.object({
   id: Uuid,
   content_type: z.string(),
