@@ -21,7 +21,7 @@ async function emptied(d: D1Database) {
   const { results } = await d
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
     .all<{ name: string }>();
-  // IF EXISTS: dropping an FTS5 table (migration 0007) drops its shadow tables, listed after it.
+  // IF EXISTS: dropping an FTS5 table (migration 0008) drops its shadow tables, listed after it.
   for (const { name } of results) await d.prepare(`DROP TABLE IF EXISTS "${name}"`).run();
   return d;
 }
@@ -73,7 +73,7 @@ describe("a single-database deployment upgrades in place", () => {
       expect.objectContaining({ id: CONVERSATION, contact: expect.objectContaining({ name: "Old Contact" }) }),
     ]);
     expect((await get("/channels")).data).toEqual([expect.objectContaining({ address: "+14155559701" })]);
-    // Migration 0007 backfilled the search index with the rows already there.
+    // Migration 0008 backfilled the search index with the rows already there.
     expect((await get("/contacts?q=415%20555%200142")).data).toEqual([expect.objectContaining({ id: CONTACT })]);
     expect((await get("/conversations?q=old%20contact")).data).toEqual([
       expect.objectContaining({ id: CONVERSATION, match: { message_id: null, snippet: "«Old» «Contact» · +14155550142" } }),

@@ -8,7 +8,7 @@ import { messageSnippet, SNIPPET_CHARS } from "../src/search/snippet";
 import { call, expectProblem, ingestOk, json, minutesAgo, newOrgOn, shardNameOf, shardNames, type TestOrg } from "./helpers";
 
 // SPEC 16: search over message text and contacts, through the FTS5 indexes each shard
-// keeps with triggers (migrations/shard/0007_search.sql).
+// keeps with triggers (migrations/shard/0008_search.sql).
 
 const binding = (name: string) => (env as unknown as Record<string, D1Database>)[name];
 const get = async (org: TestOrg, path: string) => {

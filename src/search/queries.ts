@@ -4,7 +4,7 @@ import { type Db, oneRow } from "../db/client";
 import { activities, contacts, conversations } from "../db/schema";
 import { contactMatch, messageMatch, type Term, textMatch } from "./query";
 
-// Search reads (SPEC 16) over the FTS5 indexes of migrations/shard/0007_search.sql.
+// Search reads (SPEC 16) over the FTS5 indexes of migrations/shard/0008_search.sql.
 // activities_fts's rowid is (conversation rowid << 32) | activity rowid: a match names
 // its conversation with a shift, and a thread's matches are one rowid range, so no
 // query here reads `activities` to find out where a match belongs. Every MATCH carries

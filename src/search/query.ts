@@ -53,7 +53,7 @@ export function parseQuery(q: string): Term[] {
 /** A term as an FTS5 string: its tokens between double quotes (they hold no quote; escaped anyway), `*` after it for a prefix. */
 const ftsString = (tokens: string[], prefix: boolean) => `"${tokens.join(" ").replaceAll('"', '""')}"${prefix ? "*" : ""}`;
 
-/** The org's token in the `org` column of both indexes (migrations/shard/0007_search.sql): the id without hyphens. */
+/** The org's token in the `org` column of both indexes (migrations/shard/0008_search.sql): the id without hyphens. */
 const orgToken = (orgId: string) => `org : ${ftsString([orgId.toLowerCase().replaceAll("-", "")], false)}`;
 
 /** The MATCH expression over message text (activities_fts), any org's: only for a rowid range already known to be the org's (one thread). */
