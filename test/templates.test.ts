@@ -225,6 +225,15 @@ describe("templates CRUD", () => {
       expect(p.errors?.[0].path, JSON.stringify(body)).toBe(path);
       expect(p.detail, JSON.stringify(body)).toContain(named);
     }
+    // Every problem named (body and subject), at most 10 a field.
+    const two = await expectProblem(
+      await as("/templates", { body: { name: "a", subject: "{{x}}", body: "{{a}} {{contact.name}} {{b" } }),
+      422,
+      "template_invalid",
+    );
+    expect(two.errors?.map((e) => e.path)).toEqual(["body", "body", "subject"]);
+    const many = await expectProblem(await as("/templates", { body: { name: "a", body: "{{x}}".repeat(5000) } }), 422, "template_invalid");
+    expect(many.errors).toHaveLength(10);
     expect(await count("templates", "org_id = ?", org.orgId)).toBe(0);
     const t = await createTemplate(org, { name: "ok", body: "Hi }} there {{contact.name}}" });
     const p = await expectProblem(await as(`/templates/${t.id}`, { method: "PATCH", body: { body: "Hi {{contact.surname}}" } }), 422, "template_invalid");

@@ -17,7 +17,7 @@ type Part = string | { variable: TemplateVariable; fallback: string };
 const KNOWN = new Set<string>(TEMPLATE_VARIABLES);
 /** A tag at `lastIndex`: `{{`, no braces or line breaks, `}}`. */
 const TAG = /\{\{([^{}\r\n]*)\}\}/y;
-/** Errors named at most: a template full of bad tags is told about its first few. */
+/** Errors named at most: a template full of bad tags is told about its first few (and not read further). */
 const MAX_ERRORS = 10;
 
 /** The parts of `text`, or what is wrong with it (`path`: the field it came from). */
@@ -27,7 +27,7 @@ export function parseTemplate(text: string, path: string): { parts: Part[]; erro
   // `pos`: the text before it is in `parts`; `from`: where the next `{{` is looked for.
   let pos = 0;
   let from = 0;
-  for (;;) {
+  while (errors.length < MAX_ERRORS) {
     const open = text.indexOf("{{", from);
     if (open < 0) break;
     TAG.lastIndex = open;
@@ -45,7 +45,7 @@ export function parseTemplate(text: string, path: string): { parts: Part[]; erro
     const name = (bar < 0 ? inner : inner.slice(0, bar)).trim();
     const fallback = bar < 0 ? "" : inner.slice(bar + 1).trim();
     if (!KNOWN.has(name)) {
-      errors.push({ path, message: `unknown variable {{${name}}}; known: ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(", ")}` });
+      errors.push({ path, message: `unknown variable {{${name}}}` });
       continue;
     }
     if (open > pos) parts.push(text.slice(pos, open));
@@ -53,7 +53,7 @@ export function parseTemplate(text: string, path: string): { parts: Part[]; erro
     pos = from;
   }
   if (pos < text.length) parts.push(text.slice(pos));
-  return { parts, errors: errors.slice(0, MAX_ERRORS) };
+  return { parts, errors };
 }
 
 /** The problems of a template's fields, [] when it can be saved. */

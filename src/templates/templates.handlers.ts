@@ -7,7 +7,7 @@ import { ApiError, type FieldError, invalid, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { iso } from "../lib/time";
 import { inOrgShard } from "../org-inbox/client";
-import { templateErrors } from "./render";
+import { TEMPLATE_VARIABLES, templateErrors } from "./render";
 import type * as routes from "./templates.routes";
 import { MAX_TEMPLATES, shapeIssues } from "./templates.routes";
 import { ownTemplate, renderWith, templateValues } from "./use";
@@ -52,7 +52,11 @@ function decodeNameCursor(cursor: string | undefined): string | null {
 function checkVariables(fields: { body: string; subject?: string | null }) {
   const errors = templateErrors(fields);
   if (errors.length)
-    throw new ApiError("template_invalid", `The template cannot be saved: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}.`, errors);
+    throw new ApiError(
+      "template_invalid",
+      `The template cannot be saved: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}. Variables: ${TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(", ")}.`,
+      errors,
+    );
 }
 
 const nameTaken = (name: string) => new ApiError("conflict", `A template named "${name}" exists in this org (names are compared case-insensitively).`);
