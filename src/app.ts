@@ -18,6 +18,7 @@ import { slaRouter } from "./sla/sla.index";
 import { benchCeilingRouter } from "./system/bench-ceiling";
 import { docsRouter } from "./system/docs";
 import { systemRouter } from "./system/system.index";
+import { templatesRouter } from "./templates/templates.index";
 import { viewsRouter } from "./views/views.index";
 import { webhookEndpointsRouter } from "./webhook-endpoints/webhook-endpoints.index";
 import { webhooksRouter } from "./webhooks/webhooks.index";
@@ -44,6 +45,7 @@ export function createApp() {
   app.route("/", eventsRouter);
   app.route("/", webhooksRouter);
   app.route("/", webhookEndpointsRouter);
+  app.route("/", templatesRouter);
   app.route("/", operatorRouter);
   app.route("/", docsRouter);
   app.route("/", benchCeilingRouter);

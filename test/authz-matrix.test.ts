@@ -25,6 +25,7 @@ const BODIES: Record<string, unknown> = {
   "POST /conversations/{conversation_id}/assign": { assigned_to: null },
   "POST /conversations/{conversation_id}/suggestions": { body: "not yours" },
   "PATCH /webhook-endpoints/{endpoint_id}": { enabled: false },
+  "PATCH /templates/{template_id}": { name: "Renamed" },
 };
 /** Ids that are not org resources: adding any user to your own org is allowed. */
 const NOT_ORG_SCOPED = new Set(["PUT /members/{user_id}"]);
@@ -45,6 +46,7 @@ async function snapshot(orgId: string) {
     "sla_configs",
     "webhook_endpoints",
     "webhook_deliveries",
+    "templates",
   ];
   const out: Record<string, unknown> = {};
   for (const t of control) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
@@ -114,6 +116,9 @@ describe("authorization matrix (from /openapi.json)", () => {
         "POST /webhook-endpoints/{endpoint_id}/rotate-secret",
         "GET /webhook-endpoints/{endpoint_id}/deliveries",
         "POST /webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry",
+        "POST /templates",
+        "PATCH /templates/{template_id}",
+        "DELETE /templates/{template_id}",
       ].sort(),
     );
     expect(routes.filter((r) => r.access === "user").map((r) => `${r.method} ${r.path}`)).toEqual(["POST /orgs"]);

@@ -44,6 +44,7 @@ async function fingerprint(orgId: string) {
     "sla_configs",
     "webhook_endpoints",
     "webhook_deliveries",
+    "templates",
   ];
   const shard = await shardOf(orgId);
   const parts = await Promise.all(
@@ -59,6 +60,7 @@ async function fingerprint(orgId: string) {
         "sla_configs",
         "webhook_endpoints",
         "webhook_deliveries",
+        "templates",
       ].includes(t)
         ? ", MAX(updated_at) AS u, SUM(updated_at) AS s"
         : "";
@@ -103,6 +105,7 @@ const bodyArb = fc.oneof(
       "direction",
       "call",
       "occurred_at",
+      "template_id",
       "extra",
     ),
     jsonValue,
@@ -127,6 +130,7 @@ const queryArb = fc.dictionary(
     "label",
     "since",
     "format",
+    "conversation_id",
     "x",
   ),
   text,

@@ -256,7 +256,7 @@ const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0
 /**
  * An org with one of every resource a path can name (an agent, an sms channel on
  * `address`, a contact with a conversation, a pending draft, an uploaded image, a
- * webhook endpoint with a failed delivery), and
+ * webhook endpoint with a failed delivery, a template), and
  * the ids that fill each `{name}` of an OpenAPI path.
  */
 export async function orgWithOneOfEach(name: string, address: string, shard?: string) {
@@ -275,6 +275,7 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
   // retry is refused (409) rather than sent to a host outside the test.
   const endpoint = await json(await as("/webhook-endpoints", { body: { url: "https://hooks.invalid/inbox", enabled: false } }));
   const delivery = await failedDelivery(org.orgId, endpoint.id);
+  const template = await json(await as("/templates", { body: { name: "Greeting", body: "Hi {{contact.first_name|there}}" } }));
   const ids: Record<string, string> = {
     user_id: agent.userId,
     channel_id: channel.id,
@@ -284,6 +285,7 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
     media_id: media.id,
     endpoint_id: endpoint.id,
     delivery_id: delivery.deliveryId,
+    template_id: template.id,
   };
   return { org, agent, ids };
 }

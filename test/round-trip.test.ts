@@ -30,7 +30,12 @@ async function fixtures(org: TestOrg): Promise<Record<string, string>> {
   expect(sla.status).toBe(200);
   expect((await as("/setter/config", { method: "PUT", body: { mode: "suggestive", instructions: "Be brief." } })).status).toBe(200);
   const endpoint = await json(await as("/webhook-endpoints", { body: { url: "https://crm.example.com/hooks/rt", events: ["message.created"] } }));
-  return { "/contacts/{contact_id}": `/contacts/${contact.id}`, "/webhook-endpoints/{endpoint_id}": `/webhook-endpoints/${endpoint.id}` };
+  const template = await json(await as("/templates", { body: { name: "Round trip", channel: "email", subject: "Hi {{contact.first_name}}", body: "Hello" } }));
+  return {
+    "/contacts/{contact_id}": `/contacts/${contact.id}`,
+    "/webhook-endpoints/{endpoint_id}": `/webhook-endpoints/${endpoint.id}`,
+    "/templates/{template_id}": `/templates/${template.id}`,
+  };
 }
 
 const stripVolatile = (body: any) => JSON.parse(JSON.stringify(body, (k, v) => (k === "updated_at" ? undefined : v)));

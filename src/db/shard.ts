@@ -397,3 +397,25 @@ export const webhookDeliveries = sqliteTable(
   ],
 );
 export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
+
+// Saved replies (SPEC 17): org-wide message templates with {{variables}}, rendered at send
+// time (src/templates/render.ts). `name_key` is the name folded for comparison (NFC,
+// lowercase): unique in the org, so a taken name is refused however it is cased, and the
+// list's order (name order) walks the same index.
+export const templates = sqliteTable(
+  "templates",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    name: text("name").notNull(),
+    nameKey: text("name_key").notNull(),
+    // sms, email, or null (either, and notes).
+    channel: text("channel", { enum: CHANNEL_KINDS }),
+    subject: text("subject"),
+    body: text("body").notNull(),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [uniqueIndex("templates_name_uq").on(t.orgId, t.nameKey)],
+);
+export type Template = typeof templates.$inferSelect;

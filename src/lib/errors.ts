@@ -25,6 +25,7 @@ export const errorStatus = {
   unknown_media: 422,
   last_owner: 422,
   unknown_shard: 422,
+  template_invalid: 422,
   rate_limited: 429,
   internal: 500,
   not_configured: 503,

@@ -13,6 +13,7 @@ import {
   orgFences,
   setterConfigs,
   slaConfigs,
+  templates,
   trainingPairs,
   views,
   webhookDeliveries,
@@ -45,6 +46,7 @@ export const ORG_TABLES: readonly string[] = [
   webhookEndpoints,
   webhookEvents,
   webhookDeliveries,
+  templates,
 ].map((t) => getTableName(t));
 
 export type TableProgress = { copied: number; total: number };
