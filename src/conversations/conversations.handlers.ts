@@ -1,7 +1,8 @@
 import type { AppEnv, AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
-import { notFound } from "../lib/errors";
+import { invalid, notFound } from "../lib/errors";
 import { inbox } from "../org-inbox/client";
+import { SNOOZE_MAX_MS } from "../org-inbox/snooze";
 import type { StateChange } from "../org-inbox/state";
 import { newestMatches, searchConversations, threadMatch } from "../search/queries";
 import { parseQuery } from "../search/query";
@@ -34,7 +35,8 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
     if (!saved) throw notFound("View");
     filters = { ...(saved.filters as ConversationFilter), ...given };
   } else {
-    filters = { archived: false, ...given };
+    // Every snoozed conversation is archived: snoozed=true drops the archived=false default.
+    filters = { ...(given.snoozed === true ? {} : { archived: false }), ...given };
   }
   const orgId = c.get("orgId");
   const where = conversationWhere(orgId, c.get("userId"), filters, now);
@@ -131,3 +133,15 @@ export const assign: AppRouteHandler<typeof routes.assign> = async (c) => {
   const assignedTo = c.req.valid("json").assigned_to?.toLowerCase() ?? null;
   return c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "assign", assignedTo }), 200);
 };
+
+export const snooze: AppRouteHandler<typeof routes.snooze> = async (c) => {
+  const until = Date.parse(c.req.valid("json").until);
+  const now = Date.now();
+  if (!Number.isFinite(until)) throw invalid("until", "until is not a valid time");
+  if (until <= now) throw invalid("until", "until must be in the future");
+  if (until > now + SNOOZE_MAX_MS) throw invalid("until", "until must be at most 365 days ahead");
+  const row = await inbox(c.env, c.get("orgId")).snooze(c.req.valid("param").conversation_id.toLowerCase(), until);
+  return c.json(render(row), 200);
+};
+export const unsnooze: AppRouteHandler<typeof routes.unsnooze> = async (c) =>
+  c.json(render(await inbox(c.env, c.get("orgId")).unsnooze(c.req.valid("param").conversation_id.toLowerCase())), 200);

@@ -14,4 +14,6 @@ export const conversationsRouter = createRouter()
   .openapi(routes.markRead, handlers.markRead)
   .openapi(routes.markUnread, handlers.markUnread)
   .openapi(routes.archive, handlers.archive)
-  .openapi(routes.assign, handlers.assign);
+  .openapi(routes.assign, handlers.assign)
+  .openapi(routes.snooze, handlers.snooze)
+  .openapi(routes.unsnooze, handlers.unsnooze);

@@ -24,6 +24,7 @@ export const ConversationFilters = z.object({
   overdue: QueryBool.optional().openapi({ description: "absent: both" }),
   starred: QueryBool.optional(),
   unread: QueryBool.optional(),
+  snoozed: QueryBool.optional().openapi({ description: "true = snoozed (always archived, so pair it with archived=true or a view); absent: both" }),
   assigned_to: z
     .union([Uuid, z.literal("unassigned")])
     .optional()
@@ -123,4 +124,28 @@ export const assign = apiRoute("member", {
   summary: "Assign to a member, or unassign with null",
   request: { params: ConversationParam, body: jsonBody(z.strictObject({ assigned_to: Uuid.nullable() })) },
   responses: { 200: jsonContent(ConversationSchema, "The conversation, as it is now"), ...pickErrors(422) },
+});
+export const snooze = apiRoute("member", {
+  method: "post",
+  path: "/conversations/{conversation_id}/snooze",
+  operationId: "snoozeConversation",
+  tags: ["Inbox state"],
+  summary: "Snooze until a time: archived until then, then unarchived and unread",
+  description:
+    "`until` must be in the future and at most 365 days ahead (else 400). Snoozing a snoozed conversation moves its time. It wakes (unarchived, `unread_count` at least 1, `snoozed_until` null, a `conversation.updated` event) at `until`, on a new inbound message, or on `DELETE`, whichever comes first.",
+  request: {
+    params: ConversationParam,
+    body: jsonBody(z.strictObject({ until: z.iso.datetime({ offset: true }).openapi({ description: "when it wakes; future, at most 365 days ahead" }) })),
+  },
+  responses: Conversation200,
+});
+export const unsnooze = apiRoute("member", {
+  method: "delete",
+  path: "/conversations/{conversation_id}/snooze",
+  operationId: "unsnoozeConversation",
+  tags: ["Inbox state"],
+  summary: "Wake a snoozed conversation now: unarchived, unread, snoozed_until null",
+  description: "A conversation that is not snoozed is answered as it is, unchanged (idempotent, like the other state routes).",
+  request: { params: ConversationParam },
+  responses: Conversation200,
 });

@@ -33,6 +33,7 @@ export function toConversation(cv: Conversation, ct: Pick<Contact, "id" | "name"
     last_activity_at: isoOrNull(cv.lastActivityAt),
     awaiting_reply_since: isoOrNull(cv.awaitingReplySince),
     sla_due_at: isoOrNull(cv.slaDueAt),
+    snoozed_until: isoOrNull(cv.snoozedUntil),
     // sla_due_at is NULL whenever the SLA is disabled, so this needs no config read.
     overdue: !cv.archived && cv.slaDueAt != null && cv.slaDueAt <= now,
     created_at: iso(cv.createdAt),

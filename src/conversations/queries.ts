@@ -20,6 +20,7 @@ export type ConversationFilter = {
   overdue?: boolean;
   starred?: boolean;
   unread?: boolean;
+  snoozed?: boolean;
   assigned_to?: string;
   contact_id?: string;
   active_within_days?: number;
@@ -39,6 +40,7 @@ export function conversationWhere(orgId: string, userId: string, f: Conversation
     f.starred === undefined ? undefined : eq(c.starred, f.starred),
     f.unread === undefined ? undefined : f.unread ? gt(c.unreadCount, 0) : eq(c.unreadCount, 0),
     f.overdue === undefined ? undefined : f.overdue ? overdueNow : sql`NOT (${c.slaDueAt} IS NOT NULL AND ${overdueNow})`,
+    f.snoozed === undefined ? undefined : f.snoozed ? sql`${c.snoozedUntil} IS NOT NULL` : isNull(c.snoozedUntil),
     f.contact_id === undefined ? undefined : eq(c.contactId, f.contact_id.toLowerCase()),
     f.active_within_days === undefined ? undefined : sql`${c.sortAt} >= ${now - f.active_within_days * 86_400_000}`,
   )!;

@@ -18,6 +18,7 @@ export const ConversationSchema = z
     last_activity_at: Timestamp.nullable(),
     awaiting_reply_since: Timestamp.nullable(),
     sla_due_at: Timestamp.nullable(),
+    snoozed_until: Timestamp.nullable().openapi({ description: "snoozed (and archived) until then; null when not snoozed (SPEC 17)" }),
     overdue: z.boolean(),
     created_at: Timestamp,
     updated_at: Timestamp,

@@ -83,6 +83,8 @@ export const conversations = sqliteTable(
     sortAt: ms("sort_at").notNull(),
     awaitingReplySince: ms("awaiting_reply_since"),
     slaDueAt: ms("sla_due_at"),
+    // Snoozed until then (SPEC 17): archived meanwhile; null when not snoozed.
+    snoozedUntil: ms("snoozed_until"),
     pendingSuggestionId: text("pending_suggestion_id"),
     // Where the contact last wrote to, per kind: replies leave from there.
     lastSmsChannelId: text("last_sms_channel_id"),
@@ -106,6 +108,9 @@ export const conversations = sqliteTable(
     index("conversations_sla_assignee_idx").on(t.orgId, t.assignedTo, t.archived, t.slaDueAt).where(sql`${t.slaDueAt} IS NOT NULL`),
     index("conversations_waiting_idx").on(t.orgId, t.awaitingReplySince).where(sql`${t.awaitingReplySince} IS NOT NULL`),
     index("conversations_contact_idx").on(t.contactId),
+    // Snoozed threads (a minority): the snoozed= list in list order, and the wake-ups by time.
+    index("conversations_snoozed_idx").on(t.orgId, t.archived, t.sortAt, t.id).where(sql`${t.snoozedUntil} IS NOT NULL`),
+    index("conversations_snooze_due_idx").on(t.orgId, t.snoozedUntil).where(sql`${t.snoozedUntil} IS NOT NULL`),
   ],
 );
 

@@ -43,6 +43,8 @@ const METHODS: Record<keyof Methods, true> = {
   applyPostmarkEvent: true,
   settleStuckSend: true,
   changeState: true,
+  snooze: true,
+  unsnooze: true,
   sendMessage: true,
   replaceSla: true,
   removeMember: true,

@@ -58,6 +58,7 @@ const CHANGED_BY_INGEST = [
   "last_activity_at",
   "sort_at",
   "archived",
+  "snoozed_until",
   "unread_count",
   "last_sms_channel_id",
   "last_email_channel_id",

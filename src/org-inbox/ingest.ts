@@ -74,6 +74,7 @@ export const newConversation = (orgId: string, contactId: string, now: number, i
   sortAt: now,
   awaitingReplySince: null,
   slaDueAt: null,
+  snoozedUntil: null,
   pendingSuggestionId: null,
   lastSmsChannelId: null,
   lastEmailChannelId: null,
@@ -303,7 +304,8 @@ export function conversationChanges(
       sortAt: activity.occurredAt,
     });
   }
-  if (activity.direction === "inbound") changes.archived = false;
+  // An inbound activity unarchives, and so wakes a snoozed conversation (SPEC 17).
+  if (activity.direction === "inbound") Object.assign(changes, { archived: false, snoozedUntil: null });
   if (channelId) changes[activity.type === "sms" ? "lastSmsChannelId" : "lastEmailChannelId"] = channelId;
   if (waitSince !== undefined) {
     changes.awaitingReplySince = waitSince;

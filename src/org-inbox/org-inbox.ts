@@ -41,6 +41,7 @@ import { copyAndVerify, deleteOrgRows, dropFence, MoveFailure, setFence } from "
 import { createOutbound, type OutboundInput } from "./outbound";
 import { Outbox, type Subscriptions } from "./outbox";
 import { replaceSla } from "./sla";
+import { nextWake, snooze, unsnooze, wakeDue } from "./snooze";
 import { applyState, openConversation, type StateChange, setCallSummary } from "./state";
 import type { PostmarkChange } from "./status-rules";
 import { createSuggestion, dismissSuggestion, pendingSuggestion, type SuggestionInput } from "./suggestions";
@@ -69,6 +70,12 @@ type MoveRecord = {
   error?: string;
 };
 const MOVE_KEY = "move";
+/** When the move's next step is due (the alarm is shared with snooze wake-ups). */
+const MOVE_AT_KEY = "move_at";
+/** The org's earliest snooze wake-up, and the org (the alarm has no other way to learn it). */
+type SnoozeRecord = { orgId: string; at: number };
+const SNOOZE_KEY = "snooze";
+const WAKE_RETRY_MS = 10_000;
 /** How long the shard an org left keeps its rows (mirrored): every isolate's cache of the org's shard has expired by then. */
 export const MOVE_GRACE_MS = SHARD_TTL_MS + 30_000;
 const MOVE_RETRY_MS = 10_000;
@@ -479,8 +486,81 @@ export class OrgInbox extends DurableObject<Bindings> {
       const { db, out } = await this.turn(orgId);
       const row = await applyState(db, controlDb(this.env), orgId, conversationId, change, out);
       await this.announce(orgId, out);
+      if (change.kind === "archive" && !change.archived && out.kept.length) await this.armWake(orgId, db);
       return row;
     });
+  }
+
+  /** POST /conversations/{id}/snooze (SPEC 17): archived until `until`; the alarm follows the org's earliest wake-up. */
+  snooze(orgId: string, conversationId: string, until: number) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const row = await snooze(db, orgId, conversationId, until, out);
+      await this.announce(orgId, out);
+      if (out.kept.length) await this.armWake(orgId, db);
+      return row;
+    });
+  }
+
+  /** DELETE /conversations/{id}/snooze: woken now. */
+  unsnooze(orgId: string, conversationId: string) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const row = await unsnooze(db, orgId, conversationId, out);
+      await this.announce(orgId, out);
+      if (out.kept.length) await this.armWake(orgId, db);
+      return row;
+    });
+  }
+
+  /**
+   * The org's earliest wake-up, read from D1 (one index step), kept in storage with the org
+   * (both survive eviction), and the alarm set for it or the move's next step, whichever is
+   * first. An inbound message that wakes a conversation does not re-arm: the alarm may then
+   * come early, find nothing due, and re-arm for the next one.
+   */
+  private async armWake(orgId: string, db: Db) {
+    const at = await nextWake(db, orgId);
+    if (at === null) await this.ctx.storage.delete(SNOOZE_KEY);
+    else await this.ctx.storage.put(SNOOZE_KEY, { orgId, at } satisfies SnoozeRecord);
+    await this.rearm();
+  }
+
+  /** One alarm for two kinds of work: the earliest of the move's next step and the next snooze wake-up; none when neither. */
+  private async rearm() {
+    const [move, moveAt, wake] = await Promise.all([
+      this.ctx.storage.get<MoveRecord>(MOVE_KEY),
+      this.ctx.storage.get<number>(MOVE_AT_KEY),
+      this.ctx.storage.get<SnoozeRecord>(SNOOZE_KEY),
+    ]);
+    const times = [...(move ? [moveAt ?? Date.now()] : []), ...(wake ? [wake.at] : [])];
+    if (!times.length) {
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    const at = Math.min(...times);
+    if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** A move step is due at `at` (the alarm is shared: see rearm). */
+  private async armMove(at: number) {
+    await this.ctx.storage.put(MOVE_AT_KEY, at);
+    await this.rearm();
+  }
+
+  /** The alarm's snooze part: every due conversation woken in one turn of the chain (more than a batch: the next run, at once). */
+  private async wakeUp(wake: SnoozeRecord) {
+    const answer = await this.serialize(async () => {
+      const { db, out } = await this.turn(wake.orgId);
+      const woken = await wakeDue(db, wake.orgId, out);
+      await this.announce(wake.orgId, out);
+      await this.armWake(wake.orgId, db);
+      return woken;
+    });
+    if (!("error" in answer)) return;
+    // The org is gone: nothing of it will wake.
+    if (answer.error.code === "not_found") await this.ctx.storage.delete(SNOOZE_KEY);
+    else throw new Error(answer.error.detail);
   }
 
   /** The org's API calls this minute (SPEC 11: RATE_LIMIT_PER_MINUTE); memory only, outside the write chain. */
@@ -601,22 +681,40 @@ export class OrgInbox extends DurableObject<Bindings> {
     return this.serialize(async () => {
       if (await this.ctx.storage.get(MOVE_KEY)) throw new ApiError("move_in_progress", "This org is already moving.");
       await this.ctx.storage.put(MOVE_KEY, { ...move, orgId, phase: "copy", since: Date.now() } satisfies MoveRecord);
-      await this.ctx.storage.setAlarm(Date.now());
+      await this.armMove(Date.now());
       return move.id;
     });
   }
 
+  /**
+   * The one alarm of the object runs what is due of two kinds of work: the org's move step
+   * (SPEC 14) and its snooze wake-ups (SPEC 17); then it is set for the next of either.
+   */
   override async alarm() {
+    const now = Date.now();
     const move = await this.ctx.storage.get<MoveRecord>(MOVE_KEY);
-    if (!move) return;
-    try {
-      if (move.phase === "copy") await this.serialize(() => this.runMove(move));
-      else if (move.phase === "rollback") await this.serialize(() => this.rollBack(move, move.error ?? "the move was interrupted"));
-      else await this.finishMove(move);
-    } catch (e) {
-      log("error", "move_step_failed", { org_id: move.orgId, move_id: move.id, phase: move.phase, error: String(e) });
-      await this.ctx.storage.setAlarm(Date.now() + MOVE_RETRY_MS);
+    const moveAt = await this.ctx.storage.get<number>(MOVE_AT_KEY);
+    // A move stored without its time (before snooze shared the alarm) is due.
+    if (move && (moveAt === undefined || moveAt <= now)) {
+      try {
+        if (move.phase === "copy") await this.serialize(() => this.runMove(move));
+        else if (move.phase === "rollback") await this.serialize(() => this.rollBack(move, move.error ?? "the move was interrupted"));
+        else await this.finishMove(move);
+      } catch (e) {
+        log("error", "move_step_failed", { org_id: move.orgId, move_id: move.id, phase: move.phase, error: String(e) });
+        await this.ctx.storage.put(MOVE_AT_KEY, Date.now() + MOVE_RETRY_MS);
+      }
     }
+    const wake = await this.ctx.storage.get<SnoozeRecord>(SNOOZE_KEY);
+    if (wake && wake.at <= now) {
+      try {
+        await this.wakeUp(wake);
+      } catch (e) {
+        log("error", "snooze_wake_failed", { org_id: wake.orgId, error: String(e) });
+        await this.ctx.storage.put(SNOOZE_KEY, { ...wake, at: Date.now() + WAKE_RETRY_MS } satisfies SnoozeRecord);
+      }
+    }
+    await this.rearm();
   }
 
   /**
@@ -659,7 +757,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     rememberShard(move.orgId, move.to);
     const grace: MoveRecord = { ...move, phase: "grace", cleanupAt: Date.now() + MOVE_GRACE_MS };
     await this.ctx.storage.put(MOVE_KEY, grace);
-    await this.ctx.storage.setAlarm(grace.cleanupAt!);
+    await this.armMove(grace.cleanupAt!);
     this.shard = Promise.resolve(mirroredHome(this.env, grace));
     log("info", "org_moved", { org_id: move.orgId, move_id: move.id, from: move.from, to: move.to });
   }
@@ -673,7 +771,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     await deleteOrgRows(shardByName(this.env, move.to), move.orgId);
     await dropFence(shardByName(this.env, move.from), move.orgId);
     await updateMove(controlDb(this.env), move.id, { status: "failed", error, finishedAt: Date.now() });
-    await this.ctx.storage.delete(MOVE_KEY);
+    await this.ctx.storage.delete([MOVE_KEY, MOVE_AT_KEY]);
   }
 
   /**
@@ -691,7 +789,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     const deleted = await deleteOrgRows(from, move.orgId);
     await setFence(from, move.orgId, move.id, "moved", move.since);
     await updateMove(controlDb(this.env), move.id, { finishedAt: Date.now() });
-    await this.ctx.storage.delete(MOVE_KEY);
+    await this.ctx.storage.delete([MOVE_KEY, MOVE_AT_KEY]);
     log("info", "org_move_finished", { org_id: move.orgId, move_id: move.id, deleted });
   }
 }

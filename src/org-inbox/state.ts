@@ -25,7 +25,8 @@ function changeSet(c: Conversation, change: StateChange, now: number): Partial<C
     case "star":
       return c.starred === change.starred ? null : { starred: change.starred };
     case "archive":
-      return c.archived === change.archived ? null : { archived: change.archived };
+      // Every unarchive ends a snooze (a snoozed conversation is always archived).
+      return c.archived === change.archived ? null : change.archived ? { archived: true } : { archived: false, snoozedUntil: null };
     case "assign":
       return c.assignedTo === change.assignedTo ? null : { assignedTo: change.assignedTo };
     case "read":

@@ -11,6 +11,7 @@ export const ViewFiltersSchema = z
     overdue: z.boolean().optional(),
     starred: z.boolean().optional(),
     unread: z.boolean().optional(),
+    snoozed: z.boolean().optional(),
     assigned_to: z.union([Uuid, z.literal("unassigned")]).optional(),
     active_within_days: z.number().int().min(1).max(3650).optional(),
   })

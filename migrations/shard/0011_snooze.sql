@@ -1,0 +1,3 @@
+ALTER TABLE `conversations` ADD `snoozed_until` integer;--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS `conversations_snoozed_idx` ON `conversations` (`org_id`,`archived`,`sort_at`,`id`) WHERE "conversations"."snoozed_until" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS `conversations_snooze_due_idx` ON `conversations` (`org_id`,`snoozed_until`) WHERE "conversations"."snoozed_until" IS NOT NULL;
