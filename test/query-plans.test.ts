@@ -39,6 +39,9 @@ const filters: [string, ConversationFilter][] = [
   ["overdue", { archived: false, overdue: true }],
   ["recents (active_within_days)", { archived: false, active_within_days: 30 }],
   ["all, archived or not", {}],
+  ["snoozed", { snoozed: true }],
+  ["snoozed and archived", { archived: true, snoozed: true }],
+  ["not snoozed", { archived: true, snoozed: false }],
 ];
 
 describe("EXPLAIN QUERY PLAN", () => {
@@ -60,6 +63,9 @@ describe("EXPLAIN QUERY PLAN", () => {
     ...filters.map(([name, f]): [string, ViewFilters] => [name, f as ViewFilters]),
     ["window with a star filter", { archived: false, starred: true, active_within_days: 7 }],
     ["window and unread", { unread: true, active_within_days: 3 }],
+    ["snoozed and unread", { snoozed: true, unread: true }],
+    ["not snoozed, archived", { archived: true, snoozed: false }],
+    ["not snoozed, starred window", { starred: true, snoozed: false, active_within_days: 7 }],
   ];
   it.each(viewFilters)("the view badge counts for %s read tallies or an index range", async (_name, f) => {
     const p = countPlan(db(), ORG, USER, f, Date.now());
@@ -70,6 +76,17 @@ describe("EXPLAIN QUERY PLAN", () => {
         expect(s, steps.join("\n")).toMatch(
           /^SEARCH (conversation_tallies|activity_day_tallies) USING INDEX sqlite_autoindex_\w+_1 \(org_id=\?|USING (COVERING )?INDEX conversations_/,
         );
+    }
+  });
+
+  it("a snoozed count (or the snoozed part subtracted from a not-snoozed one) walks a snoozed index", async () => {
+    for (const f of [{ snoozed: true }, { archived: true, snoozed: true, starred: true }, { snoozed: false }] as ViewFilters[]) {
+      const p = countPlan(db(), ORG, USER, f, Date.now());
+      const last = [p.total.at(-1), p.unread.at(-1)] as unknown as Parameters<typeof plan>[0][];
+      for (const q of last) {
+        const steps = await plan(q);
+        expect(steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_snooze(d|_due)_idx/);
+      }
     }
   });
 

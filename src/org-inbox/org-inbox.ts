@@ -75,6 +75,8 @@ const MOVE_AT_KEY = "move_at";
 /** The org's earliest snooze wake-up, and the org (the alarm has no other way to learn it). */
 type SnoozeRecord = { orgId: string; at: number };
 const SNOOZE_KEY = "snooze";
+/** The time the alarm was last set for: what is due by then runs when it fires (even early, as a test's runDurableObjectAlarm does). */
+const ALARM_AT_KEY = "alarm_at";
 const WAKE_RETRY_MS = 10_000;
 /** How long the shard an org left keeps its rows (mirrored): every isolate's cache of the org's shard has expired by then. */
 export const MOVE_GRACE_MS = SHARD_TTL_MS + 30_000;
@@ -536,10 +538,13 @@ export class OrgInbox extends DurableObject<Bindings> {
     const times = [...(move ? [moveAt ?? Date.now()] : []), ...(wake ? [wake.at] : [])];
     if (!times.length) {
       await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.delete(ALARM_AT_KEY);
       return;
     }
     const at = Math.min(...times);
-    if ((await this.ctx.storage.getAlarm()) !== at) await this.ctx.storage.setAlarm(at);
+    // Set even when unchanged: inside alarm() the firing alarm is cleared when it returns.
+    await this.ctx.storage.put(ALARM_AT_KEY, at);
+    await this.ctx.storage.setAlarm(at);
   }
 
   /** A move step is due at `at` (the alarm is shared: see rearm). */
@@ -549,10 +554,10 @@ export class OrgInbox extends DurableObject<Bindings> {
   }
 
   /** The alarm's snooze part: every due conversation woken in one turn of the chain (more than a batch: the next run, at once). */
-  private async wakeUp(wake: SnoozeRecord) {
+  private async wakeUp(wake: SnoozeRecord, due: number) {
     const answer = await this.serialize(async () => {
       const { db, out } = await this.turn(wake.orgId);
-      const woken = await wakeDue(db, wake.orgId, out);
+      const woken = await wakeDue(db, wake.orgId, out, due);
       await this.announce(wake.orgId, out);
       await this.armWake(wake.orgId, db);
       return woken;
@@ -691,7 +696,8 @@ export class OrgInbox extends DurableObject<Bindings> {
    * (SPEC 14) and its snooze wake-ups (SPEC 17); then it is set for the next of either.
    */
   override async alarm() {
-    const now = Date.now();
+    // What was due by the time the alarm was set for (later if it fires late).
+    const now = Math.max(Date.now(), (await this.ctx.storage.get<number>(ALARM_AT_KEY)) ?? 0);
     const move = await this.ctx.storage.get<MoveRecord>(MOVE_KEY);
     const moveAt = await this.ctx.storage.get<number>(MOVE_AT_KEY);
     // A move stored without its time (before snooze shared the alarm) is due.
@@ -708,7 +714,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     const wake = await this.ctx.storage.get<SnoozeRecord>(SNOOZE_KEY);
     if (wake && wake.at <= now) {
       try {
-        await this.wakeUp(wake);
+        await this.wakeUp(wake, now);
       } catch (e) {
         log("error", "snooze_wake_failed", { org_id: wake.orgId, error: String(e) });
         await this.ctx.storage.put(SNOOZE_KEY, { ...wake, at: Date.now() + WAKE_RETRY_MS } satisfies SnoozeRecord);

@@ -56,15 +56,15 @@ export async function unsnooze(db: Db, orgId: string, conversationId: string, ou
 }
 
 /**
- * The alarm: every conversation of the org due by `now` (up to WAKE_MAX) woken in one
+ * The alarm: every conversation of the org due by `by` (up to WAKE_MAX) woken in one
  * batch, with its tallies' net moves and one conversation.updated each. Answers how many.
  */
-export async function wakeDue(db: Db, orgId: string, out: Outbox, now = Date.now()) {
+export async function wakeDue(db: Db, orgId: string, out: Outbox, by = Date.now(), now = Date.now()) {
   const due = await db
     .select({ conversation: conversations, contact: contactColumns })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(eq(conversations.orgId, orgId), isNotNull(conversations.snoozedUntil), lte(conversations.snoozedUntil, now)))
+    .where(and(eq(conversations.orgId, orgId), isNotNull(conversations.snoozedUntil), lte(conversations.snoozedUntil, by)))
     .orderBy(asc(conversations.snoozedUntil))
     .limit(WAKE_MAX)
     .all();

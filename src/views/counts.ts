@@ -92,14 +92,16 @@ export function countPlan(db: Db, orgId: string, userId: string, f: ViewFilters,
 function snoozedPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
   const { snoozed, ...rest } = f;
   const where = and(conversationWhere(orgId, userId, rest, now), sql`${cv.snoozedUntil} IS NOT NULL`);
-  const total = db.select({ n: count() }).from(cv).where(where);
+  // Counted, or subtracted: -COUNT(*) is added like every other part.
+  const n = snoozed ? count() : sql<number>`0 - COUNT(*)`;
+  const total = db.select({ n }).from(cv).where(where);
   const unread = db
-    .select({ n: count() })
+    .select({ n })
     .from(cv)
     .where(and(where, gt(cv.unreadCount, 0)));
   if (snoozed) return { total: [total], unread: [unread] };
   const all = countPlan(db, orgId, userId, rest, now);
-  return { total: [...all.total, sql`0 - (${total})`], unread: [...all.unread, sql`0 - (${unread})`] };
+  return { total: [...all.total, total], unread: [...all.unread, unread] };
 }
 
 /**
