@@ -22,6 +22,7 @@ const BODIES: Record<string, unknown> = {
   "PATCH /contacts/{contact_id}": { name: "Renamed" },
   "POST /conversations/{conversation_id}/messages": { type: "note", body: "not yours" },
   "POST /conversations/{conversation_id}/archive": { archived: true },
+  "POST /conversations/{conversation_id}/snooze": { until: new Date(Date.now() + 86_400_000).toISOString() },
   "POST /conversations/{conversation_id}/assign": { assigned_to: null },
   "POST /conversations/{conversation_id}/suggestions": { body: "not yours" },
   "PATCH /webhook-endpoints/{endpoint_id}": { enabled: false },

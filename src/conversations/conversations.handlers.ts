@@ -2,7 +2,6 @@ import type { AppEnv, AppRouteHandler } from "../env";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { invalid, notFound } from "../lib/errors";
 import { inbox } from "../org-inbox/client";
-import { SNOOZE_MAX_MS } from "../org-inbox/snooze";
 import type { StateChange } from "../org-inbox/state";
 import { newestMatches, searchConversations, threadMatch } from "../search/queries";
 import { parseQuery } from "../search/query";
@@ -20,6 +19,9 @@ import {
   mediaFor,
   selectConversation,
 } from "./queries";
+
+/** The longest snooze (SPEC 17: at most a year ahead). */
+const SNOOZE_MAX_MS = 365 * 86_400_000;
 
 const render = (row: ConversationWithContact) => toConversation(row.conversation, row.contact);
 

@@ -11,8 +11,6 @@ import { bucketOf, tallyMove, tallyMoves } from "./tallies";
 // an inbound message (ingest's conversationChanges), or on DELETE …/snooze (unsnooze).
 // Invariant: snoozed_until IS NOT NULL implies archived (every unarchive clears it).
 
-/** The longest snooze: 365 days ahead. */
-export const SNOOZE_MAX_MS = 365 * 86_400_000;
 /** Conversations woken by one batch at most; more due ones are woken by the next run, at once. */
 export const WAKE_MAX = 200;
 
