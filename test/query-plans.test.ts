@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
 import { type ConversationFilter, conversationWhere, listConversations, listThread } from "../src/conversations/queries";
 import { wrap } from "../src/db/client";
+import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
 import { denseSearch, matchCounts, newestMatchesQuery, sparseSearch, threadMatch } from "../src/search/queries";
 import { contactMatch, messageMatch, parseQuery } from "../src/search/query";
 import { stuckSendsQuery } from "../src/sending/sweep";
@@ -88,6 +89,15 @@ describe("EXPLAIN QUERY PLAN", () => {
         expect(steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_snooze(d|_due)_idx/);
       }
     }
+  });
+
+  it("the snooze alarm's reads (the earliest wake-up, the due threads) are steps of the wake-up index", async () => {
+    expect((await plan(nextWakeQuery(db(), ORG))).join("\n")).toMatch(
+      /SEARCH conversations USING (COVERING )?INDEX conversations_snooze_due_idx \(org_id=\?\)/,
+    );
+    const due = (await plan(dueQuery(db(), ORG, Date.now()))).join("\n");
+    expect(due).toMatch(/SEARCH conversations USING INDEX conversations_snooze_due_idx \(org_id=\? AND snoozed_until<\?\)/);
+    expect(due).not.toMatch(/TEMP B-TREE/);
   });
 
   it("the overdue count is a range on an SLA index", async () => {

@@ -145,7 +145,11 @@ describe("POST /conversations/{id}/snooze", () => {
     for (const bad of [iso(Date.now() - 1000), iso(Date.now() + 366 * 86_400_000), undefined, "tomorrow", 1700000000000, null]) {
       await expectProblem(await snooze(org, a.id, bad), 400, "validation_failed");
     }
-    await expectProblem(await org.as(org.owner)(`/conversations/${a.id}/snooze`, { body: { until: iso(Date.now() + 60_000), extra: 1 } }), 400, "validation_failed");
+    await expectProblem(
+      await org.as(org.owner)(`/conversations/${a.id}/snooze`, { body: { until: iso(Date.now() + 60_000), extra: 1 } }),
+      400,
+      "validation_failed",
+    );
     expect(await get(org, a.id)).toEqual(before);
     expect(await alarmOf(org.orgId)).toBeNull();
     // 365 days ahead is allowed.
@@ -340,7 +344,14 @@ describe("snooze racing inbound messages", () => {
         ts.flatMap((t) => [
           snooze(org, t.id, iso(at)),
           org.as(org.owner)("/activities", {
-            body: { contact: { phone: t.phone }, type: "sms", direction: "inbound", body: `r${round}`, provider: "twilio", provider_message_id: `SM${crypto.randomUUID()}` },
+            body: {
+              contact: { phone: t.phone },
+              type: "sms",
+              direction: "inbound",
+              body: `r${round}`,
+              provider: "twilio",
+              provider_message_id: `SM${crypto.randomUUID()}`,
+            },
           }),
           ...(round % 2 ? [unsnooze(org, t.id)] : []),
         ]),

@@ -23,7 +23,13 @@ const woken = (c: Conversation, now: number): Partial<Conversation> => ({
 });
 
 /** One conversation's change, its tallies and its event, in one batch. */
-async function apply(db: Db, orgId: string, before: NonNullable<Awaited<ReturnType<ReturnType<typeof selectConversation>["get"]>>>, set: Partial<Conversation>, out: Outbox) {
+async function apply(
+  db: Db,
+  orgId: string,
+  before: NonNullable<Awaited<ReturnType<ReturnType<typeof selectConversation>["get"]>>>,
+  set: Partial<Conversation>,
+  out: Outbox,
+) {
   const conversationId = before.conversation.id;
   const conversation = { ...before.conversation, ...set };
   await db.batch([
@@ -58,14 +64,7 @@ export async function unsnooze(db: Db, orgId: string, conversationId: string, ou
  * batch, with its tallies' net moves and one conversation.updated each. Answers how many.
  */
 export async function wakeDue(db: Db, orgId: string, out: Outbox, by = Date.now(), now = Date.now()) {
-  const due = await db
-    .select({ conversation: conversations, contact: contactColumns })
-    .from(conversations)
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(eq(conversations.orgId, orgId), isNotNull(conversations.snoozedUntil), lte(conversations.snoozedUntil, by)))
-    .orderBy(asc(conversations.snoozedUntil))
-    .limit(WAKE_MAX)
-    .all();
+  const due = await dueQuery(db, orgId, by).all();
   if (!due.length) return 0;
   const d1 = db.$client;
   const ids = JSON.stringify(due.map((r) => r.conversation.id));
@@ -92,10 +91,22 @@ export async function wakeDue(db: Db, orgId: string, out: Outbox, by = Date.now(
 
 /** The org's earliest wake-up (null: nothing snoozed): one step down conversations_snooze_due_idx. */
 export async function nextWake(db: Db, orgId: string): Promise<number | null> {
-  const row = await db
-    .select({ at: min(conversations.snoozedUntil) })
-    .from(conversations)
-    .where(and(eq(conversations.orgId, orgId), isNotNull(conversations.snoozedUntil)))
-    .get();
+  const row = await nextWakeQuery(db, orgId).get();
   return row?.at ?? null;
 }
+
+export const nextWakeQuery = (db: Db, orgId: string) =>
+  db
+    .select({ at: min(conversations.snoozedUntil) })
+    .from(conversations)
+    .where(and(eq(conversations.orgId, orgId), isNotNull(conversations.snoozedUntil)));
+
+/** The org's conversations due by `by`, earliest first (the alarm's read). */
+export const dueQuery = (db: Db, orgId: string, by: number) =>
+  db
+    .select({ conversation: conversations, contact: contactColumns })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(and(eq(conversations.orgId, orgId), isNotNull(conversations.snoozedUntil), lte(conversations.snoozedUntil, by)))
+    .orderBy(asc(conversations.snoozedUntil))
+    .limit(WAKE_MAX);
