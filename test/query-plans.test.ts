@@ -94,7 +94,7 @@ describe("EXPLAIN QUERY PLAN", () => {
   it("the snooze alarm's reads (the earliest wake-up, the due threads) are steps of the wake-up index", async () => {
     expect((await plan(nextWakeQuery(db(), ORG))).join("\n")).toMatch(/SEARCH conversations USING (COVERING )?INDEX conversations_snooze_due_idx \(org_id=\?/);
     const due = (await plan(dueQuery(db(), ORG, Date.now()))).join("\n");
-    expect(due).toMatch(/SEARCH conversations USING INDEX conversations_snooze_due_idx \(org_id=\? AND snoozed_until<\?\)/);
+    expect(due).toMatch(/SEARCH conversations USING INDEX conversations_snooze_due_idx \(org_id=\? AND .*snoozed_until<\?\)/);
     expect(due).not.toMatch(/TEMP B-TREE/);
   });
 
