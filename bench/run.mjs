@@ -78,16 +78,43 @@
 //   messages delivered twice, bad signatures, the outbox and delivery rows as the shard
 //   holds them (undispatched, pending, failed), and the server's error lines:
 //   bench/results/webhooks-N.json (-c<connections> when not 16, -events-<types> when not *).
+
+// npm run bench -- --search [--conversations N] [--duration 10] [--connections 10] [--no-wait]
+//   search (issue 18, SPEC 16): the usual one org on SHARD_0, whose seed in this mode adds
+//   searchable words (SEARCH_SEED below: `invoice` in 1 % of messages, half of them in the
+//   phrase "invoice overdue", `zanzibar` in 0.01 %; 5 contacts "… Okonkwo", 1 % "…
+//   Nakamura"; phones stay +1415<2000000+i>). The seed's INSERTs fire migration 0008's
+//   triggers, so the index is written as the API writes it; before any server the run
+//   checks it (activities_fts and contacts_fts have a row per message and contact, and each
+//   searched word's FTS count equals a LIKE count over the rows), reads each search's
+//   expected first page (LIKE, the list's order and default archived=false), counts the
+//   shard's bytes (dbstat: activities with its indexes, the FTS tables with their shadow
+//   tables: bytes per message with and without the index), and copies the state to
+//   bench/.state/noindex with the six search triggers dropped from the copy's shard. Then,
+//   in one run, autocannon with the same settings for all: on server 1 (the seeded state)
+//   GET /health, GET /conversations?limit=25, GET /conversations?q=invoice|zanzibar|"invoice
+//   overdue"&limit=25, GET /contacts?q=okonk*|nakamura|415 200 004&limit=25 (each first
+//   requested once and checked: the expected ids in order, a next_cursor when more match, a
+//   match with a «highlighted» snippet on every conversation), GET /health again and POST
+//   /activities (post_activities' bodies); server 1 stopped, server 2 on the copy: GET
+//   /health and POST /activities. The write cost: each POST run's ratio to the /health run
+//   just before it, on its own server, and their difference (goal within 0.05; server 2's
+//   activities_fts must not grow). Before each measured route it waits while vitest / tsc
+//   runs elsewhere (polling every 30 s, up to 10 min; --no-wait: not) and records the
+//   1-min load and those processes before and after each (machine). At N ≠ 1000 each
+//   route's p50 is compared with bench/results/search-1000.json's (goal ≤ 1.5×, and ≥
+//   0.4× /health). Prints a table; bench/results/search-N.json (-c<connections> when not 10).
 //
 // Fills separate local D1 databases (bench/.state) with one org of N conversations and
 // 10·N activities: the org, its member and its channel's route in the control database
 // (DB), everything else in SHARD_0 (with --shards S: S such orgs, org k on SHARD_k),
 // written straight into the SQLite files,
 // starts `wrangler dev` on it, and measures each route against GET /health in
-// the same run. Prints JSON and keeps it in bench/results/.
+// the same run. Prints JSON and keeps it in bench/results/. Every run seeds anew (STATE is
+// removed first, then every migration applied): no seed is cached across runs.
 import { spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent, createServer, request as httpRequest } from "node:http";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -105,6 +132,7 @@ const MOVE = process.argv.includes("--move");
 const MOVE_TIMEOUT_S = arg("move-timeout", 900);
 const IMPORT = process.argv.includes("--import");
 const WEBHOOKS = process.argv.includes("--webhooks");
+const SEARCH = process.argv.includes("--search");
 // --webhooks: what the one endpoint subscribes to ("*": every type, the realistic worst case).
 const WEBHOOK_EVENTS = process.argv.includes("--webhook-events") ? process.argv[process.argv.indexOf("--webhook-events") + 1].split(",") : ["*"];
 // --import: the connection counts the batch and ceiling routes are measured at, and the history's lines.
@@ -132,6 +160,8 @@ if (MOVE && (SHARDS_ARG || LOAD || SIZE)) throw new Error("--move runs alone on 
 if (IMPORT && (SHARDS_ARG || LOAD || SIZE || MOVE)) throw new Error("--import runs alone on one org: leave out --shards, --load, --size and --move");
 if (WEBHOOKS && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT))
   throw new Error("--webhooks runs alone on one org: leave out --shards, --load, --size, --move and --import");
+if (SEARCH && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT || WEBHOOKS || ROUTES))
+  throw new Error("--search runs alone on one org: leave out --shards, --load, --size, --move, --import, --webhooks and --routes");
 if (IMPORT && !IMPORT_CONNECTIONS.every((c) => Number.isInteger(c) && c >= 1)) throw new Error("--import-connections takes whole numbers ≥ 1, e.g. 2,4");
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
@@ -146,6 +176,39 @@ function uuid(prefix, i, k = 0) {
   const hex = i.toString(16).padStart(12, "0");
   return `${prefix}-${k.toString(16).padStart(4, "0")}-7000-8000-${hex}`;
 }
+
+/** A 32-bit integer hash (lowbias32): which seeded messages and contacts get --search's words, the same every run. */
+function mix(x) {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * --search: words the seed adds (in that mode only; the other modes' bodies and names stay
+ * as they were). Message a (the org's a-th): 0.5 % end "… invoice overdue", 0.5 % "…
+ * overdue invoice" (so `invoice` is in 1 % of messages, the phrase "invoice overdue" in
+ * 0.5 %), chosen by mix(a); every 10,000th (a % 10000 = 4321) ends "… zanzibar" (0.01 %:
+ * 1 at 1k conversations, 100 at 100k). Contact i: "Contact <i> Nakamura" for 1 % (by
+ * mix), "Contact <i> Okonkwo" for exactly 5 (i = j·N/5 + 7). Phones stay +1415<2000000+i>.
+ */
+const SEARCH_SEED = {
+  bodyTail(a) {
+    if (!SEARCH) return "";
+    if (a % 10000 === 4321) return " zanzibar";
+    const h = mix(a ^ 0x5eed) % 1000;
+    return h < 5 ? " invoice overdue" : h < 10 ? " overdue invoice" : "";
+  },
+  nameTail(i) {
+    if (!SEARCH) return "";
+    if (Array.from({ length: 5 }, (_, j) => Math.floor((j * N) / 5) + 7).includes(i)) return " Okonkwo";
+    return mix(i ^ 0xc0de) % 100 === 0 ? " Nakamura" : "";
+  },
+};
 
 /** Org k lives alone on SHARD_k, with its own SMS number (an address belongs to one org). */
 const ORGS = Array.from({ length: SHARD_COUNT }, (_, k) => ({
@@ -266,7 +329,7 @@ function seedOrg(org, now) {
     const contactId = uuid("01936b01", i, org.k);
     const convId = uuid("01936b02", i, org.k);
     const phone = `+1415${String(2000000 + i).padStart(7, "0")}`;
-    contact.run(contactId, ORG, `Contact ${i}`, phone, now - N + i, now - N + i);
+    contact.run(contactId, ORG, `Contact ${i}${SEARCH_SEED.nameTail(i)}`, phone, now - N + i, now - N + i);
     const start = now - (N - i) * 60_000;
     let lastId = null,
       lastDir = null,
@@ -275,6 +338,7 @@ function seedOrg(org, now) {
       unread = 0;
     const rows = [];
     for (let k = 0; k < 10; k++) {
+      const tail = SEARCH_SEED.bodyTail(a);
       const id = uuid("01936b03", a++, org.k);
       const inbound = k % 2 === 0 || (i % 3 === 0 && k === 9);
       const at = start + k * 1000;
@@ -285,7 +349,7 @@ function seedOrg(org, now) {
         contactId,
         inbound ? "inbound" : "outbound",
         inbound ? "received" : "sent",
-        `Message ${k} in thread ${i}`,
+        `Message ${k} in thread ${i}${tail}`,
         inbound ? phone : SMS_CHANNEL,
         inbound ? SMS_CHANNEL : phone,
         `bench-${a}`,
@@ -355,18 +419,9 @@ const summary = (r) => ({
   errors: r.errors,
 });
 
-async function main() {
-  const inUse = await fetch(`http://127.0.0.1:${PORT}/health`).then(
-    () => true,
-    () => false,
-  );
-  if (inUse) throw new Error(`port ${PORT} already answers: stop that server (or pass --port) so the bench measures its own`);
-  console.error(`Seeding ${N} conversations / ${N * 10} activities into ${STATE} …`);
-  const seeded = seed();
-  if (SIZE) return sizeReport(seeded);
-  console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
-  const sizeBefore = Object.fromEntries(ORGS.map((o) => [o.shard, shardSize(files[o.shard])]));
-  const server = spawn(
+/** `wrangler dev` on PORT with its D1 and Durable Object state in `persistTo`, in its own process group. */
+function startServer(persistTo) {
+  return spawn(
     "npx",
     [
       "wrangler",
@@ -374,7 +429,7 @@ async function main() {
       "--port",
       String(PORT),
       "--persist-to",
-      STATE,
+      persistTo,
       "--config",
       CONFIG,
       "--log-level",
@@ -398,12 +453,29 @@ async function main() {
     {
       env,
       // --webhooks keeps the server's output: its error lines go into the report.
-      stdio: ["ignore", WEBHOOKS ? "pipe" : "ignore", WEBHOOKS ? "pipe" : "inherit"],
+      // (--search too: a 5xx's error line shows there.)
+      stdio: ["ignore", WEBHOOKS || SEARCH ? "pipe" : "ignore", WEBHOOKS || SEARCH ? "pipe" : "inherit"],
       detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
     },
   );
+}
+
+async function main() {
+  const inUse = await fetch(`http://127.0.0.1:${PORT}/health`).then(
+    () => true,
+    () => false,
+  );
+  if (inUse) throw new Error(`port ${PORT} already answers: stop that server (or pass --port) so the bench measures its own`);
+  console.error(`Seeding ${N} conversations / ${N * 10} activities into ${STATE} …`);
+  const seeded = seed();
+  if (SIZE) return sizeReport(seeded);
+  console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
+  // --search: the seeded index checked and measured, and a copy of the state with its triggers dropped (the second server's), before the first server writes.
+  const searchSeed = SEARCH ? prepareSearch() : null;
+  const sizeBefore = Object.fromEntries(ORGS.map((o) => [o.shard, shardSize(files[o.shard])]));
+  const server = startServer(STATE);
   const base = `http://127.0.0.1:${PORT}`;
-  const serverLog = WEBHOOKS ? watchServerLog(server) : null;
+  const serverLog = WEBHOOKS || SEARCH ? watchServerLog(server) : null;
   try {
     await waitForHealth(base);
     const token = await signToken(OWNER);
@@ -510,6 +582,7 @@ async function main() {
     if (MOVE) return await moveRun({ base, headers, targets, inboundWebhook, ingestBody, seeded });
     if (IMPORT) return await importRun({ base, headers, token, targets, seeded });
     if (WEBHOOKS) return await webhooksRun({ base, headers, targets, ingestBody, seeded, serverLog });
+    if (SEARCH) return await searchRun({ base, headers, targets, ingestBody, seeded, server, serverLog, searchSeed });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {
       if (ROUTES && !ROUTES.includes(name)) continue;
@@ -593,7 +666,10 @@ async function main() {
     writeFileSync(`bench/results/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
     console.log(JSON.stringify(report, null, 2));
   } finally {
-    process.kill(-server.pid, "SIGTERM");
+    // (--search stops this server itself before its second one: then it is gone already.)
+    try {
+      process.kill(-server.pid, "SIGTERM");
+    } catch {}
     if (SHARDS_ARG) rmSync(CONFIG, { force: true });
   }
 }
@@ -1307,6 +1383,19 @@ async function importRun({ base, headers, token, targets, seeded }) {
   if (!report.ok) process.exitCode = 1;
 }
 
+/** Other vitest / tsc processes on the machine (node …vitest…, node …tsc…). */
+function otherTestRuns() {
+  const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout ?? "";
+  return ps.split("\n").filter((l) => /node .*\b(vitest|tsc)\b/.test(l)).length;
+}
+
+/** A list of { phase, load_1m, other_vitest_or_tsc, …extra } and note(phase, extra) to add one. */
+function machineNotes() {
+  const machine = [];
+  const note = (phase, extra = {}) => machine.push({ phase, load_1m: Number(loadavg()[0].toFixed(2)), other_vitest_or_tsc: otherTestRuns(), ...extra });
+  return { machine, note };
+}
+
 /**
  * --webhooks: the server's stdout and stderr, line by line (stderr still shown): the JSON
  * log lines counted by `msg`, and the error lines (level error, or wrangler's ✘ / Error /
@@ -1353,12 +1442,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
   const { Webhook } = await import("standardwebhooks");
   // What else the machine ran at each phase's start and end (1-min load average, other
   // vitest / tsc processes): this 2-core machine is shared, so a disturbed run shows here.
-  const machine = [];
-  const note = (phase) => {
-    const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout ?? "";
-    const others = ps.split("\n").filter((l) => /node .*\b(vitest|tsc)\b/.test(l)).length;
-    machine.push({ phase, load_1m: Number(loadavg()[0].toFixed(2)), other_vitest_or_tsc: others });
-  };
+  const { machine, note } = machineNotes();
   note("start");
 
   console.error(`  /health (baseline, ${DURATION} s, ${CONNECTIONS} connections) …`);
@@ -1690,6 +1774,408 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
       row("duplicate webhook-ids / messages twice", `${d.duplicate_webhook_ids} / ${d.messages_delivered_twice}`),
       row("all delivered, s after the load", d.all_delivered_s_after_load ?? `no (waited ${d.waited_s})`),
       row("5xx / server error lines", `${fivexx} / ${serverLog.error_lines}`),
+    ].join("\n"),
+  );
+  if (!report.ok) process.exitCode = 1;
+}
+
+/**
+ * --search's routes: the list narrowed by q (a word in 1 % of messages, one in 0.01 %, a
+ * phrase in 0.5 %) and the contact search (a name prefix of 5 contacts, a name of 1 %, a
+ * phone run of 10), each with the SQL (LIKE over the seeded rows, no index) that says
+ * which rows it must answer, newest first (the API's order), for the one-request check.
+ */
+const SEARCHES = [
+  { name: "search_1pct", q: "invoice", kind: "conversations", like: "% invoice%" },
+  { name: "search_rare", q: "zanzibar", kind: "conversations", like: "% zanzibar%" },
+  { name: "search_phrase", q: '"invoice overdue"', kind: "conversations", like: "% invoice overdue%" },
+  { name: "contacts_name_few", q: "okonk*", kind: "contacts", where: "name LIKE '% Okonkwo'" },
+  { name: "contacts_name_1pct", q: "nakamura", kind: "contacts", where: "name LIKE '% Nakamura'" },
+  { name: "contacts_phone", q: "415 200 004", kind: "contacts", where: "phone LIKE '%415200004%'" },
+].map((s) => ({ ...s, path: `/${s.kind}?q=${encodeURIComponent(s.q)}&limit=25` }));
+
+/** Where --search keeps the copy of the state whose shard has no search triggers (inside STATE: git-ignored, removed by the next seed). */
+const NOINDEX_STATE = `${STATE}/noindex`;
+
+/** dbstat of a shard file: bytes by table (with its indexes), the FTS tables' (with their shadow tables) apart. */
+function shardBytes(file) {
+  const db = new DatabaseSync(file, { readOnly: true });
+  const owner = Object.fromEntries(
+    db
+      .prepare("SELECT name, tbl_name FROM sqlite_schema WHERE type IN ('table', 'index')")
+      .all()
+      .map((r) => [r.name, r.tbl_name]),
+  );
+  const byTable = {};
+  let total = 0;
+  for (const { name, bytes } of db.prepare("SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name").all()) {
+    let table = owner[name] ?? name;
+    // activities_fts_data, _idx, _docsize, _config: the virtual table's shadow tables.
+    const fts = /^(activities_fts|contacts_fts)(_|$)/.exec(table);
+    if (fts) table = fts[1];
+    byTable[table] = (byTable[table] ?? 0) + bytes;
+    total += bytes;
+  }
+  const one = (sql) => Object.values(db.prepare(sql).get())[0];
+  const out = { dbstat_bytes: total, page_count_bytes: one("PRAGMA page_count") * one("PRAGMA page_size"), by_table: byTable };
+  db.close();
+  return out;
+}
+
+/**
+ * --search, after the seed and before any server: the index is checked (every seeded
+ * message and contact has its FTS row; each searched word's FTS count equals a LIKE count
+ * over the rows), the expected answers of each search are read, the shard's bytes per
+ * message with and without the FTS tables are counted (dbstat), and STATE is copied to
+ * NOINDEX_STATE with the search triggers dropped from the copy's shard (its FTS tables
+ * stay, unwritten): the second server's, for POST /activities without the index.
+ */
+function prepareSearch() {
+  const file = files[ORGS[0].shard];
+  const org = ORGS[0].id;
+  const db = new DatabaseSync(file, { readOnly: true });
+  const n = (sql, ...p) => Object.values(db.prepare(sql).get(...p))[0];
+  const rows = {
+    activities: n("SELECT COUNT(*) FROM activities"),
+    activities_fts: n("SELECT COUNT(*) FROM activities_fts"),
+    contacts: n("SELECT COUNT(*) FROM contacts"),
+    contacts_fts: n("SELECT COUNT(*) FROM contacts_fts"),
+  };
+  const triggers = db
+    .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND sql LIKE '%\\_fts%' ESCAPE '\\' ORDER BY name")
+    .all()
+    .map((r) => r.name);
+  const expected = {};
+  for (const s of SEARCHES) {
+    if (s.kind === "conversations") {
+      const messages = n("SELECT COUNT(*) FROM activities WHERE org_id = ? AND body LIKE ?", org, s.like);
+      const conversationsAll = n("SELECT COUNT(DISTINCT conversation_id) FROM activities WHERE org_id = ? AND body LIKE ?", org, s.like);
+      // The list's default filter: archived = false. Its order: sort_at DESC, id DESC.
+      const ids = db
+        .prepare(
+          `SELECT c.id FROM conversations c WHERE c.org_id = ? AND c.archived = 0
+             AND EXISTS (SELECT 1 FROM activities a WHERE a.conversation_id = c.id AND a.body LIKE ?)
+           ORDER BY c.sort_at DESC, c.id DESC`,
+        )
+        .all(org, s.like)
+        .map((r) => r.id);
+      const ftsQuery = s.q.startsWith('"') ? s.q : `"${s.q}"`;
+      expected[s.name] = {
+        messages,
+        share_of_messages: Number((messages / rows.activities).toFixed(5)),
+        fts_messages: n("SELECT COUNT(*) FROM activities_fts WHERE activities_fts MATCH ?", `{body subject transcript summary} : (${ftsQuery})`),
+        conversations: conversationsAll,
+        listed_conversations: ids.length,
+        first_page: ids.slice(0, 25),
+      };
+    } else {
+      const ids = db
+        .prepare(`SELECT id FROM contacts WHERE org_id = ? AND ${s.where} ORDER BY id DESC`)
+        .all(org)
+        .map((r) => r.id);
+      const fts = s.name === "contacts_phone" ? '"415200004"*' : s.q.endsWith("*") ? `"${s.q.slice(0, -1)}"*` : `"${s.q}"`;
+      expected[s.name] = {
+        contacts: ids.length,
+        share_of_contacts: Number((ids.length / rows.contacts).toFixed(5)),
+        fts_contacts: n("SELECT COUNT(*) FROM contacts_fts WHERE contacts_fts MATCH ?", `{name email phone} : (${fts})`),
+        first_page: ids.slice(0, 25),
+      };
+    }
+  }
+  db.close();
+  const bytes = shardBytes(file);
+  const t = bytes.by_table;
+  const ftsBytes = (t.activities_fts ?? 0) + (t.contacts_fts ?? 0);
+  const size = {
+    file_bytes: statSync(file).size,
+    ...bytes,
+    fts_bytes: ftsBytes,
+    fts_share: Number((ftsBytes / bytes.dbstat_bytes).toFixed(3)),
+    activities_fts_bytes: t.activities_fts ?? 0,
+    contacts_fts_bytes: t.contacts_fts ?? 0,
+    // A message: its activities row with the table's indexes; with the index, its activities_fts share too.
+    bytes_per_message_without_index: Math.round(t.activities / rows.activities),
+    bytes_per_message_with_index: Math.round((t.activities + (t.activities_fts ?? 0)) / rows.activities),
+    activities_fts_bytes_per_message: Math.round((t.activities_fts ?? 0) / rows.activities),
+    contacts_fts_bytes_per_contact: Math.round((t.contacts_fts ?? 0) / rows.contacts),
+    // The whole shard (every table) per message: as seeded, and without the two FTS tables.
+    shard_bytes_per_message_with_index: Math.round(bytes.dbstat_bytes / rows.activities),
+    shard_bytes_per_message_without_index: Math.round((bytes.dbstat_bytes - ftsBytes) / rows.activities),
+  };
+
+  // The copy for the second server: the same seeded state, its shard without the triggers.
+  const t0 = Date.now();
+  rmSync(NOINDEX_STATE, { recursive: true, force: true });
+  for (const entry of readdirSync(STATE)) {
+    if (join(STATE, entry) !== NOINDEX_STATE) cpSync(join(STATE, entry), join(NOINDEX_STATE, entry), { recursive: true });
+  }
+  const copyFile = file.replace(`${STATE}/`, `${NOINDEX_STATE}/`);
+  const copy = new DatabaseSync(copyFile);
+  for (const name of triggers) copy.exec(`DROP TRIGGER "${name}"`);
+  const left = copy.prepare("SELECT COUNT(*) AS n FROM sqlite_schema WHERE type = 'trigger' AND sql LIKE '%\\_fts%' ESCAPE '\\'").get().n;
+  copy.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  copy.close();
+  if (left !== 0) throw new Error(`the copy's shard still has ${left} search triggers`);
+  return {
+    rows,
+    index_complete: rows.activities_fts === rows.activities && rows.contacts_fts === rows.contacts,
+    triggers,
+    expected,
+    size,
+    noindex: { state: NOINDEX_STATE, file: copyFile, triggers_dropped: triggers, copy_seconds: (Date.now() - t0) / 1000 },
+  };
+}
+
+/** Waits (polling every 30 s, up to 10 min) while other vitest / tsc runs are on the machine; the seconds waited. */
+async function waitQuiet(phase) {
+  if (process.argv.includes("--no-wait")) return 0;
+  const t0 = Date.now();
+  let said = false;
+  while (otherTestRuns() > 0 && Date.now() - t0 < 600_000) {
+    if (!said) console.error(`    (${phase}: vitest / tsc running elsewhere; waiting up to 10 min)`);
+    said = true;
+    await sleep(30_000);
+  }
+  return Math.round((Date.now() - t0) / 1000);
+}
+
+/** Stops a server started by startServer (its process group) and waits until PORT no longer answers. */
+async function stopServer(server) {
+  const exited = new Promise((r) => server.once("exit", r));
+  try {
+    process.kill(-server.pid, "SIGTERM");
+  } catch {}
+  await Promise.race([exited, sleep(15_000)]);
+  for (let i = 0; i < 60; i++) {
+    const up = await fetch(`http://127.0.0.1:${PORT}/health`).then(
+      () => true,
+      () => false,
+    );
+    if (!up) return;
+    await sleep(250);
+  }
+  throw new Error(`port ${PORT} still answers after the server was stopped`);
+}
+
+/** One GET of a search route, checked against the rows the seed holds (the same ids, in the same order). */
+async function checkSearch(base, headers, s, expected) {
+  const r = await fetch(`${base}${s.path}`, { headers });
+  const body = await r.json().catch(() => null);
+  const items = body?.data ?? [];
+  const ids = items.map((x) => x.id);
+  const want = expected.first_page;
+  const out = {
+    status: r.status,
+    items: items.length,
+    expected_items: want.length,
+    has_next_cursor: Boolean(body?.next_cursor),
+    expected_next_cursor: (expected.listed_conversations ?? expected.contacts) > 25,
+    same_ids_in_order: ids.length === want.length && ids.every((id, i) => id === want[i]),
+  };
+  if (s.kind === "conversations") {
+    out.items_with_message_match = items.filter((x) => x.match?.message_id).length;
+    out.snippets_with_highlight = items.filter((x) => /«[^»]+»/.test(x.match?.snippet ?? "")).length;
+    out.first_snippet = items[0]?.match?.snippet ?? null;
+  } else {
+    out.first_name = items[0]?.name ?? null;
+    out.first_phone = items[0]?.phone ?? null;
+  }
+  out.ok =
+    r.status === 200 &&
+    out.same_ids_in_order &&
+    out.has_next_cursor === out.expected_next_cursor &&
+    (s.kind !== "conversations" || (out.items_with_message_match === items.length && out.snippets_with_highlight === items.length));
+  return out;
+}
+
+/**
+ * --search: search routes against /health on one server (the seeded index), POST
+ * /activities there and on a second server whose shard has no search triggers, the
+ * shard's bytes with and without the index. See the header comment.
+ */
+async function searchRun({ base, headers, targets, ingestBody, seeded, server, serverLog, searchSeed }) {
+  const org = ORGS[0];
+  const { machine, note } = machineNotes();
+  note("start");
+  const five = (r) => Object.entries(r.status_codes).reduce((a, [k, v]) => a + (Number(k) >= 500 ? v : 0), 0);
+  const measure = async (phase, opts) => {
+    const waited = await waitQuiet(phase);
+    note(`before ${phase}`, waited ? { waited_s: waited } : {});
+    console.error(`  ${phase} …`);
+    const r = summary(await load(opts));
+    note(`after ${phase}`);
+    console.error(`    ${r.requests_per_sec} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms${r.non_2xx ? `, ${r.non_2xx} non-2xx` : ""}`);
+    return r;
+  };
+  const postActivities = (prefix) => ({
+    url: `${base}/activities`,
+    requests: [{ method: "POST", headers, setupRequest: (req) => ({ ...req, body: ingestBody(prefix) }) }],
+  });
+  const storedRows = (file, prefix) => {
+    const db = new DatabaseSync(file, { readOnly: true });
+    const r = db
+      .prepare(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT provider_message_id) AS d FROM activities WHERE org_id = ? AND provider = 'bench-load' AND provider_message_id LIKE ?",
+      )
+      .get(org.id, `${prefix}-%`);
+    const fts = db.prepare("SELECT COUNT(*) AS n FROM activities_fts").get().n;
+    db.close();
+    return { stored: r.n, duplicates_stored: r.n - r.d, activities_fts_rows_after: fts };
+  };
+
+  // Server 1: the seeded shard with its index.
+  const checks = {};
+  for (const s of SEARCHES) checks[s.name] = await checkSearch(base, headers, s, searchSeed.expected[s.name]);
+  console.error(
+    `  one-request checks: ${Object.entries(checks)
+      .map(([k, v]) => `${k} ${v.items}/${v.expected_items}${v.ok ? "" : " WRONG"}`)
+      .join(", ")}`,
+  );
+  const results = {};
+  results.health = await measure("GET /health", targets.health);
+  results.list_conversations = await measure("GET /conversations?limit=25", targets.list_conversations);
+  for (const s of SEARCHES) results[s.name] = await measure(`GET ${s.path}`, { url: `${base}${s.path}`, headers });
+  for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / results.health.requests_per_sec).toFixed(3));
+  for (const s of SEARCHES) results[s.name].path = s.path;
+  // The write cost, each against the /health run just before it (as on the second server).
+  const withIndex = { health: await measure("GET /health (before POST, with index)", targets.health) };
+  withIndex.post_activities = await measure("POST /activities (with index)", postActivities("idx"));
+  note("stopping server 1");
+  await stopServer(server);
+  Object.assign(withIndex.post_activities, storedRows(files[org.shard], "idx"));
+
+  // Server 2: the copy made right after the seed, its search triggers dropped.
+  console.error(`  starting a second server on ${NOINDEX_STATE} (no search triggers) …`);
+  const server2 = startServer(NOINDEX_STATE);
+  const serverLog2 = watchServerLog(server2);
+  const withoutIndex = {};
+  try {
+    await waitForHealth(base);
+    await load({ ...targets.health, duration: 2 }); // warm-up, as on the first
+    withoutIndex.health = await measure("GET /health (before POST, no index)", targets.health);
+    withoutIndex.post_activities = await measure("POST /activities (no index)", postActivities("noidx"));
+  } finally {
+    note("stopping server 2");
+    await stopServer(server2);
+  }
+  Object.assign(withoutIndex.post_activities, storedRows(searchSeed.noindex.file, "noidx"));
+  const ratioOf = (x) => Number((x.post_activities.requests_per_sec / x.health.requests_per_sec).toFixed(3));
+  withIndex.ratio = ratioOf(withIndex);
+  withoutIndex.ratio = ratioOf(withoutIndex);
+  // And both against the first /health of the run (one baseline).
+  withIndex.ratio_to_first_health = Number((withIndex.post_activities.requests_per_sec / results.health.requests_per_sec).toFixed(3));
+  withoutIndex.ratio_to_first_health = Number((withoutIndex.post_activities.requests_per_sec / results.health.requests_per_sec).toFixed(3));
+  const difference = Number((withoutIndex.ratio - withIndex.ratio).toFixed(3));
+
+  // The 1k run's p50s (bench/results/search-1000.json), for the 100k goals.
+  const reference = N !== 1000 && existsSync("bench/results/search-1000.json") ? JSON.parse(readFileSync("bench/results/search-1000.json", "utf8")) : null;
+  const p50Growth = (name) => (reference?.results?.[name] ? Number((results[name].p50_ms / reference.results[name].p50_ms).toFixed(2)) : null);
+  const goal = (name) => ({
+    ratio_to_health: results[name].ratio_to_health,
+    ratio_goal_0_4: results[name].ratio_to_health >= 0.4,
+    p50_ms: results[name].p50_ms,
+    p50_of_1k_run_ms: reference?.results?.[name]?.p50_ms ?? null,
+    p50_vs_1k: p50Growth(name),
+    p50_goal_1_5x: p50Growth(name) === null ? null : p50Growth(name) <= 1.5,
+  });
+  const allRuns = [...Object.values(results), withIndex.health, withIndex.post_activities, withoutIndex.health, withoutIndex.post_activities];
+  const report = {
+    date: new Date().toISOString(),
+    kind: "search",
+    conversations: N,
+    activities: seeded.activities,
+    seed_seconds: seeded.seconds,
+    duration_s: DURATION,
+    connections: CONNECTIONS,
+    node: process.version,
+    index: {
+      rows: searchSeed.rows,
+      complete: searchSeed.index_complete,
+      triggers: searchSeed.triggers,
+      // What each searched word matches in the seed (LIKE over the rows; the FTS count must be the same).
+      expected: Object.fromEntries(Object.entries(searchSeed.expected).map(([k, v]) => [k, { ...v, first_page: undefined }])),
+    },
+    checks_one_request: checks,
+    results,
+    post_activities: {
+      with_index: withIndex,
+      without_index: { ...withoutIndex, state: searchSeed.noindex.state, triggers_dropped: searchSeed.noindex.triggers_dropped },
+      // Each against the /health run just before it, on its own server.
+      ratio_difference: difference,
+      goal_within_0_05: Math.abs(difference) <= 0.05,
+    },
+    size_seeded: searchSeed.size,
+    goals: {
+      ...(reference ? { reference: { file: "bench/results/search-1000.json", date: reference.date } } : {}),
+      search_1pct: goal("search_1pct"),
+      contacts_name_few: goal("contacts_name_few"),
+      contacts_name_1pct: goal("contacts_name_1pct"),
+      contacts_phone: goal("contacts_phone"),
+      post_activities_ratio_difference: difference,
+      post_activities_goal_within_0_05: Math.abs(difference) <= 0.05,
+    },
+    five_xx: allRuns.reduce((a, r) => a + five(r), 0),
+    non_2xx: allRuns.reduce((a, r) => a + r.non_2xx, 0),
+    server_log: { with_index: serverLog, without_index: serverLog2 },
+    machine,
+  };
+  report.ok =
+    report.index.complete &&
+    Object.values(checks).every((c) => c.ok) &&
+    Object.entries(searchSeed.expected).every(([, v]) => (v.fts_messages ?? v.fts_contacts) === (v.messages ?? v.contacts)) &&
+    report.non_2xx === 0 &&
+    withIndex.post_activities.duplicates_stored === 0 &&
+    withoutIndex.post_activities.duplicates_stored === 0 &&
+    // The second server's shard wrote no index rows: its triggers were gone.
+    withoutIndex.post_activities.activities_fts_rows_after === searchSeed.rows.activities_fts;
+  mkdirSync("bench/results", { recursive: true });
+  const name = [`search-${N}`, CONNECTIONS !== 10 ? `c${CONNECTIONS}` : null].filter(Boolean).join("-");
+  writeFileSync(`bench/results/${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report, null, 2));
+  const row = (a, b, c, d, e, f) =>
+    `| ${a.padEnd(52)} | ${String(b).padStart(6)} | ${String(c).padStart(11)} | ${String(d).padStart(6)} | ${String(e).padStart(8)} | ${String(f).padStart(7)} |`;
+  const found = (k) => (checks[k] ? `${checks[k].items}/${checks[k].expected_items}` : "");
+  const line = (label, key) => {
+    const r = results[key];
+    return row(label, r.requests_per_sec, `${r.p50_ms} / ${r.p99_ms}`, r.ratio_to_health, p50Growth(key) ?? "", found(key));
+  };
+  console.log(
+    [
+      "",
+      `search, ${N} conversations / ${seeded.activities} messages, ${CONNECTIONS} connections, ${DURATION} s a run (bench/results/${name}.json)`,
+      row("route", "req/s", "p50/p99 ms", "ratio", "p50/1k", "items"),
+      line("GET /health", "health"),
+      line("GET /conversations?limit=25", "list_conversations"),
+      ...SEARCHES.map((s) => line(`GET /${s.kind}?q=${s.q}&limit=25`, s.name)),
+      row("GET /health (server 1, before POST)", withIndex.health.requests_per_sec, `${withIndex.health.p50_ms} / ${withIndex.health.p99_ms}`, 1, "", ""),
+      row(
+        "POST /activities, with index",
+        withIndex.post_activities.requests_per_sec,
+        `${withIndex.post_activities.p50_ms} / ${withIndex.post_activities.p99_ms}`,
+        withIndex.ratio,
+        "",
+        "",
+      ),
+      row(
+        "GET /health (server 2, no search triggers)",
+        withoutIndex.health.requests_per_sec,
+        `${withoutIndex.health.p50_ms} / ${withoutIndex.health.p99_ms}`,
+        1,
+        "",
+        "",
+      ),
+      row(
+        "POST /activities, without index",
+        withoutIndex.post_activities.requests_per_sec,
+        `${withoutIndex.post_activities.p50_ms} / ${withoutIndex.post_activities.p99_ms}`,
+        withoutIndex.ratio,
+        "",
+        "",
+      ),
+      `POST ratio difference (without − with; goal ≤ 0.05): ${difference}`,
+      `bytes per message (activities + its indexes): ${searchSeed.size.bytes_per_message_without_index} without the index, ${searchSeed.size.bytes_per_message_with_index} with it (activities_fts ${searchSeed.size.activities_fts_bytes_per_message}); contacts_fts ${searchSeed.size.contacts_fts_bytes_per_contact} B a contact`,
+      `shard: ${searchSeed.size.dbstat_bytes} B (dbstat), FTS tables ${searchSeed.size.fts_bytes} B = ${(searchSeed.size.fts_share * 100).toFixed(1)} %; per message ${searchSeed.size.shard_bytes_per_message_with_index} B with, ${searchSeed.size.shard_bytes_per_message_without_index} B without`,
+      `index rows: activities_fts ${searchSeed.rows.activities_fts}/${searchSeed.rows.activities}, contacts_fts ${searchSeed.rows.contacts_fts}/${searchSeed.rows.contacts}; 5xx ${report.five_xx}, non-2xx ${report.non_2xx}; ok ${report.ok}`,
     ].join("\n"),
   );
   if (!report.ok) process.exitCode = 1;
