@@ -29,7 +29,9 @@ const SNOOZE_MAX_MS = 365 * 86_400_000;
 const render = (c: { var: { db: Db }; get: (key: "orgId") => string }, row: ConversationWithContact) => presentOne(c.var.db, c.get("orgId"), row);
 
 export const listConversations: AppRouteHandler<typeof routes.listConversations> = async (c) => {
-  const { limit = 25, cursor, view, q, ...explicit } = c.req.valid("query");
+  const { limit = 25, cursor, view, q, label, ...rest } = c.req.valid("query");
+  // label= (repeatable) is the filter's label_ids; given, it replaces a view's, as every explicit param does.
+  const explicit = { ...rest, label_ids: label ? [...new Set(label.map((id) => id.toLowerCase()))] : undefined };
   const now = Date.now();
   const db = c.var.db;
   const given = Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined));
