@@ -1,8 +1,8 @@
 import type { Db } from "../db/client";
 import type { AppEnv, AppRouteHandler } from "../env";
+import { presentMany, presentOne } from "../labels/present";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { invalid, notFound } from "../lib/errors";
-import { presentMany, presentOne } from "../labels/present";
 import { inbox } from "../org-inbox/client";
 import type { StateChange } from "../org-inbox/state";
 import { newestMatches, searchConversations, threadMatch } from "../search/queries";

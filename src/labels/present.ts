@@ -13,5 +13,4 @@ export async function presentMany(db: Db, orgId: string, rows: ConversationWithC
   return rows.map((r) => toConversation(r.conversation, r.contact, now, byConversation.get(r.conversation.id) ?? []));
 }
 
-export const presentOne = async (db: Db, orgId: string, row: ConversationWithContact, now = Date.now()) =>
-  (await presentMany(db, orgId, [row], now))[0];
+export const presentOne = async (db: Db, orgId: string, row: ConversationWithContact, now = Date.now()) => (await presentMany(db, orgId, [row], now))[0];

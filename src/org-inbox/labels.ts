@@ -31,7 +31,8 @@ export async function setLabels(db: Db, orgId: string, conversationId: string, l
   if (!before) throw notFound("Conversation");
   const known = new Set(own.map((l) => l.id));
   const unknown = labelIds.flatMap((id, i) => (known.has(id.toLowerCase()) ? [] : [{ path: `label_ids.${i}`, message: "not a label of this org" }]));
-  if (unknown.length) throw new ApiError("unknown_label", `${unknown.length === 1 ? "A label id is" : "Label ids are"} not labels of this org; nothing was changed.`, unknown);
+  if (unknown.length)
+    throw new ApiError("unknown_label", `${unknown.length === 1 ? "A label id is" : "Label ids are"} not labels of this org; nothing was changed.`, unknown);
   const had = new Set(current.map((r) => r.labelId));
   const adds = wanted.filter((id) => !had.has(id));
   const keep = wanted.filter((id) => had.has(id));
