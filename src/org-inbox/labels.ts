@@ -1,4 +1,4 @@
-import { and, eq, inArray, notInArray } from "drizzle-orm";
+import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { selectConversation } from "../conversations/queries";
 import type { Db } from "../db/client";
@@ -19,14 +19,12 @@ import type { Outbox } from "./outbox";
  */
 export async function setLabels(db: Db, orgId: string, conversationId: string, labelIds: string[], out: Outbox, now = Date.now()) {
   const wanted = [...new Set(labelIds.map((id) => id.toLowerCase()))];
+  // The conversation's links by the primary key (unary + keeps the planner off the org's index).
+  const ofConversation = and(eq(cl.conversationId, conversationId), sql`+${cl.orgId} = ${orgId}`);
   const [before, own, current] = await Promise.all([
     selectConversation(db, orgId, conversationId).get(),
     ownLabels(db, orgId, wanted),
-    db
-      .select({ labelId: cl.labelId })
-      .from(cl)
-      .where(and(eq(cl.orgId, orgId), eq(cl.conversationId, conversationId)))
-      .all(),
+    db.select({ labelId: cl.labelId }).from(cl).where(ofConversation).all(),
   ]);
   if (!before) throw notFound("Conversation");
   const known = new Set(own.map((l) => l.id));
@@ -38,9 +36,8 @@ export async function setLabels(db: Db, orgId: string, conversationId: string, l
   const keep = wanted.filter((id) => had.has(id));
   if (!adds.length && keep.length === had.size) return before;
   const conversation = { ...before.conversation, updatedAt: now };
-  const where = and(eq(cl.orgId, orgId), eq(cl.conversationId, conversationId));
   await db.batch([
-    db.delete(cl).where(keep.length ? and(where, notInArray(cl.labelId, keep)) : where),
+    db.delete(cl).where(keep.length ? and(ofConversation, notInArray(cl.labelId, keep)) : ofConversation),
     ...(adds.length
       ? [
           db
