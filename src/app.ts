@@ -7,6 +7,7 @@ import { eventsRouter } from "./events/events.index";
 import { onError, onNotFound } from "./http/errors";
 import { serveOpenApiDocument } from "./http/openapi";
 import { createRouter } from "./http/router";
+import { labelsRouter } from "./labels/labels.index";
 import { mediaRouter } from "./media/media.index";
 import { messagesRouter } from "./messages/messages.index";
 import { bodyLimits } from "./middleware/limits";
@@ -46,6 +47,7 @@ export function createApp() {
   app.route("/", webhooksRouter);
   app.route("/", webhookEndpointsRouter);
   app.route("/", templatesRouter);
+  app.route("/", labelsRouter);
   app.route("/", operatorRouter);
   app.route("/", docsRouter);
   app.route("/", benchCeilingRouter);

@@ -27,6 +27,8 @@ const BODIES: Record<string, unknown> = {
   "POST /conversations/{conversation_id}/suggestions": { body: "not yours" },
   "PATCH /webhook-endpoints/{endpoint_id}": { enabled: false },
   "PATCH /templates/{template_id}": { name: "Renamed" },
+  "PATCH /labels/{label_id}": { name: "Renamed" },
+  "PUT /conversations/{conversation_id}/labels": { label_ids: [] },
 };
 /** Ids that are not org resources: adding any user to your own org is allowed. */
 const NOT_ORG_SCOPED = new Set(["PUT /members/{user_id}"]);
@@ -48,6 +50,8 @@ async function snapshot(orgId: string) {
     "webhook_endpoints",
     "webhook_deliveries",
     "templates",
+    "labels",
+    "conversation_labels",
   ];
   const out: Record<string, unknown> = {};
   for (const t of control) out[t] = (await env.DB.prepare(`SELECT * FROM ${t} WHERE org_id = ? ORDER BY 1`).bind(orgId).all()).results;
@@ -120,6 +124,9 @@ describe("authorization matrix (from /openapi.json)", () => {
         "POST /templates",
         "PATCH /templates/{template_id}",
         "DELETE /templates/{template_id}",
+        "POST /labels",
+        "PATCH /labels/{label_id}",
+        "DELETE /labels/{label_id}",
       ].sort(),
     );
     expect(routes.filter((r) => r.access === "user").map((r) => `${r.method} ${r.path}`)).toEqual(["POST /orgs"]);

@@ -45,11 +45,18 @@ async function fingerprint(orgId: string) {
     "webhook_endpoints",
     "webhook_deliveries",
     "templates",
+    "labels",
+    "conversation_labels",
   ];
   const shard = await shardOf(orgId);
   const parts = await Promise.all(
     tables.map(async (t) => {
-      const cols = t === "members" || t === "setter_configs" || t === "sla_configs" ? "COUNT(*) AS n" : "COUNT(*) AS n, MAX(id) AS last";
+      const cols =
+        t === "members" || t === "setter_configs" || t === "sla_configs"
+          ? "COUNT(*) AS n"
+          : t === "conversation_labels"
+            ? "COUNT(*) AS n, MAX(conversation_id || label_id) AS last"
+            : "COUNT(*) AS n, MAX(id) AS last";
       const updated = [
         "members",
         "contacts",
@@ -61,6 +68,7 @@ async function fingerprint(orgId: string) {
         "webhook_endpoints",
         "webhook_deliveries",
         "templates",
+        "labels",
       ].includes(t)
         ? ", MAX(updated_at) AS u, SUM(updated_at) AS s"
         : "";
@@ -107,6 +115,8 @@ const bodyArb = fc.oneof(
       "occurred_at",
       "template_id",
       "until",
+      "color",
+      "label_ids",
       "extra",
     ),
     jsonValue,

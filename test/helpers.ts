@@ -276,6 +276,9 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
   const endpoint = await json(await as("/webhook-endpoints", { body: { url: "https://hooks.invalid/inbox", enabled: false } }));
   const delivery = await failedDelivery(org.orgId, endpoint.id);
   const template = await json(await as("/templates", { body: { name: "Greeting", body: "Hi {{contact.first_name|there}}" } }));
+  const label = await json(await as("/labels", { body: { name: "VIP", color: "#aa00ff" } }));
+  const labelled = await as(`/conversations/${message.conversation_id}/labels`, { method: "PUT", body: { label_ids: [label.id] } });
+  expect(labelled.status, await labelled.clone().text()).toBe(200);
   const ids: Record<string, string> = {
     user_id: agent.userId,
     channel_id: channel.id,
@@ -286,6 +289,7 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
     endpoint_id: endpoint.id,
     delivery_id: delivery.deliveryId,
     template_id: template.id,
+    label_id: label.id,
   };
   return { org, agent, ids };
 }

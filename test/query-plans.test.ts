@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { searchContacts } from "../src/contacts/queries";
 import { type ConversationFilter, conversationWhere, listConversations, listThread } from "../src/conversations/queries";
 import { wrap } from "../src/db/client";
+import { labelsOfQuery } from "../src/labels/queries";
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
 import { denseSearch, matchCounts, newestMatchesQuery, sparseSearch, threadMatch } from "../src/search/queries";
 import { contactMatch, messageMatch, parseQuery } from "../src/search/query";
@@ -77,6 +78,42 @@ describe("EXPLAIN QUERY PLAN", () => {
         expect(s, steps.join("\n")).toMatch(
           /^SEARCH (conversation_tallies|activity_day_tallies) USING INDEX sqlite_autoindex_\w+_1 \(org_id=\?|USING (COVERING )?INDEX conversations_/,
         );
+    }
+  });
+
+  const L1 = "01936c00-0000-7000-8000-0000000000b1";
+  const L2 = "01936c00-0000-7000-8000-0000000000b2";
+  it.each([
+    ["one label", { label_ids: [L1] }],
+    ["two labels, open", { label_ids: [L1, L2], archived: false }],
+    ["a label, unread, assigned", { label_ids: [L1], unread: true, assigned_to: USER }],
+    ["a label in a window", { label_ids: [L1], active_within_days: 7 }],
+  ] as [string, ViewFilters][])("a label view's counts (%s) start at the label's links, then a conversation by primary key", async (_name, f) => {
+    const p = countPlan(db(), ORG, USER, f, Date.now());
+    for (const q of [...p.total, ...p.unread] as unknown as Parameters<typeof plan>[0][]) {
+      const steps = await plan(q);
+      expect(steps[0], steps.join("\n")).toMatch(
+        /^SEARCH (cl|conversation_labels) USING (COVERING )?INDEX conversation_labels_label_idx \(org_id=\? AND label_id=\?/,
+      );
+      expect(steps.join("\n")).toMatch(/SEARCH (cv|conversations) USING INDEX sqlite_autoindex_conversations_1 \(id=\?\)/);
+      expect(steps.join("\n")).not.toMatch(/SCAN (cv|conversations)\b/);
+    }
+  });
+
+  it("a page's labels are read by the links' primary key (never the org's links)", async () => {
+    const steps = (await plan(labelsOfQuery(db(), ORG, [L1, L2]))).join("\n");
+    expect(steps).toMatch(/^SEARCH conversation_labels USING (COVERING )?INDEX sqlite_autoindex_conversation_labels_1 \(conversation_id=\?\)/);
+    expect(steps).toMatch(/SEARCH labels USING INDEX sqlite_autoindex_labels_1 \(id=\?\)/);
+  });
+
+  it("a label= list walks the list index in order against the label's links (no sort)", async () => {
+    for (const labels of [[L1], [L1, L2]]) {
+      const steps = (await plan(listConversations(db(), conversationWhere(ORG, USER, { archived: false, label_ids: labels }, Date.now()), CURSOR, 25))).join(
+        "\n",
+      );
+      expect(steps).toMatch(/^SEARCH conversations USING INDEX conversations_list_idx \(org_id=\? AND archived=\?/);
+      expect(steps).toMatch(/SEARCH conversation_labels USING COVERING INDEX conversation_labels_label_idx \(org_id=\? AND label_id=\?\)/);
+      expect(steps).not.toMatch(/TEMP B-TREE FOR ORDER BY|SCAN conversations/);
     }
   });
 

@@ -19,6 +19,7 @@ async function fixtures(org: TestOrg): Promise<Record<string, string>> {
       views: [
         ...views.map((v: { id: string; name: string; filters: unknown }) => ({ id: v.id, name: v.name, filters: v.filters })),
         { name: "Mine, open", filters: { scope: "mine", archived: false } },
+        { name: "Labelled", filters: { label_ids: [crypto.randomUUID()] } },
       ],
     },
   });
@@ -31,7 +32,9 @@ async function fixtures(org: TestOrg): Promise<Record<string, string>> {
   expect((await as("/setter/config", { method: "PUT", body: { mode: "suggestive", instructions: "Be brief." } })).status).toBe(200);
   const endpoint = await json(await as("/webhook-endpoints", { body: { url: "https://crm.example.com/hooks/rt", events: ["message.created"] } }));
   const template = await json(await as("/templates", { body: { name: "Round trip", channel: "email", subject: "Hi {{contact.first_name}}", body: "Hello" } }));
+  const label = await json(await as("/labels", { body: { name: "Round trip", color: "#00aa88" } }));
   return {
+    "/labels/{label_id}": `/labels/${label.id}`,
     "/contacts/{contact_id}": `/contacts/${contact.id}`,
     "/webhook-endpoints/{endpoint_id}": `/webhook-endpoints/${endpoint.id}`,
     "/templates/{template_id}": `/templates/${template.id}`,

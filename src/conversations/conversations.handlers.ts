@@ -1,4 +1,6 @@
+import type { Db } from "../db/client";
 import type { AppEnv, AppRouteHandler } from "../env";
+import { presentMany, presentOne } from "../labels/present";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { invalid, notFound } from "../lib/errors";
 import { inbox } from "../org-inbox/client";
@@ -8,7 +10,7 @@ import { parseQuery } from "../search/query";
 import { contactSnippet, messageSnippet } from "../search/snippet";
 import { findMemberView } from "../views/queries";
 import type * as routes from "./conversations.routes";
-import { toConversation, toMessage, toSuggestion } from "./present";
+import { toMessage, toSuggestion } from "./present";
 import {
   type ConversationFilter,
   type ConversationWithContact,
@@ -23,10 +25,13 @@ import {
 /** The longest snooze (SPEC 17: at most a year ahead). */
 const SNOOZE_MAX_MS = 365 * 86_400_000;
 
-const render = (row: ConversationWithContact) => toConversation(row.conversation, row.contact);
+/** A conversation as a write left it, with its labels (one read). */
+const render = (c: { var: { db: Db }; get: (key: "orgId") => string }, row: ConversationWithContact) => presentOne(c.var.db, c.get("orgId"), row);
 
 export const listConversations: AppRouteHandler<typeof routes.listConversations> = async (c) => {
-  const { limit = 25, cursor, view, q, ...explicit } = c.req.valid("query");
+  const { limit = 25, cursor, view, q, label, ...rest } = c.req.valid("query");
+  // label= (repeatable) is the filter's label_ids; given, it replaces a view's, as every explicit param does.
+  const explicit = { ...rest, label_ids: label ? [...new Set(label.map((id) => id.toLowerCase()))] : undefined };
   const now = Date.now();
   const db = c.var.db;
   const given = Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined));
@@ -46,7 +51,7 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
   if (q === undefined) {
     const rows = await listRows(db, where, after, limit);
     const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
-    return c.json({ data: data.map((r) => toConversation(r.conversation, r.contact, now)), next_cursor }, 200);
+    return c.json({ data: await presentMany(db, orgId, data, now), next_cursor }, 200);
   }
   // Search (SPEC 16): the same list, narrowed to conversations whose messages or contact match.
   const terms = parseQuery(q);
@@ -59,12 +64,13 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
     terms,
     data.map((r) => r.conversation.id),
   );
-  const items = data.map((r) => {
+  const presented = await presentMany(db, orgId, data, now);
+  const items = data.map((r, i) => {
     const hit = hits.get(r.conversation.id);
     const match = hit
       ? { message_id: hit.id, snippet: messageSnippet([hit.body, hit.subject, hit.transcript, hit.summary], terms) }
       : { message_id: null, snippet: contactSnippet(r.contact, terms) };
-    return { ...toConversation(r.conversation, r.contact, now), match };
+    return { ...presented[i], match };
   });
   return c.json({ data: items, next_cursor }, 200);
 };
@@ -76,7 +82,7 @@ export const getConversation: AppRouteHandler<typeof routes.getConversation> = a
   if (!row) throw notFound("Conversation");
   const pendingId = row.conversation.pendingSuggestionId;
   const pending = pendingId ? await findActivity(db, orgId, pendingId) : undefined;
-  return c.json({ ...render(row), pending_suggestion: pending?.status === "pending" ? toSuggestion(pending) : null }, 200);
+  return c.json({ ...(await presentOne(db, orgId, row)), pending_suggestion: pending?.status === "pending" ? toSuggestion(pending) : null }, 200);
 };
 
 export const listMessages: AppRouteHandler<typeof routes.listMessages> = async (c) => {
@@ -114,26 +120,27 @@ export const openConversation: AppRouteHandler<typeof routes.openConversation> =
   const orgId = c.get("orgId");
   const contactId = c.req.valid("param").contact_id.toLowerCase();
   const opened = await inbox(c.env, orgId).openConversation(contactId);
-  return c.json(render(opened), opened.created ? 201 : 200);
+  return c.json(await render(c, opened), opened.created ? 201 : 200);
 };
 
-async function changeState(env: AppEnv["Bindings"], orgId: string, conversationId: string, change: StateChange) {
-  return render(await inbox(env, orgId).changeState(conversationId.toLowerCase(), change));
+type Ctx = { env: AppEnv["Bindings"]; var: { db: Db }; get: (key: "orgId") => string };
+async function changeState(c: Ctx, conversationId: string, change: StateChange) {
+  return render(c, await inbox(c.env, c.get("orgId")).changeState(conversationId.toLowerCase(), change));
 }
 
 export const star: AppRouteHandler<typeof routes.star> = async (c) =>
-  c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "star", starred: true }), 200);
+  c.json(await changeState(c, c.req.valid("param").conversation_id, { kind: "star", starred: true }), 200);
 export const unstar: AppRouteHandler<typeof routes.unstar> = async (c) =>
-  c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "star", starred: false }), 200);
+  c.json(await changeState(c, c.req.valid("param").conversation_id, { kind: "star", starred: false }), 200);
 export const markRead: AppRouteHandler<typeof routes.markRead> = async (c) =>
-  c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "read" }), 200);
+  c.json(await changeState(c, c.req.valid("param").conversation_id, { kind: "read" }), 200);
 export const markUnread: AppRouteHandler<typeof routes.markUnread> = async (c) =>
-  c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "unread" }), 200);
+  c.json(await changeState(c, c.req.valid("param").conversation_id, { kind: "unread" }), 200);
 export const archive: AppRouteHandler<typeof routes.archive> = async (c) =>
-  c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "archive", archived: c.req.valid("json").archived }), 200);
+  c.json(await changeState(c, c.req.valid("param").conversation_id, { kind: "archive", archived: c.req.valid("json").archived }), 200);
 export const assign: AppRouteHandler<typeof routes.assign> = async (c) => {
   const assignedTo = c.req.valid("json").assigned_to?.toLowerCase() ?? null;
-  return c.json(await changeState(c.env, c.get("orgId"), c.req.valid("param").conversation_id, { kind: "assign", assignedTo }), 200);
+  return c.json(await changeState(c, c.req.valid("param").conversation_id, { kind: "assign", assignedTo }), 200);
 };
 
 export const snooze: AppRouteHandler<typeof routes.snooze> = async (c) => {
@@ -143,7 +150,7 @@ export const snooze: AppRouteHandler<typeof routes.snooze> = async (c) => {
   if (until <= now) throw invalid("until", "until must be in the future");
   if (until > now + SNOOZE_MAX_MS) throw invalid("until", "until must be at most 365 days ahead");
   const row = await inbox(c.env, c.get("orgId")).snooze(c.req.valid("param").conversation_id.toLowerCase(), until);
-  return c.json(render(row), 200);
+  return c.json(await render(c, row), 200);
 };
 export const unsnooze: AppRouteHandler<typeof routes.unsnooze> = async (c) =>
-  c.json(render(await inbox(c.env, c.get("orgId")).unsnooze(c.req.valid("param").conversation_id.toLowerCase())), 200);
+  c.json(await render(c, await inbox(c.env, c.get("orgId")).unsnooze(c.req.valid("param").conversation_id.toLowerCase())), 200);

@@ -8,6 +8,8 @@ import { SearchQuery } from "../search/query";
 import { ConversationDetailSchema, ConversationListItemSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
 
 const tags = ["Conversations"];
+/** Labels one list or view may filter on (all must match). */
+export const MAX_LABEL_FILTERS = 10;
 /**
  * `/conversations/{conversation_id}/…` shares its first segments with static routes:
  * static segments win, so `media`, `views`, `sla` and `overdue` are never read as a
@@ -30,6 +32,16 @@ export const ConversationFilters = z.object({
     .optional()
     .openapi({ description: "a member's user id, or `unassigned`" }),
   contact_id: Uuid.optional(),
+  label: z
+    .union([Uuid, z.array(Uuid).max(MAX_LABEL_FILTERS)])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .optional()
+    .openapi({
+      type: "array",
+      items: { type: "string", format: "uuid" },
+      maxItems: MAX_LABEL_FILTERS,
+      description: `a label's id; repeat it (up to ${MAX_LABEL_FILTERS}) for conversations with all of them. An id that is no label of the org matches nothing`,
+    }),
   view: Uuid.optional().openapi({ description: "one of the caller's views: its filters are the whole filter set; explicit params override" }),
 });
 

@@ -11,7 +11,10 @@ export const preview = (text: string | null | undefined) => {
   return flat.length > PREVIEW_CHARS ? `${flat.slice(0, PREVIEW_CHARS - 1)}…` : flat;
 };
 
-export function toConversation(cv: Conversation, ct: Pick<Contact, "id" | "name" | "phone" | "email">, now = Date.now()) {
+/** A label as a conversation shows it (src/labels/queries.ts reads them, by name). */
+type LabelRef = { id: string; name: string; color: string | null };
+
+export function toConversation(cv: Conversation, ct: Pick<Contact, "id" | "name" | "phone" | "email">, now = Date.now(), labels: LabelRef[] = []) {
   return {
     id: cv.id,
     contact: { id: ct.id, name: ct.name, phone: ct.phone, email: ct.email },
@@ -34,6 +37,7 @@ export function toConversation(cv: Conversation, ct: Pick<Contact, "id" | "name"
     awaiting_reply_since: isoOrNull(cv.awaitingReplySince),
     sla_due_at: isoOrNull(cv.slaDueAt),
     snoozed_until: isoOrNull(cv.snoozedUntil),
+    labels,
     // sla_due_at is NULL whenever the SLA is disabled, so this needs no config read.
     overdue: !cv.archived && cv.slaDueAt != null && cv.slaDueAt <= now,
     created_at: iso(cv.createdAt),

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { activities, type Conversation, contacts, conversations, type Media, media } from "../db/schema";
+import { activities, type Conversation, contacts, conversationLabels, conversations, type Media, media } from "../db/schema";
 import { inChunks } from "../lib/schemas";
 
 export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
@@ -24,7 +24,13 @@ export type ConversationFilter = {
   assigned_to?: string;
   contact_id?: string;
   active_within_days?: number;
+  /** Labels it must all have (SPEC 17). */
+  label_ids?: string[];
 };
+
+/** The conversation ids with a label (an index range of conversation_labels). */
+export const withLabel = (orgId: string, labelId: string) =>
+  sql`${conversations.id} IN (SELECT ${conversationLabels.conversationId} FROM ${conversationLabels} WHERE ${conversationLabels.orgId} = ${orgId} AND ${conversationLabels.labelId} = ${labelId.toLowerCase()})`;
 
 /** The WHERE of a conversation list; absent filters constrain nothing. */
 export function conversationWhere(orgId: string, userId: string, f: ConversationFilter, now: number): SQL {
@@ -43,6 +49,7 @@ export function conversationWhere(orgId: string, userId: string, f: Conversation
     f.snoozed === undefined ? undefined : f.snoozed ? sql`${c.snoozedUntil} IS NOT NULL` : isNull(c.snoozedUntil),
     f.contact_id === undefined ? undefined : eq(c.contactId, f.contact_id.toLowerCase()),
     f.active_within_days === undefined ? undefined : sql`${c.sortAt} >= ${now - f.active_within_days * 86_400_000}`,
+    ...(f.label_ids ?? []).map((id) => withLabel(orgId, id)),
   )!;
 }
 

@@ -19,6 +19,9 @@ export const ConversationSchema = z
     awaiting_reply_since: Timestamp.nullable(),
     sla_due_at: Timestamp.nullable(),
     snoozed_until: Timestamp.nullable().openapi({ description: "snoozed (and archived) until then; null when not snoozed (SPEC 17)" }),
+    labels: z
+      .array(z.object({ id: Uuid, name: z.string(), color: z.string().nullable() }).openapi("LabelRef"))
+      .openapi({ description: "the conversation's labels, by name (case-insensitive) (SPEC 17)" }),
     overdue: z.boolean(),
     created_at: Timestamp,
     updated_at: Timestamp,

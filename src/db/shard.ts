@@ -424,3 +424,40 @@ export const templates = sqliteTable(
   (t) => [uniqueIndex("templates_name_uq").on(t.orgId, t.nameKey)],
 );
 export type Template = typeof templates.$inferSelect;
+
+// Labels (SPEC 17): the org's tags for conversations. `name_key` is the name folded for
+// comparison (NFC, lowercase), as templates': unique in the org, and the list's order.
+export const labels = sqliteTable(
+  "labels",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    name: text("name").notNull(),
+    nameKey: text("name_key").notNull(),
+    // "#rrggbb" (lowercase) or null.
+    color: text("color"),
+    createdAt: created(),
+    updatedAt: updated(),
+  },
+  (t) => [uniqueIndex("labels_name_uq").on(t.orgId, t.nameKey)],
+);
+export type Label = typeof labels.$inferSelect;
+
+// Which conversation has which label; written only by OrgInbox (src/org-inbox/labels.ts).
+// The primary key reads a conversation's labels; the index walks a label's conversations
+// (the label= filter, view counts, and a label's delete).
+export const conversationLabels = sqliteTable(
+  "conversation_labels",
+  {
+    orgId: text("org_id").notNull(),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id),
+    labelId: text("label_id")
+      .notNull()
+      .references(() => labels.id),
+    createdAt: created(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.labelId] }), index("conversation_labels_label_idx").on(t.orgId, t.labelId, t.conversationId)],
+);
+export type ConversationLabel = typeof conversationLabels.$inferSelect;

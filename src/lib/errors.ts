@@ -26,6 +26,7 @@ export const errorStatus = {
   last_owner: 422,
   unknown_shard: 422,
   template_invalid: 422,
+  unknown_label: 422,
   rate_limited: 429,
   internal: 500,
   not_configured: 503,

@@ -45,6 +45,8 @@ const METHODS: Record<keyof Methods, true> = {
   changeState: true,
   snooze: true,
   unsnooze: true,
+  setLabels: true,
+  removeLabel: true,
   sendMessage: true,
   replaceSla: true,
   removeMember: true,

@@ -6,9 +6,11 @@ import {
   activityDayTallies,
   channels,
   contacts,
+  conversationLabels,
   conversations,
   conversationTallies,
   idempotencyKeys,
+  labels,
   media,
   orgFences,
   setterConfigs,
@@ -47,6 +49,8 @@ export const ORG_TABLES: readonly string[] = [
   webhookEvents,
   webhookDeliveries,
   templates,
+  labels,
+  conversationLabels,
 ].map((t) => getTableName(t));
 
 export type TableProgress = { copied: number; total: number };

@@ -36,6 +36,7 @@ import {
 import { EventHub, type InboxEvent } from "./events";
 import { type IngestInput, type IngestResult, ingest } from "./ingest";
 import { GROUP_MAX, type GroupOutcome, GroupOutcomeUnknown, ingestGroup } from "./ingest-group";
+import { removeLabel, setLabels } from "./labels";
 import { removeMember } from "./members";
 import { copyAndVerify, deleteOrgRows, dropFence, MoveFailure, setFence } from "./move";
 import { createOutbound, type OutboundInput } from "./outbound";
@@ -490,6 +491,26 @@ export class OrgInbox extends DurableObject<Bindings> {
       await this.announce(orgId, out);
       if (change.kind === "archive" && !change.archived && out.kept.length) await this.armWake(orgId, db);
       return row;
+    });
+  }
+
+  /** PUT /conversations/{id}/labels (SPEC 17): the set and its event in one batch; the same set writes nothing. */
+  setLabels(orgId: string, conversationId: string, labelIds: string[]) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const row = await setLabels(db, orgId, conversationId, labelIds, out);
+      await this.announce(orgId, out);
+      return row;
+    });
+  }
+
+  /** DELETE /labels/{id}: one turn of its removal ("more": the Worker calls again; src/org-inbox/labels.ts). */
+  removeLabel(orgId: string, labelId: string) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const outcome = await removeLabel(db, orgId, labelId, out);
+      await this.announce(orgId, out);
+      return outcome;
     });
   }
 

@@ -6,6 +6,7 @@ import type { Db } from "../db/client";
 import type { WEBHOOK_EVENT_TYPES } from "../db/enums";
 import { type Activity, activities, type Contact, contacts, conversations, type Media } from "../db/schema";
 import type { Bindings } from "../env";
+import { labelsOf } from "../labels/queries";
 import { inChunks } from "../lib/schemas";
 
 // The one event builder (issue 17): /events (OrgInbox's sockets) and the webhooks
@@ -47,7 +48,8 @@ const kindOf = (type: WebhookEventType) => (type.startsWith("contact.") ? "conta
 
 /**
  * The events of `refs`, in order, from at most three reads (activities, conversations with
- * their contacts, contacts) plus the media of the messages; null where the row is gone.
+ * their contacts, contacts) plus the media of the messages and the conversations' labels;
+ * null where the row is gone.
  */
 export async function buildEvents(env: Bindings, db: Db, orgId: string, refs: EventRef[]): Promise<(BuiltEvent | null)[]> {
   const ids = { activity: new Set<string>(), conversation: new Set<string>(), contact: new Set<string>() };
@@ -86,7 +88,12 @@ export async function buildEvents(env: Bindings, db: Db, orgId: string, refs: Ev
   const known = refs.flatMap((r) => (r.known && "activity" in r.known ? [r.known.activity] : []));
   const mediaIds = [...activityRows, ...known].flatMap((a) => [...a.mediaIds, ...(a.callRecordingMediaId ? [a.callRecordingMediaId] : [])]);
   const missing = [...new Set(mediaIds)].filter((id) => !mediaById.has(id));
-  for (const [id, m] of await mediaFor(db, orgId, missing)) mediaById.set(id, m);
+  // Every conversation's labels (a known row's too: they are read, not carried), in one query.
+  const [media, labelsByConversation] = await Promise.all([
+    mediaFor(db, orgId, missing),
+    labelsOf(db, orgId, [...new Set(refs.filter((r) => kindOf(r.type) === "conversation").map((r) => r.objectId))]),
+  ]);
+  for (const [id, m] of media) mediaById.set(id, m);
   return Promise.all(
     refs.map(async (r): Promise<BuiltEvent | null> => {
       const at = { type: r.type, conversation_id: r.conversationId };
@@ -98,7 +105,7 @@ export async function buildEvents(env: Bindings, db: Db, orgId: string, refs: Ev
         }
         case "conversation": {
           const row = r.known && "conversation" in r.known ? r.known : byConversation.get(r.objectId);
-          return row ? { ...at, data: toConversation(row.conversation, row.contact) } : null;
+          return row ? { ...at, data: toConversation(row.conversation, row.contact, Date.now(), labelsByConversation.get(r.objectId) ?? []) } : null;
         }
         default: {
           const c = byContact.get(r.objectId);

@@ -28,14 +28,14 @@ export const nameKey = (name: string) => name.normalize("NFC").toLowerCase();
 // The list's cursor is the last name_key: base64url of UTF-8 JSON (a name is any text, which
 // the shared cursor's btoa cannot take).
 const NameCursor = z.tuple([z.string().min(1)]);
-function encodeNameCursor(key: string) {
+export function encodeNameCursor(key: string) {
   const bytes = new TextEncoder().encode(JSON.stringify([key]));
   return btoa(String.fromCharCode(...bytes))
     .replace(/\+/g, "-")
     .replace(/\//g, "_")
     .replace(/=+$/, "");
 }
-function decodeNameCursor(cursor: string | undefined): string | null {
+export function decodeNameCursor(cursor: string | undefined): string | null {
   if (cursor === undefined) return null;
   try {
     const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));

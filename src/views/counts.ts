@@ -1,7 +1,7 @@
 import { and, count, eq, gt, lt, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { conversationWhere } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
-import { conversations as cv, activityDayTallies as dt, conversationTallies as t } from "../db/schema";
+import { conversationLabels as cl, conversations as cv, activityDayTallies as dt, conversationTallies as t } from "../db/schema";
 import { DAY_MS } from "../org-inbox/tallies";
 import type { ViewFilters } from "./system-views";
 
@@ -34,6 +34,7 @@ export type CountPlan = { total: SQLWrapper[]; unread: SQLWrapper[] };
  */
 export function countPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
   if (f.snoozed !== undefined) return snoozedPlan(db, orgId, userId, f, now);
+  if (f.label_ids?.length) return labelPlan(db, orgId, userId, f, now);
   if (f.overdue === undefined && f.active_within_days === undefined) {
     const where = tallyWhere(orgId, userId, f);
     const sum = sql<number>`COALESCE(SUM(${t.n}), 0)`;
@@ -102,6 +103,25 @@ function snoozedPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now:
   if (snoozed) return { total: [total], unread: [unread] };
   const all = countPlan(db, orgId, userId, rest, now);
   return { total: [...all.total, total], unread: [...all.unread, unread] };
+}
+
+/**
+ * A view with `label_ids` (SPEC 17): its conversations counted from the first label's
+ * links (conversation_labels_label_idx, the outer loop: CROSS JOIN keeps SQLite from
+ * starting at the org's conversations), each joined to its conversation by primary key and
+ * checked against the view's other filters and labels. Exact; what it reads grows with
+ * that label's conversations, not with the org (no label tallies: docs/decisions.md).
+ */
+function labelPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
+  const [first, ...others] = f.label_ids!;
+  const where = and(
+    eq(cl.orgId, orgId),
+    eq(cl.labelId, first.toLowerCase()),
+    eq(cv.id, cl.conversationId),
+    conversationWhere(orgId, userId, { ...f, label_ids: others }, now),
+  );
+  const counted = (w: SQL | undefined) => db.select({ n: count() }).from(cl).crossJoin(cv).where(w);
+  return { total: [counted(where)], unread: [counted(and(where, gt(cv.unreadCount, 0)))] };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MAX_LABEL_FILTERS } from "../conversations/conversations.routes";
 import { SCOPES, VIEW_KEYS } from "../db/enums";
 import { apiRoute } from "../http/route";
 import { pickErrors } from "../lib/errors";
@@ -14,6 +15,12 @@ export const ViewFiltersSchema = z
     snoozed: z.boolean().optional(),
     assigned_to: z.union([Uuid, z.literal("unassigned")]).optional(),
     active_within_days: z.number().int().min(1).max(3650).optional(),
+    label_ids: z
+      .array(Uuid)
+      .min(1)
+      .max(MAX_LABEL_FILTERS)
+      .optional()
+      .openapi({ description: `labels the conversation must all have (SPEC 17), up to ${MAX_LABEL_FILTERS}; a deleted label's id matches nothing` }),
   })
   .openapi("ViewFilters", { description: "An absent filter constrains nothing" });
 

@@ -11,7 +11,8 @@ type JsonBodyOf<Op> = Op extends { requestBody?: { content: { "application/json"
 type JsonOf<Op, Status extends number> = Op extends { responses: { [S in Status]: { content: { "application/json": infer R } } } } ? R : never;
 
 type Problem = Schemas["Problem"];
-type QueryValue = string | number | boolean | undefined;
+/** An array is a repeated parameter (`label=a&label=b`). */
+type QueryValue = string | number | boolean | string[] | undefined;
 
 export class InboxClient {
   constructor(
@@ -27,7 +28,10 @@ export class InboxClient {
   ): Promise<T> {
     const url = new URL(path, this.baseUrl);
     // Integers and booleans go on the wire as `50` and `false`, which is what the server reads.
-    for (const [name, value] of Object.entries(opts.query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
+    for (const [name, value] of Object.entries(opts.query ?? {})) {
+      if (Array.isArray(value)) for (const v of value) url.searchParams.append(name, v);
+      else if (value !== undefined) url.searchParams.set(name, String(value));
+    }
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, "x-org-id": this.orgId };
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     if (opts.idempotencyKey) headers["idempotency-key"] = opts.idempotencyKey;

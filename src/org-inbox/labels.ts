@@ -1,0 +1,100 @@
+import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { selectConversation } from "../conversations/queries";
+import type { Db } from "../db/client";
+import { conversationLabels as cl, conversations, labels } from "../db/schema";
+import { ownLabels } from "../labels/queries";
+import { ApiError, notFound } from "../lib/errors";
+import { ID_CHUNK } from "../lib/schemas";
+import type { Outbox } from "./outbox";
+
+// A conversation's labels (SPEC 17), written by OrgInbox only: a set and its
+// conversation.updated event in one batch; a label's delete unlinks it from every
+// conversation, a chunk per batch, each with its conversations' events.
+
+/**
+ * PUT /conversations/{id}/labels: the conversation's labels become `labelIds` (lowercased,
+ * unique). A conversation not in the org → 404; an id that is not one of the org's labels
+ * → 422 unknown_label, nothing written; the set it already has → nothing written.
+ */
+export async function setLabels(db: Db, orgId: string, conversationId: string, labelIds: string[], out: Outbox, now = Date.now()) {
+  const wanted = [...new Set(labelIds.map((id) => id.toLowerCase()))];
+  // The conversation's links by the primary key (unary + keeps the planner off the org's index).
+  const ofConversation = and(eq(cl.conversationId, conversationId), sql`+${cl.orgId} = ${orgId}`);
+  const [before, own, current] = await Promise.all([
+    selectConversation(db, orgId, conversationId).get(),
+    ownLabels(db, orgId, wanted),
+    db.select({ labelId: cl.labelId }).from(cl).where(ofConversation).all(),
+  ]);
+  if (!before) throw notFound("Conversation");
+  const known = new Set(own.map((l) => l.id));
+  const unknown = labelIds.flatMap((id, i) => (known.has(id.toLowerCase()) ? [] : [{ path: `label_ids.${i}`, message: "not a label of this org" }]));
+  if (unknown.length)
+    throw new ApiError("unknown_label", `${unknown.length === 1 ? "A label id is" : "Label ids are"} not labels of this org; nothing was changed.`, unknown);
+  const had = new Set(current.map((r) => r.labelId));
+  const adds = wanted.filter((id) => !had.has(id));
+  const keep = wanted.filter((id) => had.has(id));
+  if (!adds.length && keep.length === had.size) return before;
+  const conversation = { ...before.conversation, updatedAt: now };
+  await db.batch([
+    db.delete(cl).where(keep.length ? and(ofConversation, notInArray(cl.labelId, keep)) : ofConversation),
+    ...(adds.length
+      ? [
+          db
+            .insert(cl)
+            .values(adds.map((labelId) => ({ orgId, conversationId, labelId, createdAt: now })))
+            .onConflictDoNothing(),
+        ]
+      : []),
+    db
+      .update(conversations)
+      .set({ updatedAt: now })
+      .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversationId))),
+    ...out.add({ type: "conversation.updated", conversationId, objectId: conversationId, known: { conversation, contact: before.contact } }),
+  ]);
+  return { conversation, contact: before.contact };
+}
+
+/** Conversations a label's delete unlinks in one OrgInbox turn; the Worker calls again until it is gone. */
+export const UNLINK_PER_TURN = 900;
+
+/**
+ * DELETE /labels/{id}, one turn: up to UNLINK_PER_TURN of its conversations lose it (a
+ * batch of ID_CHUNK at a time: the links, the conversations' updated_at, their events);
+ * once none has it, the label row goes in the same batch as the last links. "gone": the
+ * label is deleted; "more": call again; a label not in the org → 404.
+ */
+export async function removeLabel(db: Db, orgId: string, labelId: string, out: Outbox, now = Date.now()): Promise<"gone" | "more"> {
+  const label = await db
+    .select({ id: labels.id })
+    .from(labels)
+    .where(and(eq(labels.orgId, orgId), eq(labels.id, labelId)))
+    .get();
+  if (!label) throw notFound("Label");
+  for (let done = 0; done < UNLINK_PER_TURN; done += ID_CHUNK) {
+    const ids = (
+      await db
+        .select({ id: cl.conversationId })
+        .from(cl)
+        .where(and(eq(cl.orgId, orgId), eq(cl.labelId, labelId)))
+        .limit(ID_CHUNK)
+        .all()
+    ).map((r) => r.id);
+    const last = ids.length < ID_CHUNK;
+    const statements: BatchItem<"sqlite">[] = [];
+    if (ids.length) {
+      statements.push(
+        db.delete(cl).where(and(eq(cl.orgId, orgId), eq(cl.labelId, labelId), inArray(cl.conversationId, ids))),
+        db
+          .update(conversations)
+          .set({ updatedAt: now })
+          .where(and(eq(conversations.orgId, orgId), inArray(conversations.id, ids))),
+        ...out.add(...ids.map((id) => ({ type: "conversation.updated" as const, conversationId: id, objectId: id }))),
+      );
+    }
+    if (last) statements.push(db.delete(labels).where(and(eq(labels.orgId, orgId), eq(labels.id, labelId))));
+    await db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+    if (last) return "gone";
+  }
+  return "more";
+}
