@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { ConversationSchema } from "../conversations/schemas";
 import { apiRoute } from "../http/route";
+import { NameCursorParam } from "../lib/cursor";
 import { pickErrors } from "../lib/errors";
 import { IdParam, jsonBody, jsonContent, Limit, listOf, readOnly, Timestamp, Uuid } from "../lib/schemas";
 
@@ -38,8 +39,6 @@ export const LabelSchema = z
 
 const LabelParam = IdParam("label_id");
 const tags = ["Labels"];
-/** A cursor of this list carries a name, so it may be longer than the shared one. */
-const Cursor = z.string().min(1).max(2048).optional().openapi({ description: "Opaque cursor from next_cursor" });
 
 export const listLabels = apiRoute("member", {
   method: "get",
@@ -47,7 +46,7 @@ export const listLabels = apiRoute("member", {
   operationId: "listLabels",
   tags,
   summary: "The org's labels, in name order (case-insensitive)",
-  request: { query: z.object({ limit: Limit, cursor: Cursor }) },
+  request: { query: z.object({ limit: Limit, cursor: NameCursorParam }) },
   responses: { 200: jsonContent(listOf(LabelSchema, "LabelList"), `A page of labels (an org has at most ${MAX_LABELS})`) },
 });
 

@@ -34,3 +34,32 @@ export function page<T>(rows: T[], limit: number, position: (last: T) => readonl
   const data = more ? rows.slice(0, limit) : rows;
   return { data, next_cursor: more ? encodeCursor(position(data[data.length - 1])) : null };
 }
+
+// A list in name order (templates, labels): the cursor is the last name key, as base64url
+// of UTF-8 JSON (a name is any text, which btoa alone cannot take). Its route allows a
+// longer cursor (NameCursorParam).
+const NameKey = z.tuple([z.string().min(1)]);
+
+export function encodeNameCursor(key: string) {
+  const bytes = new TextEncoder().encode(JSON.stringify([key]));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+export function decodeNameCursor(cursor: string | undefined): string | null {
+  if (cursor === undefined) return null;
+  try {
+    const binary = unb64url(cursor);
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0)));
+    const parsed = NameKey.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data[0];
+  } catch {
+    // Below: one answer for every bad cursor.
+  }
+  throw invalid("cursor", "Cursor is not valid.");
+}
+
+/** The query parameter of a name-ordered list: its cursor carries a name, so it may be longer than the shared one. */
+export const NameCursorParam = z.string().min(1).max(2048).optional().openapi({ description: "Opaque cursor from next_cursor" });

@@ -1,9 +1,9 @@
-import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { type Template, templates } from "../db/schema";
 import type { AppRouteHandler } from "../env";
-import { ApiError, type FieldError, invalid, notFound } from "../lib/errors";
+import { decodeNameCursor, encodeNameCursor } from "../lib/cursor";
+import { ApiError, type FieldError, notFound } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
 import { iso } from "../lib/time";
 import { inOrgShard } from "../org-inbox/client";
@@ -24,29 +24,6 @@ export const toTemplate = (t: Template) => ({
 
 /** A name as compared: "Welcome" and "WELCOME" are one name. */
 export const nameKey = (name: string) => name.normalize("NFC").toLowerCase();
-
-// The list's cursor is the last name_key: base64url of UTF-8 JSON (a name is any text, which
-// the shared cursor's btoa cannot take).
-const NameCursor = z.tuple([z.string().min(1)]);
-export function encodeNameCursor(key: string) {
-  const bytes = new TextEncoder().encode(JSON.stringify([key]));
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
-}
-export function decodeNameCursor(cursor: string | undefined): string | null {
-  if (cursor === undefined) return null;
-  try {
-    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0)));
-    const parsed = NameCursor.safeParse(JSON.parse(text));
-    if (parsed.success) return parsed.data[0];
-  } catch {
-    // Below: one answer for every bad cursor.
-  }
-  throw invalid("cursor", "Cursor is not valid.");
-}
 
 /** Unknown variables and malformed tags: 422 template_invalid, naming each. */
 function checkVariables(fields: { body: string; subject?: string | null }) {

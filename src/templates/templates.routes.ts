@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { CHANNEL_KINDS } from "../db/enums";
 import { apiRoute } from "../http/route";
+import { NameCursorParam } from "../lib/cursor";
 import { pickErrors } from "../lib/errors";
 import { IdParam, jsonBody, jsonContent, Limit, listOf, readOnly, Timestamp, Uuid } from "../lib/schemas";
 import { TEMPLATE_VARIABLES } from "./render";
@@ -57,8 +58,6 @@ export const TemplateSchema = z
 
 const TemplateParam = IdParam("template_id");
 const tags = ["Templates"];
-/** A cursor of this list carries a name, so it may be longer than the shared one. */
-const Cursor = z.string().min(1).max(2048).optional().openapi({ description: "Opaque cursor from next_cursor" });
 
 export const listTemplates = apiRoute("member", {
   method: "get",
@@ -66,7 +65,7 @@ export const listTemplates = apiRoute("member", {
   operationId: "listTemplates",
   tags,
   summary: "The org's templates, in name order (case-insensitive)",
-  request: { query: z.object({ limit: Limit, cursor: Cursor }) },
+  request: { query: z.object({ limit: Limit, cursor: NameCursorParam }) },
   responses: { 200: jsonContent(listOf(TemplateSchema, "TemplateList"), `A page of templates (an org has at most ${MAX_TEMPLATES})`) },
 });
 
