@@ -531,7 +531,12 @@ describe("POST /webhook-endpoints/{id}/deliveries/{delivery_id}/retry", () => {
     const sibling = await seed(s.org);
     const q = withQueue();
     const path = `/webhook-endpoints/${s.endpoint.id}/deliveries/${failed.deliveryId}/retry`;
-    const snapshot = async () => (await shardOf(s.org.orgId)).prepare("SELECT * FROM webhook_deliveries WHERE org_id = ? ORDER BY id").bind(s.org.orgId).all();
+    const snapshot = async () =>
+      (await shardOf(s.org.orgId))
+        .prepare("SELECT * FROM webhook_deliveries WHERE org_id = ? ORDER BY id")
+        .bind(s.org.orgId)
+        .all()
+        .then((r) => r.results);
     const before = await snapshot();
 
     const other = await newOrg("Other");
