@@ -94,6 +94,14 @@ describe("authorization matrix (from /openapi.json)", () => {
       checked.push(key);
     }
     expect(checked).toHaveLength(routes.length);
+    // A route without an id in its path that names ids in its body: another org's are each 404.
+    const bulk = await call("/conversations/bulk", {
+      token: b.owner.token,
+      org: b.orgId,
+      body: { action: "archive", conversation_ids: [ids.conversation_id] },
+    });
+    expect(bulk.status).toBe(200);
+    expect((await json(bulk)).results).toMatchObject([{ conversation_id: ids.conversation_id, status: 404, error: { code: "not_found" } }]);
     // The document's access levels are what SPEC fixes (so a route cannot be loosened silently).
     expect(
       routes

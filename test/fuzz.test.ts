@@ -117,6 +117,8 @@ const bodyArb = fc.oneof(
       "until",
       "color",
       "label_ids",
+      "conversation_ids",
+      "action",
       "extra",
     ),
     jsonValue,

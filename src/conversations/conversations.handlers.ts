@@ -1,8 +1,10 @@
+import type { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client";
 import type { AppEnv, AppRouteHandler } from "../env";
 import { presentMany, presentOne } from "../labels/present";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
-import { invalid, notFound } from "../lib/errors";
+import { ApiError, invalid, notFound, problemBody } from "../lib/errors";
+import type { BulkAction } from "../org-inbox/bulk";
 import { inbox } from "../org-inbox/client";
 import type { StateChange } from "../org-inbox/state";
 import { newestMatches, searchConversations, threadMatch } from "../search/queries";
@@ -10,7 +12,8 @@ import { parseQuery } from "../search/query";
 import { contactSnippet, messageSnippet } from "../search/snippet";
 import { findMemberView } from "../views/queries";
 import type * as routes from "./conversations.routes";
-import { toMessage, toSuggestion } from "./present";
+import type { BulkBody } from "./conversations.routes";
+import { type ConversationOut, toMessage, toSuggestion } from "./present";
 import {
   type ConversationFilter,
   type ConversationWithContact,
@@ -143,14 +146,73 @@ export const assign: AppRouteHandler<typeof routes.assign> = async (c) => {
   return c.json(await changeState(c, c.req.valid("param").conversation_id, { kind: "assign", assignedTo }), 200);
 };
 
-export const snooze: AppRouteHandler<typeof routes.snooze> = async (c) => {
-  const until = Date.parse(c.req.valid("json").until);
-  const now = Date.now();
+/** A snooze's `until` as a time: future, at most SNOOZE_MAX_MS ahead (else 400). */
+function snoozeUntil(given: string, now = Date.now()) {
+  const until = Date.parse(given);
   if (!Number.isFinite(until)) throw invalid("until", "until is not a valid time");
   if (until <= now) throw invalid("until", "until must be in the future");
   if (until > now + SNOOZE_MAX_MS) throw invalid("until", "until must be at most 365 days ahead");
+  return until;
+}
+
+export const snooze: AppRouteHandler<typeof routes.snooze> = async (c) => {
+  const until = snoozeUntil(c.req.valid("json").until);
   const row = await inbox(c.env, c.get("orgId")).snooze(c.req.valid("param").conversation_id.toLowerCase(), until);
   return c.json(await render(c, row), 200);
 };
 export const unsnooze: AppRouteHandler<typeof routes.unsnooze> = async (c) =>
   c.json(await render(c, await inbox(c.env, c.get("orgId")).unsnooze(c.req.valid("param").conversation_id.toLowerCase())), 200);
+
+/** Which body field each bulk action needs (and no other action may carry). */
+const BULK_FIELD = { assign: "assigned_to", snooze: "until", add_labels: "label_ids", remove_labels: "label_ids" } as const;
+
+/** The bulk body's action as OrgInbox's; a missing or stray field, or a bad until → 400. */
+function bulkAction(body: z.infer<typeof BulkBody>): BulkAction {
+  const { action } = body;
+  const needs: string | undefined = BULK_FIELD[action as keyof typeof BULK_FIELD];
+  for (const field of ["assigned_to", "until", "label_ids"] as const) {
+    if (field === needs && body[field] === undefined) throw invalid(field, `${field} is required by ${action}`);
+    if (field !== needs && body[field] !== undefined) throw invalid(field, `${field} does not belong to ${action}`);
+  }
+  switch (action) {
+    case "read":
+    case "unread":
+      return { kind: "state", change: { kind: action } };
+    case "star":
+    case "unstar":
+      return { kind: "state", change: { kind: "star", starred: action === "star" } };
+    case "archive":
+    case "unarchive":
+      return { kind: "state", change: { kind: "archive", archived: action === "archive" } };
+    case "assign":
+      return { kind: "state", change: { kind: "assign", assignedTo: body.assigned_to?.toLowerCase() ?? null } };
+    case "snooze":
+      return { kind: "snooze", until: snoozeUntil(body.until as string) };
+    case "add_labels":
+    case "remove_labels":
+      return { kind: "labels", op: action === "add_labels" ? "add" : "remove", labelIds: body.label_ids as string[] };
+  }
+}
+
+type BulkResult = { conversation_id: string; status: 200 | 400 | 404 | 422; conversation?: ConversationOut; error?: ReturnType<typeof problemBody> };
+
+/** POST /conversations/bulk (SPEC 17): one OrgInbox turn; each given id answered in order, a repeated one with its first's result. */
+export const bulk: AppRouteHandler<typeof routes.bulk> = async (c) => {
+  const body = c.req.valid("json");
+  const action = bulkAction(body);
+  const ids = body.conversation_ids.map((id) => id.toLowerCase());
+  const orgId = c.get("orgId");
+  const items = await inbox(c.env, orgId).bulk(ids, action);
+  const done = items.flatMap((i) => ("ok" in i ? [i.ok] : []));
+  const shown = await presentMany(c.var.db, orgId, done);
+  const byId = new Map<string, BulkResult>();
+  let k = 0;
+  for (const item of items) {
+    if ("ok" in item) byId.set(item.conversationId, { conversation_id: item.conversationId, status: 200, conversation: shown[k++] });
+    else {
+      const e = new ApiError(item.error.code, item.error.detail, item.error.errors);
+      byId.set(item.conversationId, { conversation_id: item.conversationId, status: e.status as BulkResult["status"], error: problemBody(e) });
+    }
+  }
+  return c.json({ results: ids.map((id) => byId.get(id) as BulkResult) }, 200);
+};

@@ -5,6 +5,7 @@ import * as routes from "./conversations.routes";
 // Static paths under /conversations/ (views, sla, media, overdue) must be mounted
 // before this router: /conversations/{conversation_id} would otherwise claim them.
 export const conversationsRouter = createRouter()
+  .openapi(routes.bulk, handlers.bulk)
   .openapi(routes.listConversations, handlers.listConversations)
   .openapi(routes.getConversation, handlers.getConversation)
   .openapi(routes.listMessages, handlers.listMessages)

@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { ContactParam } from "../contacts/contacts.routes";
 import { SCOPES } from "../db/enums";
 import { apiRoute } from "../http/route";
-import { pickErrors } from "../lib/errors";
+import { MAX_CONVERSATION_LABELS } from "../labels/queries";
+import { ProblemSchema, pickErrors } from "../lib/errors";
 import { Cursor, IdParam, jsonBody, jsonContent, Limit, listOf, QueryBool, Uuid } from "../lib/schemas";
 import { SearchQuery } from "../search/query";
 import { ConversationDetailSchema, ConversationListItemSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
@@ -161,3 +162,52 @@ export const unsnooze = apiRoute("member", {
   request: { params: ConversationParam },
   responses: Conversation200,
 });
+
+/** Conversation ids one bulk request may name (SPEC 17). */
+export const BULK_MAX = 100;
+export const BULK_ACTIONS = ["read", "unread", "star", "unstar", "archive", "unarchive", "assign", "snooze", "add_labels", "remove_labels"] as const;
+
+const BulkItemResult = z
+  .object({
+    conversation_id: Uuid.openapi({ description: "The id as given (lowercased)" }),
+    status: z.union([z.literal(200), z.literal(400), z.literal(404), z.literal(422)]).openapi({
+      description:
+        "What the single route would answer: 200 with `conversation` as it is now; 404 not in the org (`error`); 422 `assignee_not_member` or `unknown_label` (`error`); 400 add_labels would pass the per-conversation limit (`error`)",
+    }),
+    conversation: ConversationSchema.optional(),
+    error: ProblemSchema.optional(),
+  })
+  .openapi("BulkItemResult");
+
+export const BulkBody = z.strictObject({
+  conversation_ids: z
+    .array(Uuid)
+    .min(1)
+    .max(BULK_MAX)
+    .openapi({ description: `1 to ${BULK_MAX} conversation ids` }),
+  action: z.enum(BULK_ACTIONS),
+  assigned_to: Uuid.nullable().optional().openapi({ description: "assign: a member's user id, or null to unassign" }),
+  until: z.iso.datetime({ offset: true }).optional().openapi({ description: "snooze: when they wake; future, at most 365 days ahead" }),
+  label_ids: z.array(Uuid).min(1).max(MAX_CONVERSATION_LABELS).optional().openapi({ description: "add_labels, remove_labels: the org's label ids" }),
+});
+
+export const bulk = apiRoute(
+  "member",
+  {
+    method: "post",
+    path: "/conversations/bulk",
+    operationId: "bulkConversations",
+    tags: ["Inbox state"],
+    summary: `One inbox action on up to ${BULK_MAX} conversations`,
+    description:
+      "Each id is answered as its single route would answer it (`POST …/read`, `…/star`, `…/archive`, `…/assign`, `…/snooze`; add_labels and remove_labels as `PUT …/labels` with the union or the difference), " +
+      "in request order, with one `conversation.updated` event per conversation that changed; all of it in one turn of the org's writer. A repeated id is acted on once and answered at each place. " +
+      "`assigned_to` (a member's id, or null to unassign) is required by and only allowed with `assign`; `until` with `snooze` (future, at most 365 days ahead); `label_ids` with add_labels and remove_labels. " +
+      "A bad request as a whole (the action, the ids, a missing or stray field, a bad `until`) is 400 and changes nothing.",
+    request: { body: jsonBody(BulkBody) },
+    responses: {
+      200: jsonContent(z.object({ results: z.array(BulkItemResult) }).openapi("BulkResult"), "One result per given id, in order"),
+    },
+  },
+  { idempotent: true },
+);

@@ -11,8 +11,10 @@ import { IdParam, jsonBody, jsonContent, Limit, listOf, readOnly, Timestamp, Uui
 /** Labels an org may have. */
 export const MAX_LABELS = 200;
 export const MAX_NAME = 40;
-/** Labels one conversation may have (the PUT's `label_ids`). */
-export const MAX_CONVERSATION_LABELS = 20;
+
+import { MAX_CONVERSATION_LABELS } from "./queries";
+
+export { MAX_CONVERSATION_LABELS };
 
 const Name = z
   .string()

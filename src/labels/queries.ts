@@ -9,6 +9,9 @@ import { iso } from "../lib/time";
 
 export const toLabel = (l: Label) => ({ id: l.id, name: l.name, color: l.color, created_at: iso(l.createdAt), updated_at: iso(l.updatedAt) });
 
+/** Labels one conversation may have (the PUT's `label_ids`; add_labels in bulk). */
+export const MAX_CONVERSATION_LABELS = 20;
+
 /** A label as a conversation shows it. */
 export type LabelRef = { id: string; name: string; color: string | null };
 

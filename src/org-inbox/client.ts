@@ -47,6 +47,7 @@ const METHODS: Record<keyof Methods, true> = {
   unsnooze: true,
   setLabels: true,
   removeLabel: true,
+  bulk: true,
   sendMessage: true,
   replaceSla: true,
   removeMember: true,

@@ -17,6 +17,7 @@ import type { SlaSettings } from "../sla/due";
 import { replaceViews, type WantedView } from "../views/queries";
 import { ApiWindow } from "./api-window";
 import { benchCeiling } from "./bench-ceiling";
+import { type BulkAction, bulk } from "./bulk";
 import { applyCallDetails, type CallDetails } from "./calls";
 import { type ConsentChannel, setConsent, TWILIO_OPTED_OUT } from "./consent";
 import { type ContactInput, createContact, updateContact } from "./contacts";
@@ -511,6 +512,22 @@ export class OrgInbox extends DurableObject<Bindings> {
       const outcome = await removeLabel(db, orgId, labelId, out);
       await this.announce(orgId, out);
       return outcome;
+    });
+  }
+
+  /**
+   * POST /conversations/bulk (SPEC 17): one action on many conversations in this one turn,
+   * a result per distinct id (src/org-inbox/bulk.ts); the events announced together, the
+   * alarm re-armed once when a snooze or an unarchive changed something.
+   */
+  bulk(orgId: string, ids: string[], action: BulkAction) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const results = await bulk(db, controlDb(this.env), orgId, ids, action, out);
+      await this.announce(orgId, out);
+      const wakes = action.kind === "snooze" || (action.kind === "state" && action.change.kind === "archive" && !action.change.archived);
+      if (wakes && out.kept.length) await this.armWake(orgId, db);
+      return results;
     });
   }
 

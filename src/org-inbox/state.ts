@@ -36,26 +36,32 @@ function changeSet(c: Conversation, change: StateChange, now: number): Partial<C
   }
 }
 
-/** `control` is the control database, where the members are; `d` the org's shard. */
+/** An assignee must be a member of the org (422 assignee_not_member); `control` is where the members are. */
+export async function assertAssignable(control: Db, orgId: string, userId: string) {
+  const member = await control
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.orgId, orgId), eq(members.userId, userId)))
+    .get();
+  if (!member) {
+    throw new ApiError("assignee_not_member", "assigned_to is not a member of this org.", [{ path: "assigned_to", message: "not a member of this org" }]);
+  }
+}
+
+/**
+ * `control` is the control database, where the members are (null: the assignee was
+ * checked already, as bulk does once for all its ids); `db` the org's shard.
+ */
 export async function applyState(
   db: Db,
-  control: Db,
+  control: Db | null,
   orgId: string,
   conversationId: string,
   change: StateChange,
   out: Outbox = silentOutbox(db, orgId),
   now = Date.now(),
 ) {
-  if (change.kind === "assign" && change.assignedTo) {
-    const member = await control
-      .select({ userId: members.userId })
-      .from(members)
-      .where(and(eq(members.orgId, orgId), eq(members.userId, change.assignedTo)))
-      .get();
-    if (!member) {
-      throw new ApiError("assignee_not_member", "assigned_to is not a member of this org.", [{ path: "assigned_to", message: "not a member of this org" }]);
-    }
-  }
+  if (control && change.kind === "assign" && change.assignedTo) await assertAssignable(control, orgId, change.assignedTo);
   const before = await selectConversation(db, orgId, conversationId).get();
   if (!before) throw notFound("Conversation");
   const set = changeSet(before.conversation, change, now);
