@@ -2,7 +2,7 @@ import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
 import { type ConversationWithContact, contactColumns } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
 import { activities, contacts, conversations } from "../db/schema";
-import { contactMatch, messageMatch, type Term, textMatch } from "./query";
+import { contactMatch, contactText, type Term, textMatch } from "./query";
 
 // Search reads (SPEC 16) over the FTS5 indexes of migrations/shard/0008_search.sql.
 // activities_fts's rowid is (conversation rowid << 32) | activity rowid: a match names
@@ -84,16 +84,18 @@ export async function searchConversations(
   after: [number, string] | null,
   limit: number,
 ): Promise<ConversationWithContact[]> {
-  const messages = messageMatch(orgId, terms);
-  const people = contactMatch(orgId, terms);
-  // The counts first (they stop at SPARSE_MATCHES), then one plan: running the sparse plan
-  // alongside was wasted work whenever the dense one followed.
+  // The MATCHes leave out the org's token: ANDing it reads the org's whole doclist (every
+  // message it has: 10 ms a query at 1M messages, against 1 ms for the term alone), and
+  // every plan reaches rows only through a join that checks the org (the list's WHERE, the
+  // contact's org_id). So the counts are the shard's matches: under SPARSE_MATCHES each,
+  // every match of the org is among them and the sparse plan is exact; else the dense one.
+  const messages = textMatch(terms);
+  const people = contactText(terms);
+  // The counts first, then one plan (running the sparse plan alongside was wasted work
+  // whenever the dense one followed).
   const [counts] = await matchCounts(db, messages, people);
   if (counts.messages < SPARSE_MATCHES && counts.contacts < SPARSE_MATCHES) return sparseSearch(db, orgId, where, messages, people, after, limit);
-  // The dense plan's set of matched threads leaves out the org's token: ANDing it reads the
-  // org's whole doclist (every message it has: 10 ms a query at 1M messages, against 1 ms
-  // for the term alone), and the walk only ever probes the org's own conversations.
-  return denseSearch(db, where, textMatch(terms), people, after, limit);
+  return denseSearch(db, where, messages, people, after, limit);
 }
 
 export type MessageHit = {

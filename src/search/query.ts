@@ -56,11 +56,8 @@ const ftsString = (tokens: string[], prefix: boolean) => `"${tokens.join(" ").re
 /** The org's token in the `org` column of both indexes (migrations/shard/0008_search.sql): the id without hyphens. */
 const orgToken = (orgId: string) => `org : ${ftsString([orgId.toLowerCase().replaceAll("-", "")], false)}`;
 
-/** The MATCH expression over message text (activities_fts), any org's: only for a rowid range already known to be the org's (one thread). */
+/** The MATCH expression over message text (activities_fts), any org's: only where a join checks the org (a thread's rowid range, the conversation search). */
 export const textMatch = (terms: Term[]) => `{body subject transcript summary} : (${terms.map((t) => ftsString(t.tokens, t.prefix)).join(" AND ")})`;
-
-/** The MATCH expression over message text (activities_fts) of the org. */
-export const messageMatch = (orgId: string, terms: Term[]) => `${orgToken(orgId)} AND ${textMatch(terms)}`;
 
 /** Digits only, with or without separators (`415`, `415-555`, `(415) 555`): a run of a phone number. */
 export const isDigits = (t: Term) => t.tokens.every((x) => /^\d+$/.test(x));
@@ -72,6 +69,11 @@ export const isDigits = (t: Term) => t.tokens.every((x) => /^\d+$/.test(x));
  * it, as the LIKE of before found them.
  */
 export function contactMatch(orgId: string, terms: Term[]) {
+  return `${orgToken(orgId)} AND ${contactText(terms)}`;
+}
+
+/** The same over any org's contacts: only where a join checks the org (the conversation search). */
+export function contactText(terms: Term[]) {
   const parts: string[] = [];
   let digits = "";
   const flush = () => {
@@ -87,5 +89,5 @@ export function contactMatch(orgId: string, terms: Term[]) {
     parts.push(ftsString(t.tokens, t.prefix));
   }
   flush();
-  return `${orgToken(orgId)} AND {name email phone} : (${parts.join(" AND ")})`;
+  return `{name email phone} : (${parts.join(" AND ")})`;
 }
