@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Actor, addMember, connect, count, expectProblem, ingestOk, json, newOrg, type TestOrg } from "./helpers";
+import { type Actor, addMember, connect, count, expectCountsExact, expectProblem, ingestOk, json, newOrg, type TestOrg, walkConversations } from "./helpers";
 
 // SPEC 17 bulk: POST /conversations/bulk, one action on up to 100 conversations in one
 // OrgInbox turn; each id answered as its single route would answer it, in request order;
@@ -36,33 +36,6 @@ async function createLabel(org: TestOrg, name: string) {
 
 /** The org's conversations as stored (nothing changed ⇔ equal). */
 const snapshot = async (org: TestOrg, ids: string[]) => Promise.all(ids.map((id) => get(org, id)));
-
-/** Every conversation of a list, walked page by page. */
-async function walk(org: TestOrg, query: string) {
-  const all: any[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: any = await json(await org.as(org.owner)(`/conversations?limit=100${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`));
-    all.push(...page.data);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return all;
-}
-
-/** Every view's counts equal its walked list (the tallies moved with every write). */
-async function expectCountsExact(org: TestOrg) {
-  const { data: views } = await json(await org.as(org.owner)("/conversations/views"));
-  const { data: counts } = await json(await org.as(org.owner)("/conversations/views/counts"));
-  for (const v of views) {
-    const listed = await walk(org, `&view=${v.id}`);
-    const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
-    expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({
-      view: v.name,
-      total: listed.length,
-      unread: listed.filter((x) => x.unread_count > 0).length,
-    });
-  }
-}
 
 describe("POST /conversations/bulk", () => {
   it("answers each id in request order as the single route would: 200 with the conversation, 404 for a foreign or unknown id; a repeated id acts once", async () => {
@@ -185,7 +158,7 @@ describe("POST /conversations/bulk", () => {
     const until = iso(Date.now() + 3_600_000);
     const results = await bulkOk(org, { action: "snooze", until, conversation_ids: ids });
     for (const r of results) expect(r.conversation).toMatchObject({ archived: true, snoozed_until: until });
-    expect((await walk(org, "&snoozed=true&archived=true")).map((c) => c.id).sort()).toEqual([...ids].sort());
+    expect((await walkConversations(org, "&snoozed=true&archived=true")).map((c) => c.id).sort()).toEqual([...ids].sort());
     // Snoozing again with another time moves it.
     const later = iso(Date.now() + 7_200_000);
     const moved = await bulkOk(org, { action: "snooze", until: later, conversation_ids: ids.slice(0, 1) });

@@ -379,3 +379,30 @@ export async function swapInboxShard(orgId: string, wrap: (real: D1Database) => 
       it.shard = null;
     });
 }
+
+/** Every conversation of a list (`query`: `&`-prefixed parameters), walked page by page. */
+export async function walkConversations(org: TestOrg, query: string) {
+  const all: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: any = await json(await org.as(org.owner)(`/conversations?limit=100${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`));
+    all.push(...page.data);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return all;
+}
+
+/** Every view's counts (total and unread) equal its walked list. */
+export async function expectCountsExact(org: TestOrg) {
+  const { data: views } = await json(await org.as(org.owner)("/conversations/views"));
+  const { data: counts } = await json(await org.as(org.owner)("/conversations/views/counts"));
+  for (const v of views) {
+    const listed = await walkConversations(org, `&view=${v.id}`);
+    const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
+    expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({
+      view: v.name,
+      total: listed.length,
+      unread: listed.filter((x) => x.unread_count > 0).length,
+    });
+  }
+}

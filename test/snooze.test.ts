@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { OrgInbox } from "../src/org-inbox/org-inbox";
-import { connect, expectProblem, ingestOk, json, newOrg, type Socket, type TestOrg, twilioPost } from "./helpers";
+import { connect, expectCountsExact, expectProblem, ingestOk, json, newOrg, type Socket, type TestOrg, twilioPost, walkConversations } from "./helpers";
 
 // SPEC 17 snooze: archived until a time; woken (unarchived, unread, snoozed_until null, one
 // conversation.updated) by OrgInbox's alarm at that time, by an inbound message, or by
@@ -54,33 +54,6 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
   }
 }
 
-/** Every conversation of a list, walked page by page. */
-async function walk(org: TestOrg, query: string) {
-  const all: any[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: any = await json(await org.as(org.owner)(`/conversations?limit=100${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`));
-    all.push(...page.data);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return all;
-}
-
-/** Every view's counts equal its walked list (total and unread). */
-async function expectCountsExact(org: TestOrg) {
-  const { data: views } = await json(await org.as(org.owner)("/conversations/views"));
-  const { data: counts } = await json(await org.as(org.owner)("/conversations/views/counts"));
-  for (const v of views) {
-    const listed = await walk(org, `&view=${v.id}`);
-    const c = counts.find((x: { view_id: string }) => x.view_id === v.id);
-    expect({ view: v.name, total: c.total, unread: c.unread }).toEqual({
-      view: v.name,
-      total: listed.length,
-      unread: listed.filter((x) => x.unread_count > 0).length,
-    });
-  }
-}
-
 async function withSnoozeViews(org: TestOrg) {
   const { data: sys } = await json(await org.as(org.owner)("/conversations/views"));
   const res = await org.as(org.owner)("/conversations/views", {
@@ -109,12 +82,12 @@ describe("POST /conversations/{id}/snooze", () => {
     await snoozed(org, a.id, at);
     expect((await get(org, a.id)).snoozed_until).toBe(iso(at));
     expect((await get(org, b.id)).snoozed_until).toBeNull();
-    expect((await walk(org, "")).map((c) => c.id)).toEqual([b.id]);
+    expect((await walkConversations(org, "")).map((c) => c.id)).toEqual([b.id]);
     // snoozed=true drops the archived=false default (every snoozed one is archived).
-    expect((await walk(org, "&snoozed=true")).map((c) => c.id)).toEqual([a.id]);
-    expect((await walk(org, "&snoozed=true&archived=false")).map((c) => c.id)).toEqual([]);
-    expect((await walk(org, "&archived=true&snoozed=false")).map((c) => c.id)).toEqual([]);
-    expect((await walk(org, "&snoozed=false")).map((c) => c.id)).toEqual([b.id]);
+    expect((await walkConversations(org, "&snoozed=true")).map((c) => c.id)).toEqual([a.id]);
+    expect((await walkConversations(org, "&snoozed=true&archived=false")).map((c) => c.id)).toEqual([]);
+    expect((await walkConversations(org, "&archived=true&snoozed=false")).map((c) => c.id)).toEqual([]);
+    expect((await walkConversations(org, "&snoozed=false")).map((c) => c.id)).toEqual([b.id]);
     expect(await alarmOf(org.orgId)).toBe(at);
   });
 
@@ -367,7 +340,7 @@ describe("snooze racing inbound messages", () => {
     }
     await expectCountsExact(org);
     const alarm = await alarmOf(org.orgId);
-    const snoozedNow = await walk(org, "&snoozed=true");
+    const snoozedNow = await walkConversations(org, "&snoozed=true");
     // Set for the earliest wake-up, or earlier (a message that wakes a thread does not re-arm:
     // the alarm then finds nothing due and re-arms).
     if (snoozedNow.length) expect(alarm).toBeLessThanOrEqual(Math.min(...snoozedNow.map((c) => Date.parse(c.snoozed_until))));
