@@ -88,13 +88,28 @@ async function adoptProviderId(db: Db, orgId: string, messageId: string, provide
 /** A Twilio MessageStatus for our outbound message: "applied" (with the message's id), "stale" (older news) or "unknown". */
 async function applyTwilioStatus(db: Db, orgId: string, sid: string, status: string, errorCode: string | null, errorMessage: string | null, out: Outbox) {
   const match = and(eq(activities.orgId, orgId), eq(activities.provider, "twilio"), eq(activities.providerMessageId, sid));
-  // The event names the message, so its id is read first (the sid is unique in the org).
+  const set = { status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) };
+  if (!out.writes("message.updated")) {
+    // No outbox row to write: the update finds the message by its sid, as it did before
+    // webhooks (no read first on this hot path); the socket event names what it changed.
+    const [updated] = await db
+      .update(activities)
+      .set(set)
+      .where(and(match, movesForwardTo(status)))
+      .returning({ id: activities.id });
+    if (updated) {
+      out.settle(true, messageUpdated(updated.id));
+      return { outcome: "applied" as const, id: updated.id };
+    }
+    return { outcome: (await db.select({ id: activities.id }).from(activities).where(match).get()) ? ("stale" as const) : ("unknown" as const), id: null };
+  }
+  // The outbox row names the message, so its id is read first (the sid is unique in the org).
   const found = await db.select({ id: activities.id }).from(activities).where(match).get();
   if (!found) return { outcome: "unknown" as const, id: null };
   const [updated] = await out.changed(
     db
       .update(activities)
-      .set({ status, updatedAt: Date.now(), ...(errorCode ? { errorCode, errorMessage: errorMessage ?? `Twilio error ${errorCode}` } : {}) })
+      .set(set)
       .where(and(eq(activities.id, found.id), match, movesForwardTo(status)))
       .returning({ id: activities.id }),
     messageUpdated(found.id),

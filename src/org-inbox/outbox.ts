@@ -61,6 +61,11 @@ export class Outbox {
     return this.db.insert(webhookEvents).select(sql`SELECT ${fields} FROM json_each(${JSON.stringify(rows)}) WHERE ${when ?? sql`true`}`);
   }
 
+  /** Whether events of `type` get outbox rows (some enabled endpoint takes the type). */
+  writes(type: WebhookEventType) {
+    return this.subscribed.has(type);
+  }
+
   /** Events that happen with the batch: kept now; their rows go into it. */
   add(...refs: EventRef[]): BatchItem<"sqlite">[] {
     this.kept.push(...refs);
@@ -83,9 +88,9 @@ export class Outbox {
     return q ? [q] : [];
   }
 
-  /** After the batch: the events of addIf that happened are kept. */
+  /** After the batch: the events of addIf (or of a change with no rows to write) that happened are kept, an object once a turn. */
   settle(happened: boolean, ...refs: EventRef[]) {
-    if (happened) this.kept.push(...refs);
+    if (happened) this.kept.push(...refs.filter((r) => !this.kept.some((k) => k.type === r.type && k.objectId === r.objectId)));
   }
 
   /**
