@@ -89,6 +89,7 @@ export async function toMessage(env: Pick<Bindings, "PUBLIC_BASE_URL" | "MEDIA_U
             summary_status: a.callSummaryStatus ?? "unavailable",
           }
         : null,
+    send_at: isoOrNull(a.sendAt),
     occurred_at: iso(a.occurredAt),
     created_at: iso(a.createdAt),
     updated_at: iso(a.updatedAt),

@@ -56,9 +56,10 @@ export const MessageSchema = z
     contact_id: Uuid,
     type: ActivityType,
     direction: Direction,
-    status: z
-      .string()
-      .openapi({ description: "received | queued|sending|sent|delivered|read|undelivered|failed | completed|no-answer|busy|failed|canceled | logged" }),
+    status: z.string().openapi({
+      description:
+        "received | scheduled|queued|sending|sent|delivered|read|undelivered|failed|canceled | completed|no-answer|busy|failed|canceled | logged (`scheduled` and a send's `canceled`: SPEC 20)",
+    }),
     body: z.string().nullable(),
     subject: z.string().nullable(),
     html: z.string().nullable(),
@@ -78,6 +79,9 @@ export const MessageSchema = z
         summary_status: z.enum(SUMMARY_STATUSES),
       })
       .nullable(),
+    send_at: Timestamp.nullable().openapi({
+      description: "a scheduled send's time (SPEC 20), kept once it is sent or canceled; null for a message that was never scheduled",
+    }),
     occurred_at: Timestamp,
     created_at: Timestamp,
     updated_at: Timestamp,

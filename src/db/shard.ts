@@ -192,6 +192,8 @@ export const activities = sqliteTable(
     resolvedBy: text("resolved_by"),
     resolvedAt: ms("resolved_at"),
     occurredAt: ms("occurred_at").notNull(),
+    // Scheduled send (SPEC 20): when a `scheduled` message is due; kept once it is sent or canceled.
+    sendAt: ms("send_at"),
     createdAt: created(),
     updatedAt: updated(),
   },
@@ -206,6 +208,10 @@ export const activities = sqliteTable(
     index("activities_provider_idx").on(t.provider, t.providerMessageId),
     // The send sweep's oldest-first walk: only messages in flight, so it stays small.
     index("activities_sending_idx").on(t.updatedAt).where(sql`${t.status} = 'sending'`),
+    // OrgInbox's alarm: the org's next due scheduled message (SPEC 20); only those waiting.
+    index("activities_scheduled_idx").on(t.orgId, t.sendAt).where(sql`${t.status} = 'scheduled'`),
+    // GET /activities?updated_since= (SPEC 20): the org's changes in (updated_at, id) order.
+    index("activities_updated_idx").on(t.orgId, t.updatedAt, t.id),
   ],
 );
 

@@ -35,6 +35,7 @@ export function newActivity(fields: Essentials & Partial<Activity>, now: number)
     sentMessageId: null,
     resolvedBy: null,
     resolvedAt: null,
+    sendAt: null,
     createdAt: now,
     updatedAt: now,
     ...fields,
