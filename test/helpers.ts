@@ -267,6 +267,11 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
   expect(created.status, await created.clone().text()).toBe(201);
   const channel = await json(created);
   const { message } = await ingestOk(org, { contact: { phone: "+14155559402" } });
+  // A scheduled sms, a day ahead (SPEC 20): what DELETE …/messages/{message_id} cancels (made before the draft, which it would supersede).
+  const later = await as(`/conversations/${message.conversation_id}/messages`, {
+    body: { type: "sms", body: "Later", send_at: new Date(Date.now() + 86_400_000).toISOString() },
+  });
+  expect(later.status, await later.clone().text()).toBe(202);
   const draft = await json(await as(`/conversations/${message.conversation_id}/suggestions`, { body: { body: "Draft" } }));
   const form = new FormData();
   form.append("file", new File([PNG], "a.png", { type: "image/png" }));
@@ -280,6 +285,7 @@ export async function orgWithOneOfEach(name: string, address: string, shard?: st
   const labelled = await as(`/conversations/${message.conversation_id}/labels`, { method: "PUT", body: { label_ids: [label.id] } });
   expect(labelled.status, await labelled.clone().text()).toBe(200);
   const ids: Record<string, string> = {
+    message_id: (await json(later)).id,
     user_id: agent.userId,
     channel_id: channel.id,
     contact_id: message.contact_id,

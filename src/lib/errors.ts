@@ -8,6 +8,7 @@ export const errorStatus = {
   not_found: 404,
   conflict: 409,
   suggestion_not_pending: 409,
+  not_scheduled: 409,
   idempotency_in_flight: 409,
   move_in_progress: 409,
   payload_too_large: 413,

@@ -32,7 +32,14 @@ export const sendMessage: AppRouteHandler<typeof routes.sendMessage> = async (c)
     html: body.html,
     mediaIds: (body.media_ids ?? []).map((id) => id.toLowerCase()),
     authorId: c.get("userId"),
+    sendAt: body.send_at === undefined || body.send_at === "next_business_open" ? body.send_at : Date.parse(body.send_at),
   });
   const message = await toMessage(c.env, activity, new Map(media.map((m) => [m.id, m])));
   return c.json(message, body.type === "note" ? 201 : 202);
+};
+
+export const cancelMessage: AppRouteHandler<typeof routes.cancelMessage> = async (c) => {
+  const { conversation_id, message_id } = c.req.valid("param");
+  const { activity, media } = await inbox(c.env, c.get("orgId")).cancelMessage(conversation_id.toLowerCase(), message_id.toLowerCase());
+  return c.json(await toMessage(c.env, activity, new Map(media.map((m) => [m.id, m]))), 200);
 };

@@ -4,10 +4,13 @@ import { MessageSchema } from "../conversations/schemas";
 import { SEND_TYPES } from "../db/enums";
 import { apiRoute } from "../http/route";
 import { pickErrors } from "../lib/errors";
-import { jsonBody, jsonContent, Uuid } from "../lib/schemas";
+import { IdParam, jsonBody, jsonContent, Uuid } from "../lib/schemas";
 
 /** An sms body's limit, and any other message's (SPEC 5); an email subject's (RFC 5322's line). */
 export const SEND_LIMITS = { sms: 1600, body: 100_000, subject: 998 } as const;
+
+/** A scheduled send (SPEC 20) is at most a year ahead: 365 days (a leap year's 366th day too). */
+export const SCHEDULE_MAX_AHEAD_MS = 366 * 86_400_000;
 
 export const SendBody = z
   .strictObject({
@@ -26,8 +29,23 @@ export const SendBody = z
     subject: z.string().trim().min(1).max(SEND_LIMITS.subject).optional(),
     html: z.string().max(500_000).optional(),
     media_ids: z.array(Uuid).max(10).optional().openapi({ description: "At most 10, for every type" }),
+    send_at: z
+      .union([z.iso.datetime({ offset: true }), z.literal("next_business_open")])
+      .optional()
+      .openapi({
+        description:
+          "Schedule an sms or email (SPEC 20): a future time at most a year ahead, or `next_business_open` (the first instant from now inside the org's SLA business hours: now when they are open or the org keeps none). " +
+          "Answered 202 with status `scheduled`; at that time it is checked again (the contact's address, consent, a channel) and queued, or failed with the refusal's code. Cancel with DELETE …/messages/{message_id}.",
+      }),
   })
   .superRefine((b, ctx) => {
+    if (b.send_at !== undefined && b.type === "note") ctx.addIssue({ code: "custom", path: ["send_at"], message: "only an sms or email can be scheduled" });
+    if (b.send_at !== undefined && b.send_at !== "next_business_open") {
+      const at = Date.parse(b.send_at);
+      const now = Date.now();
+      if (at <= now) ctx.addIssue({ code: "custom", path: ["send_at"], message: "send_at must be in the future" });
+      else if (at > now + SCHEDULE_MAX_AHEAD_MS) ctx.addIssue({ code: "custom", path: ["send_at"], message: "send_at is at most a year ahead" });
+    }
     if (b.body === undefined && b.template_id === undefined) ctx.addIssue({ code: "custom", path: ["body"], message: "body or template_id is required" });
     if (b.body !== undefined && b.template_id !== undefined)
       ctx.addIssue({ code: "custom", path: ["template_id"], message: "give body or template_id, not both" });
@@ -47,15 +65,31 @@ export const sendMessage = apiRoute(
     path: "/conversations/{conversation_id}/messages",
     operationId: "sendMessage",
     tags: ["Conversations"],
-    summary: "Send an sms or email from the thread (202, queued), or log a note (201)",
+    summary: "Send an sms or email from the thread (202, queued, or scheduled with send_at), or log a note (201)",
     description:
-      "An email without `subject` answers the thread's last email (`Re: …`); with no earlier email it needs one. Sending resets unread_count and clears the reply wait.",
+      "An email without `subject` answers the thread's last email (`Re: …`); with no earlier email it needs one. Sending resets unread_count and clears the reply wait. " +
+      "A scheduled message (`send_at`, SPEC 20) changes nothing on the conversation until it is released at its time: then it takes the thread's last activity and clears the reply wait (unread is left as it is then).",
     request: { params: ConversationParam, body: jsonBody(SendBody) },
     responses: {
       201: jsonContent(MessageSchema, "A note, stored"),
-      202: jsonContent(MessageSchema, "Queued for delivery; follow its status on the message"),
+      202: jsonContent(MessageSchema, "Queued for delivery, or `scheduled` (send_at); follow its status on the message"),
       ...pickErrors(422),
     },
   },
   { idempotent: true },
 );
+
+export const cancelMessage = apiRoute("member", {
+  method: "delete",
+  path: "/conversations/{conversation_id}/messages/{message_id}",
+  operationId: "cancelScheduledMessage",
+  tags: ["Conversations"],
+  summary: "Cancel a scheduled message (SPEC 20)",
+  description:
+    "A message still `scheduled` becomes `canceled` (message.updated) and is never sent. Any other message of the conversation (already queued or sent, canceled, a note) → 409 not_scheduled; a message not in this conversation of the org → 404.",
+  request: { params: ConversationParam.extend(IdParam("message_id").shape) },
+  responses: {
+    200: jsonContent(MessageSchema, "The message, canceled"),
+    ...pickErrors(404, 409),
+  },
+});

@@ -35,6 +35,7 @@ const METHODS: Record<keyof Methods, true> = {
   createSuggestion: true,
   dismissSuggestion: true,
   sendSuggestion: true,
+  cancelMessage: true,
   setCallSummary: true,
   applyCallDetails: true,
   claimSend: true,

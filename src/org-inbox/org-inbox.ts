@@ -5,7 +5,7 @@ import { findActivity } from "../conversations/queries";
 import type { Db } from "../db/client";
 import { orgs } from "../db/control";
 import { WEBHOOK_EVENT_TYPES } from "../db/enums";
-import { contacts, conversations, webhookEndpoints } from "../db/schema";
+import { type Activity, contacts, conversations, webhookEndpoints } from "../db/schema";
 import { controlDb, isFenced, mirroredShard, orgMoving, rememberShard, SHARD_TTL_MS, shardByName, shardNameOf } from "../db/shards";
 import type { Bindings } from "../env";
 import { enqueueAiJobs, enqueueSend, enqueueWebhookJobs } from "../jobs";
@@ -42,6 +42,7 @@ import { removeMember } from "./members";
 import { copyAndVerify, deleteOrgRows, dropFence, MoveFailure, setFence } from "./move";
 import { createOutbound, type OutboundInput } from "./outbound";
 import { Outbox, type Subscriptions } from "./outbox";
+import { cancelScheduled, nextScheduledQuery, releaseDue } from "./scheduled";
 import { replaceSla } from "./sla";
 import { nextWake, snooze, unsnooze, wakeDue } from "./snooze";
 import { applyState, openConversation, type StateChange, setCallSummary } from "./state";
@@ -74,7 +75,10 @@ type MoveRecord = {
 const MOVE_KEY = "move";
 /** When the move's next step is due (the alarm is shared with snooze wake-ups). */
 const MOVE_AT_KEY = "move_at";
-/** The org's earliest snooze wake-up, and the org (the alarm has no other way to learn it). */
+/**
+ * The org's earliest timed work, a snooze wake-up or a scheduled send (SPEC 17, 20), and the
+ * org (the alarm has no other way to learn it). Kept under its first name, "snooze".
+ */
 type SnoozeRecord = { orgId: string; at: number };
 const SNOOZE_KEY = "snooze";
 /** The time the alarm was last set for: what is due by then runs when it fires (even early, as a test's runDurableObjectAlarm does). */
@@ -560,7 +564,9 @@ export class OrgInbox extends DurableObject<Bindings> {
    * come early, find nothing due, and re-arm for the next one.
    */
   private async armWake(orgId: string, db: Db) {
-    const at = await nextWake(db, orgId);
+    const [wake, scheduled] = await Promise.all([nextWake(db, orgId), nextScheduledQuery(db, orgId).get()]);
+    const times = [wake, scheduled?.at ?? null].filter((t): t is number => t !== null);
+    const at = times.length ? Math.min(...times) : null;
     if (at === null) await this.ctx.storage.delete(SNOOZE_KEY);
     else await this.ctx.storage.put(SNOOZE_KEY, { orgId, at } satisfies SnoozeRecord);
     await this.rearm();
@@ -591,12 +597,18 @@ export class OrgInbox extends DurableObject<Bindings> {
     await this.rearm();
   }
 
-  /** The alarm's snooze part: every due conversation woken in one turn of the chain (more than a batch: the next run, at once). */
+  /**
+   * The alarm's org part, in one turn of the chain: every due conversation woken and the due
+   * scheduled messages released (src/org-inbox/scheduled.ts) and handed to the send queue;
+   * more than a turn takes: the next run, at once.
+   */
   private async wakeUp(wake: SnoozeRecord, due: number) {
     const answer = await this.serialize(async () => {
       const { db, out } = await this.turn(wake.orgId);
       const woken = await wakeDue(db, wake.orgId, out, due);
+      const released = await releaseDue(db, wake.orgId, out, due);
       await this.announce(wake.orgId, out);
+      for (const message of released.queued) await this.handOver(wake.orgId, message);
       await this.armWake(wake.orgId, db);
       return woken;
     });
@@ -635,22 +647,41 @@ export class OrgInbox extends DurableObject<Bindings> {
     const { db, out } = await this.turn(orgId);
     if (input.type !== "note") this.checkSend(input.authorId);
     const created = await createOutbound(db, orgId, input, out);
-    // Only stored sends count against the limit (a refused one sent nothing).
+    // Only stored sends count against the limit (a refused one sent nothing); a scheduled one counts when it is made.
     if (input.type !== "note") this.recentSends.get(input.authorId)?.push(Date.now()) ?? this.recentSends.set(input.authorId, [Date.now()]);
     await this.announce(orgId, out);
+    if (created.activity.status === "scheduled") await this.armWake(orgId, db);
     if (created.activity.status !== "queued") return created;
+    return { ...created, activity: await this.handOver(orgId, created.activity) };
+  }
+
+  /**
+   * A `queued` message handed to the send queue. Stored but not handed over: said on the
+   * message (failed, enqueue_failed) rather than as the request's failure (a retried request
+   * would send twice). Answers the message as it now is.
+   */
+  private async handOver(orgId: string, message: Activity): Promise<Activity> {
     try {
-      await enqueueSend(this.env, { orgId, messageId: created.activity.id });
+      await enqueueSend(this.env, { orgId, messageId: message.id });
+      return message;
     } catch (e) {
-      // Stored but not handed over: say so on the message rather than fail the request
-      // (a retried request would send twice).
-      log("error", "enqueue_failed", { message_id: created.activity.id, error: String(e) });
+      log("error", "enqueue_failed", { message_id: message.id, error: String(e) });
       const failed = await this.turn(orgId);
-      await markEnqueueFailed(failed.db, orgId, created.activity.id, created.activity.updatedAt, failed.out);
+      const now = Date.now();
+      await markEnqueueFailed(failed.db, orgId, message.id, now, failed.out);
       await this.announce(orgId, failed.out);
-      return { ...created, activity: { ...created.activity, status: "failed", ...ENQUEUE_FAILED } };
+      return { ...message, status: "failed", ...ENQUEUE_FAILED, updatedAt: now };
     }
-    return created;
+  }
+
+  /** DELETE /conversations/{id}/messages/{message_id} (SPEC 20): a scheduled message canceled; the alarm may then come early and find nothing. */
+  cancelMessage(orgId: string, conversationId: string, messageId: string) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const canceled = await cancelScheduled(db, orgId, conversationId, messageId, out);
+      await this.announce(orgId, out);
+      return canceled;
+    });
   }
 
   /** The SLA and every waiting conversation's due time move together, between other writes. */

@@ -1,12 +1,14 @@
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { contactColumns } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { type Activity, activities, type Channel, type Conversation, channels, contacts, conversations } from "../db/schema";
+import { type Activity, activities, type Channel, contacts, conversations } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { contactOptedOut, isOptedOut } from "./consent";
 import { activityPreview } from "./ingest";
 import { type Outbox, silentOutbox } from "./outbox";
+import { pickChannel } from "./pick-channel";
+import { resolveSendAt } from "./scheduled";
 import { resolveDraftBySend } from "./suggestions";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
@@ -20,29 +22,19 @@ export type OutboundInput = {
   authorId: string;
   /** A one-click send of this pending draft (already checked by the caller, in the same chain). */
   fromSuggestion?: Activity;
+  /** Scheduled send (SPEC 20): stored `scheduled` until then (src/org-inbox/scheduled.ts); an sms or email only. */
+  sendAt?: number | "next_business_open";
 };
 
 /** `Re: <subject of the thread's last email>`, without doubling an existing Re: (SPEC 13). */
 export const replySubject = (subject: string) => (/^re:/i.test(subject.trim()) ? subject.trim() : `Re: ${subject.trim()}`);
 
-/** The channel the contact last wrote to on this kind, else the org's oldest of that kind (SPEC 13). */
-async function pickChannel(db: Db, orgId: string, kind: "sms" | "email", conversation: Conversation): Promise<Channel> {
-  const preferred = kind === "sms" ? conversation.lastSmsChannelId : conversation.lastEmailChannelId;
-  const rows = await db
-    .select()
-    .from(channels)
-    .where(and(eq(channels.orgId, orgId), eq(channels.kind, kind)))
-    .orderBy(asc(channels.createdAt), asc(channels.id))
-    .all();
-  const channel = rows.find((ch) => ch.id === preferred) ?? rows[0];
-  if (!channel) throw new ApiError("no_channel", `The org has no ${kind} channel to send from.`);
-  return channel;
-}
-
 /**
  * A member's message from the thread: a note is stored; an sms or email is stored
  * `queued` for the send queue. Either way one batch writes the activity and the
- * conversation (a send resets unread and clears the reply wait).
+ * conversation (a send resets unread and clears the reply wait). A scheduled one
+ * (`sendAt`) is stored `scheduled` and leaves the conversation as it is until it is
+ * released (src/org-inbox/scheduled.ts); a pending draft is resolved by it all the same.
  */
 export async function createOutbound(db: Db, orgId: string, input: OutboundInput, out: Outbox = silentOutbox(db, orgId), now = Date.now()) {
   const row = await db
@@ -77,6 +69,7 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
     }
   }
 
+  const sendAt = input.sendAt === undefined || input.type === "note" ? null : await resolveSendAt(db, orgId, input.sendAt, now);
   const activity = newActivity(
     {
       orgId,
@@ -84,7 +77,7 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
       contactId: contact.id,
       type: input.type,
       direction: input.type === "note" ? null : "outbound",
-      status: input.type === "note" ? "logged" : "queued",
+      status: input.type === "note" ? "logged" : sendAt !== null ? "scheduled" : "queued",
       body: input.body,
       subject: input.type === "email" ? subject : null,
       html: input.type === "email" ? (input.html ?? null) : null,
@@ -94,12 +87,15 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
       mediaIds: input.mediaIds,
       authorId: input.authorId,
       provider: channel?.provider ?? null,
-      occurredAt: now,
+      // A scheduled message stands in the thread at its time (the last item until then).
+      occurredAt: sendAt ?? now,
+      sendAt,
     },
     now,
   );
 
   const sends = input.type !== "note";
+  const scheduled = sendAt !== null;
   // An sms/email sent while a draft is pending resolves it and keeps a training pair (SPEC 8).
   let draft: Activity | undefined = input.fromSuggestion;
   if (sends && !draft && conversation.pendingSuggestionId) {
@@ -111,34 +107,47 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
   }
   const draftStatements =
     sends && draft ? await resolveDraftBySend(db, draft, activity, input.fromSuggestion ? "sent" : "superseded", input.authorId, now) : [];
-  await db.batch([
-    db.insert(activities).values(activity),
-    ...draftStatements,
-    db
-      .update(conversations)
-      .set({
-        lastActivityId: activity.id,
-        lastActivityType: activity.type,
-        lastActivityDirection: activity.direction,
-        lastActivityPreview: activityPreview(activity),
-        lastActivityAt: now,
-        sortAt: now,
-        updatedAt: now,
-        ...(sends ? { unreadCount: 0, awaitingReplySince: null, slaDueAt: null } : {}),
-        ...(draftStatements.length ? { pendingSuggestionId: null } : {}),
-      })
-      .where(eq(conversations.id, conversation.id)),
-    // A send resets unread; any message moves the thread to today.
-    ...tallyMove(db, orgId, bucketOf(conversation), {
-      ...bucketOf(conversation),
-      unread: sends ? false : conversation.unreadCount > 0,
-      day: Math.floor(now / DAY_MS),
-    }),
-    ...out.add(
-      { type: "message.created", conversationId: conversation.id, objectId: activity.id, known: { activity, media } },
-      { type: "conversation.updated", conversationId: conversation.id, objectId: conversation.id },
-    ),
-  ]);
+  const created = { type: "message.created" as const, conversationId: conversation.id, objectId: activity.id, known: { activity, media } };
+  const conversationUpdated = { type: "conversation.updated" as const, conversationId: conversation.id, objectId: conversation.id };
+  await db.batch(
+    scheduled
+      ? [
+          db.insert(activities).values(activity),
+          ...draftStatements,
+          // Only the resolved draft changes the conversation now; the send's changes come when it is released.
+          ...(draftStatements.length
+            ? [
+                db.update(conversations).set({ pendingSuggestionId: null, updatedAt: now }).where(eq(conversations.id, conversation.id)),
+                ...out.add(created, conversationUpdated),
+              ]
+            : out.add(created)),
+        ]
+      : [
+          db.insert(activities).values(activity),
+          ...draftStatements,
+          db
+            .update(conversations)
+            .set({
+              lastActivityId: activity.id,
+              lastActivityType: activity.type,
+              lastActivityDirection: activity.direction,
+              lastActivityPreview: activityPreview(activity),
+              lastActivityAt: now,
+              sortAt: now,
+              updatedAt: now,
+              ...(sends ? { unreadCount: 0, awaitingReplySince: null, slaDueAt: null } : {}),
+              ...(draftStatements.length ? { pendingSuggestionId: null } : {}),
+            })
+            .where(eq(conversations.id, conversation.id)),
+          // A send resets unread; any message moves the thread to today.
+          ...tallyMove(db, orgId, bucketOf(conversation), {
+            ...bucketOf(conversation),
+            unread: sends ? false : conversation.unreadCount > 0,
+            day: Math.floor(now / DAY_MS),
+          }),
+          ...out.add(created, conversationUpdated),
+        ],
+  );
   return {
     activity,
     media,

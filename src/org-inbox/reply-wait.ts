@@ -2,7 +2,8 @@ import { type SQL, sql } from "drizzle-orm";
 import { type Db, oneRow } from "../db/client";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
-// inbound call not yet followed (by occurred_at) by an outbound sms/email/call.
+// inbound call not yet followed (by occurred_at) by an outbound sms/email/call. A
+// scheduled sms/email is no reply until it is released, and a canceled one never is (SPEC 20).
 
 export const MISSED_CALL_STATUSES = ["no-answer", "busy", "failed", "canceled"] as const;
 
@@ -12,7 +13,8 @@ export const startsWait = (a: Touch) =>
   a.direction === "inbound" &&
   (a.type === "sms" || a.type === "email" || (a.type === "call" && (MISSED_CALL_STATUSES as readonly string[]).includes(a.status)));
 
-export const isReply = (a: Touch) => a.direction === "outbound" && (a.type === "sms" || a.type === "email" || a.type === "call");
+export const isReply = (a: Touch) =>
+  a.direction === "outbound" && (a.type === "call" || ((a.type === "sms" || a.type === "email") && a.status !== "scheduled" && a.status !== "canceled"));
 
 export type StoredWait = { last_reply: number | null; first_waiting: number | null };
 
@@ -40,6 +42,7 @@ export function storedWaitQuery(db: Db, conversationId: SQL, replyAt: number | n
   );
   const lastReply = sql`(SELECT occurred_at FROM activities
     WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
+      AND status != 'scheduled' AND NOT (status = 'canceled' AND type != 'call')
     ORDER BY occurred_at DESC LIMIT 1)`;
   // From one row: a builder (not raw SQL) is what a D1 batch accepts.
   return db
