@@ -6,7 +6,7 @@ import { addMember, expectProblem, ingestOk, json, newOrg, newOrgOn, shardNameOf
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const b64url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-type Msg = { id: string; type: string; status: string; updated_at: string; conversation_id: string };
+type Msg = { id: string; type: string; status: string; updated_at: string; conversation_id: string; call?: unknown };
 type Page = { data: Msg[]; next_cursor: string | null };
 
 /** Every page of one walk from `since` (limit `limit`), as a client makes it; `between` runs after each page. */
@@ -177,6 +177,36 @@ describe("GET /activities?updated_since=", () => {
     expect((await statusCallback("SMsyncstatus1", number, "+14155557321", "sent")).status).toBe(200);
     expect(await walk(org, new Date(again).toISOString(), 25)).toEqual([]);
     expect((await walk(org, seen, 25)).map((r) => [r.id, r.status])).toEqual([[message.id, "delivered"]]);
+  });
+
+  it("a call's late transcript (Twilio calls webhook) moves its updated_at: the next poll answers the call with it", async () => {
+    const number = "+14155557304";
+    const org = await orgWithTwilio(number);
+    const { message: call } = await ingestOk(org, {
+      contact: { phone: "+14155557351" },
+      type: "call",
+      provider_message_id: "CAsynccall1",
+      from: "+14155557351",
+      to: number,
+      body: undefined,
+      call: { status: "completed", duration_seconds: 95 },
+    });
+    expect(call.call.transcript).toBeNull();
+    const mark = await markAfter([call]);
+    expect(await walk(org, new Date(mark).toISOString(), 25)).toEqual([]);
+    const transcription = {
+      AccountSid: "AC00000000000000000000000000000000",
+      ApiVersion: "2010-04-01",
+      CallSid: "CAsynccall1",
+      TranscriptionSid: "TRsync1",
+      TranscriptionStatus: "completed",
+      TranscriptionText: "Can we move the cleaning to Tuesday?",
+      TranscriptionType: "fast",
+    };
+    expect((await twilioPost("/webhooks/twilio/calls", transcription)).status).toBe(200);
+    const rows = await walk(org, new Date(mark).toISOString(), 25);
+    expect(rows.map((r) => r.id)).toEqual([call.id]);
+    expect(rows[0]).toMatchObject({ call: { transcript: "Can we move the cleaning to Tuesday?" } });
   });
 
   it("a message changed after the cursor passed it comes back later in the same walk with its new state, and the next poll from the newest updated_at seen answers it again (inclusive)", async () => {
