@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { changedMessages } from "../src/activities/queries";
 import { searchContacts } from "../src/contacts/queries";
 import { type ConversationFilter, conversationWhere, listConversations, listThread } from "../src/conversations/queries";
 import { wrap } from "../src/db/client";
@@ -146,6 +147,17 @@ describe("EXPLAIN QUERY PLAN", () => {
     const steps = await plan(listThread(db(), ORG, CURSOR[1], { order, includeSuggestions: false, after: CURSOR, limit: 25 }));
     expect(steps.join("\n")).toMatch(/SEARCH activities USING INDEX activities_thread_idx/);
     expect(steps.join("\n")).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it.each([
+    ["updated_since", { since: CURSOR[0] }],
+    ["a cursor", { after: CURSOR }],
+  ] as const)("GET /activities from %s is a range of activities_updated_idx in (updated_at, id) order, no scan, no sort", async (_name, from) => {
+    const steps = await plan(changedMessages(db(), ORG, from, 25));
+    const all = steps.join("\n");
+    // The start is the index range itself (never the org's whole range, filtered row by row).
+    expect(all).toMatch(/^SEARCH activities USING INDEX activities_updated_idx \(org_id=\? AND (updated_at>\?|\(updated_at,id\)>\(\?,\?\))\)$/m);
+    expect(all).not.toMatch(/SCAN activities|TEMP B-TREE/);
   });
 
   it("the send sweep walks the partial index of sending messages, oldest first, no sort", async () => {

@@ -1,13 +1,16 @@
 import type { z } from "@hono/zod-openapi";
 import { settings } from "../config/settings";
 import { type MessageOut, toMessage } from "../conversations/present";
+import { mediaFor } from "../conversations/queries";
 import type { AppRouteHandler } from "../env";
+import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { ApiError, fieldErrors, invalid, problemBody } from "../lib/errors";
 import { normalizeEmail, requireE164 } from "../lib/phone";
 import { inbox, orgInbox } from "../org-inbox/client";
 import type { IngestInput } from "../org-inbox/ingest";
 import type * as routes from "./activities.routes";
 import { IngestBody } from "./activities.routes";
+import { changedMessages } from "./queries";
 
 type Body = z.infer<typeof IngestBody>;
 
@@ -107,4 +110,27 @@ export const ingestActivity: AppRouteHandler<typeof routes.ingestActivity> = asy
   const media = new Map(result.media.map((m) => [m.id, m]));
   const message = await toMessage(c.env, result.activity, media);
   return c.json({ message, duplicate: result.duplicate }, result.duplicate ? 200 : 201);
+};
+
+/**
+ * GET /activities?updated_since= (SPEC 20): the org's changed messages, oldest change
+ * first. The first page starts at `updated_since` (inclusive); a cursor carries the
+ * (updated_at, id) of the last row answered and wins over `updated_since`.
+ */
+export const listChanges: AppRouteHandler<typeof routes.listChanges> = async (c) => {
+  const { updated_since, cursor, limit = 25 } = c.req.valid("query");
+  const after = decodeCursor(cursor, timeIdCursor);
+  if (!after && updated_since === undefined) throw invalid("updated_since", "updated_since is required unless cursor is given.");
+  const since = updated_since === undefined ? Number.NaN : Date.parse(updated_since);
+  if (!after && !Number.isFinite(since)) throw invalid("updated_since", "updated_since is not a valid time.");
+  const orgId = c.get("orgId");
+  const db = c.var.db;
+  const rows = await changedMessages(db, orgId, after ? { after } : { since }, limit);
+  const { data, next_cursor } = page(rows, limit, (last) => [last.updatedAt, last.id]);
+  const media = await mediaFor(
+    db,
+    orgId,
+    data.flatMap((a) => (a.callRecordingMediaId ? [...a.mediaIds, a.callRecordingMediaId] : a.mediaIds)),
+  );
+  return c.json({ data: await Promise.all(data.map((a) => toMessage(c.env, a, media))), next_cursor }, 200);
 };

@@ -3,7 +3,7 @@ import { MessageSchema } from "../conversations/schemas";
 import { CALL_STATUSES, DIRECTIONS, INGEST_TYPES } from "../db/enums";
 import { apiRoute } from "../http/route";
 import { ProblemSchema, pickErrors } from "../lib/errors";
-import { DisplayUrl, jsonBody, jsonContent, Uuid } from "../lib/schemas";
+import { Cursor, DisplayUrl, jsonBody, jsonContent, Limit, listOf, Uuid } from "../lib/schemas";
 
 const Name = z.string().trim().min(1).max(200).nullable().optional();
 
@@ -115,3 +115,32 @@ export const ingestActivity = apiRoute(
   },
   { idempotent: true },
 );
+
+/** The polling rule of GET /activities (the route's description and the README say it). */
+const SYNC_RULE =
+  "Every message of the org whose row changed at or after `updated_since` (created, or any change a Message shows: a status from a provider, " +
+  "a send's outcome, call details, a summary), oldest change first, in (`updated_at`, `id`) order; setter drafts are not messages and never appear. " +
+  "For incremental sync into another system: walk the pages with `next_cursor` (non-null while a page is full, null at the end of the walk); " +
+  "the next poll passes `updated_since` = the newest `updated_at` it saw. That time is inclusive, so rows changed in that same millisecond come back: " +
+  "dedupe by (`id`, `updated_at`). A message changed again during a walk moves to its new place in the order: it comes back later in the same walk, " +
+  "or on the next poll, with its new state. `updated_since` is required on the first page; with `cursor` it may be repeated or left out (the cursor says where the page starts).";
+
+export const listChanges = apiRoute("admin", {
+  method: "get",
+  path: "/activities",
+  operationId: "listMessageChanges",
+  tags: ["Ingestion"],
+  summary: "Messages changed since a time, oldest change first (incremental sync)",
+  description: SYNC_RULE,
+  request: {
+    query: z.object({
+      updated_since: z.iso.datetime({ offset: true }).optional().openapi({
+        description: "ISO-8601 time, inclusive (millisecond precision). Required unless `cursor` is given",
+        example: "2026-11-24T10:00:00.000Z",
+      }),
+      limit: Limit,
+      cursor: Cursor,
+    }),
+  },
+  responses: { 200: jsonContent(listOf(MessageSchema, "MessageChangeList"), "A page of changed messages, oldest change first") },
+});
