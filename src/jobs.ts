@@ -9,7 +9,13 @@ import { log } from "./lib/log";
 export type SendJob = { orgId: string; messageId: string };
 
 /** A provider-hosted file to copy into R2 (src/webhooks/inbound-media.ts). */
-export type InboundMedia = { id: string; url: string; contentType: string };
+export type InboundMedia = {
+  id: string;
+  url: string;
+  contentType: string;
+  /** The message that shows it: its updated_at moves once the copy is ready (GET /activities?updated_since). */
+  activityId?: string;
+};
 
 /** AI_QUEUE: a setter draft, a call summary, or another try at copying inbound media (src/setter/jobs.ts). */
 export type AiJob =

@@ -116,6 +116,7 @@ describe("authorization matrix (from /openapi.json)", () => {
         "DELETE /channels/{channel_id}",
         "POST /activities",
         "POST /activities/batch",
+        "GET /activities",
         "PUT /conversations/sla",
         "GET /setter/config",
         "PUT /setter/config",

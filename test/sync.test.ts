@@ -1,7 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { addMember, expectProblem, ingestOk, json, newOrg, newOrgOn, shardNameOf, shardOf, type TestOrg, twilioPost } from "./helpers";
 
 // GET /activities?updated_since= (SPEC 20): incremental sync of the org's messages.
+
+afterEach(() => vi.restoreAllMocks());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const b64url = (s: string) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -289,5 +292,49 @@ describe("GET /activities?updated_since=", () => {
     // A non-member of the org: 403 as every org route.
     const outsider = await newOrg("Outsider");
     await expectProblem(await outsider.as(outsider.owner)(`/activities?${ok}`, { org: org.orgId }), 403, "forbidden");
+  });
+
+  it("an MMS whose media copy finishes after the mark comes back with its media ready (the copy moves the message's updated_at)", async () => {
+    const number = "+14155557351";
+    const org = await orgWithTwilio(number);
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 9, 8, 7]);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const req = new Request(input as RequestInfo, init);
+      if (new URL(req.url).hostname !== "api.twilio.com") return real(input as RequestInfo, init);
+      // Twilio serves the bytes only once the test has taken its mark.
+      await gate;
+      return new Response(jpeg, { headers: { "content-type": "image/jpeg" } });
+    });
+    const res = await twilioPost("/webhooks/twilio/messages", {
+      MessageSid: "SMsyncmms1",
+      From: "+14155557352",
+      To: number,
+      Body: "",
+      NumMedia: "1",
+      MediaUrl0: "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/SMsyncmms1/Media/ME1",
+      MediaContentType0: "image/jpeg",
+      AccountSid: env.TWILIO_ACCOUNT_SID!,
+    });
+    expect(res.status).toBe(200);
+    const [stored] = await walk(org, new Date(0).toISOString(), 10);
+    expect(stored.status).toBe("received");
+    const mark = await markAfter([stored]);
+    release();
+    const again = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const rows = await walk(org, new Date(mark).toISOString(), 10);
+        if (rows.length) return rows;
+        await sleep(50);
+      }
+      return [];
+    })();
+    expect(again.map((m) => m.id)).toEqual([stored.id]);
+    expect((again[0] as Msg & { media: { size: number }[] }).media).toEqual([expect.objectContaining({ content_type: "image/jpeg", size: jpeg.byteLength })]);
+    expect(Date.parse(again[0].updated_at)).toBeGreaterThanOrEqual(mark);
   });
 });

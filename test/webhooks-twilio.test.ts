@@ -371,6 +371,13 @@ describe("POST /webhooks/twilio/calls", () => {
         (e) => e.type === "message.updated" && e.data.id === before.calls[0].id && e.data.call.summary_status !== "pending",
         "the summary's message.updated",
       );
+      // The recording's copy into R2 announces the call once more too (its recording_url becomes our link): wait for it.
+      await socket.next(
+        (e) => e.type === "message.updated" && e.data.id === before.calls[0].id && e.data.call.recording_url?.startsWith("https://inbox.test/media/"),
+        "the recording copy's message.updated",
+      );
+      for (let i = 0; i < 50 && (await count("media", "org_id = ? AND status = 'ready'", org.orgId)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
       // A redelivered transcription changes nothing and announces nothing more.
       const seen = socket.seen.length;
       await post("/webhooks/twilio/calls", transcription("CA50"));

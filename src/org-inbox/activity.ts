@@ -1,8 +1,10 @@
+import { and, eq, ne } from "drizzle-orm";
 import { mediaFor } from "../conversations/queries";
 import type { Db } from "../db/client";
-import type { Activity } from "../db/schema";
+import { type Activity, activities } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { uuidv7 } from "../lib/ids";
+import type { Outbox } from "./outbox";
 
 type Essentials = Pick<Activity, "orgId" | "conversationId" | "contactId" | "type" | "direction" | "status" | "occurredAt">;
 
@@ -52,4 +54,17 @@ export async function requireMedia(db: Db, orgId: string, ids: string[]) {
     throw new ApiError("unknown_media", "A media id is unknown in this org.", [{ path: "media_ids", message: "unknown media" }]);
   }
   return rows;
+}
+
+/** A message changed by something outside its row (its media): updated_at moves, message.updated is announced. Null: no such message. */
+export async function touchMessage(db: Db, orgId: string, id: string, out: Outbox, now = Date.now()) {
+  const [touched] = await out.changed(
+    db
+      .update(activities)
+      .set({ updatedAt: now })
+      .where(and(eq(activities.orgId, orgId), eq(activities.id, id), ne(activities.type, "suggestion")))
+      .returning({ id: activities.id }),
+    { type: "message.updated", conversationId: null, objectId: id },
+  );
+  return touched?.id ?? null;
 }

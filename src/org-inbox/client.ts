@@ -36,6 +36,7 @@ const METHODS: Record<keyof Methods, true> = {
   dismissSuggestion: true,
   sendSuggestion: true,
   cancelMessage: true,
+  touchMessage: true,
   setCallSummary: true,
   applyCallDetails: true,
   claimSend: true,

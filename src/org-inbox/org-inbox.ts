@@ -15,6 +15,7 @@ import { updateMove } from "../operator/moves";
 import { type BuiltEvent, buildEvents, SOCKET_TYPES } from "../outbox/build";
 import type { SlaSettings } from "../sla/due";
 import { replaceViews, type WantedView } from "../views/queries";
+import { touchMessage } from "./activity";
 import { ApiWindow } from "./api-window";
 import { benchCeiling } from "./bench-ceiling";
 import { type BulkAction, bulk } from "./bulk";
@@ -411,6 +412,20 @@ export class OrgInbox extends DurableObject<Bindings> {
       await this.announce(orgId, out);
       await enqueueAiJobs(this.env, update.followUps);
       return update.call.id;
+    });
+  }
+
+  /**
+   * A message whose presentation changed with something outside its row (an inbound media
+   * copy ready or failed): its updated_at moves (GET /activities?updated_since) and
+   * message.updated is announced.
+   */
+  touchMessage(orgId: string, activityId: string) {
+    return this.serialize(async () => {
+      const { db, out } = await this.turn(orgId);
+      const touched = await touchMessage(db, orgId, activityId, out);
+      await this.announce(orgId, out);
+      return touched;
     });
   }
 

@@ -7,7 +7,7 @@ import { enqueueAiJob, type InboundMedia } from "../jobs";
 import { hex, sha256Hex } from "../lib/bytes";
 import { log } from "../lib/log";
 import { mediaKey } from "../media/storage";
-import { inOrgShard } from "../org-inbox/client";
+import { inbox, inOrgShard } from "../org-inbox/client";
 
 /**
  * A media id derived from where the media came from, so a redelivered webhook
@@ -83,6 +83,16 @@ export const MEDIA_COPY_ATTEMPTS = 5;
  * it failed (the message is kept either way) and queues another attempt after
  * 2, 4, 8, 16 s; after the 5th it stays failed.
  */
+/** The message showing the media changed with it (its size, a recording's link): OrgInbox moves its updated_at and announces it. */
+async function mediaShown(env: Bindings, orgId: string, item: InboundMedia) {
+  if (!item.activityId) return;
+  try {
+    await inbox(env, orgId).touchMessage(item.activityId);
+  } catch (e) {
+    log("error", "media_message_touch_failed", { media_id: item.id, activity_id: item.activityId, org_id: orgId, error: String(e) });
+  }
+}
+
 export async function copyInboundMedia(env: Bindings, db: Db, orgId: string, item: InboundMedia, attempt = 1) {
   try {
     const url = new URL(item.url);
@@ -97,15 +107,19 @@ export async function copyInboundMedia(env: Bindings, db: Db, orgId: string, ite
     const bytes = await res.arrayBuffer();
     const sha256 = await sha256Hex(bytes);
     await env.MEDIA.put(mediaKey(orgId, item.id), bytes, { httpMetadata: { contentType: item.contentType } });
-    await inOrgShard(env, orgId, db, (shard) =>
+    // A copy again (a redelivered callback) of media already ready changes nothing a message shows.
+    const readied = await inOrgShard(env, orgId, db, (shard) =>
       shard
         .update(media)
         .set({ status: "ready", size: bytes.byteLength, sha256 })
-        .where(and(eq(media.id, item.id), eq(media.orgId, orgId))),
+        .where(and(eq(media.id, item.id), eq(media.orgId, orgId), ne(media.status, "ready")))
+        .returning({ id: media.id }),
     );
+    if (readied.length) await mediaShown(env, orgId, item);
   } catch (e) {
     const final = attempt >= MEDIA_COPY_ATTEMPTS;
     log(final ? "error" : "warn", "inbound_media_copy_failed", { media_id: item.id, org_id: orgId, attempt, final, error: String(e) });
+    // A failed copy changes nothing a message shows (the provider's URL stays): no touch.
     await inOrgShard(env, orgId, db, (shard) =>
       shard
         .update(media)

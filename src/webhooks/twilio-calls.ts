@@ -40,7 +40,7 @@ async function applyDetails(hook: Hook, call: { id: string; orgId: string }, p: 
     const item = { id, url: /\.(mp3|wav)$/i.test(recordingUrl) ? recordingUrl : `${recordingUrl}.mp3`, contentType: "audio/mpeg" };
     await registerInboundMedia(hook.env, hook.db, call.orgId, [item]);
     details.recordingMediaId = id;
-    hook.waitUntil(copyInboundMedia(hook.env, hook.db, call.orgId, item));
+    hook.waitUntil(copyInboundMedia(hook.env, hook.db, call.orgId, { ...item, activityId: call.id }));
   }
   const transcript = p.TranscriptionText;
   if (transcript && (p.TranscriptionStatus ?? "completed") === "completed") details.transcript = transcript;

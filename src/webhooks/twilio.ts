@@ -89,7 +89,8 @@ export const twilioMessages: WebhookAdapter<ReturnType<typeof inboundSms>> = {
     });
     if ("error" in answer) return { reason: `refused: ${answer.error.code}` };
     // Off the webhook's path: Twilio gets its answer now.
-    if (!answer.ok.duplicate && items.length) hook.waitUntil(Promise.all(items.map((m) => copyInboundMedia(hook.env, hook.db, orgId, m))));
+    if (!answer.ok.duplicate && items.length)
+      hook.waitUntil(Promise.all(items.map((m) => copyInboundMedia(hook.env, hook.db, orgId, { ...m, activityId: answer.ok.activity.id }))));
   },
 };
 
