@@ -178,11 +178,17 @@ describe("GET /conversations/export", () => {
     const db = wrap(await shardOf(org.orgId));
     const stats: ExportStats = { conversations: 0, messages: 0, reads: 0, max_rows: 0 };
     const pieces = exportLines(env, db, org.orgId, { stats });
-    await pieces.next();
+    const first = await pieces.next();
     expect(stats.reads).toBeLessThanOrEqual(4);
     expect(stats.conversations).toBeLessThanOrEqual(EXPORT_CONVERSATION_PAGE);
-    let text = "";
+    let text = first.value ?? "";
     for await (const piece of pieces) text += piece;
+    expect(
+      text
+        .split("\n")
+        .filter(Boolean)
+        .map((l: string) => JSON.parse(l)),
+    ).toEqual(lines);
     expect(stats).toMatchObject({ conversations, messages: EXPORT_MESSAGE_PAGE + 10 + conversations - 1 });
     expect(stats.max_rows).toBeLessThanOrEqual(EXPORT_MESSAGE_PAGE);
     // 3 conversation pages, 2 label reads and a message read each, the long thread's
