@@ -8,10 +8,13 @@
 // owner's, as `npm run import` does).
 //
 // Resumable: lines come in contact id order and each names its contact first, so a cut
-// export resumes after the last complete line's `contact.id`:
+// export resumes after the last whole line's `contact.id`. Only whole lines are written; a
+// cut stream (a network error, the Worker's CPU limit on a very large org, a 5xx) is
+// resumed at once with `?after=`, up to --attempts (5) times in a row without progress.
+// Past that:
 //   - to stdout: the error says which `--after <contact_id>` to rerun with (append: `>>`);
-//   - with --out <file>: a rerun finds the file, drops a cut last line, and appends the
-//     lines after its last complete one (--restart starts the file over).
+//   - with --out <file>: a rerun finds the file, drops a cut last line if any, and appends
+//     the lines after its last whole one (--restart starts the file over).
 // The file can be imported into another org as it is: `npm run import -- --org <other>
 // --file file.ndjson` (README "Export").
 import { once } from "node:events";
@@ -106,7 +109,7 @@ if (OUT) {
 
 const token = await bearer();
 const started = Date.now();
-const seen = { conversations: 0, messages: 0, bytes: 0, lastContact: after };
+const seen = { conversations: 0, messages: 0, messagesWritten: 0, bytes: 0, lastContact: after };
 
 function progress(final = false) {
   const s = Math.max((Date.now() - started) / 1000, 0.001);
@@ -115,62 +118,92 @@ function progress(final = false) {
   else if (final) process.stderr.write(`${process.stderr.isTTY ? "\r" : ""}${line}\n`);
 }
 
-// Counted on the bytes as they pass, whatever a line's size: a raw newline ends a line
-// (one inside a string is escaped), `"conversation_id":` starts a message (a quote inside
-// a string is escaped), and a line's first bytes name its contact.
+// Only whole lines are written: the bytes of the line being received are held until its
+// newline (a raw newline ends a line: one inside a string is escaped), so a cut stream
+// leaves no partial line behind and is resumed after the last whole line's contact. The
+// memory this takes is the longest line's. Messages are counted as they pass
+// (`"conversation_id":` opens each message: a quote inside a string is escaped).
 const MESSAGE_KEY = Buffer.from('"conversation_id":');
+let pending = [];
+let pendingBytes = 0;
 let tail = Buffer.alloc(0);
-let head = "";
-let inHead = true;
-function count(chunk) {
+
+async function write(bytes) {
+  seen.bytes += bytes.length;
+  if (!output.write(bytes)) await once(output, "drain");
+}
+
+/** Takes a chunk of the stream; writes the whole lines it completes. */
+async function take(chunk) {
   const joined = tail.length ? Buffer.concat([tail, chunk]) : chunk;
-  for (let at = joined.indexOf(MESSAGE_KEY); at >= 0; at = joined.indexOf(MESSAGE_KEY, at + 1)) if (at + MESSAGE_KEY.length > tail.length) seen.messages++;
+  for (let at = joined.indexOf(MESSAGE_KEY); at >= 0; at = joined.indexOf(MESSAGE_KEY, at + 1)) seen.messages++;
   tail = joined.subarray(Math.max(0, joined.length - MESSAGE_KEY.length + 1));
   let from = 0;
-  for (;;) {
-    const nl = chunk.indexOf(10, from);
-    const piece = chunk.subarray(from, nl < 0 ? chunk.length : nl);
-    if (inHead) {
-      head += piece.toString("utf8");
-      if (head.length >= 120 || nl >= 0) inHead = false;
-    }
-    if (nl < 0) break;
-    const m = CONTACT_ID.exec(head);
-    if (m) seen.lastContact = m[1];
+  for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, from)) {
+    pending.push(chunk.subarray(from, nl + 1));
+    const line = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+    const m = CONTACT_ID.exec(line.subarray(0, 200).toString("utf8"));
+    if (!m) throw new Error(`not an export line: ${line.subarray(0, 200).toString("utf8")}`);
+    // Backpressure: no more is read from the server than the output takes.
+    await write(line);
+    seen.lastContact = m[1];
     seen.conversations++;
-    head = "";
-    inHead = true;
+    seen.messagesWritten = seen.messages;
+    pending = [];
+    pendingBytes = 0;
     from = nl + 1;
+  }
+  if (from < chunk.length) {
+    pending.push(chunk.subarray(from));
+    pendingBytes += chunk.length - from;
   }
 }
 
+const MAX_ATTEMPTS = Number(opt("attempts", "5"));
 let lastShown = 0;
-try {
-  const url = `${BASE}/conversations/export${after ? `?after=${encodeURIComponent(after)}` : ""}`;
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, "x-org-id": ORG } });
-  if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 500)}`);
-  for await (const chunk of res.body) {
-    const bytes = Buffer.from(chunk);
-    count(bytes);
-    seen.bytes += bytes.length;
-    // Backpressure: no more is read from the server than the output takes.
-    if (!output.write(bytes)) await once(output, "drain");
-    if (Date.now() - lastShown > 250) {
-      lastShown = Date.now();
-      progress();
+for (let attempt = 1; ; attempt++) {
+  const from = seen.lastContact;
+  try {
+    const url = `${BASE}/conversations/export${from ? `?after=${encodeURIComponent(from)}` : ""}`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, "x-org-id": ORG } });
+    if (!res.ok) {
+      const text = await res.text();
+      const error = new Error(`${res.status} ${text.slice(0, 500)}`);
+      // Only a server error or a limit is worth another attempt; 4xx is the caller's.
+      error.fatal = res.status < 500 && res.status !== 429;
+      throw error;
     }
+    for await (const chunk of res.body) {
+      await take(Buffer.from(chunk));
+      if (Date.now() - lastShown > 250) {
+        lastShown = Date.now();
+        progress();
+      }
+    }
+    if (pendingBytes) throw new Error("the stream ended inside a line");
+    break;
+  } catch (e) {
+    // A cut line is dropped (its messages uncounted) and the export resumes after the last whole line.
+    pending = [];
+    pendingBytes = 0;
+    tail = Buffer.alloc(0);
+    seen.messages = seen.messagesWritten;
+    const progressed = seen.lastContact !== from;
+    if (progressed) attempt = 1;
+    if (e.fatal || attempt >= MAX_ATTEMPTS) {
+      progress(true);
+      const resume = seen.lastContact
+        ? OUT
+          ? "rerun the same command to resume"
+          : `rerun with --after ${seen.lastContact}, appending (>>)`
+        : "rerun the same command";
+      console.error(`\nstopped: ${e.message}\n${resume}`);
+      if (OUT) output.end();
+      process.exit(1);
+    }
+    console.error(`\ncut (${e.message}); resuming after contact ${seen.lastContact ?? "(start)"} …`);
+    await new Promise((r) => setTimeout(r, 1000 * 2 ** Math.min(attempt, 5)));
   }
-  if (head) throw new Error("the stream ended inside a line");
-} catch (e) {
-  progress(true);
-  const resume = seen.lastContact
-    ? OUT
-      ? "rerun the same command to resume"
-      : `rerun with --after ${seen.lastContact} (appending: >>) after dropping the cut last line`
-    : "rerun the same command";
-  console.error(`\nstopped: ${e.message}\n${resume}`);
-  if (OUT) output.end();
-  process.exit(1);
 }
 if (OUT) {
   output.end();

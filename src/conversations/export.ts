@@ -4,6 +4,7 @@ import { type Activity, activities, contacts, conversations } from "../db/schema
 import type { Bindings } from "../env";
 import { labelsOf } from "../labels/queries";
 import { log } from "../lib/log";
+import { ID_CHUNK } from "../lib/schemas";
 import { toConversation, toMessage } from "./present";
 import { contactColumns, mediaFor } from "./queries";
 
@@ -16,8 +17,8 @@ import { contactColumns, mediaFor } from "./queries";
 // changes, unlike sort_at, so a conversation that moves while the export runs is read
 // once; a line's `contact.id` is also where an interrupted export resumes (`?after=`).
 
-/** Conversations a page read returns. */
-export const EXPORT_CONVERSATION_PAGE = 100;
+/** Conversations a page read returns: ID_CHUNK (90), so a page's labels are one read. */
+export const EXPORT_CONVERSATION_PAGE = ID_CHUNK;
 /** Message rows a message read returns at most (a page's messages, or a chunk of one long thread). */
 export const EXPORT_MESSAGE_PAGE = 2000;
 
@@ -92,7 +93,7 @@ export async function* exportLines(
   };
   const present = async (rows: Activity[]) => {
     const ids = rows.flatMap((a) => (a.callRecordingMediaId ? [...a.mediaIds, a.callRecordingMediaId] : a.mediaIds));
-    if (ids.length) stats.reads += Math.ceil(new Set(ids).size / 90);
+    if (ids.length) stats.reads += Math.ceil(new Set(ids).size / ID_CHUNK);
     const media = ids.length ? await mediaFor(db, orgId, ids) : undefined;
     stats.messages += rows.length;
     return (await Promise.all(rows.map((a) => toMessage(env, a, media)))).map((m) => JSON.stringify(m)).join(",");
@@ -107,7 +108,7 @@ export async function* exportLines(
       orgId,
       page.map((r) => r.conversation.id),
     );
-    stats.reads += Math.ceil(page.length / 90);
+    stats.reads += Math.ceil(page.length / ID_CHUNK);
     // One read of the page's messages, in conversation id order. Cut by the limit, the
     // threads before the last one read are whole; the last one, and those after it, are
     // streamed thread by thread in chunks.
