@@ -113,7 +113,7 @@
 //   flat is the goal, i.e. the read at depth costs what it costs at the start), the server's
 //   own count of D1 reads and the most rows one read returned (its conversations.export.done
 //   log line: bounded is the goal; the server runs with --log-level log in this mode), and
-//   workerd's RSS sampled every 100 ms (before, max during);
+//   workerd's RSS sampled every 100 ms (before, max during) and at each step;
 //   GET /health again after it; then `npm run export -- --out bench/.state/export-N.ndjson`
 //   (the script's wall time and its line count): bench/results/export-N.json.
 //
@@ -2300,7 +2300,8 @@ async function exportRun({ base, headers, token, targets, seeded, server, server
         }
         if (check.lines % step === 0) {
           const now = performance.now();
-          steps.push({ conversations: check.lines, seconds: Number(((now - stepStart) / 1000).toFixed(3)) });
+          // The server's RSS at each step: flat when the export's memory is bounded (growth with depth would show here).
+          steps.push({ conversations: check.lines, seconds: Number(((now - stepStart) / 1000).toFixed(3)), server_rss_kib: serverRss(server) });
           stepStart = now;
         }
       }
