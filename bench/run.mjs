@@ -2322,7 +2322,11 @@ async function exportRun({ base, headers, token, targets, seeded, server, server
   console.error("  npm run export -- --out … …");
   const file = `${STATE}/export-${N}.ndjson`;
   rmSync(file, { force: true });
+  rss.after_export_kib = serverRss(server);
   const script = await runExport(["--org", org.id, "--base-url", base, "--token", token, "--out", file]);
+  // A second whole export on the same server: its RSS against the first's tells per-export
+  // memory (it would add up) from the database's pages read once (they would not).
+  rss.after_second_export_kib = serverRss(server);
   let scriptLines = 0;
   if (existsSync(file)) {
     const text = readFileSync(file);
