@@ -115,7 +115,10 @@
 //   log line: bounded is the goal; the server runs with --log-level log in this mode), and
 //   workerd's RSS sampled every 100 ms (before, max during) and at each step;
 //   GET /health again after it; then `npm run export -- --out bench/.state/export-N.ndjson`
-//   (the script's wall time and its line count): bench/results/export-N.json.
+//   (the script's wall time and its line count); then, up to 10k conversations (or with
+//   --round-trip), the round trip: that file through `npm run import` into a new org (POST
+//   /orgs), the new org exported again (N conversations, 10·N messages) and the file imported
+//   once more with --restart (10·N duplicates, nothing stored): bench/results/export-N.json.
 //
 // Fills separate local D1 databases (bench/.state) with one org of N conversations and
 // 10·N activities: the org, its member and its channel's route in the control database
@@ -2333,6 +2336,26 @@ async function exportRun({ base, headers, token, targets, seeded, server, server
     for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) scriptLines++;
   }
   note("after script");
+  // The round trip (up to 10k conversations, or with --round-trip): the file imported as it
+  // is into a new org (npm run import), exported again, and imported once more (--restart:
+  // every item a duplicate).
+  let roundTrip = null;
+  if ((N <= 10_000 || process.argv.includes("--round-trip")) && script.code === 0) {
+    console.error("  round trip: npm run import of the file into a new org …");
+    const created = await fetch(`${base}/orgs`, {
+      method: "POST",
+      headers: { authorization: headers.authorization, "content-type": "application/json" },
+      body: JSON.stringify({ name: "Export target" }),
+    });
+    const target = (await created.json()).id;
+    const imported = await runImport(["--org", target, "--file", file, "--base-url", base, "--token", token]);
+    const again = `${STATE}/export-${N}-target.ndjson`;
+    rmSync(again, { force: true });
+    const reexport = await runExport(["--org", target, "--base-url", base, "--token", token, "--out", again]);
+    const reimport = await runImport(["--org", target, "--file", file, "--base-url", base, "--token", token, "--restart"]);
+    roundTrip = { target, import: imported, export_of_target: reexport, import_again: reimport };
+    note("after round trip");
+  }
   const times = steps.map((s) => s.seconds);
   const report = {
     date: new Date().toISOString(),
@@ -2376,6 +2399,7 @@ async function exportRun({ base, headers, token, targets, seeded, server, server
       },
       health_after: healthAfter,
       script: { ...script, file, lines: scriptLines },
+      round_trip: roundTrip,
     },
     machine,
     server_errors: { lines: serverLog.error_lines, samples: serverLog.error_samples },
@@ -2391,6 +2415,15 @@ async function exportRun({ base, headers, token, targets, seeded, server, server
     flat: times.length > 1 ? times.at(-1) / times[0] <= 1.5 : null,
     script_exit_0: script.code === 0,
     script_lines: scriptLines === N,
+    round_trip:
+      roundTrip &&
+      roundTrip.import.code === 0 &&
+      roundTrip.import.summary?.stored === 10 * N &&
+      roundTrip.import.summary?.refused === 0 &&
+      roundTrip.export_of_target.summary?.conversations === N &&
+      roundTrip.export_of_target.summary?.messages === 10 * N &&
+      roundTrip.import_again.summary?.duplicates === 10 * N &&
+      roundTrip.import_again.summary?.stored === 0,
   };
   report.ok = Object.values(report.checks).every((v) => v !== false);
   mkdirSync("bench/results", { recursive: true });
