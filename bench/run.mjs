@@ -104,6 +104,21 @@
 //   1-min load and those processes before and after each (machine). At N ≠ 1000 each
 //   route's p50 is compared with bench/results/search-1000.json's (goal ≤ 1.5×, and ≥
 //   0.4× /health). Prints a table; bench/results/search-N.json (-c<connections> when not 10).
+// npm run bench -- --export [--conversations N] [--duration 10] [--port 8812]
+//   GET /conversations/export (SPEC 20): the usual one org on SHARD_0 (N conversations of 10
+//   messages each). In one run: GET /health (autocannon, --connections) as the baseline; then
+//   one export streamed by this process (fetch, read as fast as it comes, every line parsed
+//   and checked: N lines, each conversation once, contact ids ascending, 10 messages each
+//   oldest first), the time of each step of conversations (10,000 at N ≥ 100k, N/10 below:
+//   flat is the goal, i.e. the read at depth costs what it costs at the start), the server's
+//   own count of D1 reads and the most rows one read returned (its conversations.export.done
+//   log line: bounded is the goal; the server runs with --log-level log in this mode), and
+//   workerd's RSS sampled every 100 ms (before, max during) and at each step;
+//   GET /health again after it; then `npm run export -- --out bench/.state/export-N.ndjson`
+//   (the script's wall time and its line count); then, up to 10k conversations (or with
+//   --round-trip), the round trip: that file through `npm run import` into a new org (POST
+//   /orgs), the new org exported again (N conversations, 10·N messages) and the file imported
+//   once more with --restart (10·N duplicates, nothing stored): bench/results/export-N.json.
 //
 // Fills separate local D1 databases (bench/.state) with one org of N conversations and
 // 10·N activities: the org, its member and its channel's route in the control database
@@ -133,6 +148,9 @@ const MOVE_TIMEOUT_S = arg("move-timeout", 900);
 const IMPORT = process.argv.includes("--import");
 const WEBHOOKS = process.argv.includes("--webhooks");
 const SEARCH = process.argv.includes("--search");
+const EXPORT = process.argv.includes("--export");
+/** --export: the server's message page (src/conversations/export.ts): no read returns more rows. */
+const EXPORT_MESSAGE_PAGE = 2000;
 // --webhooks: what the one endpoint subscribes to ("*": every type, the realistic worst case).
 const WEBHOOK_EVENTS = process.argv.includes("--webhook-events") ? process.argv[process.argv.indexOf("--webhook-events") + 1].split(",") : ["*"];
 // --import: the connection counts the batch and ceiling routes are measured at, and the history's lines.
@@ -162,6 +180,8 @@ if (WEBHOOKS && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT))
   throw new Error("--webhooks runs alone on one org: leave out --shards, --load, --size, --move and --import");
 if (SEARCH && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT || WEBHOOKS || ROUTES))
   throw new Error("--search runs alone on one org: leave out --shards, --load, --size, --move, --import, --webhooks and --routes");
+if (EXPORT && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT || WEBHOOKS || SEARCH || ROUTES))
+  throw new Error("--export runs alone on one org: leave out --shards, --load, --size, --move, --import, --webhooks, --search and --routes");
 if (IMPORT && !IMPORT_CONNECTIONS.every((c) => Number.isInteger(c) && c >= 1)) throw new Error("--import-connections takes whole numbers ≥ 1, e.g. 2,4");
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
@@ -433,7 +453,8 @@ function startServer(persistTo) {
       "--config",
       CONFIG,
       "--log-level",
-      "error",
+      // --export reads the server's conversations.export.done line (console.log: level log).
+      EXPORT ? "log" : "error",
       "--var",
       `TWILIO_AUTH_TOKEN:${TWILIO_TOKEN}`,
       "--var",
@@ -454,7 +475,8 @@ function startServer(persistTo) {
       env,
       // --webhooks keeps the server's output: its error lines go into the report.
       // (--search too: a 5xx's error line shows there.)
-      stdio: ["ignore", WEBHOOKS || SEARCH ? "pipe" : "ignore", WEBHOOKS || SEARCH ? "pipe" : "inherit"],
+      // (--export too: its conversations.export.done line carries the server's read counts.)
+      stdio: ["ignore", WEBHOOKS || SEARCH || EXPORT ? "pipe" : "ignore", WEBHOOKS || SEARCH || EXPORT ? "pipe" : "inherit"],
       detached: true, // its own process group, so the whole tree (npx, wrangler, workerd) stops with it
     },
   );
@@ -475,7 +497,7 @@ async function main() {
   const sizeBefore = Object.fromEntries(ORGS.map((o) => [o.shard, shardSize(files[o.shard])]));
   const server = startServer(STATE);
   const base = `http://127.0.0.1:${PORT}`;
-  const serverLog = WEBHOOKS || SEARCH ? watchServerLog(server) : null;
+  const serverLog = WEBHOOKS || SEARCH || EXPORT ? watchServerLog(server) : null;
   try {
     await waitForHealth(base);
     const token = await signToken(OWNER);
@@ -582,6 +604,7 @@ async function main() {
     if (MOVE) return await moveRun({ base, headers, targets, inboundWebhook, ingestBody, seeded });
     if (IMPORT) return await importRun({ base, headers, token, targets, seeded });
     if (WEBHOOKS) return await webhooksRun({ base, headers, targets, ingestBody, seeded, serverLog });
+    if (EXPORT) return await exportRun({ base, headers, token, targets, seeded, server, serverLog });
     if (SEARCH) return await searchRun({ base, headers, targets, ingestBody, seeded, server, serverLog, searchSeed });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {
@@ -1402,7 +1425,7 @@ function machineNotes() {
  * Uncaught) kept, the first 20 of them in full.
  */
 function watchServerLog(server) {
-  const out = { lines: 0, by_msg: {}, error_lines: 0, error_samples: [] };
+  const out = { lines: 0, by_msg: {}, last_by_msg: {}, error_lines: 0, error_samples: [] };
   const watch = (stream, echo) => {
     let rest = "";
     stream.on("data", (chunk) => {
@@ -1418,6 +1441,7 @@ function watchServerLog(server) {
           try {
             const j = JSON.parse(line.slice(at));
             if (j.msg) out.by_msg[j.msg] = (out.by_msg[j.msg] ?? 0) + 1;
+            if (j.msg) out.last_by_msg[j.msg] = j;
             level = j.level ?? null;
           } catch {}
         }
@@ -2182,3 +2206,228 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
 }
 
 await main();
+
+/** The server's resident memory (KiB): workerd's processes in its process group. */
+function serverRss(server) {
+  const ps = spawnSync("ps", ["-eo", "pgid=,rss=,comm="], { encoding: "utf8" }).stdout ?? "";
+  let kib = 0;
+  for (const line of ps.split("\n")) {
+    const [pgid, rss, comm] = line.trim().split(/\s+/);
+    if (Number(pgid) === server.pid && comm?.includes("workerd")) kib += Number(rss);
+  }
+  return kib;
+}
+
+/** `npm run export -- …args`: exit code, wall time, the summary it prints last on stderr. */
+function runExport(args) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn("npm", ["run", "export", "--", ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (c) => {
+      err += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const wall = (performance.now() - t0) / 1000;
+      const last = err.trim().split("\n").at(-1) ?? "";
+      let summary = null;
+      try {
+        summary = JSON.parse(last);
+      } catch {}
+      resolve({ code, wall_s: Number(wall.toFixed(1)), summary, stderr: summary ? undefined : err.slice(-2000) });
+    });
+  });
+}
+
+/**
+ * --export: GET /conversations/export streamed and checked, timed per step of
+ * conversations, with the server's read counts and memory. See the header comment.
+ */
+async function exportRun({ base, headers, token, targets, seeded, server, serverLog }) {
+  const org = ORGS[0];
+  const { machine, note } = machineNotes();
+  console.error("  /health (baseline) …");
+  const health = summary(await load({ ...targets.health }));
+  note("after /health");
+  const step = N >= 100_000 ? 10_000 : Math.max(100, Math.floor(N / 10));
+  const rss = { before_kib: serverRss(server), max_during_kib: 0, samples: 0 };
+  const sampler = setInterval(() => {
+    rss.max_during_kib = Math.max(rss.max_during_kib, serverRss(server));
+    rss.samples++;
+  }, 100);
+  console.error(`  GET /conversations/export (${N} conversations, timed per ${step}) …`);
+  const check = { lines: 0, messages: 0, unique: new Set(), contact_order_ok: true, message_order_ok: true, ten_each: true, bad_lines: 0 };
+  const steps = [];
+  let bytes = 0;
+  let status = 0;
+  let contentType = null;
+  let error = null;
+  const t0 = performance.now();
+  let stepStart = t0;
+  let firstByteMs = null;
+  try {
+    const res = await fetch(`${base}/conversations/export`, { headers: { authorization: headers.authorization, "x-org-id": org.id } });
+    status = res.status;
+    contentType = res.headers.get("content-type");
+    const decoder = new TextDecoder();
+    let rest = "";
+    let lastContact = "";
+    for await (const chunk of res.body) {
+      if (firstByteMs === null) {
+        firstByteMs = performance.now() - t0;
+        // Steps are timed from the first byte: the first one would carry the request's own latency.
+        stepStart = performance.now();
+      }
+      bytes += chunk.length;
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = lines.pop();
+      for (const text of lines) {
+        let line;
+        try {
+          line = JSON.parse(text);
+        } catch {
+          check.bad_lines++;
+          continue;
+        }
+        check.lines++;
+        check.unique.add(line.id);
+        check.messages += line.messages.length;
+        if (line.contact.id <= lastContact) check.contact_order_ok = false;
+        lastContact = line.contact.id;
+        if (line.messages.length !== 10) check.ten_each = false;
+        for (let i = 1; i < line.messages.length; i++) {
+          const a = line.messages[i - 1];
+          const b = line.messages[i];
+          if (a.occurred_at > b.occurred_at || (a.occurred_at === b.occurred_at && a.id >= b.id)) check.message_order_ok = false;
+        }
+        if (check.lines % step === 0) {
+          const now = performance.now();
+          // The server's RSS at each step: flat when the export's memory is bounded (growth with depth would show here).
+          steps.push({ conversations: check.lines, seconds: Number(((now - stepStart) / 1000).toFixed(3)), server_rss_kib: serverRss(server) });
+          stepStart = now;
+        }
+      }
+    }
+    if (rest) check.bad_lines++;
+  } catch (e) {
+    error = String(e);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  rss.max_during_kib = Math.max(rss.max_during_kib, serverRss(server));
+  note("after export");
+  // The server's log line (written as the stream closes).
+  for (let i = 0; i < 40 && !serverLog.last_by_msg["conversations.export.done"]; i++) await sleep(250);
+  const done = serverLog.last_by_msg["conversations.export.done"] ?? null;
+  console.error("  /health (after) …");
+  const healthAfter = summary(await load({ ...targets.health }));
+  console.error("  npm run export -- --out … …");
+  const file = `${STATE}/export-${N}.ndjson`;
+  rmSync(file, { force: true });
+  rss.after_export_kib = serverRss(server);
+  const script = await runExport(["--org", org.id, "--base-url", base, "--token", token, "--out", file]);
+  // A second whole export on the same server: its RSS against the first's tells per-export
+  // memory (it would add up) from the database's pages read once (they would not).
+  rss.after_second_export_kib = serverRss(server);
+  let scriptLines = 0;
+  if (existsSync(file)) {
+    const text = readFileSync(file);
+    for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) scriptLines++;
+  }
+  note("after script");
+  // The round trip (up to 10k conversations, or with --round-trip): the file imported as it
+  // is into a new org (npm run import), exported again, and imported once more (--restart:
+  // every item a duplicate).
+  let roundTrip = null;
+  if ((N <= 10_000 || process.argv.includes("--round-trip")) && script.code === 0) {
+    console.error("  round trip: npm run import of the file into a new org …");
+    const created = await fetch(`${base}/orgs`, {
+      method: "POST",
+      headers: { authorization: headers.authorization, "content-type": "application/json" },
+      body: JSON.stringify({ name: "Export target" }),
+    });
+    const target = (await created.json()).id;
+    const imported = await runImport(["--org", target, "--file", file, "--base-url", base, "--token", token]);
+    const again = `${STATE}/export-${N}-target.ndjson`;
+    rmSync(again, { force: true });
+    const reexport = await runExport(["--org", target, "--base-url", base, "--token", token, "--out", again]);
+    const reimport = await runImport(["--org", target, "--file", file, "--base-url", base, "--token", token, "--restart"]);
+    roundTrip = { target, import: imported, export_of_target: reexport, import_again: reimport };
+    note("after round trip");
+  }
+  const times = steps.map((s) => s.seconds);
+  const report = {
+    date: new Date().toISOString(),
+    conversations: N,
+    activities: seeded.activities,
+    seed_seconds: seeded.seconds,
+    duration_s: DURATION,
+    connections: CONNECTIONS,
+    node: process.version,
+    results: {
+      health,
+      export: {
+        status,
+        content_type: contentType,
+        error,
+        seconds: Number(seconds.toFixed(2)),
+        first_byte_ms: firstByteMs === null ? null : Number(firstByteMs.toFixed(1)),
+        bytes,
+        conversations_per_sec: Math.round(check.lines / seconds),
+        messages_per_sec: Math.round(check.messages / seconds),
+        // A crude normalization across machines: conversations exported per second per /health request per second.
+        ratio_to_health: Number((check.lines / seconds / health.requests_per_sec).toFixed(2)),
+        step_conversations: step,
+        steps,
+        step_seconds: {
+          first: times[0] ?? null,
+          last: times.at(-1) ?? null,
+          min: times.length ? Math.min(...times) : null,
+          max: times.length ? Math.max(...times) : null,
+          last_to_first: times.length ? Number((times.at(-1) / times[0]).toFixed(2)) : null,
+        },
+        server: done && {
+          reads: done.reads,
+          max_rows_per_read: done.max_rows,
+          reads_per_1000_conversations: Number(((done.reads / Math.max(done.conversations, 1)) * 1000).toFixed(1)),
+          conversations: done.conversations,
+          messages: done.messages,
+          ms: done.ms,
+        },
+        server_rss_kib: rss,
+      },
+      health_after: healthAfter,
+      script: { ...script, file, lines: scriptLines },
+      round_trip: roundTrip,
+    },
+    machine,
+    server_errors: { lines: serverLog.error_lines, samples: serverLog.error_samples },
+  };
+  report.checks = {
+    status_200: status === 200,
+    ndjson: /^application\/x-ndjson/.test(contentType ?? ""),
+    every_conversation_once: check.lines === N && check.unique.size === N && check.bad_lines === 0,
+    every_message: check.messages === 10 * N && check.ten_each,
+    contact_order: check.contact_order_ok,
+    message_order: check.message_order_ok,
+    reads_bounded: done !== null && done.max_rows <= EXPORT_MESSAGE_PAGE,
+    flat: times.length > 1 ? times.at(-1) / times[0] <= 1.5 : null,
+    script_exit_0: script.code === 0,
+    script_lines: scriptLines === N,
+    round_trip:
+      roundTrip &&
+      roundTrip.import.code === 0 &&
+      roundTrip.import.summary?.stored === 10 * N &&
+      roundTrip.import.summary?.refused === 0 &&
+      roundTrip.export_of_target.summary?.conversations === N &&
+      roundTrip.export_of_target.summary?.messages === 10 * N &&
+      roundTrip.import_again.summary?.duplicates === 10 * N &&
+      roundTrip.import_again.summary?.stored === 0,
+  };
+  report.ok = Object.values(report.checks).every((v) => v !== false);
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(`bench/results/export-${N}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report, null, 2));
+  if (!report.ok) process.exitCode = 1;
+}

@@ -1,7 +1,8 @@
 // npm run import -- --org <org_id> --file history.ndjson [--base-url http://localhost:8787]
 //   [--token <bearer> | INBOX_TOKEN=<bearer>] [--concurrency 2] [--restart]
 //
-// Streams an NDJSON file (each line the body of one POST /activities) through
+// Streams an NDJSON file (each line the body of one POST /activities, or a line of
+// GET /conversations/export: see below) through
 // POST /activities/batch (SPEC 15): batches of up to 500 items and 4 MiB, a few in flight,
 // a progress line (items/s, ETA), and a summary. An owner's or admin's token is needed
 // (locally: `npm run token -- <user_id>`; the demo owner's is printed by `npm run dev`).
@@ -14,9 +15,18 @@
 // (a restarted import of the same file reports them as duplicates).
 // Refused items (400/422/500 results, and lines that are not JSON) go to
 // `<file>.rejects.ndjson` as { line, status, error, item }.
+//
+// An export file (`npm run export`, GET /conversations/export) imports as it is: a line
+// that is an object with `messages` is one conversation, expanded into one item per
+// message by scripts/export-map.mjs (the contact keyed by its phone, else its email, with
+// its name; provider_message_id `export:<message id>` when the message had none, so a
+// rerun is deduplicated; media dropped: an org's media cannot move). A long thread's items
+// span several batches; the state still records whole lines. What does not carry over:
+// README "Export".
 import { createHash } from "node:crypto";
 import { appendFileSync, createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { exportLineToActivities, isExportLine } from "./export-map.mjs";
 import { devVars, signToken } from "./lib.mjs";
 
 const args = process.argv.slice(2);
@@ -73,6 +83,8 @@ const state =
         duplicates: 0,
         refused: 0,
         reasons: {},
+        export_lines: 0,
+        media_dropped: 0,
       };
 if (saved && saved.fileId !== fileId) console.error(`${STATE} is for another version of the file: starting over`);
 // Saved before the first batch goes out: a cut before any answer resumes with the same run
@@ -114,9 +126,11 @@ const reject = (line, status, error, item) => {
  * stored) are sent again, alone in a batch of their own, up to 3 times.
  */
 async function send(batch) {
+  // A batch is named by where it starts (line, and item of the line when an export line spans batches): the same start, the same items.
+  const key = `import-${fileId}-${state.runId}-${batch.first}${batch.sub ? `.${batch.sub}` : ""}`;
   const results = await post(
     batch.items.map((i) => i.item),
-    `import-${fileId}-${state.runId}-${batch.first}`,
+    key,
   );
   for (let round = 1; round <= 3; round++) {
     const failed = results.filter((r) => r.status === 500);
@@ -124,7 +138,7 @@ async function send(batch) {
     await new Promise((r) => setTimeout(r, 1000 * 2 ** round));
     const again = await post(
       failed.map((r) => batch.items[r.index].item),
-      `import-${fileId}-${state.runId}-${batch.first}-retry${round}`,
+      `${key}-retry${round}`,
     );
     for (const [k, r] of again.entries()) results[failed[k].index] = { ...r, index: failed[k].index };
   }
@@ -159,30 +173,34 @@ async function post(items, key) {
   }
 }
 
-// Batches in flight, acknowledged in file order: state.done moves only over a contiguous
-// prefix. A batch covers a range of lines [first, last], its blank and unreadable lines too.
+// Batches in flight, acknowledged in file order (by sequence): state.done moves only over a
+// contiguous prefix. A batch holds items from line `first` on; `last` is the last line all
+// of whose items are in it or before it (its blank and unreadable lines too).
 const inFlight = new Map();
 const finished = new Map();
-let nextToAck = state.done + 1;
+let nextSeq = 0;
+let nextToAck = 0;
 
 // A batch's outcome counts (and its rejects are written) when it is acknowledged, with
 // every batch before it: a resumed import re-sends only unacknowledged batches, which
 // are then counted once.
 function settle(batch, results) {
   batch.results = results;
-  finished.set(batch.first, batch);
+  finished.set(batch.seq, batch);
   while (finished.has(nextToAck)) {
     const b = finished.get(nextToAck);
     finished.delete(nextToAck);
-    for (const bad of b.bad) reject(bad.line, 400, { code: "not_json", detail: bad.error }, bad.raw);
+    for (const bad of b.bad) reject(bad.line, bad.status ?? 400, { code: bad.code ?? "not_json", detail: bad.error }, bad.raw);
+    state.export_lines = (state.export_lines ?? 0) + b.exportLines;
+    state.media_dropped = (state.media_dropped ?? 0) + b.mediaDropped;
     for (const r of b.results) {
       const { line, item } = b.items[r.index];
       if (r.status === 201) state.stored++;
       else if (r.status === 200) state.duplicates++;
       else reject(line, r.status, r.error, item);
     }
-    state.done = b.last;
-    nextToAck = b.last + 1;
+    state.done = Math.max(state.done, b.last);
+    nextToAck++;
   }
   writeFileSync(STATE, JSON.stringify(state));
   sentThisRun += batch.items.length;
@@ -192,34 +210,57 @@ function settle(batch, results) {
 async function dispatch(batch) {
   while (inFlight.size >= CONCURRENCY) await Promise.race(inFlight.values());
   const p = (batch.items.length ? send(batch) : Promise.resolve([])).then((results) => {
-    inFlight.delete(batch.first);
+    inFlight.delete(batch.seq);
     settle(batch, results);
   });
-  inFlight.set(batch.first, p);
+  inFlight.set(batch.seq, p);
 }
 
-const fresh = (first) => ({ first, last: first - 1, items: [], bad: [], bytes: 0 });
+const fresh = (first, sub = 0) => ({ seq: nextSeq++, first, sub, last: first - 1, items: [], bad: [], bytes: 0, exportLines: 0, mediaDropped: 0 });
 let batch = fresh(state.done + 1);
 let lineNo = 0;
 try {
   for await (const raw of createInterface({ input: createReadStream(FILE), crlfDelay: Number.POSITIVE_INFINITY })) {
     lineNo++;
     if (lineNo <= state.done) continue;
-    const bytes = Buffer.byteLength(raw) + 1;
-    if (raw.trim() && batch.items.length && (batch.items.length >= MAX_ITEMS || batch.bytes + bytes > MAX_BYTES)) {
-      await dispatch(batch);
-      batch = fresh(lineNo);
+    if (!raw.trim()) {
+      batch.last = lineNo;
+      continue;
     }
-    batch.last = lineNo;
-    if (!raw.trim()) continue;
+    let parsed;
     try {
-      batch.items.push({ line: lineNo, item: JSON.parse(raw) });
-      batch.bytes += bytes;
+      parsed = JSON.parse(raw);
     } catch (e) {
       batch.bad.push({ line: lineNo, error: String(e), raw: raw.slice(0, 1000) });
+      batch.last = lineNo;
+      continue;
     }
+    // A plain line is one item (its bytes as read); an export line, one item per message.
+    let items = [{ item: parsed, bytes: Buffer.byteLength(raw) + 1 }];
+    const mapped = isExportLine(parsed) ? exportLineToActivities(parsed) : null;
+    if (mapped) {
+      if (mapped.error) {
+        const what = { contact: parsed.contact, messages: parsed.messages.length };
+        batch.bad.push({ line: lineNo, status: 422, code: mapped.error, error: "the contact has neither a phone nor an email to key it by", raw: what });
+      }
+      items = mapped.activities.map((item) => ({ item, bytes: Buffer.byteLength(JSON.stringify(item)) + 1 }));
+    }
+    for (const [sub, { item, bytes }] of items.entries()) {
+      if (batch.items.length && (batch.items.length >= MAX_ITEMS || batch.bytes + bytes > MAX_BYTES)) {
+        await dispatch(batch);
+        batch = fresh(lineNo, sub);
+      }
+      batch.items.push({ line: lineNo, item });
+      batch.bytes += bytes;
+    }
+    // An export line counts with the batch its last item is in (acknowledged: the line is done).
+    if (mapped) {
+      batch.exportLines++;
+      batch.mediaDropped += mapped.media_dropped;
+    }
+    batch.last = lineNo;
   }
-  if (batch.last >= batch.first) await dispatch(batch);
+  if (batch.last >= batch.first || batch.items.length) await dispatch(batch);
   await Promise.all(inFlight.values());
 } catch (e) {
   progress(true);
@@ -237,6 +278,7 @@ console.log(
       duplicates: state.duplicates,
       refused: state.refused,
       reasons: state.reasons,
+      ...(state.export_lines ? { export_lines: state.export_lines, media_dropped: state.media_dropped } : {}),
       rejects: state.refused ? REJECTS : null,
       seconds: Number(seconds.toFixed(1)),
       items_per_second: Math.round(sentThisRun / Math.max(seconds, 0.001)),

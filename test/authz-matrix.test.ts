@@ -117,6 +117,7 @@ describe("authorization matrix (from /openapi.json)", () => {
         "POST /activities",
         "POST /activities/batch",
         "GET /activities",
+        "GET /conversations/export",
         "PUT /conversations/sla",
         "GET /setter/config",
         "PUT /setter/config",

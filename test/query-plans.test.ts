@@ -2,9 +2,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { changedMessages } from "../src/activities/queries";
 import { searchContacts } from "../src/contacts/queries";
+import { EXPORT_CONVERSATION_PAGE, EXPORT_MESSAGE_PAGE, exportConversationsQuery, exportMessagesQuery, exportThreadQuery } from "../src/conversations/export";
 import { type ConversationFilter, conversationWhere, listConversations, listThread } from "../src/conversations/queries";
 import { wrap } from "../src/db/client";
 import { labelsOfQuery } from "../src/labels/queries";
+import { dueScheduledQuery, nextScheduledQuery } from "../src/org-inbox/scheduled";
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
 import { denseSearch, matchCounts, newestMatchesQuery, sparseSearch, threadMatch } from "../src/search/queries";
 import { contactText, parseQuery, textMatch } from "../src/search/query";
@@ -136,6 +138,13 @@ describe("EXPLAIN QUERY PLAN", () => {
     expect(due).not.toMatch(/TEMP B-TREE/);
   });
 
+  it("the scheduled-send alarm's reads (the earliest send, the due messages) are steps of the scheduled index", async () => {
+    expect((await plan(nextScheduledQuery(db(), ORG))).join("\n")).toMatch(/SEARCH activities USING (COVERING )?INDEX activities_scheduled_idx \(org_id=\?/);
+    const due = (await plan(dueScheduledQuery(db(), ORG, Date.now()))).join("\n");
+    expect(due).toMatch(/SEARCH activities USING INDEX activities_scheduled_idx \(org_id=\? AND send_at<\?\)/);
+    expect(due).not.toMatch(/SCAN activities/);
+  });
+
   it("the overdue count is a range on an SLA index", async () => {
     for (const mine of [false, true]) {
       const steps = await plan(overdueCountQuery(db(), ORG, mine ? USER : null, Date.now()));
@@ -158,6 +167,35 @@ describe("EXPLAIN QUERY PLAN", () => {
     // The start is the index range itself (never the org's whole range, filtered row by row).
     expect(all).toMatch(/^SEARCH activities USING INDEX activities_updated_idx \(org_id=\? AND (updated_at>\?|\(updated_at,id\)>\(\?,\?\))\)$/m);
     expect(all).not.toMatch(/SCAN activities|TEMP B-TREE/);
+  });
+
+  // GET /conversations/export (SPEC 20): each read a bounded range of an index, in the export's order, no sort; under 100 bound parameters.
+  it("the export's conversation pages walk the (org_id, contact_id) unique index from the cursor", async () => {
+    for (const after of [null, CURSOR[1]]) {
+      const q = exportConversationsQuery(db(), ORG, after, EXPORT_CONVERSATION_PAGE);
+      expect(q.toSQL().params.length).toBeLessThan(100);
+      const steps = (await plan(q)).join("\n");
+      expect(steps).toMatch(new RegExp(`^SEARCH conversations USING INDEX conversations_org_contact_uq \\(org_id=\\?${after ? " AND contact_id>\\?" : ""}\\)`));
+      expect(steps).toMatch(/SEARCH contacts USING (COVERING )?INDEX sqlite_autoindex_contacts_1 \(id=\?\)/);
+      expect(steps).not.toMatch(/TEMP B-TREE|SCAN conversations/);
+    }
+  });
+
+  it("the export's message reads walk the thread index per conversation of the page (json_each), and a long thread from its cursor", async () => {
+    const ids = Array.from({ length: EXPORT_CONVERSATION_PAGE }, (_, i) => `01936c00-0000-7000-8000-${String(i).padStart(12, "0")}`);
+    const page = exportMessagesQuery(db(), ORG, ids, EXPORT_MESSAGE_PAGE);
+    expect(page.toSQL().params.length).toBeLessThan(100);
+    const steps = (await plan(page)).join("\n");
+    expect(steps).toMatch(/^SEARCH activities USING INDEX activities_thread_idx \(conversation_id=\?\)/);
+    expect(steps).toMatch(/json_each/);
+    expect(steps).not.toMatch(/TEMP B-TREE|SCAN activities/);
+    for (const after of [null, CURSOR]) {
+      const thread = exportThreadQuery(db(), ORG, CURSOR[1], after, EXPORT_MESSAGE_PAGE);
+      expect(thread.toSQL().params.length).toBeLessThan(100);
+      const t = (await plan(thread)).join("\n");
+      expect(t).toMatch(/^SEARCH activities USING INDEX activities_thread_idx \(conversation_id=\?/);
+      expect(t).not.toMatch(/TEMP B-TREE|SCAN activities/);
+    }
   });
 
   it("the send sweep walks the partial index of sending messages, oldest first, no sort", async () => {

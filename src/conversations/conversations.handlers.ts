@@ -13,6 +13,7 @@ import { contactSnippet, messageSnippet } from "../search/snippet";
 import { findMemberView } from "../views/queries";
 import type * as routes from "./conversations.routes";
 import type { BulkBody } from "./conversations.routes";
+import { exportStream } from "./export";
 import { type ConversationOut, toMessage, toSuggestion } from "./present";
 import {
   type ConversationFilter,
@@ -76,6 +77,15 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
     return { ...presented[i], match };
   });
   return c.json({ data: items, next_cursor }, 200);
+};
+
+/** GET /conversations/export (SPEC 20): NDJSON, read a page at a time as the client reads (src/conversations/export.ts). */
+export const exportConversations: AppRouteHandler<typeof routes.exportConversations> = async (c) => {
+  const after = c.req.valid("query").after?.toLowerCase() ?? null;
+  const stream = exportStream(c.env, c.var.db, c.get("orgId"), after);
+  const headers = { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" };
+  // The route's typed responses take a *json media type as one JSON body (c.json); NDJSON is a stream of them.
+  return c.body(stream, 200, headers) as never;
 };
 
 export const getConversation: AppRouteHandler<typeof routes.getConversation> = async (c) => {

@@ -4,7 +4,9 @@ import * as routes from "./conversations.routes";
 
 // Static paths under /conversations/ (views, sla, media, overdue) must be mounted
 // before this router: /conversations/{conversation_id} would otherwise claim them.
+// /conversations/export comes first here for the same reason.
 export const conversationsRouter = createRouter()
+  .openapi(routes.exportConversations, handlers.exportConversations)
   .openapi(routes.bulk, handlers.bulk)
   .openapi(routes.listConversations, handlers.listConversations)
   .openapi(routes.getConversation, handlers.getConversation)

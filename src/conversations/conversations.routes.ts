@@ -6,7 +6,8 @@ import { MAX_CONVERSATION_LABELS } from "../labels/queries";
 import { ProblemSchema, pickErrors } from "../lib/errors";
 import { Cursor, IdParam, jsonBody, jsonContent, Limit, listOf, QueryBool, Uuid } from "../lib/schemas";
 import { SearchQuery } from "../search/query";
-import { ConversationDetailSchema, ConversationListItemSchema, ConversationSchema, TimelineItemSchema } from "./schemas";
+import { EXPORT_CONVERSATION_PAGE, EXPORT_MESSAGE_PAGE } from "./export";
+import { ConversationDetailSchema, ConversationListItemSchema, ConversationSchema, MessageSchema, TimelineItemSchema } from "./schemas";
 
 const tags = ["Conversations"];
 /** Labels one list or view may filter on (all must match). */
@@ -14,10 +15,10 @@ export const MAX_LABEL_FILTERS = 10;
 /**
  * `/conversations/{conversation_id}/…` shares its first segments with static routes:
  * static segments win, so `media`, `views`, `sla` and `overdue` are never read as a
- * conversation id (ids are UUIDs; anything else is 404).
+ * conversation id (ids are UUIDs; anything else is 404); nor is `export`, registered first in this router.
  */
 export const PATH_PRECEDENCE =
-  "Static segments win: `/conversations/media/…`, `/conversations/views…`, `/conversations/sla` and `/conversations/overdue/…` are their own routes; `media`, `views`, `sla` and `overdue` are never a conversation id (ids are UUIDs).";
+  "Static segments win: `/conversations/media/…`, `/conversations/views…`, `/conversations/sla`, `/conversations/overdue/…` and `/conversations/export` are their own routes; `media`, `views`, `sla`, `overdue` and `export` are never a conversation id (ids are UUIDs).";
 export const ConversationParam = IdParam("conversation_id", `The conversation's id (a UUID). ${PATH_PRECEDENCE}`);
 const Conversation200 = { 200: jsonContent(ConversationSchema, "The conversation, as it is now") };
 
@@ -56,6 +57,35 @@ export const listConversations = apiRoute("member", {
     "With `q`: the conversations with a message (body, subject, call transcript or summary; not a setter draft) or a contact (name, email, phone digits) matching it, with every other filter and `view`, in the same order and with the same cursors; each item gains `match`. A `q` with no letter or digit lists nothing.",
   request: { query: ConversationFilters.extend({ q: SearchQuery.optional(), limit: Limit, cursor: Cursor }) },
   responses: { 200: jsonContent(listOf(ConversationListItemSchema, "ConversationList"), "A page of conversations") },
+});
+
+/** One line of GET /conversations/export: a Conversation with its messages. */
+export const ConversationExportSchema = ConversationSchema.extend({
+  messages: z.array(MessageSchema).openapi({ description: "every message of the thread (no setter drafts), oldest first (occurred_at, then id)" }),
+}).openapi("ConversationExport");
+
+export const exportConversations = apiRoute("admin", {
+  method: "get",
+  path: "/conversations/export",
+  operationId: "exportConversations",
+  tags,
+  summary: "Export the org's conversations with their messages as NDJSON (owner, admin)",
+  description:
+    "A stream of `application/x-ndjson`: one line per conversation of the org, each a `ConversationExport` (the Conversation as `GET /conversations/{conversation_id}` shows it, labels included, plus `messages`: every message, no setter drafts, oldest first), the last line ending in a newline. " +
+    `Lines come in contact id order, a key that no inbox change moves, so a conversation is exported once even while the inbox is worked; the server reads ${EXPORT_CONVERSATION_PAGE} conversations and at most ${EXPORT_MESSAGE_PAGE} messages at a time (a long thread in chunks), only as fast as the client reads, so any org exports in bounded memory. ` +
+    "Resume a cut export with `after` = the `contact.id` of the last complete line: the lines after it follow. A conversation opened meanwhile for a contact whose id sorts before where the export is comes in the next export, not this one. " +
+    "A failure in mid-stream ends the response without its last newline: a client keeps only newline-terminated lines and resumes after the last of them.",
+  request: {
+    query: z.object({
+      after: Uuid.optional().openapi({ description: "resume: only conversations whose contact id sorts after this one (a line's `contact.id`)" }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "The org's conversations, one JSON object (ConversationExport) a line",
+      content: { "application/x-ndjson": { schema: ConversationExportSchema } },
+    },
+  },
 });
 
 export const getConversation = apiRoute("member", {
