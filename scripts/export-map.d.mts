@@ -8,4 +8,5 @@ export type IngestItem = Record<string, unknown> & { contact: ExportContactKey; 
 export function isExportLine(value: unknown): value is ExportLine;
 export function exportContact(contact: ExportedContact): ExportContactKey | null;
 export function exportMessageToActivity(contact: ExportContactKey, message: ExportedMessage): IngestItem;
-export function exportLineToActivities(line: ExportLine): { activities: IngestItem[]; media_dropped: number; error: string | null };
+export function neverSent(message: ExportedMessage): boolean;
+export function exportLineToActivities(line: ExportLine): { activities: IngestItem[]; media_dropped: number; unsent_skipped: number; error: string | null };

@@ -11,8 +11,19 @@
 //   points into the source org: dropped too), the status of an outbound message (ingest
 //   records `sent`), authors (notes become notes with no author), read/star/assign/archive/
 //   snooze state and labels (those are inbox state, not history).
+// - A send that never went out is not history: an sms/email still `scheduled`, `canceled`,
+//   or `failed` by a refusal before any attempt (the codes below) is left out, counted in
+//   `unsent_skipped` (imported, it would stand as a sent reply, perhaps in the future).
 
 const CALL_STATUSES = new Set(["completed", "no-answer", "busy", "failed", "canceled"]);
+/** Why a send failed before any attempt (src/org-inbox/scheduled.ts, ENQUEUE_FAILED): it never went out. */
+const REFUSED_BEFORE_SENDING = new Set(["contact_opted_out", "contact_unreachable", "no_channel", "enqueue_failed"]);
+
+/** An exported sms/email that never went out (see above). */
+export function neverSent(m) {
+  if ((m.type !== "sms" && m.type !== "email") || m.direction !== "outbound") return false;
+  return m.status === "scheduled" || m.status === "canceled" || (m.status === "failed" && REFUSED_BEFORE_SENDING.has(m.error?.code));
+}
 /** Our own signed media link (src/media/signing.ts): /media/<uuid>?exp=…&sig=… */
 const SIGNED_MEDIA = /\/media\/[0-9a-f-]{36}\?exp=\d+&sig=[0-9a-f]+$/i;
 
@@ -63,7 +74,9 @@ export function exportMessageToActivity(contact, m) {
  */
 export function exportLineToActivities(line) {
   const contact = exportContact(line.contact);
-  const media_dropped = line.messages.reduce((n, m) => n + (m.media?.length ?? 0), 0);
-  if (!contact) return { activities: [], media_dropped, error: "contact_without_address" };
-  return { activities: line.messages.map((m) => exportMessageToActivity(contact, m)), media_dropped, error: null };
+  const history = line.messages.filter((m) => !neverSent(m));
+  const unsent_skipped = line.messages.length - history.length;
+  const media_dropped = history.reduce((n, m) => n + (m.media?.length ?? 0), 0);
+  if (!contact) return { activities: [], media_dropped, unsent_skipped, error: "contact_without_address" };
+  return { activities: history.map((m) => exportMessageToActivity(contact, m)), media_dropped, unsent_skipped, error: null };
 }

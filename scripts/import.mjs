@@ -85,6 +85,7 @@ const state =
         reasons: {},
         export_lines: 0,
         media_dropped: 0,
+        unsent_skipped: 0,
       };
 if (saved && saved.fileId !== fileId) console.error(`${STATE} is for another version of the file: starting over`);
 // Saved before the first batch goes out: a cut before any answer resumes with the same run
@@ -193,6 +194,7 @@ function settle(batch, results) {
     for (const bad of b.bad) reject(bad.line, bad.status ?? 400, { code: bad.code ?? "not_json", detail: bad.error }, bad.raw);
     state.export_lines = (state.export_lines ?? 0) + b.exportLines;
     state.media_dropped = (state.media_dropped ?? 0) + b.mediaDropped;
+    state.unsent_skipped = (state.unsent_skipped ?? 0) + b.unsentSkipped;
     for (const r of b.results) {
       const { line, item } = b.items[r.index];
       if (r.status === 201) state.stored++;
@@ -216,7 +218,18 @@ async function dispatch(batch) {
   inFlight.set(batch.seq, p);
 }
 
-const fresh = (first, sub = 0) => ({ seq: nextSeq++, first, sub, last: first - 1, items: [], bad: [], bytes: 0, exportLines: 0, mediaDropped: 0 });
+const fresh = (first, sub = 0) => ({
+  seq: nextSeq++,
+  first,
+  sub,
+  last: first - 1,
+  items: [],
+  bad: [],
+  bytes: 0,
+  exportLines: 0,
+  mediaDropped: 0,
+  unsentSkipped: 0,
+});
 let batch = fresh(state.done + 1);
 let lineNo = 0;
 try {
@@ -257,6 +270,7 @@ try {
     if (mapped) {
       batch.exportLines++;
       batch.mediaDropped += mapped.media_dropped;
+      batch.unsentSkipped += mapped.unsent_skipped;
     }
     batch.last = lineNo;
   }
@@ -278,7 +292,7 @@ console.log(
       duplicates: state.duplicates,
       refused: state.refused,
       reasons: state.reasons,
-      ...(state.export_lines ? { export_lines: state.export_lines, media_dropped: state.media_dropped } : {}),
+      ...(state.export_lines ? { export_lines: state.export_lines, media_dropped: state.media_dropped, unsent_skipped: state.unsent_skipped ?? 0 } : {}),
       rejects: state.refused ? REJECTS : null,
       seconds: Number(seconds.toFixed(1)),
       items_per_second: Math.round(sentThisRun / Math.max(seconds, 0.001)),

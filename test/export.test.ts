@@ -199,9 +199,22 @@ describe("GET /conversations/export", () => {
 
   it("round trip: each line mapped by the importer's mapping into another org gives the same conversations and messages", async () => {
     const { org } = await historyOrg();
-    const lines = await exportOf(org);
+    // Two sends that never went out (SPEC 20): one still scheduled, one canceled. Exported, not imported.
+    const as = org.as(org.owner);
+    expect((await as("/channels", { body: { kind: "sms", address: "+14155559990", provider: "log" } })).status).toBe(201);
+    const maria = (await exportOf(org)).find((l) => l.contact.phone === "+14155550101")!;
+    const later = (body: string) =>
+      as(`/conversations/${maria.id}/messages`, { body: { type: "sms", body, send_at: new Date(Date.now() + 86_400_000).toISOString() } }).then(json);
+    await later("still scheduled");
+    const canceled = await later("canceled");
+    expect((await as(`/conversations/${maria.id}/messages/${canceled.id}`, { method: "DELETE" })).status).toBe(200);
+    const exported = await exportOf(org);
+    expect(exported.find((l) => l.id === maria.id)!.messages.map((m) => m.status)).toEqual(expect.arrayContaining(["scheduled", "canceled"]));
+    const mapped = exported.map((l) => exportLineToActivities(l));
+    expect(mapped.reduce((n, m) => n + m.unsent_skipped, 0)).toBe(2);
+    // The history: the export without them.
+    const lines = exported.map((l) => ({ ...l, messages: l.messages.filter((m) => m.status !== "scheduled" && m.status !== "canceled") }));
     const target = await newOrg("Target");
-    const mapped = lines.map((l) => exportLineToActivities(l));
     expect(mapped.every((m) => m.error === null)).toBe(true);
     const items = mapped.flatMap((m) => m.activities);
     await batch(target, items);

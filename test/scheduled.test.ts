@@ -2,6 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { OrgInbox } from "../src/org-inbox/org-inbox";
+import { handleAiJob } from "../src/setter/jobs";
 import { count, expectProblem, json, newOrg, rowById, type TestOrg, twilioPost } from "./helpers";
 
 // SPEC 20 scheduled send: stored `scheduled`, released by OrgInbox's alarm at its time
@@ -12,9 +13,11 @@ import { count, expectProblem, json, newOrg, rowById, type TestOrg, twilioPost }
 
 // Requests to Twilio, each test's by its contact's number (a send of an earlier test may reach the fake late).
 let sent: URLSearchParams[] = [];
+let prompts: string[] = [];
 const sentTo = (phone: string) => sent.filter((p) => p.get("To") === phone);
 beforeEach(() => {
   sent = [];
+  prompts = [];
   const real = globalThis.fetch;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const req = new Request(input as RequestInfo, init);
@@ -24,6 +27,10 @@ beforeEach(() => {
       return Response.json({ sid: `SM${crypto.randomUUID().replace(/-/g, "")}`, status: "queued" }, { status: 201 });
     }
     if (host === "postmark.fake") return Response.json({ MessageID: crypto.randomUUID(), ErrorCode: 0, Message: "OK" });
+    if (host === "llm.fake") {
+      prompts.push(await req.text());
+      return Response.json({ choices: [{ message: { content: "Sure, 9 works" } }] });
+    }
     return real(input as RequestInfo, init);
   });
 });
@@ -213,11 +220,32 @@ describe("scheduling", () => {
   }, 60_000);
 });
 
+describe("what a send that never went out is not", () => {
+  it("not the thread's newest message for the setter (a draft for a later inbound is stored), nor a line of its prompt", async () => {
+    const { org, conversationId, text } = await setup();
+    expect((await org.as(org.owner)("/setter/config", { method: "PUT", body: { mode: "suggestive", instructions: "Be brief." } })).status).toBe(200);
+    await scheduled(org, conversationId, Date.now() + 3_600_000, "SCHEDULED-LATER");
+    const canceled = await scheduled(org, conversationId, Date.now() + 3_600_000, "CANCELED-LATER");
+    expect((await cancel(org, conversationId, canceled.id)).status).toBe(200);
+    expect((await text("Is 9 still free?")).status).toBe(200);
+    const { data } = await json(await org.as(org.owner)(`/conversations/${conversationId}/messages?limit=100`));
+    const trigger = data.find((m: { body: string }) => m.body === "Is 9 still free?");
+    await handleAiJob(env, { kind: "draft", orgId: org.orgId, conversationId, triggerId: trigger.id });
+    expect((await conversation(org, conversationId)).pending_suggestion).toMatchObject({ body: "Sure, 9 works", channel: "sms" });
+    expect(prompts).toHaveLength(1);
+    expect(prompts[0]).toContain("Is 9 still free?");
+    expect(prompts[0]).not.toContain("SCHEDULED-LATER");
+    expect(prompts[0]).not.toContain("CANCELED-LATER");
+  }, 60_000);
+});
+
 describe("refusals", () => {
   it("bad send_at → 400 validation_failed, nothing stored", async () => {
     const { org, conversationId } = await setup();
     const stored = await count("activities", "conversation_id = ?", conversationId);
-    for (const bad of [iso(Date.now() - 1000), iso(Date.now() + 367 * 86_400_000), "tomorrow", 1700000000000, null]) {
+    const nextYear = new Date();
+    nextYear.setUTCFullYear(nextYear.getUTCFullYear() + 1);
+    for (const bad of [iso(Date.now() - 1000), iso(nextYear.getTime() + 60_000), "tomorrow", 1700000000000, null]) {
       await expectProblem(await schedule(org, conversationId, bad), 400, "validation_failed");
     }
     const note = await org.as(org.owner)(`/conversations/${conversationId}/messages`, {
@@ -226,6 +254,8 @@ describe("refusals", () => {
     await expectProblem(note, 400, "validation_failed");
     expect(await count("activities", "conversation_id = ?", conversationId)).toBe(stored);
     expect(await alarmOf(org.orgId)).toBeNull();
+    // A calendar year ahead, less a minute, is taken.
+    expect((await schedule(org, conversationId, iso(nextYear.getTime() - 60_000))).status).toBe(202);
   }, 60_000);
 
   it("to an opted-out contact → 422 contact_opted_out, nothing stored", async () => {
@@ -245,8 +275,11 @@ describe("refusals", () => {
     expect(failed).toMatchObject({ status: "failed", error: { code: "contact_opted_out" } });
     await sleep(300);
     expect(sentTo(phone)).toHaveLength(0);
-    // Not a reply: the thread still waits.
-    expect((await conversation(org, conversationId)).awaiting_reply_since).not.toBeNull();
+    // Not a reply: the thread still waits, from its first message (a later inbound does not restart the wait).
+    const waiting = (await conversation(org, conversationId)).awaiting_reply_since;
+    expect(waiting).not.toBeNull();
+    expect((await text("hello?")).status).toBe(200);
+    expect((await conversation(org, conversationId)).awaiting_reply_since).toBe(waiting);
   }, 60_000);
 
   it("the contact's phone removed, or the org's channel deleted, before the time: failed with that code", async () => {

@@ -115,6 +115,14 @@ export const SMS_MAX = 1600;
  * first; a call counts only when it has a summary or a transcript. Both the setter's
  * prompt and a training pair's context read the thread through this.
  */
+/**
+ * An sms/email that never went out (SPEC 20): still `scheduled`, `canceled`, or `failed`
+ * before any attempt (refused when released, or never handed to the send queue). It stands
+ * in the thread, but it is no reply, no trigger and nothing the agent said.
+ */
+export const neverSent = (a: typeof activities = activities) =>
+  sql`(${a.type} IN ('sms', 'email') AND ${a.direction} = 'outbound' AND (${a.status} IN ('scheduled', 'canceled') OR (${a.status} = 'failed' AND ${a.sendAttempts} = 0)))`;
+
 export async function threadLines(db: Db, conversationId: string, at: number, opts: { inclusive: boolean; limit: number }) {
   const a = activities;
   const rows = await db
@@ -134,6 +142,7 @@ export async function threadLines(db: Db, conversationId: string, at: number, op
         inArray(a.type, ["sms", "email", "call"]),
         opts.inclusive ? lte(a.occurredAt, at) : lt(a.occurredAt, at),
         sql`NOT (${a.type} = 'call' AND ${a.callSummary} IS NULL AND ${a.callTranscript} IS NULL)`,
+        sql`NOT ${neverSent(a)}`,
       ),
     )
     .orderBy(desc(a.occurredAt), desc(a.id))

@@ -9,8 +9,12 @@ import { IdParam, jsonBody, jsonContent, Uuid } from "../lib/schemas";
 /** An sms body's limit, and any other message's (SPEC 5); an email subject's (RFC 5322's line). */
 export const SEND_LIMITS = { sms: 1600, body: 100_000, subject: 998 } as const;
 
-/** A scheduled send (SPEC 20) is at most a year ahead: 365 days (a leap year's 366th day too). */
-export const SCHEDULE_MAX_AHEAD_MS = 366 * 86_400_000;
+/** The latest time a scheduled send (SPEC 20) may name: a calendar year from `now` (UTC; 29 Feb → 1 Mar). */
+export const scheduleLimit = (now: number) => {
+  const d = new Date(now);
+  d.setUTCFullYear(d.getUTCFullYear() + 1);
+  return d.getTime();
+};
 
 export const SendBody = z
   .strictObject({
@@ -44,7 +48,7 @@ export const SendBody = z
       const at = Date.parse(b.send_at);
       const now = Date.now();
       if (at <= now) ctx.addIssue({ code: "custom", path: ["send_at"], message: "send_at must be in the future" });
-      else if (at > now + SCHEDULE_MAX_AHEAD_MS) ctx.addIssue({ code: "custom", path: ["send_at"], message: "send_at is at most a year ahead" });
+      else if (at > scheduleLimit(now)) ctx.addIssue({ code: "custom", path: ["send_at"], message: "send_at is at most a year ahead" });
     }
     if (b.body === undefined && b.template_id === undefined) ctx.addIssue({ code: "custom", path: ["body"], message: "body or template_id is required" });
     if (b.body !== undefined && b.template_id !== undefined)

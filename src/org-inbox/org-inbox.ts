@@ -587,6 +587,23 @@ export class OrgInbox extends DurableObject<Bindings> {
     await this.rearm();
   }
 
+  /**
+   * A scheduled send stored: the org's timed work is due by `at` at the latest. From the
+   * object's storage alone (no D1 read), and never the request's failure: the message is
+   * stored, and a retried request would store it twice. A failure is logged; an alarm that
+   * comes early or late finds what is due and re-arms from D1.
+   */
+  private async armBy(orgId: string, at: number) {
+    try {
+      const wake = await this.ctx.storage.get<SnoozeRecord>(SNOOZE_KEY);
+      if (wake && wake.at <= at) return;
+      await this.ctx.storage.put(SNOOZE_KEY, { orgId, at } satisfies SnoozeRecord);
+      await this.rearm();
+    } catch (e) {
+      log("error", "scheduled_arm_failed", { org_id: orgId, at, error: String(e) });
+    }
+  }
+
   /** One alarm for two kinds of work: the earliest of the move's next step and the next snooze wake-up; none when neither. */
   private async rearm() {
     const [move, moveAt, wake] = await Promise.all([
@@ -621,9 +638,8 @@ export class OrgInbox extends DurableObject<Bindings> {
     const answer = await this.serialize(async () => {
       const { db, out } = await this.turn(wake.orgId);
       const woken = await wakeDue(db, wake.orgId, out, due);
-      const released = await releaseDue(db, wake.orgId, out, due);
+      await releaseDue(db, wake.orgId, out, (message) => this.handOver(wake.orgId, message), due);
       await this.announce(wake.orgId, out);
-      for (const message of released.queued) await this.handOver(wake.orgId, message);
       await this.armWake(wake.orgId, db);
       return woken;
     });
@@ -665,7 +681,7 @@ export class OrgInbox extends DurableObject<Bindings> {
     // Only stored sends count against the limit (a refused one sent nothing); a scheduled one counts when it is made.
     if (input.type !== "note") this.recentSends.get(input.authorId)?.push(Date.now()) ?? this.recentSends.set(input.authorId, [Date.now()]);
     await this.announce(orgId, out);
-    if (created.activity.status === "scheduled") await this.armWake(orgId, db);
+    if (created.activity.status === "scheduled") await this.armBy(orgId, created.activity.sendAt ?? Date.now());
     if (created.activity.status !== "queued") return created;
     return { ...created, activity: await this.handOver(orgId, created.activity) };
   }

@@ -1,5 +1,5 @@
-import { and, desc, eq } from "drizzle-orm";
-import { contactColumns } from "../conversations/queries";
+import { and, desc, eq, sql } from "drizzle-orm";
+import { contactColumns, neverSent } from "../conversations/queries";
 import type { Db } from "../db/client";
 import { type Activity, activities, type Channel, contacts, conversations } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
@@ -60,7 +60,7 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
       const lastEmail = await db
         .select({ subject: activities.subject })
         .from(activities)
-        .where(and(eq(activities.conversationId, conversation.id), eq(activities.type, "email")))
+        .where(and(eq(activities.conversationId, conversation.id), eq(activities.type, "email"), sql`NOT ${neverSent()}`))
         .orderBy(desc(activities.occurredAt))
         .limit(1)
         .get();

@@ -2,8 +2,9 @@ import { type SQL, sql } from "drizzle-orm";
 import { type Db, oneRow } from "../db/client";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
-// inbound call not yet followed (by occurred_at) by an outbound sms/email/call. A
-// scheduled sms/email is no reply until it is released, and a canceled one never is (SPEC 20).
+// inbound call not yet followed (by occurred_at) by an outbound sms/email/call. An
+// sms/email that never went out is no reply: scheduled (until released), canceled, or
+// failed before any attempt (SPEC 20; neverSent in src/conversations/queries.ts).
 
 export const MISSED_CALL_STATUSES = ["no-answer", "busy", "failed", "canceled"] as const;
 
@@ -42,7 +43,7 @@ export function storedWaitQuery(db: Db, conversationId: SQL, replyAt: number | n
   );
   const lastReply = sql`(SELECT occurred_at FROM activities
     WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
-      AND status != 'scheduled' AND NOT (status = 'canceled' AND type != 'call')
+      AND NOT (type IN ('sms', 'email') AND (status IN ('scheduled', 'canceled') OR (status = 'failed' AND send_attempts = 0)))
     ORDER BY occurred_at DESC LIMIT 1)`;
   // From one row: a builder (not raw SQL) is what a D1 batch accepts.
   return db

@@ -108,10 +108,11 @@ async function channelFor(db: Db, orgId: string, message: Activity, conversation
 /**
  * The alarm's part for scheduled sends: up to RELEASE_MAX messages due by `by`, each in its
  * own batch (a conditional update on `scheduled`, so a second firing finds nothing): queued
- * with the conversation's changes, or failed with the refusal. Answers the ids now `queued`
- * (for the send queue) and whether more were due.
+ * with the conversation's changes and handed to the send queue at once (`handOver`, before
+ * the next one: a failure later in the run strands none), or failed with the refusal.
+ * Answers the messages queued and whether more were due.
  */
-export async function releaseDue(db: Db, orgId: string, out: Outbox, by = Date.now(), now = Date.now()) {
+export async function releaseDue(db: Db, orgId: string, out: Outbox, handOver: (message: Activity) => Promise<unknown>, by = Date.now(), now = Date.now()) {
   const due = await dueScheduledQuery(db, orgId, by).all();
   const queued: Activity[] = [];
   // Two due messages of one thread: the second sees the first's changes.
@@ -184,6 +185,7 @@ export async function releaseDue(db: Db, orgId: string, out: Outbox, by = Date.n
     ]);
     threads.set(conversation.id, after);
     queued.push(sent);
+    await handOver(sent);
   }
   return { queued, more: due.length === RELEASE_MAX };
 }

@@ -1,6 +1,6 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { SMS_MAX, selectConversation, threadLines } from "../conversations/queries";
+import { neverSent, SMS_MAX, selectConversation, threadLines } from "../conversations/queries";
 import type { Db } from "../db/client";
 import { type Activity, activities, conversations, trainingPairs } from "../db/schema";
 import { ApiError, invalid, notFound } from "../lib/errors";
@@ -19,12 +19,12 @@ export type SuggestionInput = {
   triggerId?: string;
 };
 
-/** The thread's newest sms or email (either direction), by occurred_at. */
+/** The thread's newest sms or email (either direction) that is not a send that never went out, by occurred_at. */
 const latestMessage = (db: Db, conversationId: string) =>
   db
     .select({ id: activities.id, type: activities.type, direction: activities.direction })
     .from(activities)
-    .where(and(eq(activities.conversationId, conversationId), inArray(activities.type, ["sms", "email"])))
+    .where(and(eq(activities.conversationId, conversationId), inArray(activities.type, ["sms", "email"]), sql`NOT ${neverSent()}`))
     .orderBy(desc(activities.occurredAt), desc(activities.id))
     .limit(1);
 
