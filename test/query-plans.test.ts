@@ -85,6 +85,22 @@ describe("EXPLAIN QUERY PLAN", () => {
   const L2 = "01936c00-0000-7000-8000-0000000000b2";
   it.each([
     ["one label", { label_ids: [L1] }],
+    ["one label, open", { label_ids: [L1], archived: false }],
+    ["one label, archived and unread", { label_ids: [L1], archived: true, unread: true }],
+    ["one label twice, read, team", { label_ids: [L1, L1], unread: false, scope: "team" }],
+  ] as [string, ViewFilters][])("a label view's counts (%s) are a primary-key lookup of the label tallies, nothing else", async (_name, f) => {
+    const p = countPlan(db(), ORG, USER, f, Date.now());
+    expect(p.total.length + p.unread.length).toBe(2);
+    for (const q of [...p.total, ...p.unread] as unknown as Parameters<typeof plan>[0][]) {
+      const steps = await plan(q);
+      expect(steps, steps.join("\n")).toEqual([
+        expect.stringMatching(/^SEARCH label_tallies USING INDEX sqlite_autoindex_label_tallies_1 \(org_id=\? AND label_id=\?/),
+      ]);
+    }
+  });
+
+  it.each([
+    ["one label, starred", { label_ids: [L1], starred: true }],
     ["two labels, open", { label_ids: [L1, L2], archived: false }],
     ["a label, unread, assigned", { label_ids: [L1], unread: true, assigned_to: USER }],
     ["a label in a window", { label_ids: [L1], active_within_days: 7 }],

@@ -1,7 +1,7 @@
 import { and, count, eq, gt, lt, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { conversationWhere } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
-import { conversationLabels as cl, conversations as cv, activityDayTallies as dt, conversationTallies as t } from "../db/schema";
+import { conversationLabels as cl, conversations as cv, activityDayTallies as dt, labelTallies as lbt, conversationTallies as t } from "../db/schema";
 import { DAY_MS } from "../org-inbox/tallies";
 import type { ViewFilters } from "./system-views";
 
@@ -29,12 +29,15 @@ export type CountPlan = { total: SQLWrapper[]; unread: SQLWrapper[] };
  * - no time filter: OrgInbox's tallies (a few rows whatever the org's size);
  * - archived/unread/active_within_days (Recents): the day tallies of the whole
  *   days after the cutoff's day, plus an index count of the day the cutoff falls in;
+ * - one label with archived/unread: the label tallies (labelTallyPlan); any other
+ *   label view: the first label's links (labelPlan);
+ * - snoozed: the plan without it and the snoozed threads' partial index (snoozedPlan);
  * - anything else (overdue, or a window with star/assignee filters): the list's
  *   own WHERE counted on an index range.
  */
 export function countPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
   if (f.snoozed !== undefined) return snoozedPlan(db, orgId, userId, f, now);
-  if (f.label_ids?.length) return labelPlan(db, orgId, userId, f, now);
+  if (f.label_ids?.length) return labelTallied(f) ? labelTallyPlan(db, orgId, f) : labelPlan(db, orgId, userId, f, now);
   if (f.overdue === undefined && f.active_within_days === undefined) {
     const where = tallyWhere(orgId, userId, f);
     const sum = sql<number>`COALESCE(SUM(${t.n}), 0)`;
@@ -106,11 +109,50 @@ function snoozedPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now:
 }
 
 /**
- * A view with `label_ids` (SPEC 17): its conversations counted from the first label's
+ * Filters the label tallies can answer (label × archived × unread): one label (repeats of it
+ * count once), with or without archived and unread; scope "team" constrains nothing. A
+ * second label, an assignee, a star, the overdue or time filters are not in the tallies.
+ */
+const labelTallied = (f: ViewFilters) =>
+  new Set(f.label_ids!.map((id) => id.toLowerCase())).size === 1 &&
+  f.starred === undefined &&
+  f.overdue === undefined &&
+  f.active_within_days === undefined &&
+  f.assigned_to === undefined &&
+  f.scope !== "mine" &&
+  f.snoozed === undefined;
+
+/**
+ * A view of one label (and archived/unread) from label_tallies (migrations/shard/0016: rows
+ * kept exact by triggers in the statement of every change): at most four rows of the
+ * primary key, whatever the org's or the label's size. An id not of the org has no rows: 0.
+ */
+function labelTallyPlan(db: Db, orgId: string, f: ViewFilters): CountPlan {
+  const where = and(
+    eq(lbt.orgId, orgId),
+    eq(lbt.labelId, f.label_ids![0].toLowerCase()),
+    f.archived === undefined ? undefined : eq(lbt.archived, f.archived),
+    f.unread === undefined ? undefined : eq(lbt.unread, f.unread),
+  );
+  const sum = sql<number>`COALESCE(SUM(${lbt.n}), 0)`;
+  return {
+    total: [db.select({ n: sum }).from(lbt).where(where)],
+    unread: [
+      db
+        .select({ n: sum })
+        .from(lbt)
+        .where(and(where, eq(lbt.unread, true))),
+    ],
+  };
+}
+
+/**
+ * Any other view with `label_ids` (SPEC 17: two labels, or a label with an assignee, a star,
+ * overdue or a window): its conversations counted from the first label's
  * links (conversation_labels_label_idx, the outer loop: CROSS JOIN keeps SQLite from
  * starting at the org's conversations), each joined to its conversation by primary key and
  * checked against the view's other filters and labels. Exact; what it reads grows with
- * that label's conversations, not with the org (no label tallies: docs/decisions.md).
+ * that label's conversations, not with the org.
  */
 function labelPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
   const [first, ...others] = f.label_ids!;
