@@ -166,25 +166,49 @@ function labelPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: n
   return { total: [counted(where)], unread: [counted(and(where, gt(cv.unreadCount, 0)))] };
 }
 
+/** D1's bound parameters a statement. */
+const MAX_PARAMS = 100;
+
 /**
- * Every view's parts as scalar subqueries of one SELECT: one statement whatever
- * the number of views, from one row (a bare SELECT does not survive a drizzle D1 batch).
+ * Every view's parts as scalar subqueries of SELECTs from one row (a bare SELECT does not
+ * survive a drizzle D1 batch): as few statements as D1's 100 bound parameters a statement
+ * allow (the four system views take one; ten one-label views another), all sent in one
+ * batch, so one round trip whatever the number of views.
  */
-export function countsStatement(db: Db, plans: CountPlan[]) {
+export function countsStatements(db: Db, plans: CountPlan[]) {
   const added = (parts: SQLWrapper[]) =>
     sql<number>`${sql.join(
       parts.map((q) => sql`(${q})`),
       sql` + `,
     )}`;
+  const select = (fields: Record<string, SQL.Aliased<number>>) => db.select(fields).from(oneRow());
+  const statements: ReturnType<typeof select>[] = [];
   // Aliased: inside a batch, unaliased expressions of the same shape would collide by name.
-  const fields: Record<string, SQL.Aliased<number>> = { n: sql<number>`${plans.length}`.as("n") };
-  plans.forEach((p, i) => {
-    fields[`t${i}`] = added(p.total).as(`t${i}`);
-    fields[`u${i}`] = added(p.unread).as(`u${i}`);
-  });
-  return db.select(fields).from(oneRow());
+  const opening = () => ({ n: sql<number>`${plans.length}`.as("n") });
+  let fields: Record<string, SQL.Aliased<number>> = opening();
+  let params = 1;
+  for (const [i, p] of plans.entries()) {
+    for (const [name, parts] of [
+      [`t${i}`, p.total],
+      [`u${i}`, p.unread],
+    ] as const) {
+      const field = added(parts).as(name);
+      const n = select({ [name]: field }).toSQL().params.length;
+      if (params + n > MAX_PARAMS && Object.keys(fields).length > 1) {
+        statements.push(select(fields));
+        fields = opening();
+        params = 1;
+      }
+      fields[name] = field;
+      params += n;
+    }
+  }
+  statements.push(select(fields));
+  return statements as [ReturnType<typeof select>, ...ReturnType<typeof select>[]];
 }
 
-/** [total, unread] per view from the statement's row. */
-export const readCounts = (row: Record<string, number> | undefined, n: number): [number, number][] =>
-  Array.from({ length: n }, (_, i) => [Number(row?.[`t${i}`] ?? 0), Number(row?.[`u${i}`] ?? 0)]);
+/** [total, unread] per view from the statements' rows. */
+export function readCounts(rows: (Record<string, unknown> | undefined)[], n: number): [number, number][] {
+  const row = Object.assign({}, ...rows) as Record<string, unknown>;
+  return Array.from({ length: n }, (_, i) => [Number(row[`t${i}`] ?? 0), Number(row[`u${i}`] ?? 0)]);
+}

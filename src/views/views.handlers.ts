@@ -1,7 +1,7 @@
 import type { View } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { inbox, inOrgShard } from "../org-inbox/client";
-import { countPlan, countsStatement, readCounts } from "./counts";
+import { countPlan, countsStatements, readCounts } from "./counts";
 import { memberViews, memberViewsQuery, toView } from "./queries";
 import type { ViewFilters } from "./system-views";
 import type * as routes from "./views.routes";
@@ -39,14 +39,21 @@ export const viewCounts: AppRouteHandler<typeof routes.viewCounts> = async (c) =
   let rows = knownViews.get(key);
   let counts: [number, number][] | undefined;
   if (rows) {
-    const [current, [row]] = await db.batch([memberViewsQuery(db, orgId, userId), countsStatement(db, plan(rows))]);
-    if (sameViews(current, rows)) counts = readCounts(row as Record<string, number>, rows.length);
+    const [current, ...results] = await db.batch([memberViewsQuery(db, orgId, userId), ...countsStatements(db, plan(rows))]);
+    if (sameViews(current, rows))
+      counts = readCounts(
+        results.map(([row]) => row),
+        rows.length,
+      );
     else rows = undefined;
   }
   if (!rows || !counts) {
     rows = await inOrgShard(c.env, orgId, db, (shard) => memberViews(shard, orgId, userId));
-    const [row] = await countsStatement(db, plan(rows));
-    counts = readCounts(row as Record<string, number>, rows.length);
+    const results = await db.batch(countsStatements(db, plan(rows)));
+    counts = readCounts(
+      results.map(([row]) => row),
+      rows.length,
+    );
     if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();
     knownViews.set(key, rows);
   }
