@@ -1,4 +1,4 @@
-import { and, count, eq, gt, lt, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { and, count, eq, gt, inArray, lt, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { conversationWhere } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
 import { conversationLabels as cl, conversations as cv, activityDayTallies as dt, labelTallies as lbt, conversationTallies as t } from "../db/schema";
@@ -21,7 +21,11 @@ function tallyWhere(orgId: string, userId: string, f: ViewFilters): SQL | undefi
 const dayTallied = (f: ViewFilters) =>
   f.active_within_days !== undefined && f.overdue === undefined && f.starred === undefined && f.scope !== "mine" && f.assigned_to === undefined;
 
-export type CountPlan = { total: SQLWrapper[]; unread: SQLWrapper[] };
+/** A view's part answered by the label tallies' rows (labelTallyRows): one label, archived and unread as the view filters them. */
+export type LabelTally = { labelId: string; archived?: boolean; unread?: boolean };
+
+/** Parts whose `n`s add up to a view's total and unread badge, plus a part read from the label tallies' rows. */
+export type CountPlan = { total: SQLWrapper[]; unread: SQLWrapper[]; tally?: LabelTally };
 
 /**
  * The statements whose `n`s add up to a view's total and unread badge, chosen so
@@ -37,7 +41,7 @@ export type CountPlan = { total: SQLWrapper[]; unread: SQLWrapper[] };
  */
 export function countPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: number): CountPlan {
   if (f.snoozed !== undefined) return snoozedPlan(db, orgId, userId, f, now);
-  if (f.label_ids?.length) return labelTallied(f) ? labelTallyPlan(db, orgId, f) : labelPlan(db, orgId, userId, f, now);
+  if (f.label_ids?.length) return labelTallied(f) ? labelTallyPlan(f) : labelPlan(db, orgId, userId, f, now);
   if (f.overdue === undefined && f.active_within_days === undefined) {
     const where = tallyWhere(orgId, userId, f);
     const sum = sql<number>`COALESCE(SUM(${t.n}), 0)`;
@@ -105,7 +109,7 @@ function snoozedPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now:
     .where(and(where, gt(cv.unreadCount, 0)));
   if (snoozed) return { total: [total], unread: [unread] };
   const all = countPlan(db, orgId, userId, rest, now);
-  return { total: [...all.total, total], unread: [...all.unread, unread] };
+  return { total: [...all.total, total], unread: [...all.unread, unread], tally: all.tally };
 }
 
 /**
@@ -124,27 +128,23 @@ const labelTallied = (f: ViewFilters) =>
 
 /**
  * A view of one label (and archived/unread) from label_tallies (migrations/shard/0016: rows
- * kept exact by triggers in the statement of every change): at most four rows of the
- * primary key, whatever the org's or the label's size. An id not of the org has no rows: 0.
+ * kept exact by triggers in the statement of every change): no SQL of its own; its label's
+ * rows come with every other tallied label's in one statement (labelTallyRows), at most
+ * four rows a label whatever the org's or the label's size, added up in countsQuery's read.
+ * An id not of the org has no rows: 0.
  */
-function labelTallyPlan(db: Db, orgId: string, f: ViewFilters): CountPlan {
-  const where = and(
-    eq(lbt.orgId, orgId),
-    eq(lbt.labelId, f.label_ids![0].toLowerCase()),
-    f.archived === undefined ? undefined : eq(lbt.archived, f.archived),
-    f.unread === undefined ? undefined : eq(lbt.unread, f.unread),
-  );
-  const sum = sql<number>`COALESCE(SUM(${lbt.n}), 0)`;
-  return {
-    total: [db.select({ n: sum }).from(lbt).where(where)],
-    unread: [
-      db
-        .select({ n: sum })
-        .from(lbt)
-        .where(and(where, eq(lbt.unread, true))),
-    ],
-  };
-}
+const labelTallyPlan = (f: ViewFilters): CountPlan => ({
+  total: [],
+  unread: [],
+  tally: { labelId: f.label_ids![0].toLowerCase(), archived: f.archived, unread: f.unread },
+});
+
+/** The label tallies' rows of `labelIds`: one primary-key lookup a label. */
+export const labelTallyRows = (db: Db, orgId: string, labelIds: string[]) =>
+  db
+    .select({ labelId: lbt.labelId, archived: lbt.archived, unread: lbt.unread, n: lbt.n })
+    .from(lbt)
+    .where(and(eq(lbt.orgId, orgId), inArray(lbt.labelId, labelIds)));
 
 /**
  * Any other view with `label_ids` (SPEC 17: two labels, or a label with an assignee, a star,
@@ -169,20 +169,24 @@ function labelPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: n
 /** D1's bound parameters a statement. */
 const MAX_PARAMS = 100;
 
+type TallyRow = { labelId: string; archived: boolean; unread: boolean; n: number };
+
 /**
- * Every view's parts as scalar subqueries of SELECTs from one row (a bare SELECT does not
- * survive a drizzle D1 batch): as few statements as D1's 100 bound parameters a statement
- * allow (the four system views take one; ten one-label views another), all sent in one
- * batch, so one round trip whatever the number of views.
+ * Every view's counts in one batch (one round trip whatever the number of views): the SQL
+ * parts as scalar subqueries of SELECTs from one row (a bare SELECT does not survive a
+ * drizzle D1 batch), cut into as few statements as D1's 100 bound parameters a statement
+ * allow (the four system views take one), then, when any view is answered by the label
+ * tallies, one statement reading those labels' rows. `read` turns the batch's results (in
+ * the statements' order) into [total, unread] per view.
  */
-export function countsStatements(db: Db, plans: CountPlan[]) {
+export function countsQuery(db: Db, orgId: string, plans: CountPlan[]) {
   const added = (parts: SQLWrapper[]) =>
     sql<number>`${sql.join(
       parts.map((q) => sql`(${q})`),
       sql` + `,
     )}`;
   const select = (fields: Record<string, SQL.Aliased<number>>) => db.select(fields).from(oneRow());
-  const statements: ReturnType<typeof select>[] = [];
+  const counted: ReturnType<typeof select>[] = [];
   // Aliased: inside a batch, unaliased expressions of the same shape would collide by name.
   const opening = () => ({ n: sql<number>`${plans.length}`.as("n") });
   let fields: Record<string, SQL.Aliased<number>> = opening();
@@ -192,10 +196,11 @@ export function countsStatements(db: Db, plans: CountPlan[]) {
       [`t${i}`, p.total],
       [`u${i}`, p.unread],
     ] as const) {
+      if (!parts.length) continue;
       const field = added(parts).as(name);
       const n = select({ [name]: field }).toSQL().params.length;
       if (params + n > MAX_PARAMS && Object.keys(fields).length > 1) {
-        statements.push(select(fields));
+        counted.push(select(fields));
         fields = opening();
         params = 1;
       }
@@ -203,12 +208,29 @@ export function countsStatements(db: Db, plans: CountPlan[]) {
       params += n;
     }
   }
-  statements.push(select(fields));
-  return statements as [ReturnType<typeof select>, ...ReturnType<typeof select>[]];
-}
-
-/** [total, unread] per view from the statements' rows. */
-export function readCounts(rows: (Record<string, unknown> | undefined)[], n: number): [number, number][] {
-  const row = Object.assign({}, ...rows) as Record<string, unknown>;
-  return Array.from({ length: n }, (_, i) => [Number(row[`t${i}`] ?? 0), Number(row[`u${i}`] ?? 0)]);
+  counted.push(select(fields));
+  // At most 50 views: under D1's 100 parameters with the org id.
+  const labelIds = [...new Set(plans.flatMap((p) => (p.tally ? [p.tally.labelId] : [])))];
+  const statements = [...counted, ...(labelIds.length ? [labelTallyRows(db, orgId, labelIds)] : [])] as [
+    ReturnType<typeof select> | ReturnType<typeof labelTallyRows>,
+    ...(ReturnType<typeof select> | ReturnType<typeof labelTallyRows>)[],
+  ];
+  const read = (results: unknown[][]): [number, number][] => {
+    const row = Object.assign({}, ...results.slice(0, counted.length).map((r) => r[0])) as Record<string, unknown>;
+    const tallies = (labelIds.length ? results[counted.length] : []) as TallyRow[];
+    return plans.map((p, i) => {
+      let total = Number(row[`t${i}`] ?? 0);
+      let unread = Number(row[`u${i}`] ?? 0);
+      const t = p.tally;
+      if (t) {
+        for (const r of tallies) {
+          if (r.labelId !== t.labelId || (t.archived !== undefined && r.archived !== t.archived) || (t.unread !== undefined && r.unread !== t.unread)) continue;
+          total += r.n;
+          if (r.unread) unread += r.n;
+        }
+      }
+      return [total, unread];
+    });
+  };
+  return { statements, read };
 }
