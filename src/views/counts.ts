@@ -139,10 +139,13 @@ const labelTallyPlan = (f: ViewFilters): CountPlan => ({
   tally: { labelId: f.label_ids![0].toLowerCase(), archived: f.archived, unread: f.unread },
 });
 
-/** The label tallies' rows of `labelIds`: one primary-key lookup a label. */
+/**
+ * The label tallies' rows of `labelIds` as one JSON array of [label_id, archived, unread, n]
+ * (a scalar subquery of the counts' SELECT): one primary-key lookup a label.
+ */
 export const labelTallyRows = (db: Db, orgId: string, labelIds: string[]) =>
   db
-    .select({ labelId: lbt.labelId, archived: lbt.archived, unread: lbt.unread, n: lbt.n })
+    .select({ rows: sql<string>`json_group_array(json_array(${lbt.labelId}, ${lbt.archived}, ${lbt.unread}, ${lbt.n}))` })
     .from(lbt)
     .where(and(eq(lbt.orgId, orgId), inArray(lbt.labelId, labelIds)));
 
@@ -169,68 +172,64 @@ function labelPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: n
 /** D1's bound parameters a statement. */
 const MAX_PARAMS = 100;
 
-type TallyRow = { labelId: string; archived: boolean; unread: boolean; n: number };
-
 /**
  * Every view's counts in one batch (one round trip whatever the number of views): the SQL
- * parts as scalar subqueries of SELECTs from one row (a bare SELECT does not survive a
- * drizzle D1 batch), cut into as few statements as D1's 100 bound parameters a statement
- * allow (the four system views take one), then, when any view is answered by the label
- * tallies, one statement reading those labels' rows. `read` turns the batch's results (in
- * the statements' order) into [total, unread] per view.
+ * parts, and when any view is answered by the label tallies their rows (labelTallyRows), as
+ * scalar subqueries of a SELECT from one row (a bare SELECT does not survive a drizzle D1
+ * batch); one statement, or, past D1's 100 bound parameters a statement, as few as hold
+ * them. `read` turns the batch's results (in the statements' order) into [total, unread]
+ * per view.
  */
 export function countsQuery(db: Db, orgId: string, plans: CountPlan[]) {
   const added = (parts: SQLWrapper[]) =>
-    sql<number>`${sql.join(
+    sql<unknown>`${sql.join(
       parts.map((q) => sql`(${q})`),
       sql` + `,
     )}`;
-  const select = (fields: Record<string, SQL.Aliased<number>>) => db.select(fields).from(oneRow());
-  const counted: ReturnType<typeof select>[] = [];
+  const select = (fields: Record<string, SQL.Aliased<unknown>>) => db.select(fields).from(oneRow());
   // Aliased: inside a batch, unaliased expressions of the same shape would collide by name.
-  const opening = () => ({ n: sql<number>`${plans.length}`.as("n") });
-  let fields: Record<string, SQL.Aliased<number>> = opening();
-  let params = 1;
+  const fields: [string, SQL.Aliased<unknown>][] = [["n", sql<number>`${plans.length}`.as("n")]];
   for (const [i, p] of plans.entries()) {
-    for (const [name, parts] of [
-      [`t${i}`, p.total],
-      [`u${i}`, p.unread],
-    ] as const) {
-      if (!parts.length) continue;
-      const field = added(parts).as(name);
-      const n = select({ [name]: field }).toSQL().params.length;
-      if (params + n > MAX_PARAMS && Object.keys(fields).length > 1) {
-        counted.push(select(fields));
-        fields = opening();
-        params = 1;
-      }
-      fields[name] = field;
-      params += n;
-    }
+    if (p.total.length) fields.push([`t${i}`, added(p.total).as(`t${i}`)]);
+    if (p.unread.length) fields.push([`u${i}`, added(p.unread).as(`u${i}`)]);
   }
-  counted.push(select(fields));
   // At most 50 views: under D1's 100 parameters with the org id.
   const labelIds = [...new Set(plans.flatMap((p) => (p.tally ? [p.tally.labelId] : [])))];
-  const statements = [...counted, ...(labelIds.length ? [labelTallyRows(db, orgId, labelIds)] : [])] as [
-    ReturnType<typeof select> | ReturnType<typeof labelTallyRows>,
-    ...(ReturnType<typeof select> | ReturnType<typeof labelTallyRows>)[],
-  ];
+  if (labelIds.length) fields.push(["lt", added([labelTallyRows(db, orgId, labelIds)]).as("lt")]);
+  let statements = [select(Object.fromEntries(fields))];
+  if (statements[0].toSQL().params.length > MAX_PARAMS) {
+    // Cut field by field (rare: about a dozen views with time or label-link parts).
+    statements = [];
+    let part: [string, SQL.Aliased<unknown>][] = [fields[0]];
+    let params = 1;
+    for (const field of fields.slice(1)) {
+      const n = select(Object.fromEntries([field])).toSQL().params.length;
+      if (params + n > MAX_PARAMS && part.length > 1) {
+        statements.push(select(Object.fromEntries(part)));
+        part = [fields[0]];
+        params = 1;
+      }
+      part.push(field);
+      params += n;
+    }
+    statements.push(select(Object.fromEntries(part)));
+  }
   const read = (results: unknown[][]): [number, number][] => {
-    const row = Object.assign({}, ...results.slice(0, counted.length).map((r) => r[0])) as Record<string, unknown>;
-    const tallies = (labelIds.length ? results[counted.length] : []) as TallyRow[];
+    const row = Object.assign({}, ...results.map((r) => r[0])) as Record<string, unknown>;
+    const tallies = (row.lt ? JSON.parse(String(row.lt)) : []) as [string, number, number, number][];
     return plans.map((p, i) => {
       let total = Number(row[`t${i}`] ?? 0);
       let unread = Number(row[`u${i}`] ?? 0);
       const t = p.tally;
       if (t) {
-        for (const r of tallies) {
-          if (r.labelId !== t.labelId || (t.archived !== undefined && r.archived !== t.archived) || (t.unread !== undefined && r.unread !== t.unread)) continue;
-          total += r.n;
-          if (r.unread) unread += r.n;
+        for (const [labelId, archived, isUnread, n] of tallies) {
+          if (labelId !== t.labelId || (t.archived !== undefined && !!archived !== t.archived) || (t.unread !== undefined && !!isUnread !== t.unread)) continue;
+          total += n;
+          if (isUnread) unread += n;
         }
       }
       return [total, unread];
     });
   };
-  return { statements, read };
+  return { statements: statements as [ReturnType<typeof select>, ...ReturnType<typeof select>[]], read };
 }
