@@ -172,15 +172,46 @@ function labelPlan(db: Db, orgId: string, userId: string, f: ViewFilters, now: n
 /** D1's bound parameters a statement. */
 const MAX_PARAMS = 100;
 
+type Field = [string, SQL.Aliased<unknown>];
+
+/**
+ * How many fields (after the first, `n`, which every statement repeats) each statement
+ * takes: all in one when the SELECT's parameters fit D1's 100, else cut field by field
+ * (rare: a dozen views or more with time, snooze or label-link parts). Counting them builds
+ * the SQL, so countsQuery remembers the layout by the views' filters (`shape`): the
+ * parameters' number depends on the filters only.
+ */
+function layoutOf(fields: Field[], select: (fields: Record<string, SQL.Aliased<unknown>>) => { toSQL(): { params: unknown[] } }): number[] {
+  if (select(Object.fromEntries(fields)).toSQL().params.length <= MAX_PARAMS) return [fields.length - 1];
+  const sizes: number[] = [];
+  let size = 0;
+  let params = 1;
+  for (const field of fields.slice(1)) {
+    const n = select(Object.fromEntries([field])).toSQL().params.length;
+    if (params + n > MAX_PARAMS && size > 0) {
+      sizes.push(size);
+      size = 0;
+      params = 1;
+    }
+    size++;
+    params += n;
+  }
+  sizes.push(size);
+  return sizes;
+}
+
+const layouts = new Map<string, number[]>();
+const LAYOUTS_MAX = 5_000;
+
 /**
  * Every view's counts in one batch (one round trip whatever the number of views): the SQL
  * parts, and when any view is answered by the label tallies their rows (labelTallyRows), as
  * scalar subqueries of a SELECT from one row (a bare SELECT does not survive a drizzle D1
  * batch); one statement, or, past D1's 100 bound parameters a statement, as few as hold
- * them. `read` turns the batch's results (in the statements' order) into [total, unread]
+ * them (`shape`: a key of the views' filters, under which the cut is remembered). `read` turns the batch's results (in the statements' order) into [total, unread]
  * per view.
  */
-export function countsQuery(db: Db, orgId: string, plans: CountPlan[]) {
+export function countsQuery(db: Db, orgId: string, plans: CountPlan[], shape?: string) {
   const added = (parts: SQLWrapper[]) =>
     sql<unknown>`${sql.join(
       parts.map((q) => sql`(${q})`),
@@ -188,7 +219,7 @@ export function countsQuery(db: Db, orgId: string, plans: CountPlan[]) {
     )}`;
   const select = (fields: Record<string, SQL.Aliased<unknown>>) => db.select(fields).from(oneRow());
   // Aliased: inside a batch, unaliased expressions of the same shape would collide by name.
-  const fields: [string, SQL.Aliased<unknown>][] = [["n", sql<number>`${plans.length}`.as("n")]];
+  const fields: Field[] = [["n", sql<number>`${plans.length}`.as("n")]];
   for (const [i, p] of plans.entries()) {
     if (p.total.length) fields.push([`t${i}`, added(p.total).as(`t${i}`)]);
     if (p.unread.length) fields.push([`u${i}`, added(p.unread).as(`u${i}`)]);
@@ -196,23 +227,19 @@ export function countsQuery(db: Db, orgId: string, plans: CountPlan[]) {
   // At most 50 views: under D1's 100 parameters with the org id.
   const labelIds = [...new Set(plans.flatMap((p) => (p.tally ? [p.tally.labelId] : [])))];
   if (labelIds.length) fields.push(["lt", added([labelTallyRows(db, orgId, labelIds)]).as("lt")]);
-  let statements = [select(Object.fromEntries(fields))];
-  if (statements[0].toSQL().params.length > MAX_PARAMS) {
-    // Cut field by field (rare: about a dozen views with time or label-link parts).
-    statements = [];
-    let part: [string, SQL.Aliased<unknown>][] = [fields[0]];
-    let params = 1;
-    for (const field of fields.slice(1)) {
-      const n = select(Object.fromEntries([field])).toSQL().params.length;
-      if (params + n > MAX_PARAMS && part.length > 1) {
-        statements.push(select(Object.fromEntries(part)));
-        part = [fields[0]];
-        params = 1;
-      }
-      part.push(field);
-      params += n;
+  let layout = shape === undefined ? undefined : layouts.get(shape);
+  if (!layout) {
+    layout = layoutOf(fields, select);
+    if (shape !== undefined) {
+      if (layouts.size >= LAYOUTS_MAX) layouts.clear();
+      layouts.set(shape, layout);
     }
-    statements.push(select(Object.fromEntries(part)));
+  }
+  const statements: ReturnType<typeof select>[] = [];
+  let at = 1;
+  for (const size of layout) {
+    statements.push(select(Object.fromEntries([fields[0], ...fields.slice(at, at + size)])));
+    at += size;
   }
   const read = (results: unknown[][]): [number, number][] => {
     const row = Object.assign({}, ...results.map((r) => r[0])) as Record<string, unknown>;

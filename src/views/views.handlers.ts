@@ -40,6 +40,8 @@ export const viewCounts: AppRouteHandler<typeof routes.viewCounts> = async (c) =
       db,
       orgId,
       rows.map((v) => countPlan(db, orgId, userId, v.filters as ViewFilters, now)),
+      // The statements' cut depends on the filters only: remembered under them.
+      JSON.stringify(rows.map((v) => v.filters)),
     );
   let rows = knownViews.get(key);
   let counts: [number, number][] | undefined;
