@@ -119,6 +119,21 @@
 //   --round-trip), the round trip: that file through `npm run import` into a new org (POST
 //   /orgs), the new org exported again (N conversations, 10·N messages) and the file imported
 //   once more with --restart (10·N duplicates, nothing stored): bench/results/export-N.json.
+// npm run bench -- --labels [--conversations N] [--duration 10] [--connections 10] [--port P]
+//   view counts with labels (issue 20): the usual one org on SHARD_0, whose seed in this
+//   mode adds 10 labels (label j on every (j+2)-th conversation: 1/2 … 1/11 of them, about
+//   2·N links, inserted after the conversations so migration 0016's triggers fill
+//   label_tallies as the API's writes would) and a second member (LABEL_USER) whose saved
+//   views are the four system views and 10 label views (label j alone, with archived=false,
+//   or with archived=false and unread=true: the filters label_tallies answers). Before the
+//   server, the label tallies are checked against a recount of the links. In one run,
+//   autocannon with the same settings: GET /health, the owner's GET
+//   /conversations/views/counts (4 system views: view_counts), the label member's
+//   (14 views: view_counts_labels), in --rounds rounds (default 3) of /health then both
+//   counts (their order alternating), each run after waiting while vitest / tsc runs
+//   elsewhere (--no-wait: not). Each counts run's ratio to its round's /health, the
+//   rounds' mean of each and of their difference (goal: within 0.05):
+//   bench/results/labels-N.json.
 //
 // Fills separate local D1 databases (bench/.state) with one org of N conversations and
 // 10·N activities: the org, its member and its channel's route in the control database
@@ -151,6 +166,7 @@ const SEARCH = process.argv.includes("--search");
 const EXPORT = process.argv.includes("--export");
 /** --export: the server's message page (src/conversations/export.ts): no read returns more rows. */
 const EXPORT_MESSAGE_PAGE = 2000;
+const LABELS = process.argv.includes("--labels");
 // --webhooks: what the one endpoint subscribes to ("*": every type, the realistic worst case).
 const WEBHOOK_EVENTS = process.argv.includes("--webhook-events") ? process.argv[process.argv.indexOf("--webhook-events") + 1].split(",") : ["*"];
 // --import: the connection counts the batch and ceiling routes are measured at, and the history's lines.
@@ -182,6 +198,8 @@ if (SEARCH && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT || WEBHOOKS || ROUTE
   throw new Error("--search runs alone on one org: leave out --shards, --load, --size, --move, --import, --webhooks and --routes");
 if (EXPORT && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT || WEBHOOKS || SEARCH || ROUTES))
   throw new Error("--export runs alone on one org: leave out --shards, --load, --size, --move, --import, --webhooks, --search and --routes");
+if (LABELS && (SHARDS_ARG || LOAD || SIZE || MOVE || IMPORT || WEBHOOKS || SEARCH || EXPORT || ROUTES))
+  throw new Error("--labels runs alone on one org: leave out --shards, --load, --size, --move, --import, --webhooks, --search and --routes");
 if (IMPORT && !IMPORT_CONNECTIONS.every((c) => Number.isInteger(c) && c >= 1)) throw new Error("--import-connections takes whole numbers ≥ 1, e.g. 2,4");
 const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 
@@ -190,6 +208,10 @@ const TWILIO_TOKEN = "bench-twilio-token";
 const OPERATOR_TOKEN = "bench-operator-token-0123456789abcdef";
 const SIGNED_BASE = "https://bench.inbox.test";
 const OWNER = "01936b00-0000-7000-8000-0000000000a1";
+// --labels: the member whose saved views are the four system views and 10 label views.
+const LABEL_USER = "01936b00-0000-7000-8000-0000000000a2";
+const LABEL_COUNT = 10;
+const LABEL_ROUNDS = arg("rounds", 3);
 
 /** An id of org `k`'s rows (org 0's are the ids of the one-org bench). */
 function uuid(prefix, i, k = 0) {
@@ -404,6 +426,7 @@ function seedOrg(org, now) {
     );
     for (const row of rows) activity.run(...row);
   }
+  if (LABELS) seedLabels(org, db, now);
   // OrgInbox keeps these in step with every write; a seed written behind its back fills them once.
   db.exec(`INSERT INTO conversation_tallies (org_id, archived, starred, unread, assignee, n)
     SELECT org_id, archived, starred, unread_count > 0, COALESCE(assigned_to, ''), COUNT(*) FROM conversations GROUP BY 1, 2, 3, 4, 5`);
@@ -412,6 +435,129 @@ function seedOrg(org, now) {
   db.exec("COMMIT; PRAGMA wal_checkpoint(TRUNCATE); ANALYZE");
   db.close();
   return a;
+}
+
+/**
+ * --labels: 10 labels, label j on every (j+2)-th conversation (the links inserted after the
+ * conversations, so migration 0016's triggers fill label_tallies), and LABEL_USER, a member,
+ * with the four system views and 10 label views (label j; j % 3 = 1: archived=false; 2:
+ * archived=false, unread=true). The owner's views are made by the API on first use.
+ */
+function seedLabels(org, db, now) {
+  const control = new DatabaseSync(files.DB);
+  control
+    .prepare("INSERT INTO members (org_id, user_id, role, name, created_at, updated_at) VALUES (?, ?, 'agent', 'Labels', ?, ?)")
+    .run(org.id, LABEL_USER, now, now);
+  control.close();
+  const label = db.prepare("INSERT INTO labels (id, org_id, name, name_key, color, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?)");
+  const link = db.prepare("INSERT INTO conversation_labels (org_id, conversation_id, label_id, created_at) VALUES (?, ?, ?, ?)");
+  const view = db.prepare("INSERT INTO views (id, org_id, user_id, key, name, position, filters, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const system = [
+    ["unread", "Unread", { unread: true, archived: false }],
+    ["recents", "Recents", { archived: false, active_within_days: 30 }],
+    ["starred", "Starred", { starred: true, archived: false }],
+    ["all", "All", { archived: false }],
+  ];
+  for (const [p, [key, name, filters]] of system.entries())
+    view.run(uuid("01936b06", p, org.k), org.id, LABEL_USER, key, name, p, JSON.stringify(filters), now, now);
+  for (let j = 0; j < LABEL_COUNT; j++) {
+    const id = uuid("01936b05", j, org.k);
+    label.run(id, org.id, `Label ${j}`, `label ${j}`, now, now);
+    for (let i = 0; i < N; i += j + 2) link.run(org.id, uuid("01936b02", i, org.k), id, now);
+    const filters = j % 3 === 0 ? { label_ids: [id] } : j % 3 === 1 ? { label_ids: [id], archived: false } : { label_ids: [id], archived: false, unread: true };
+    view.run(uuid("01936b06", 4 + j, org.k), org.id, LABEL_USER, null, `Label ${j} view`, 4 + j, JSON.stringify(filters), now, now);
+  }
+}
+
+/** --labels: the trigger-kept label tallies equal a recount of the links (before any server). */
+function checkLabelTallies() {
+  const db = new DatabaseSync(files[ORGS[0].shard], { readOnly: true });
+  const kept = db.prepare("SELECT label_id, archived, unread, n FROM label_tallies ORDER BY 1, 2, 3").all();
+  const recounted = db
+    .prepare(
+      `SELECT cl.label_id, c.archived, c.unread_count > 0 AS unread, COUNT(*) AS n FROM conversation_labels cl
+       JOIN conversations c ON c.id = cl.conversation_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    )
+    .all();
+  const links = db.prepare("SELECT COUNT(*) AS n FROM conversation_labels").get().n;
+  db.close();
+  const exact = JSON.stringify(kept) === JSON.stringify(recounted);
+  if (!exact) throw new Error("label_tallies differ from a recount of the links after the seed");
+  return { links, tally_rows: kept.length, exact };
+}
+
+/**
+ * --labels: /health, the 4-view counts, the 14-view counts (10 label views), both again in
+ * the other order, /health again: ratios to the mean /health, and the difference.
+ */
+async function labelsRun({ base, headers, targets, seeded, tallies }) {
+  const labelToken = await signToken(LABEL_USER);
+  const labelHeaders = { ...headers, authorization: `Bearer ${labelToken}` };
+  const counts4 = targets.view_counts;
+  const counts14 = { url: `${base}/conversations/views/counts`, headers: labelHeaders };
+  // Each first once, checked: 4 and 14 views, 2xx.
+  for (const [want, h] of [
+    [4, headers],
+    [14, labelHeaders],
+  ]) {
+    const res = await fetch(`${base}/conversations/views/counts`, { headers: h });
+    const body = await res.json();
+    if (res.status !== 200 || body.data.length !== want) throw new Error(`view counts: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+    console.error(`  ${want} views: ${JSON.stringify(body.data.map((d) => [d.total, d.unread]))}`);
+  }
+  // Rounds of /health, the 4-view and the 14-view counts (the two counts in turn first), each
+  // counts run's ratio to its round's /health: the machine is shared, so a round is compared
+  // with itself, and each run waits while vitest / tsc runs elsewhere (--no-wait: not).
+  const runs = [];
+  const rounds = [];
+  for (let round = 0; round < LABEL_ROUNDS; round++) {
+    const order = round % 2 === 0 ? ["view_counts", "view_counts_labels"] : ["view_counts_labels", "view_counts"];
+    const got = {};
+    for (const name of ["health", ...order]) {
+      const waited_s = await waitQuiet(name);
+      console.error(`  round ${round + 1}: ${name} …`);
+      got[name] = {
+        round: round + 1,
+        name,
+        waited_s,
+        load_1m: Number(loadavg()[0].toFixed(2)),
+        ...summary(await load(name === "health" ? targets.health : name === "view_counts" ? counts4 : counts14)),
+      };
+      runs.push(got[name]);
+    }
+    for (const r of Object.values(got)) r.ratio_to_health = Number((r.requests_per_sec / got.health.requests_per_sec).toFixed(3));
+    rounds.push({
+      round: round + 1,
+      view_counts_4_views: got.view_counts.ratio_to_health,
+      view_counts_14_views: got.view_counts_labels.ratio_to_health,
+      difference: Number((got.view_counts.ratio_to_health - got.view_counts_labels.ratio_to_health).toFixed(3)),
+    });
+  }
+  const avg = (key) => Number((rounds.reduce((s, r) => s + r[key], 0) / rounds.length).toFixed(3));
+  const health = runs.filter((r) => r.name === "health").reduce((s, r, _, a) => s + r.requests_per_sec / a.length, 0);
+  const ratio = (name) => avg(name === "view_counts" ? "view_counts_4_views" : "view_counts_14_views");
+  const report = {
+    date: new Date().toISOString(),
+    kind: "labels",
+    conversations: N,
+    activities: seeded.activities,
+    seed_seconds: seeded.seconds,
+    duration_s: DURATION,
+    connections: CONNECTIONS,
+    labels: LABEL_COUNT,
+    label_tallies: tallies,
+    runs,
+    rounds,
+    health_mean_req_s: Math.round(health),
+    view_counts_4_views_ratio: ratio("view_counts"),
+    view_counts_14_views_ratio: ratio("view_counts_labels"),
+    difference: avg("difference"),
+    goal: "difference within 0.05",
+    node: process.version,
+  };
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(`bench/results/labels-${N}${CONNECTIONS !== 10 ? `-c${CONNECTIONS}` : ""}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report, null, 2));
 }
 
 async function waitForHealth(base) {
@@ -494,6 +640,7 @@ async function main() {
   console.error(`Seeded in ${seeded.seconds}s. Starting wrangler dev on :${PORT} …`);
   // --search: the seeded index checked and measured, and a copy of the state with its triggers dropped (the second server's), before the first server writes.
   const searchSeed = SEARCH ? prepareSearch() : null;
+  const tallies = LABELS ? checkLabelTallies() : null;
   const sizeBefore = Object.fromEntries(ORGS.map((o) => [o.shard, shardSize(files[o.shard])]));
   const server = startServer(STATE);
   const base = `http://127.0.0.1:${PORT}`;
@@ -605,6 +752,7 @@ async function main() {
     if (IMPORT) return await importRun({ base, headers, token, targets, seeded });
     if (WEBHOOKS) return await webhooksRun({ base, headers, targets, ingestBody, seeded, serverLog });
     if (EXPORT) return await exportRun({ base, headers, token, targets, seeded, server, serverLog });
+    if (LABELS) return await labelsRun({ base, headers, targets, seeded, tallies });
     if (SEARCH) return await searchRun({ base, headers, targets, ingestBody, seeded, server, serverLog, searchSeed });
     const results = {};
     for (const [name, opts] of Object.entries(targets)) {

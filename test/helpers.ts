@@ -412,3 +412,24 @@ export async function expectCountsExact(org: TestOrg) {
     });
   }
 }
+
+/**
+ * The org's label tallies in shard `d` equal a recount from its links and their
+ * conversations (migrations/shard/0016), with no row at 0 or below; answers the rows.
+ */
+export async function expectLabelTalliesExact(d: D1Database, orgId: string) {
+  const { results: kept } = await d
+    .prepare("SELECT label_id, archived, unread, n FROM label_tallies WHERE org_id = ? ORDER BY label_id, archived, unread")
+    .bind(orgId)
+    .all();
+  const { results: recounted } = await d
+    .prepare(
+      `SELECT cl.label_id, c.archived, c.unread_count > 0 AS unread, count(*) AS n
+       FROM conversation_labels cl JOIN conversations c ON c.id = cl.conversation_id
+       WHERE cl.org_id = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    )
+    .bind(orgId)
+    .all();
+  expect(kept).toEqual(recounted);
+  return kept as { label_id: string; archived: number; unread: number; n: number }[];
+}

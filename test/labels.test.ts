@@ -1,5 +1,21 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Actor, addMember, connect, count, expectProblem, ingestOk, json, newOrg, shardOf, type TestOrg } from "./helpers";
+import {
+  type Actor,
+  addMember,
+  connect,
+  count,
+  expectCountsExact,
+  expectLabelTalliesExact,
+  expectProblem,
+  ingestOk,
+  json,
+  newOrg,
+  shardOf,
+  type TestOrg,
+} from "./helpers";
 
 // SPEC 17: labels. CRUD (owner/admin writes), a conversation's labels through OrgInbox,
 // the labels on every conversation shape, the label= filter, label_ids in views and their
@@ -355,5 +371,199 @@ describe("label filters and view counts", () => {
     expect((await org.as(org.owner)(`/labels/${label.id}`, { method: "DELETE" })).status).toBe(204);
     expect(await count("conversation_labels", "org_id = ?", org.orgId)).toBe(0);
     expect(await count("labels", "org_id = ?", org.orgId)).toBe(0);
+  });
+});
+
+// Issue 20: view counts of one label (and archived/unread) come from label_tallies, kept by
+// triggers in the statement of every change (migrations/shard/0016). Every writer that moves a
+// labelled conversation between (archived, unread), adds or removes a link, or deletes a label.
+type Op =
+  | { kind: "set"; c: number; labels: number[] }
+  | { kind: "bulk_labels"; op: "add_labels" | "remove_labels"; cs: number[]; labels: number[] }
+  | { kind: "archive"; c: number; archived: boolean }
+  | { kind: "read"; c: number; read: boolean }
+  | { kind: "inbound"; c: number }
+  | { kind: "batch_inbound"; cs: number[] }
+  | { kind: "note"; c: number }
+  | { kind: "assign"; c: number; mine: boolean }
+  | { kind: "snooze"; c: number; hours: number }
+  | { kind: "wake"; c: number; by: "delete" | "alarm" }
+  | { kind: "bulk"; action: "read" | "unread" | "archive" | "unarchive" | "snooze"; cs: number[] }
+  | { kind: "delete_label"; l: number };
+
+const N = 6;
+const conv = fc.nat(N - 1);
+const convs = fc.uniqueArray(conv, { minLength: 1, maxLength: N });
+const labelSet = fc.subarray([0, 1, 2]);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant("set" as const), c: conv, labels: labelSet }),
+  fc.record({
+    kind: fc.constant("bulk_labels" as const),
+    op: fc.constantFrom("add_labels" as const, "remove_labels" as const),
+    cs: convs,
+    labels: fc.subarray([0, 1, 2], { minLength: 1 }),
+  }),
+  fc.record({ kind: fc.constant("archive" as const), c: conv, archived: fc.boolean() }),
+  fc.record({ kind: fc.constant("read" as const), c: conv, read: fc.boolean() }),
+  fc.record({ kind: fc.constant("inbound" as const), c: conv }),
+  fc.record({ kind: fc.constant("batch_inbound" as const), cs: convs }),
+  fc.record({ kind: fc.constant("note" as const), c: conv }),
+  fc.record({ kind: fc.constant("assign" as const), c: conv, mine: fc.boolean() }),
+  fc.record({ kind: fc.constant("snooze" as const), c: conv, hours: fc.integer({ min: 1, max: 48 }) }),
+  fc.record({ kind: fc.constant("wake" as const), c: conv, by: fc.constantFrom("delete" as const, "alarm" as const) }),
+  fc.record({
+    kind: fc.constant("bulk" as const),
+    action: fc.constantFrom("read" as const, "unread" as const, "archive" as const, "unarchive" as const, "snooze" as const),
+    cs: convs,
+  }),
+  fc.record({ kind: fc.constant("delete_label" as const), l: fc.nat(2) }),
+);
+
+/** Custom views over the three current labels: the first five from the label tallies, the rest counted on the links. */
+const labelViews = (ls: string[], agent: string) => [
+  { name: "L0", filters: { label_ids: [ls[0]] } },
+  { name: "L0 open", filters: { label_ids: [ls[0]], archived: false } },
+  { name: "L1 archived unread", filters: { label_ids: [ls[1]], archived: true, unread: true } },
+  { name: "L2 read", filters: { label_ids: [ls[2], ls[2]], unread: false, scope: "team" } },
+  { name: "L1 not snoozed", filters: { label_ids: [ls[1]], snoozed: false } },
+  { name: "L0 snoozed", filters: { label_ids: [ls[0]], snoozed: true } },
+  { name: "L0+L1", filters: { label_ids: [ls[0], ls[1]] } },
+  { name: "L2 assigned open", filters: { label_ids: [ls[2]], assigned_to: agent, archived: false } },
+];
+
+describe("label tallies", () => {
+  it("fast-check: after random label, archive, read, inbound, note, assign, snooze/wake, bulk and label-delete steps, label view counts equal the walked lists and the tallies a recount", {
+    timeout: 300_000,
+  }, async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 8, maxLength: 24 }), async (ops) => {
+        run++;
+        const org = await newOrg(`Tallies ${run}`);
+        const agent = await addMember(org, "agent");
+        const as = org.as(org.owner);
+        const shard = await shardOf(org.orgId);
+        const phone = (c: number) => `+1415556${String(run).padStart(2, "0")}${String(c).padStart(2, "0")}`;
+        const ids: string[] = [];
+        for (let c = 0; c < N; c++) ids.push((await ingestOk(org, { contact: { phone: phone(c) } })).message.conversation_id as string);
+        let made = 0;
+        const newLabel = async () => (await createLabel(org, { name: `label ${++made}` })).id as string;
+        const ls = [await newLabel(), await newLabel(), await newLabel()];
+        const sys: View[] = (await json(await as("/conversations/views"))).data;
+        const putViews = async () => {
+          const res = await as("/conversations/views", {
+            method: "PUT",
+            body: {
+              views: [...sys.filter((v) => v.name !== "").map((v) => ({ id: v.id, name: v.name, filters: v.filters })), ...labelViews(ls, agent.userId)],
+            },
+          });
+          expect(res.status, await res.clone().text()).toBe(200);
+        };
+        await putViews();
+        const ok = async (res: Response | Promise<Response>, ...statuses: number[]) => {
+          const r = await res;
+          expect(statuses.length ? statuses : [200], await r.clone().text()).toContain(r.status);
+        };
+        const later = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
+        for (const [step, op] of ops.entries()) {
+          switch (op.kind) {
+            case "set":
+              await ok(
+                setLabels(
+                  org,
+                  org.owner,
+                  ids[op.c],
+                  op.labels.map((l) => ls[l]),
+                ),
+              );
+              break;
+            case "bulk_labels":
+              await ok(
+                as("/conversations/bulk", { body: { action: op.op, conversation_ids: op.cs.map((c) => ids[c]), label_ids: op.labels.map((l) => ls[l]) } }),
+              );
+              break;
+            case "archive":
+              await ok(as(`/conversations/${ids[op.c]}/archive`, { body: { archived: op.archived } }));
+              break;
+            case "read":
+              await ok(as(`/conversations/${ids[op.c]}/${op.read ? "read" : "unread"}`, { method: "POST" }));
+              break;
+            case "inbound":
+              await ingestOk(org, { contact: { phone: phone(op.c) } });
+              break;
+            case "batch_inbound": {
+              const activities = op.cs.map((c, i) => ({
+                contact: { phone: phone(c) },
+                type: "sms",
+                direction: "inbound",
+                body: "again",
+                provider: "twilio",
+                provider_message_id: `SMtally${run}x${step}x${i}`,
+              }));
+              const res = await as("/activities/batch", { body: { activities } });
+              expect(res.status, await res.clone().text()).toBe(200);
+              for (const r of (await json(res)).results) expect(r.status).toBe(201);
+              break;
+            }
+            case "note":
+              await ok(as(`/conversations/${ids[op.c]}/messages`, { body: { type: "note", body: "a note" } }), 201);
+              break;
+            case "assign":
+              await ok(as(`/conversations/${ids[op.c]}/assign`, { body: { assigned_to: op.mine ? agent.userId : null } }));
+              break;
+            case "snooze":
+              await ok(as(`/conversations/${ids[op.c]}/snooze`, { body: { until: later(op.hours) } }));
+              break;
+            case "wake":
+              if (op.by === "delete") await ok(as(`/conversations/${ids[op.c]}/snooze`, { method: "DELETE" }));
+              else await runDurableObjectAlarm(env.ORG_INBOX.get(env.ORG_INBOX.idFromName(org.orgId)));
+              break;
+            case "bulk":
+              await ok(
+                as("/conversations/bulk", {
+                  body: { action: op.action, conversation_ids: op.cs.map((c) => ids[c]), ...(op.action === "snooze" ? { until: later(2) } : {}) },
+                }),
+              );
+              break;
+            case "delete_label": {
+              const gone = ls[op.l];
+              await ok(as(`/labels/${gone}`, { method: "DELETE" }), 204);
+              const { n } = (await shard
+                .prepare("SELECT count(*) AS n FROM label_tallies WHERE org_id = ? AND label_id = ?")
+                .bind(org.orgId, gone)
+                .first<{ n: number }>())!;
+              expect(n, "the deleted label's tally rows").toBe(0);
+              ls[op.l] = await newLabel();
+              await putViews();
+              break;
+            }
+          }
+          await expectLabelTalliesExact(shard, org.orgId);
+          if (step === Math.floor(ops.length / 2)) await expectCountsExact(org);
+        }
+        await expectCountsExact(org);
+      }),
+      { numRuns: 8, seed: 20261128 },
+    );
+  });
+
+  it("a label's delete removes its tally rows; the other labels' rows are untouched", async () => {
+    const org = await newOrg();
+    const shard = await shardOf(org.orgId);
+    const ids = await threads(org, 4, 7700);
+    const [a, b] = [await createLabel(org, { name: "a" }), await createLabel(org, { name: "b" })];
+    await org.as(org.owner)(`/conversations/${ids[0]}/archive`, { body: { archived: true } });
+    await org.as(org.owner)(`/conversations/${ids[1]}/read`, { method: "POST" });
+    for (const id of ids) expect((await setLabels(org, org.owner, id, [a.id, b.id])).status).toBe(200);
+    const rows = await expectLabelTalliesExact(shard, org.orgId);
+    expect(rows.filter((r) => r.label_id === a.id).map((r) => [r.archived, r.unread, r.n])).toEqual([
+      [0, 0, 1],
+      [0, 1, 2],
+      [1, 1, 1],
+    ]);
+    expect((await org.as(org.owner)(`/labels/${a.id}`, { method: "DELETE" })).status).toBe(204);
+    const after = await expectLabelTalliesExact(shard, org.orgId);
+    expect(after.map((r) => r.label_id)).toEqual([b.id, b.id, b.id]);
+    await expectCountsExact(org);
   });
 });

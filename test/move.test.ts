@@ -5,7 +5,21 @@ import { app } from "../src/app";
 import { rememberedShard, rememberShard } from "../src/db/shards";
 import type { Bindings } from "../src/env";
 import { ORG_TABLES } from "../src/org-inbox/move";
-import { BASE, call, expectProblem, ingest, ingestOk, json, newOrgOn, orgWithOneOfEach, shardNameOf, shardNames, type TestOrg } from "./helpers";
+import {
+  BASE,
+  call,
+  expectCountsExact,
+  expectLabelTalliesExact,
+  expectProblem,
+  ingest,
+  ingestOk,
+  json,
+  newOrgOn,
+  orgWithOneOfEach,
+  shardNameOf,
+  shardNames,
+  type TestOrg,
+} from "./helpers";
 
 // SPEC 14: moving an org to another shard. The org's OrgInbox holds its writes while it
 // copies and verifies, flips orgs.shard, mirrors its writes to the old shard until every
@@ -68,6 +82,37 @@ async function memberView(org: TestOrg) {
     counts: await json(await as("/conversations/views/counts")),
     contacts: (await json(await as("/contacts?limit=100"))).data,
   };
+}
+
+/** An org on `shard` with three labels on six conversations in every (archived, unread) state, and views of them. */
+async function labelledOrg(shard: string, base: number) {
+  const org = await newOrgOn(shard, "Labelled");
+  const as = org.as(org.owner);
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) ids.push((await ingestOk(org, { contact: { phone: `+1415555${base + i}` } })).message.conversation_id);
+  const labels: string[] = [];
+  for (const name of ["red", "green", "blue"]) labels.push((await json(await as("/labels", { body: { name } }))).id);
+  for (const [i, id] of ids.entries()) {
+    expect((await as(`/conversations/${id}/labels`, { method: "PUT", body: { label_ids: labels.filter((_, l) => (i + l) % 2 === 0) } })).status).toBe(200);
+    if (i % 3 === 0) await as(`/conversations/${id}/archive`, { body: { archived: true } });
+    if (i % 2 === 0) await as(`/conversations/${id}/read`, { method: "POST" });
+  }
+  const { data: sys } = await json(await as("/conversations/views"));
+  const res = await as("/conversations/views", {
+    method: "PUT",
+    body: {
+      views: [
+        ...sys.map((v: { id: string; name: string; filters: unknown }) => ({ id: v.id, name: v.name, filters: v.filters })),
+        ...labels.flatMap((l, i) => [
+          { name: `L${i}`, filters: { label_ids: [l] } },
+          { name: `L${i} open unread`, filters: { label_ids: [l], archived: false, unread: true } },
+        ]),
+        { name: "L0+L1", filters: { label_ids: [labels[0], labels[1]] } },
+      ],
+    },
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return { org, ids, labels };
 }
 
 describe("the operator routes", () => {
@@ -158,6 +203,42 @@ describe("a move", () => {
     expect(await fenceOf(binding("SHARD_0"), org.orgId)).toBeNull();
     expect(await fenceOf(binding("SHARD_1"), org.orgId)).toEqual({ state: "moved" });
     expect((await orgRows(binding("SHARD_0"), org.orgId)).activities).toHaveLength(before.activities.length + 1);
+  });
+
+  it("keeps label tallies exact: the target's are the source's (not counted twice by its triggers), both stay exact while writes are mirrored, the old rows go", async () => {
+    const { org, labels } = await labelledOrg("SHARD_0", 7800);
+    const source = binding("SHARD_0");
+    const target = binding("SHARD_1");
+    const tallies = await expectLabelTalliesExact(source, org.orgId);
+    expect(tallies.length).toBeGreaterThanOrEqual(4);
+    await expectCountsExact(org);
+    const seen = await memberView(org);
+
+    const started = await startMove(org.orgId, "SHARD_1");
+    const done = await settled(started.move_id);
+    expect(done.status).toBe("done");
+    expect(done.tables.label_tallies).toEqual({ copied: tallies.length, total: tallies.length });
+    expect(await expectLabelTalliesExact(target, org.orgId)).toEqual(tallies);
+    expect(await memberView(org)).toEqual(seen);
+    await expectCountsExact(org);
+
+    // Mirrored to the old shard until the caches expire: the triggers run on both.
+    const as = org.as(org.owner);
+    const { data: list } = await json(await as("/conversations?limit=100"));
+    expect((await as(`/conversations/${list[0].id}/archive`, { body: { archived: true } })).status).toBe(200);
+    expect((await as(`/conversations/${list[1].id}/labels`, { method: "PUT", body: { label_ids: [labels[1]] } })).status).toBe(200);
+    await ingestOk(org, { contact: { phone: "+14155557802" } });
+    const moved = await expectLabelTalliesExact(target, org.orgId);
+    expect(moved).not.toEqual(tallies);
+    expect(await expectLabelTalliesExact(source, org.orgId)).toEqual(moved);
+    await expectCountsExact(org);
+
+    // The old rows go (label_tallies first, so the links' delete triggers find nothing to move).
+    await endGrace(org.orgId);
+    expect(await rowCount(source, org.orgId)).toBe(0);
+    expect(await source.prepare("SELECT count(*) AS n FROM label_tallies WHERE org_id = ?").bind(org.orgId).first("n")).toBe(0);
+    expect(await expectLabelTalliesExact(target, org.orgId)).toEqual(moved);
+    await expectCountsExact(org);
   });
 
   it("a write through a stale cache, refused by the old shard's fence, lands on the new shard", async () => {
@@ -334,6 +415,29 @@ describe("a move that fails", () => {
     expect((await settled(again.move_id)).status).toBe("done");
     await endGrace(org.orgId);
     expect((await orgRows(target, org.orgId)).activities).toHaveLength(before.activities.length + 1);
+  });
+
+  it("failing half-way through the links (their triggers filling the target's tallies) leaves no tally row in the target", async () => {
+    const { org } = await labelledOrg("SHARD_0", 7810);
+    const source = binding("SHARD_0");
+    const target = binding("SHARD_1");
+    const before = await orgRows(source, org.orgId);
+    await target
+      .prepare(
+        `CREATE TRIGGER inject_move_failure BEFORE INSERT ON conversation_labels WHEN NEW.org_id = '${org.orgId}' AND (SELECT count(*) FROM conversation_labels WHERE org_id = '${org.orgId}') >= 3 BEGIN SELECT RAISE(ABORT, 'injected D1 failure'); END`,
+      )
+      .run();
+    try {
+      const failed = await settled((await startMove(org.orgId, "SHARD_1")).move_id);
+      expect(failed.status).toBe("failed");
+      expect(failed.error).toMatch(/injected D1 failure/);
+    } finally {
+      await unbreak(target);
+    }
+    await expectUnmoved(org.orgId, before);
+    expect(await target.prepare("SELECT count(*) AS n FROM label_tallies WHERE org_id = ?").bind(org.orgId).first("n")).toBe(0);
+    await expectLabelTalliesExact(source, org.orgId);
+    await expectCountsExact(org);
   });
 
   it("when the copy differs from the source (checksum), it fails the same way", async () => {

@@ -12,7 +12,7 @@ import { denseSearch, matchCounts, newestMatchesQuery, sparseSearch, threadMatch
 import { contactText, parseQuery, textMatch } from "../src/search/query";
 import { stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
-import { countPlan } from "../src/views/counts";
+import { countPlan, labelTallyRows } from "../src/views/counts";
 import { SYSTEM_VIEWS, type ViewFilters } from "../src/views/system-views";
 
 // Lists must cost what the page costs, not what the org holds (SPEC 7): every
@@ -88,6 +88,27 @@ describe("EXPLAIN QUERY PLAN", () => {
   const L2 = "01936c00-0000-7000-8000-0000000000b2";
   it.each([
     ["one label", { label_ids: [L1] }],
+    ["one label, open", { label_ids: [L1], archived: false }],
+    ["one label, archived and unread", { label_ids: [L1], archived: true, unread: true }],
+    ["one label twice, read, team", { label_ids: [L1, L1], unread: false, scope: "team" }],
+  ] as [string, ViewFilters][])("a label view's counts (%s) come from the label tallies' rows alone", async (_name, f) => {
+    const p = countPlan(db(), ORG, USER, f, Date.now());
+    expect(p.total).toEqual([]);
+    expect(p.unread).toEqual([]);
+    expect(p.tally).toEqual({ labelId: L1, archived: f.archived, unread: f.unread });
+  });
+
+  it("the label tallies' rows of every tallied label are one primary-key lookup a label", async () => {
+    for (const ids of [[L1], [L1, L2]]) {
+      const steps = await plan(labelTallyRows(db(), ORG, ids));
+      expect(steps, steps.join("\n")).toEqual([
+        expect.stringMatching(/^SEARCH label_tallies USING INDEX sqlite_autoindex_label_tallies_1 \(org_id=\? AND label_id=\?\)$/),
+      ]);
+    }
+  });
+
+  it.each([
+    ["one label, starred", { label_ids: [L1], starred: true }],
     ["two labels, open", { label_ids: [L1, L2], archived: false }],
     ["a label, unread, assigned", { label_ids: [L1], unread: true, assigned_to: USER }],
     ["a label in a window", { label_ids: [L1], active_within_days: 7 }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Actor, addMember, count, expectProblem, ingestOk, json, minutesAgo, newOrg, type TestOrg } from "./helpers";
+import { type Actor, addMember, count, expectCountsExact, expectProblem, ingestOk, json, minutesAgo, newOrg, type TestOrg } from "./helpers";
 
 type View = { id: string; key: string | null; name: string; system: boolean; position: number; filters: Record<string, unknown> };
 const views = async (org: TestOrg, who: Actor) => (await json(await org.as(who)("/conversations/views"))).data as View[];
@@ -214,6 +214,47 @@ describe("GET /conversations/views/counts", () => {
     }
     // Not a vacuous check: the views differ.
     expect(new Set(counts.map((c: { total: number }) => c.total)).size).toBeGreaterThan(3);
+  });
+
+  it("a member with 50 views (the most), label views among them, gets every count: statements cut under D1's 100 bound parameters, each equal to its list", async () => {
+    const org = await newOrg();
+    const agent = await addMember(org, "agent");
+    const as = org.as(org.owner);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++)
+      ids.push((await ingestOk(org, { contact: { phone: `+1415555${4300 + i}` }, occurred_at: minutesAgo(i * 700) })).message.conversation_id);
+    const labels: string[] = [];
+    for (const name of ["a", "b", "c"]) labels.push((await json(await as("/labels", { body: { name } }))).id);
+    for (const [i, id] of ids.entries()) {
+      await as(`/conversations/${id}/labels`, { method: "PUT", body: { label_ids: labels.filter((_, l) => (i >> l) & 1) } });
+      if (i % 3 === 0) await as(`/conversations/${id}/archive`, { body: { archived: true } });
+      if (i % 2 === 0) await as(`/conversations/${id}/read`, { method: "POST" });
+      if (i % 4 === 1) await as(`/conversations/${id}/assign`, { body: { assigned_to: agent.userId } });
+      if (i === 5) await as(`/conversations/${id}/star`, { method: "POST" });
+    }
+    const custom = [];
+    for (let i = 0; custom.length < 46; i++) {
+      const l = labels[i % 3];
+      const variants: Record<string, unknown>[] = [
+        { label_ids: [l] },
+        { label_ids: [l], archived: i % 2 === 0 },
+        { label_ids: [l], unread: true, archived: false },
+        { label_ids: [l, labels[(i + 1) % 3]], archived: false },
+        { label_ids: [l], assigned_to: agent.userId },
+        { label_ids: [l], snoozed: false, unread: i % 2 === 1 },
+        { label_ids: [l], active_within_days: 1 + (i % 5) },
+        { starred: true },
+        { assigned_to: "unassigned", unread: true },
+        { active_within_days: 1 + (i % 3), archived: false },
+      ];
+      custom.push({ name: `V${i}`, filters: variants[i % variants.length] });
+    }
+    const res = await put(org, org.owner, [...(await views(org, org.owner)).map(asSent), ...custom]);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const counts = await as("/conversations/views/counts");
+    expect(counts.status, await counts.clone().text()).toBe(200);
+    expect((await json(counts)).data).toHaveLength(50);
+    await expectCountsExact(org);
   });
 
   it("stays exact through sends and a member's removal (their threads fold into unassigned)", async () => {

@@ -467,3 +467,21 @@ export const conversationLabels = sqliteTable(
   (t) => [primaryKey({ columns: [t.conversationId, t.labelId] }), index("conversation_labels_label_idx").on(t.orgId, t.labelId, t.conversationId)],
 );
 export type ConversationLabel = typeof conversationLabels.$inferSelect;
+
+// How many of an org's conversations carry a label, by (archived, unread): what a view
+// filtered by one label (and archived/unread) counts, in at most four rows whatever the
+// org's size. Kept exact by SQLite triggers (migrations/shard/0016_label_tally_triggers.sql),
+// not by the writers: a link added or removed, or a labelled conversation changing
+// archived or unread, moves the rows in the statement that made the change. A row whose
+// n reaches 0 is deleted, so a label without conversations has none.
+export const labelTallies = sqliteTable(
+  "label_tallies",
+  {
+    orgId: text("org_id").notNull(),
+    labelId: text("label_id").notNull(),
+    archived: flag("archived"),
+    unread: flag("unread"),
+    n: integer("n").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.labelId, t.archived, t.unread] })],
+);

@@ -1,7 +1,7 @@
 import type { View } from "../db/schema";
 import type { AppRouteHandler } from "../env";
 import { inbox, inOrgShard } from "../org-inbox/client";
-import { countPlan, countsStatement, readCounts } from "./counts";
+import { countPlan, countsQuery } from "./counts";
 import { memberViews, memberViewsQuery, toView } from "./queries";
 import type { ViewFilters } from "./system-views";
 import type * as routes from "./views.routes";
@@ -35,18 +35,26 @@ export const viewCounts: AppRouteHandler<typeof routes.viewCounts> = async (c) =
   const userId = c.get("userId");
   const key = `${orgId}:${userId}`;
   const now = Date.now();
-  const plan = (rows: View[]) => rows.map((v) => countPlan(db, orgId, userId, v.filters as ViewFilters, now));
+  const plan = (rows: View[]) =>
+    countsQuery(
+      db,
+      orgId,
+      rows.map((v) => countPlan(db, orgId, userId, v.filters as ViewFilters, now)),
+      // The statements' cut depends on the filters only: remembered under them.
+      JSON.stringify(rows.map((v) => v.filters)),
+    );
   let rows = knownViews.get(key);
   let counts: [number, number][] | undefined;
   if (rows) {
-    const [current, [row]] = await db.batch([memberViewsQuery(db, orgId, userId), countsStatement(db, plan(rows))]);
-    if (sameViews(current, rows)) counts = readCounts(row as Record<string, number>, rows.length);
+    const q = plan(rows);
+    const [current, ...results] = await db.batch([memberViewsQuery(db, orgId, userId), ...q.statements]);
+    if (sameViews(current, rows)) counts = q.read(results as unknown[][]);
     else rows = undefined;
   }
   if (!rows || !counts) {
     rows = await inOrgShard(c.env, orgId, db, (shard) => memberViews(shard, orgId, userId));
-    const [row] = await countsStatement(db, plan(rows));
-    counts = readCounts(row as Record<string, number>, rows.length);
+    const q = plan(rows);
+    counts = q.read((await db.batch(q.statements)) as unknown[][]);
     if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();
     knownViews.set(key, rows);
   }
