@@ -4,7 +4,7 @@ import { log } from "./lib/log";
 import { handleWebhookBatch } from "./outbox/queue";
 import { sweepWebhooks } from "./outbox/sweep";
 import { handleSendBatch } from "./sending/queue";
-import { sweepStuckSends } from "./sending/sweep";
+import { requeueLostSends, sweepStuckSends } from "./sending/sweep";
 import { handleAiBatch } from "./setter/jobs";
 
 // Everything that reaches the Worker besides HTTP, dispatched by exact name. The names are
@@ -20,7 +20,7 @@ export const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<unknown>, env:
 
 /** One job per Cron Trigger schedule. */
 export const CRON_JOBS: Record<string, (env: Bindings) => Promise<unknown>> = {
-  "*/5 * * * *": (env) => sweepStuckSends(env),
+  "*/5 * * * *": async (env) => ({ sending: await sweepStuckSends(env), lost: await requeueLostSends(env) }),
   "* * * * *": (env) => sweepWebhooks(env),
 };
 

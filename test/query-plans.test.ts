@@ -10,7 +10,7 @@ import { dueScheduledQuery, nextScheduledQuery } from "../src/org-inbox/schedule
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
 import { denseSearch, matchCounts, newestMatchesQuery, sparseSearch, threadMatch } from "../src/search/queries";
 import { contactText, parseQuery, textMatch } from "../src/search/query";
-import { stuckSendsQuery } from "../src/sending/sweep";
+import { lostSendsQuery, stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
 import { countPlan, labelTallyRows } from "../src/views/counts";
 import { SYSTEM_VIEWS, type ViewFilters } from "../src/views/system-views";
@@ -223,6 +223,12 @@ describe("EXPLAIN QUERY PLAN", () => {
     const steps = await plan(stuckSendsQuery(db(), Date.now()));
     expect(steps.join("\n")).toMatch(/SEARCH activities USING INDEX activities_sending_idx \(updated_at<\?\)/);
     expect(steps.join("\n")).not.toMatch(/TEMP B-TREE|SCAN activities/);
+  });
+
+  it("the lost-send sweep walks the partial index of queued messages, oldest first, no sort", async () => {
+    const steps = (await plan(lostSendsQuery(db(), Date.now()))).join("\n");
+    expect(steps).toMatch(/SEARCH activities USING INDEX activities_queued_idx \(updated_at<\?\)/);
+    expect(steps).not.toMatch(/TEMP B-TREE|SCAN activities/);
   });
 
   it("the contacts list walks its index", async () => {

@@ -208,6 +208,8 @@ export const activities = sqliteTable(
     index("activities_provider_idx").on(t.provider, t.providerMessageId),
     // The send sweep's oldest-first walk: only messages in flight, so it stays small.
     index("activities_sending_idx").on(t.updatedAt).where(sql`${t.status} = 'sending'`),
+    // The sweep's walk of sends stored `queued` whose job was lost (src/sending/sweep.ts).
+    index("activities_queued_idx").on(t.updatedAt).where(sql`${t.status} = 'queued'`),
     // OrgInbox's alarm: the org's next due scheduled message (SPEC 20); only those waiting.
     index("activities_scheduled_idx").on(t.orgId, t.sendAt).where(sql`${t.status} = 'scheduled'`),
     // GET /activities?updated_since= (SPEC 20): the org's changes in (updated_at, id) order.

@@ -3,6 +3,7 @@ import type { Db } from "../db/client";
 import { type Activity, activities } from "../db/schema";
 import { findInShards } from "../db/shards";
 import type { Bindings } from "../env";
+import { enqueueSend } from "../jobs";
 import { log } from "../lib/log";
 import { inbox } from "../org-inbox/client";
 import type { StuckFinding, SweepOutcome } from "../org-inbox/delivery";
@@ -16,7 +17,8 @@ import { postmarkRecordChange } from "../webhooks/postmark-status";
 // (wrangler.toml [triggers]) the sweep asks the provider about messages `sending` for
 // over 10 minutes: a status it knows is applied with the webhooks' own rules; a message
 // it never received goes back to `queued` once, and is `failed` (`delivery_unknown`) the
-// second time.
+// second time. The same run hands messages `queued` for over 10 minutes to the queue again
+// (their job was lost: requeueLostSends).
 
 export const SWEEP_AFTER_MS = 10 * 60_000;
 export const SWEEP_BATCH = 100;
@@ -38,6 +40,41 @@ export function stuckSendsQuery(db: Db, now: number) {
     .where(and(sql`${a.status} = 'sending'`, lt(a.updatedAt, cutoff), or(isNull(a.sweepCheckedAt), lt(a.sweepCheckedAt, cutoff))))
     .orderBy(a.updatedAt)
     .limit(SWEEP_BATCH);
+}
+
+/**
+ * Sends `queued` for over SWEEP_AFTER_MS: their job was lost (the object stopped between the
+ * write and the hand-over, or the queue gave the job up after its retries). Oldest first, on
+ * the partial index of `queued` rows; a retry's backoff is seconds, so none of these is waiting.
+ */
+export function lostSendsQuery(db: Db, now: number) {
+  const a = activities;
+  return db
+    .select({ id: a.id, orgId: a.orgId, updatedAt: a.updatedAt })
+    .from(a)
+    .where(and(sql`${a.status} = 'queued'`, lt(a.updatedAt, now - SWEEP_AFTER_MS)))
+    .orderBy(a.updatedAt)
+    .limit(SWEEP_BATCH);
+}
+
+/**
+ * The sweep's other half: every lost send handed to SEND_QUEUE again. Safe to repeat: the
+ * consumer's claim (queued → sending) is conditional, so a job that was not lost after all
+ * sends nothing the second time. Answers how many were handed over.
+ */
+export async function requeueLostSends(env: Bindings, now = Date.now()) {
+  const lost = (await findInShards(env, (db) => lostSendsQuery(db, now).all())).sort((x, y) => x.updatedAt - y.updatedAt).slice(0, SWEEP_BATCH);
+  let requeued = 0;
+  for (const m of lost) {
+    try {
+      await enqueueSend(env, { orgId: m.orgId, messageId: m.id });
+      requeued++;
+    } catch (e) {
+      log("error", "send_requeue_failed", { message_id: m.id, error: String(e) });
+    }
+  }
+  if (lost.length) log("warn", "send_sweep_requeued_lost", { found: lost.length, requeued });
+  return requeued;
 }
 
 /** Postmark's message details → the change the events webhook would make for the same news. */

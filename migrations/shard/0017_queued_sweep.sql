@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS `activities_queued_idx` ON `activities` (`updated_at`) WHERE "activities"."status" = 'queued';
