@@ -121,6 +121,26 @@ describe("setter drafts", () => {
     expect((await thread(org, message.conversation_id, "&include=suggestions")).filter((m) => m.type === "suggestion")).toHaveLength(1);
   });
 
+  it("the org's saved replies for the draft's channel are in the prompt as examples, rendered for the contact", async () => {
+    const org = await newOrg("Bright Smile");
+    await withSms(org);
+    expect((await suggestive(org)).status).toBe(200);
+    const as = org.as(org.owner);
+    const template = (body: Record<string, unknown>) => as("/templates", { body }).then((r) => expect(r.status).toBe(201));
+    await template({ name: "Opening hours", channel: "sms", body: "Hi {{contact.first_name|there}}, we open at 8 on weekdays. {{member.name|The team}}" });
+    await template({ name: "Any channel", body: "Thanks for writing to {{org.name}}!" });
+    await template({ name: "Invoice email", channel: "email", subject: "Your invoice", body: "EMAIL-ONLY invoice text" });
+    const { message } = await ingestOk(org, { contact: { phone: "+14155550177", name: "Maria Lopez" }, body: "When do you open?" });
+    await until("a draft", async () => (await detail(org, message.conversation_id)).pending_suggestion);
+    const req = seen.filter((x) => x.body.messages.some((m: any) => m.content.includes("When do you open?"))).at(-1)!;
+    const system: string = req.body.messages[0].content;
+    expect(system).toContain("Saved replies Bright Smile uses");
+    expect(system).toContain("- Opening hours: Hi Maria, we open at 8 on weekdays. The team");
+    expect(system).toContain("- Any channel: Thanks for writing to Bright Smile!");
+    expect(system).not.toContain("EMAIL-ONLY");
+    expect(system).not.toContain("{{");
+  });
+
   it("writes nothing in off mode, and nothing when the LLM fails or times out (the ingest still succeeds)", async () => {
     const org = await newOrg();
     const { message } = await ingestOk(org, { contact: { phone: "+14155550301" }, body: "Anyone there?" });

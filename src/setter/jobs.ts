@@ -1,15 +1,16 @@
-import { and, eq } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, or } from "drizzle-orm";
 import { SMS_MAX, threadLines } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { activities, contacts, conversations, media, orgs, setterConfigs } from "../db/schema";
+import { activities, contacts, conversations, media, orgs, setterConfigs, templates } from "../db/schema";
 import { controlDb, shardDb } from "../db/shards";
 import type { Bindings } from "../env";
 import type { AiJob } from "../jobs";
 import { log } from "../lib/log";
 import { inbox } from "../org-inbox/client";
+import { firstName, renderTemplate } from "../templates/render";
 import { copyInboundMedia } from "../webhooks/inbound-media";
 import { generatorFor } from "./generator";
-import { draftPrompt, summaryPrompt, type ThreadLine } from "./prompt";
+import { draftPrompt, type ReplyExample, summaryPrompt, type ThreadLine } from "./prompt";
 import { extractiveSummary, SUMMARY_MAX_CHARS } from "./summarize";
 
 const THREAD_LINES = 20;
@@ -27,6 +28,39 @@ async function threadUpTo(db: Db, conversationId: string, until: number): Promis
           : [r.subject && r.type === "email" ? `Subject: ${r.subject}` : "", r.body ?? ""].filter(Boolean).join("\n")) ?? "",
     }))
     .filter((l) => l.text.trim());
+}
+
+/** Saved replies shown to the setter as examples (issue 20): the org's newest few for the draft's channel. */
+export const SETTER_EXAMPLES = 5;
+
+/**
+ * The org's templates for `channel` (or for any channel), newest first, at most
+ * SETTER_EXAMPLES, rendered for this contact and org as a send would render them (no
+ * member: the setter is none, so `member.name` takes its fallback). Bounded by the org's
+ * template cap (500), read from the org's rows only.
+ */
+async function replyExamples(
+  db: Db,
+  orgId: string,
+  channel: "sms" | "email",
+  who: { name: string | null; phone: string | null; email: string | null; org: string | null },
+): Promise<ReplyExample[]> {
+  const rows = await db
+    .select({ name: templates.name, body: templates.body })
+    .from(templates)
+    .where(and(eq(templates.orgId, orgId), or(isNull(templates.channel), eq(templates.channel, channel))))
+    .orderBy(desc(templates.updatedAt), asc(templates.id))
+    .limit(SETTER_EXAMPLES)
+    .all();
+  const values = {
+    "contact.name": who.name,
+    "contact.first_name": firstName(who.name),
+    "contact.phone": who.phone,
+    "contact.email": who.email,
+    "member.name": null,
+    "org.name": who.org,
+  };
+  return rows.map((t) => ({ name: t.name, text: renderTemplate(t.body, values) }));
 }
 
 async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
@@ -49,7 +83,7 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
         .limit(1),
       // The contact's consent: the setter never drafts for a channel they opted out of (SPEC 19).
       db
-        .select({ smsOptOut: contacts.smsOptOut, emailOptOut: contacts.emailOptOut })
+        .select({ smsOptOut: contacts.smsOptOut, emailOptOut: contacts.emailOptOut, name: contacts.name, phone: contacts.phone, email: contacts.email })
         .from(contacts)
         .innerJoin(conversations, eq(conversations.contactId, contacts.id))
         .where(and(eq(conversations.id, job.conversationId), eq(conversations.orgId, job.orgId)))
@@ -72,11 +106,14 @@ async function draft(env: Bindings, job: Extract<AiJob, { kind: "draft" }>) {
     log("info", "setter_opted_out", { org_id: job.orgId, conversation_id: job.conversationId, channel });
     return;
   }
-  const thread = await threadUpTo(db, job.conversationId, trigger[0].occurredAt);
+  const [thread, examples] = await Promise.all([
+    threadUpTo(db, job.conversationId, trigger[0].occurredAt),
+    replyExamples(db, job.orgId, channel, { ...consent, org: org[0]?.name ?? null }),
+  ]);
   const started = Date.now();
   let text: string;
   try {
-    text = await generator.complete(draftPrompt({ orgName: org[0]?.name ?? "the business", instructions: config[0].instructions, channel, thread }), {
+    text = await generator.complete(draftPrompt({ orgName: org[0]?.name ?? "the business", instructions: config[0].instructions, channel, thread, examples }), {
       maxTokens: channel === "sms" ? 200 : 600,
     });
   } catch (e) {

@@ -15,14 +15,31 @@ function turns(lines: ThreadLine[]): ChatMessage[] {
   return out;
 }
 
-/** The setter's prompt: the org's instructions, then the thread as chat turns, contact last. */
-export function draftPrompt(opts: { orgName: string; instructions: string | null; channel: "sms" | "email"; thread: ThreadLine[] }): ChatMessage[] {
+/** A saved reply (SPEC 17 template) rendered for this contact, shown to the model as an example. */
+export type ReplyExample = { name: string; text: string };
+/** At most this much of each example goes into the prompt. */
+export const EXAMPLE_MAX_CHARS = 500;
+
+/** The setter's prompt: the org's instructions and saved replies, then the thread as chat turns, contact last. */
+export function draftPrompt(opts: {
+  orgName: string;
+  instructions: string | null;
+  channel: "sms" | "email";
+  thread: ThreadLine[];
+  examples?: ReplyExample[];
+}): ChatMessage[] {
+  const examples = (opts.examples ?? []).filter((e) => e.text.trim());
   const system = [
     `You draft replies for ${opts.orgName}, writing to a contact in a shared inbox.`,
     `Write the next ${opts.channel === "sms" ? "SMS" : "email"} reply from ${opts.orgName} to the contact.`,
     "Answer with the message text only: no preamble, no quotes, no placeholders.",
     opts.channel === "sms" ? "Keep it short: under 320 characters." : "Keep it to a few short paragraphs; no subject line.",
     opts.instructions?.trim() ? `Instructions from ${opts.orgName}:\n${opts.instructions.trim()}` : "",
+    examples.length
+      ? `Saved replies ${opts.orgName} uses (examples of its tone and facts: adapt one when it fits, never copy one that does not):\n${examples
+          .map((e) => `- ${e.name}: ${e.text.trim().slice(0, EXAMPLE_MAX_CHARS)}`)
+          .join("\n")}`
+      : "",
   ]
     .filter(Boolean)
     .join("\n");
