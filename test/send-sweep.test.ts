@@ -301,6 +301,21 @@ describe("the send sweep: what it leaves alone, and its bounds", () => {
   });
 });
 
+describe("the sweep's writes and GET /activities", () => {
+  it("a change the sweep applies takes the time of its write, not of the run's start, so a poller past that start still gets it", async () => {
+    // Requeued once already, and Twilio never heard of it: failed (delivery_unknown) by this run.
+    const m = await stuck("sms", { pmid: "SMlatewrite", minutes: 20, requeues: 1 });
+    const before = Date.now();
+    // A run that began two minutes ago (it asked other providers first).
+    await sweepStuckSends(env, before - 120_000);
+    const r = await row(m.id);
+    expect(r).toMatchObject({ status: "failed", error_code: "delivery_unknown" });
+    expect(r.updated_at).toBeGreaterThanOrEqual(before);
+    const { data } = await json(await m.org.as(m.org.owner)(`/activities?updated_since=${new Date(before).toISOString()}`));
+    expect(data.map((x: { id: string; status: string }) => [x.id, x.status])).toContainEqual([m.id, "failed"]);
+  });
+});
+
 describe("lost sends (queued, their job gone)", () => {
   it("a send left queued past SWEEP_AFTER_MS is handed to the queue again by the cron and goes out once; a fresh one is left alone, and a sent one is not found again", async () => {
     const lost = await queuedMessage("sms", "+14155556801");

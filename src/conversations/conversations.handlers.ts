@@ -82,7 +82,7 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
 /** GET /conversations/export (SPEC 20): NDJSON, read a page at a time as the client reads (src/conversations/export.ts). */
 export const exportConversations: AppRouteHandler<typeof routes.exportConversations> = async (c) => {
   const after = c.req.valid("query").after?.toLowerCase() ?? null;
-  const stream = exportStream(c.env, c.var.db, c.get("orgId"), after);
+  const stream = await exportStream(c.env, c.var.db, c.get("orgId"), after);
   const headers = { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" };
   // The route's typed responses take a *json media type as one JSON body (c.json); NDJSON is a stream of them.
   return c.body(stream, 200, headers) as never;

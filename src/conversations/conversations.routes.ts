@@ -74,7 +74,8 @@ export const exportConversations = apiRoute("admin", {
     "A stream of `application/x-ndjson`: one line per conversation of the org, each a `ConversationExport` (the Conversation as `GET /conversations/{conversation_id}` shows it, labels included, plus `messages`: every message, no setter drafts, oldest first), the last line ending in a newline. " +
     `Lines come in contact id order, a key that no inbox change moves, so a conversation is exported once even while the inbox is worked; the server reads ${EXPORT_CONVERSATION_PAGE} conversations and at most ${EXPORT_MESSAGE_PAGE} messages at a time (a long thread in chunks), only as fast as the client reads, so any org exports in bounded memory. ` +
     "Resume a cut export with `after` = the `contact.id` of the last complete line: the lines after it follow. A conversation opened meanwhile for a contact whose id sorts before where the export is comes in the next export, not this one. " +
-    "A failure in mid-stream ends the response without its last newline: a client keeps only newline-terminated lines and resumes after the last of them.",
+    "A failure before the first line is an error answer (problem+json). A failure in mid-stream aborts the response (the chunked body ends without its terminating chunk: `curl` exits 18, `fetch` throws): a client keeps only newline-terminated lines and resumes after the last of them. " +
+    "A line is not a snapshot: a message that moves forward in its thread while a long thread is read (a scheduled send released) may appear twice in it; deduplicate by message id.",
   request: {
     query: z.object({
       after: Uuid.optional().openapi({ description: "resume: only conversations whose contact id sorts after this one (a line's `contact.id`)" }),

@@ -19,8 +19,12 @@ import { contactColumns, mediaFor } from "./queries";
 
 /** Conversations a page read returns: ID_CHUNK (90), so a page's labels are one read. */
 export const EXPORT_CONVERSATION_PAGE = ID_CHUNK;
-/** Message rows a message read returns at most (a page's messages, or a chunk of one long thread). */
-export const EXPORT_MESSAGE_PAGE = 2000;
+/**
+ * Message rows a message read returns at most (a page's messages, or a chunk of one long
+ * thread). Rows, not bytes: an email's html may be 500 KB, so this stays small enough that
+ * a read of large emails fits a Worker's memory (500 × the usual tens of KB).
+ */
+export const EXPORT_MESSAGE_PAGE = 500;
 
 /** A page of the org's conversations with their contact, by contact id after `after` (3 bound parameters). */
 export const exportConversationsQuery = (db: Db, orgId: string, after: string | null, limit: number) =>
@@ -127,7 +131,6 @@ export async function* exportLines(
       if (list) list.push(a);
       else held.set(a.conversationId, [a]);
     }
-    let out = "";
     for (const r of page) {
       const id = r.conversation.id;
       const head = JSON.stringify(toConversation(r.conversation, r.contact, now, labels.get(id) ?? []));
@@ -135,13 +138,14 @@ export async function* exportLines(
       stats.conversations++;
       const mine = held.get(id) ?? [];
       held.delete(id);
+      // A whole thread: its line at once (each line handed on as soon as it is made).
       if (cutAt === null || id < cutAt) {
-        out += `${open}${await present(mine)}]}\n`;
+        yield `${open}${await present(mine)}]}\n`;
         continue;
       }
       // A thread that may go on past what was read: streamed in chunks of EXPORT_MESSAGE_PAGE.
-      if (out) yield out;
-      out = "";
+      // Not a snapshot: a message that moves forward in the thread while it is read (a
+      // scheduled send released: occurred_at becomes its send time) can come twice in the line.
       let chunk = id === cutAt ? mine : counted(await exportThreadQuery(db, orgId, id, null, EXPORT_MESSAGE_PAGE).all());
       let piece = open;
       let first = true;
@@ -160,7 +164,6 @@ export async function* exportLines(
       }
       yield "]}\n";
     }
-    if (out) yield out;
   }
 }
 
@@ -169,16 +172,20 @@ export async function* exportLines(
  * (backpressure: a slow client holds the reads, not the memory). Its end, or its failure,
  * is logged with the stats.
  */
-export function exportStream(env: Env, db: Db, orgId: string, after: string | null) {
+export async function exportStream(env: Env, db: Db, orgId: string, after: string | null) {
   const stats: ExportStats = { conversations: 0, messages: 0, reads: 0, max_rows: 0 };
   const lines = exportLines(env, db, orgId, { after, stats });
   const encoder = new TextEncoder();
   const started = Date.now();
+  // The first piece is read before the response starts: a failure there (D1, the org
+  // moving) is the request's error answer (problem+json), not a 200 with an aborted body.
+  let first: IteratorResult<string> | null = await lines.next();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
-          const { value, done } = await lines.next();
+          const { value, done } = first ?? (await lines.next());
+          first = null;
           if (done) {
             log("info", "conversations.export.done", { org_id: orgId, after, ...stats, ms: Date.now() - started });
             controller.close();

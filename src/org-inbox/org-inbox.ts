@@ -498,7 +498,9 @@ export class OrgInbox extends DurableObject<Bindings> {
   settleStuckSend(orgId: string, stuck: Stuck, finding: StuckFinding, now: number) {
     return this.serialize(async () => {
       const { db, out } = await this.turn(orgId);
-      const outcome = await settleStuckSend(db, this.env, orgId, stuck, finding, now, out);
+      // The sweep's run began earlier (it asked the provider first): the write takes the time
+      // of its turn, so updated_at never falls behind a change already committed (GET /activities).
+      const outcome = await settleStuckSend(db, this.env, orgId, stuck, finding, Math.max(now, Date.now()), out);
       await this.announce(orgId, out);
       return outcome;
     });
