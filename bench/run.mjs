@@ -165,7 +165,7 @@ const WEBHOOKS = process.argv.includes("--webhooks");
 const SEARCH = process.argv.includes("--search");
 const EXPORT = process.argv.includes("--export");
 /** --export: the server's message page (src/conversations/export.ts): no read returns more rows. */
-const EXPORT_MESSAGE_PAGE = 500;
+const EXPORT_MESSAGE_PAGE = 1000;
 const LABELS = process.argv.includes("--labels");
 // --webhooks: what the one endpoint subscribes to ("*": every type, the realistic worst case).
 const WEBHOOK_EVENTS = process.argv.includes("--webhook-events") ? process.argv[process.argv.indexOf("--webhook-events") + 1].split(",") : ["*"];

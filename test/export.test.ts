@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { exportLineToActivities } from "../scripts/export-map.mjs";
-import { EXPORT_CONVERSATION_PAGE, EXPORT_MESSAGE_PAGE, type ExportStats, exportLines } from "../src/conversations/export";
+import { EXPORT_CONVERSATION_PAGE, EXPORT_MESSAGE_PAGE, type ExportStats, exportLines, nextPageSize } from "../src/conversations/export";
 import { wrap } from "../src/db/client";
 import { addMember, count, expectProblem, ingestOk, json, newOrg, shardOf, type TestOrg } from "./helpers";
 
@@ -149,6 +149,21 @@ describe("GET /conversations/export", () => {
         .filter(Boolean),
     ).toHaveLength(1);
     await expectProblem(await org.as(org.owner)("/conversations/export?after=nope"), 400, "validation_failed");
+  });
+
+  it("the page size follows the messages a conversation: their messages fill about 80 % of one message read", () => {
+    expect(nextPageSize(90, 0)).toBe(EXPORT_CONVERSATION_PAGE);
+    expect(nextPageSize(90, 900)).toBe(Math.floor((EXPORT_MESSAGE_PAGE * 0.8) / 10));
+    expect(nextPageSize(90, 90 * 30)).toBe(Math.floor((EXPORT_MESSAGE_PAGE * 0.8) / 30));
+    expect(nextPageSize(3, 100_000)).toBe(1);
+    for (const [c, m] of [
+      [90, 900],
+      [90, 2700],
+      [40, 4000],
+    ]) {
+      // Threads of that average length, a page of that size: one message read holds them.
+      expect(nextPageSize(c, m) * (m / c)).toBeLessThanOrEqual(EXPORT_MESSAGE_PAGE);
+    }
   });
 
   it(`pages: more than ${EXPORT_CONVERSATION_PAGE} conversations and a thread longer than ${EXPORT_MESSAGE_PAGE} messages come out whole, once, in order, in bounded reads`, async () => {

@@ -22,9 +22,18 @@ export const EXPORT_CONVERSATION_PAGE = ID_CHUNK;
 /**
  * Message rows a message read returns at most (a page's messages, or a chunk of one long
  * thread). Rows, not bytes: an email's html may be 500 KB, so this stays small enough that
- * a read of large emails fits a Worker's memory (500 × the usual tens of KB).
+ * a read of large emails fits a Worker's memory (1,000 × the usual tens of KB).
  */
-export const EXPORT_MESSAGE_PAGE = 500;
+export const EXPORT_MESSAGE_PAGE = 1000;
+
+/**
+ * The next page's size from the last page's messages a conversation: enough conversations
+ * that their messages fill about 80 % of one message read, so a page's threads come whole
+ * from one read (a cut read costs a read per thread after the cut), at most
+ * EXPORT_CONVERSATION_PAGE, at least 1.
+ */
+export const nextPageSize = (conversations: number, messages: number) =>
+  Math.max(1, Math.min(EXPORT_CONVERSATION_PAGE, Math.floor((EXPORT_MESSAGE_PAGE * 0.8) / Math.max(1, messages / Math.max(1, conversations)))));
 
 /** A page of the org's conversations with their contact, by contact id after `after` (3 bound parameters). */
 export const exportConversationsQuery = (db: Db, orgId: string, after: string | null, limit: number) =>
@@ -103,9 +112,11 @@ export async function* exportLines(
     return (await Promise.all(rows.map((a) => toMessage(env, a, media)))).map((m) => JSON.stringify(m)).join(",");
   };
   let after = opts.after ?? null;
+  let pageSize = EXPORT_CONVERSATION_PAGE;
   for (;;) {
-    const page = counted(await exportConversationsQuery(db, orgId, after, EXPORT_CONVERSATION_PAGE).all());
+    const page = counted(await exportConversationsQuery(db, orgId, after, pageSize).all());
     if (!page.length) return;
+    const messagesBefore = stats.messages;
     after = page[page.length - 1].conversation.contactId;
     const labels = await labelsOf(
       db,
@@ -164,6 +175,7 @@ export async function* exportLines(
       }
       yield "]}\n";
     }
+    pageSize = nextPageSize(page.length, stats.messages - messagesBefore);
   }
 }
 
