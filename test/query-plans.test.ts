@@ -52,7 +52,7 @@ const filters: [string, ConversationFilter][] = [
 describe("EXPLAIN QUERY PLAN", () => {
   it.each(filters)("GET /conversations %s walks an index, no table scan, no sort", async (_name, f) => {
     for (const cursor of [null, CURSOR]) {
-      const steps = await plan(listConversations(db(), conversationWhere(ORG, USER, f, Date.now()), cursor, 25));
+      const steps = await plan(listConversations(db(), ORG, conversationWhere(ORG, USER, f, Date.now()), cursor, 25));
       const onConversations = steps.filter((s) => /\b(conversations)\b/.test(s));
       expect(onConversations.length, steps.join("\n")).toBeGreaterThan(0);
       for (const s of onConversations) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
@@ -111,9 +111,9 @@ describe("EXPLAIN QUERY PLAN", () => {
 
   it("a label= list walks the list index in order against the label's links (no sort)", async () => {
     for (const labels of [[L1], [L1, L2]]) {
-      const steps = (await plan(listConversations(db(), conversationWhere(ORG, USER, { archived: false, label_ids: labels }, Date.now()), CURSOR, 25))).join(
-        "\n",
-      );
+      const steps = (
+        await plan(listConversations(db(), ORG, conversationWhere(ORG, USER, { archived: false, label_ids: labels }, Date.now()), CURSOR, 25))
+      ).join("\n");
       expect(steps).toMatch(/^SEARCH conversations USING INDEX conversations_list_idx \(org_id=\? AND archived=\?/);
       expect(steps).toMatch(/SEARCH conversation_labels USING COVERING INDEX conversation_labels_label_idx \(org_id=\? AND label_id=\?\)/);
       expect(steps).not.toMatch(/TEMP B-TREE FOR ORDER BY|SCAN conversations/);

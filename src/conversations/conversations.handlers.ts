@@ -54,9 +54,9 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
   const where = conversationWhere(orgId, c.get("userId"), filters, now);
   const after = decodeCursor(cursor, timeIdCursor);
   if (q === undefined) {
-    const rows = await listRows(db, where, after, limit);
+    const rows = await listRows(db, orgId, where, after, limit);
     const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
-    return c.json({ data: await presentMany(db, orgId, data, now), next_cursor }, 200);
+    return c.json({ data: data.map((r) => toConversation(r.conversation, r.contact, now, JSON.parse(r.labels) as LabelRef[])), next_cursor }, 200);
   }
   // Search (SPEC 16): the same list, narrowed to conversations whose messages or contact match.
   const terms = parseQuery(q);

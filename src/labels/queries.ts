@@ -35,9 +35,9 @@ export const labelsOfQuery = (db: Db, orgId: string, conversationIds: string[]) 
  * page and its labels are one statement. `+` as in labelsOfQuery: the links' primary key.
  */
 export const labelsJson = (orgId: string) => sql<string>`(
-  SELECT json_group_array(json_object('id', l.id, 'name', l.name, 'color', l.color)) FROM (
-    SELECT lb.id, lb.name, lb.color FROM conversation_labels AS cl JOIN labels AS lb ON lb.id = cl.label_id
-    WHERE cl.conversation_id = ${conversations}.id AND +cl.org_id = ${orgId} ORDER BY lb.name_key) AS l)`;
+  SELECT json_group_array(json_object('id', lb.id, 'name', lb.name, 'color', lb.color) ORDER BY lb.name_key)
+  FROM conversation_labels AS cl JOIN labels AS lb ON lb.id = cl.label_id
+  WHERE cl.conversation_id = ${conversations}.id AND +cl.org_id = ${orgId})`;
 
 /** Each conversation's labels, by name (case-insensitive); a conversation without any is absent from the map. */
 export async function labelsOf(db: Db, orgId: string, conversationIds: readonly string[]): Promise<Map<string, LabelRef[]>> {
