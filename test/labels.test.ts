@@ -173,6 +173,8 @@ describe("PUT /conversations/{id}/labels", () => {
     expect(event.data.labels).toEqual(want);
     expect((await json(await org.as(agent)(`/conversations/${id}`))).labels).toEqual(want);
     expect((await json(await org.as(agent)("/conversations"))).data[0].labels).toEqual(want);
+    // A search's page reads its labels in the same statement (src/search/queries.ts): the same order.
+    expect((await json(await org.as(agent)("/conversations?q=4155557100"))).data.map((c: Conv) => [c.id, c.labels])).toEqual([[id, want]]);
     // A rename shows at once.
     await org.as(org.owner)(`/labels/${a.id}`, { method: "PATCH", body: { name: "omega" } });
     expect((await json(await org.as(agent)(`/conversations/${id}`))).labels.map((l: { name: string }) => l.name)).toEqual(["omega", "zeta"]);
@@ -192,6 +194,7 @@ describe("PUT /conversations/{id}/labels", () => {
     socket.close();
     // Other conversation shapes carry labels too: a conversation without any shows [].
     expect((await json(await org.as(agent)(`/conversations/${id}/star`, { method: "POST" }))).labels).toEqual([]);
+    expect((await json(await org.as(agent)("/conversations?q=4155557100"))).data[0].labels).toEqual([]);
   });
 
   it("an unknown or foreign label id is 422 unknown_label and changes nothing; a foreign conversation is 404; more than 20 is 400", async () => {

@@ -2,19 +2,20 @@ import type { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client";
 import type { AppEnv, AppRouteHandler } from "../env";
 import { presentMany, presentOne } from "../labels/present";
+import type { LabelRef } from "../labels/queries";
 import { decodeCursor, page, timeIdCursor } from "../lib/cursor";
 import { ApiError, invalid, notFound, problemBody } from "../lib/errors";
 import type { BulkAction } from "../org-inbox/bulk";
 import { inbox } from "../org-inbox/client";
 import type { StateChange } from "../org-inbox/state";
-import { newestMatches, searchConversations, threadMatch } from "../search/queries";
+import { type MessageHit, searchPage, threadMatch } from "../search/queries";
 import { parseQuery } from "../search/query";
 import { contactSnippet, messageSnippet } from "../search/snippet";
 import { findMemberView } from "../views/queries";
 import type * as routes from "./conversations.routes";
 import type { BulkBody } from "./conversations.routes";
 import { exportStream } from "./export";
-import { type ConversationOut, toMessage, toSuggestion } from "./present";
+import { type ConversationOut, toConversation, toMessage, toSuggestion } from "./present";
 import {
   type ConversationFilter,
   type ConversationWithContact,
@@ -53,28 +54,22 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
   const where = conversationWhere(orgId, c.get("userId"), filters, now);
   const after = decodeCursor(cursor, timeIdCursor);
   if (q === undefined) {
-    const rows = await listRows(db, where, after, limit);
+    const rows = await listRows(db, orgId, where, after, limit);
     const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
-    return c.json({ data: await presentMany(db, orgId, data, now), next_cursor }, 200);
+    return c.json({ data: data.map((r) => toConversation(r.conversation, r.contact, now, JSON.parse(r.labels) as LabelRef[])), next_cursor }, 200);
   }
   // Search (SPEC 16): the same list, narrowed to conversations whose messages or contact match.
   const terms = parseQuery(q);
   if (!terms.length) return c.json({ data: [], next_cursor: null }, 200);
-  const rows = await searchConversations(db, orgId, where, terms, after, limit);
+  // One statement: the page, each row's newest matching message and its labels (src/search/queries.ts).
+  const rows = await searchPage(db, orgId, where, terms, after, limit);
   const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
-  const hits = await newestMatches(
-    db,
-    orgId,
-    terms,
-    data.map((r) => r.conversation.id),
-  );
-  const presented = await presentMany(db, orgId, data, now);
-  const items = data.map((r, i) => {
-    const hit = hits.get(r.conversation.id);
+  const items = data.map((r) => {
+    const hit = r.hit === null ? null : (JSON.parse(r.hit) as MessageHit);
     const match = hit
       ? { message_id: hit.id, snippet: messageSnippet([hit.body, hit.subject, hit.transcript, hit.summary], terms) }
       : { message_id: null, snippet: contactSnippet(r.contact, terms) };
-    return { ...presented[i], match };
+    return { ...toConversation(r.conversation, r.contact, now, JSON.parse(r.labels) as LabelRef[]), match };
   });
   return c.json({ data: items, next_cursor }, 200);
 };

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { activities, type Conversation, contacts, conversationLabels, conversations, type Media, media } from "../db/schema";
+import { labelsJson } from "../labels/queries";
 import { inChunks } from "../lib/schemas";
 
 export const contactColumns = { id: contacts.id, name: contacts.name, phone: contacts.phone, email: contacts.email };
@@ -53,12 +54,15 @@ export function conversationWhere(orgId: string, userId: string, f: Conversation
   )!;
 }
 
-/** Newest activity first; keyset on (sort_at, id), so a page costs the same at any depth. */
-export function listConversations(db: Db, where: SQL, after: [number, string] | null, limit: number) {
+/**
+ * Newest activity first; keyset on (sort_at, id), so a page costs the same at any depth.
+ * Each row with its labels (labelsJson): the page is one statement, one D1 round trip.
+ */
+export function listConversations(db: Db, orgId: string, where: SQL, after: [number, string] | null, limit: number) {
   const c = conversations;
   const keyset = after ? or(lt(c.sortAt, after[0]), and(eq(c.sortAt, after[0]), lt(c.id, after[1]))) : undefined;
   return db
-    .select({ conversation: c, contact: contactColumns })
+    .select({ conversation: c, contact: contactColumns, labels: labelsJson(orgId) })
     .from(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
     .where(and(where, keyset))

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { conversationLabels as cl, type Label, labels } from "../db/schema";
+import { conversationLabels as cl, conversations, type Label, labels } from "../db/schema";
 import { inChunks } from "../lib/schemas";
 import { iso } from "../lib/time";
 
@@ -28,6 +28,16 @@ export const labelsOfQuery = (db: Db, orgId: string, conversationIds: string[]) 
     // index would read every link of the org.
     .where(and(inArray(cl.conversationId, conversationIds), sql`+${cl.orgId} = ${orgId}`))
     .orderBy(asc(cl.conversationId), asc(labels.nameKey));
+
+/**
+ * The labels of the outer query's `conversations` row as a JSON array of LabelRef, by name
+ * key (labelsOfQuery's order): a correlated subquery for a page's select list, so the
+ * page and its labels are one statement. `+` as in labelsOfQuery: the links' primary key.
+ */
+export const labelsJson = (orgId: string) => sql<string>`(
+  SELECT json_group_array(json_object('id', lb.id, 'name', lb.name, 'color', lb.color) ORDER BY lb.name_key)
+  FROM conversation_labels AS cl JOIN labels AS lb ON lb.id = cl.label_id
+  WHERE cl.conversation_id = ${conversations}.id AND +cl.org_id = ${orgId})`;
 
 /** Each conversation's labels, by name (case-insensitive); a conversation without any is absent from the map. */
 export async function labelsOf(db: Db, orgId: string, conversationIds: readonly string[]): Promise<Map<string, LabelRef[]>> {
