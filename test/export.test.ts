@@ -1,9 +1,12 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { exportLineToActivities } from "../scripts/export-map.mjs";
+import { app } from "../src/app";
 import { EXPORT_CONVERSATION_PAGE, EXPORT_MESSAGE_PAGE, type ExportStats, exportLines, nextPageSize } from "../src/conversations/export";
 import { wrap } from "../src/db/client";
-import { addMember, count, expectProblem, ingestOk, json, newOrg, shardOf, type TestOrg } from "./helpers";
+import type { Bindings } from "../src/env";
+import { addMember, BASE, count, expectProblem, ingestOk, json, newOrg, shardNameOf, shardOf, type TestOrg } from "./helpers";
 
 // GET /conversations/export (SPEC 20): NDJSON, one line per conversation with its
 // messages oldest first, read a page at a time; and the round trip through the importer's
@@ -149,6 +152,31 @@ describe("GET /conversations/export", () => {
         .filter(Boolean),
     ).toHaveLength(1);
     await expectProblem(await org.as(org.owner)("/conversations/export?after=nope"), 400, "validation_failed");
+  });
+
+  it("a D1 failure before the first line is an error answer (problem+json), not a 200 whose body breaks off", async () => {
+    const { org } = await historyOrg();
+    const name = await shardNameOf(org.orgId);
+    const real = (env as unknown as Record<string, D1Database>)[name];
+    // The org's shard, failing every statement (the control database stays up: auth passes).
+    const down = new Proxy(real, {
+      get(target, prop) {
+        if (prop === "prepare" || prop === "batch" || prop === "exec")
+          return () => {
+            throw new Error("D1_ERROR: the shard is down");
+          };
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const res = await app.fetch(
+      new Request(`${BASE}/conversations/export`, { headers: { authorization: `Bearer ${org.owner.token}`, "x-org-id": org.orgId } }),
+      { ...env, [name]: down } as Bindings,
+      createExecutionContext(),
+    );
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect((await json(res)).code).toBe("internal");
   });
 
   it("the page size follows the messages a conversation: their messages fill about 80 % of one message read", () => {
