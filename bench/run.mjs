@@ -1330,26 +1330,37 @@ function writeHistory(file, lines, smsNumber) {
   return { lines, contacts: CONTACTS, bytes: statSync(file).size, ...kinds };
 }
 
-/** `npm run import -- …args`: its summary JSON (stdout), its exit code and wall time. */
-function runImport(args) {
+/**
+ * `npm run <script> -- …args`, reading one of its streams (`stdout` or `stderr`; the other
+ * is ignored or inherited): its exit code, wall time, the summary JSON `parse` finds in that
+ * text, and the text's tail (under the stream's name) when there is none.
+ */
+function runScript(script, args, stream, parse) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn("npm", ["run", "import", "--", ...args], { env, stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (c) => {
-      out += c;
+    const stdio = stream === "stdout" ? ["ignore", "pipe", "inherit"] : ["ignore", "ignore", "pipe"];
+    const child = spawn("npm", ["run", script, "--", ...args], { env, stdio });
+    let text = "";
+    child[stream].on("data", (c) => {
+      text += c;
     });
     child.on("error", reject);
     child.on("close", (code) => {
       const wall = (performance.now() - t0) / 1000;
-      // npm's banner lines come first; the summary is the JSON object after them.
-      const at = out.search(/^\{/m);
       let summary = null;
       try {
-        summary = at >= 0 ? JSON.parse(out.slice(at)) : null;
+        summary = parse(text);
       } catch {}
-      resolve({ code, wall_s: Number(wall.toFixed(1)), summary, stdout: summary ? undefined : out.slice(-2000) });
+      resolve({ code, wall_s: Number(wall.toFixed(1)), summary, [stream]: summary ? undefined : text.slice(-2000) });
     });
+  });
+}
+
+/** `npm run import -- …args`: its summary JSON (stdout, after npm's banner lines), its exit code and wall time. */
+function runImport(args) {
+  return runScript("import", args, "stdout", (out) => {
+    const at = out.search(/^\{/m);
+    return at >= 0 ? JSON.parse(out.slice(at)) : null;
   });
 }
 
@@ -2368,24 +2379,7 @@ function serverRss(server) {
 
 /** `npm run export -- …args`: exit code, wall time, the summary it prints last on stderr. */
 function runExport(args) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn("npm", ["run", "export", "--", ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    child.stderr.on("data", (c) => {
-      err += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const wall = (performance.now() - t0) / 1000;
-      const last = err.trim().split("\n").at(-1) ?? "";
-      let summary = null;
-      try {
-        summary = JSON.parse(last);
-      } catch {}
-      resolve({ code, wall_s: Number(wall.toFixed(1)), summary, stderr: summary ? undefined : err.slice(-2000) });
-    });
-  });
+  return runScript("export", args, "stderr", (err) => JSON.parse(err.trim().split("\n").at(-1) ?? ""));
 }
 
 /**

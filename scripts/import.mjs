@@ -27,13 +27,10 @@ import { createHash } from "node:crypto";
 import { appendFileSync, createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { exportLineToActivities, isExportLine } from "./export-map.mjs";
-import { devVars, signToken } from "./lib.mjs";
+import { cliOption, scriptBearer } from "./lib.mjs";
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name, fallback) => cliOption(name, fallback, args);
 const ORG = opt("org");
 const FILE = opt("file");
 const BASE = (opt("base-url") ?? process.env.INBOX_BASE_URL ?? "http://localhost:8787").replace(/\/$/, "");
@@ -49,16 +46,7 @@ if (!existsSync(FILE)) {
   process.exit(2);
 }
 
-async function bearer() {
-  const given = opt("token") ?? process.env.INBOX_TOKEN;
-  if (given) return given;
-  // Locally, with no token given: the demo owner's, signed with .dev.vars' secret.
-  if (/^https?:\/\/(localhost|127\.0\.0\.1)/.test(BASE) && devVars().AUTH_JWT_SECRET) {
-    return signToken(opt("user", "01936a00-0000-7000-8000-0000000000a1"));
-  }
-  console.error("a bearer token is needed: --token or INBOX_TOKEN (an owner or admin of the org)");
-  process.exit(2);
-}
+const bearer = () => scriptBearer(BASE);
 
 const STATE = `${FILE}.import-state.json`;
 const REJECTS = `${FILE}.rejects.ndjson`;

@@ -16,6 +16,27 @@ export function devVars() {
   return vars;
 }
 
+/** `--name value` of the command line, else `fallback`. */
+export const cliOption = (name, fallback, args = process.argv.slice(2)) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+
+/**
+ * The bearer token of a script that calls the API at `base` (import, export): --token or
+ * INBOX_TOKEN; locally, with neither, the demo owner's (or --user's), signed with .dev.vars'
+ * secret. Without one it exits (2), saying so.
+ */
+export async function scriptBearer(base) {
+  const given = cliOption("token") ?? process.env.INBOX_TOKEN;
+  if (given) return given;
+  if (/^https?:\/\/(localhost|127\.0\.0\.1)/.test(base) && devVars().AUTH_JWT_SECRET) {
+    return signToken(cliOption("user", "01936a00-0000-7000-8000-0000000000a1"));
+  }
+  console.error("a bearer token is needed: --token or INBOX_TOKEN (an owner or admin of the org)");
+  process.exit(2);
+}
+
 /** An HS256 token for `userId`, signed with the local AUTH_JWT_SECRET. */
 export async function signToken(userId, { days = 30, claims = {} } = {}) {
   const secret = process.env.AUTH_JWT_SECRET ?? devVars().AUTH_JWT_SECRET;

@@ -433,3 +433,16 @@ export async function expectLabelTalliesExact(d: D1Database, orgId: string) {
   expect(kept).toEqual(recounted);
   return kept as { label_id: string; archived: number; unread: number; n: number }[];
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Reads `read` every 100 ms until `ok` holds (answers that value), or throws after `ms` naming `what` and the last value. */
+export async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 20_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await sleep(100);
+  }
+}

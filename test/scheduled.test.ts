@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { OrgInbox } from "../src/org-inbox/org-inbox";
 import { handleAiJob } from "../src/setter/jobs";
-import { count, expectProblem, json, newOrg, rowById, type TestOrg, twilioPost } from "./helpers";
+import { count, expectProblem, json, newOrg, rowById, sleep, type TestOrg, twilioPost, until } from "./helpers";
 
 // SPEC 20 scheduled send: stored `scheduled`, released by OrgInbox's alarm at its time
 // (checked again: consent, address, channel), canceled by DELETE while still scheduled.
@@ -39,17 +39,6 @@ afterEach(() => vi.restoreAllMocks());
 const inboxOf = (orgId: string) => env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
 const alarmOf = (orgId: string) => runInDurableObject(inboxOf(orgId), (_i: OrgInbox, state) => state.storage.getAlarm());
 const iso = (ms: number) => new Date(ms).toISOString();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await sleep(100);
-  }
-}
 
 let numbers = 0;
 /** An org with an sms channel and a contact who wrote once (so the thread waits for a reply). */

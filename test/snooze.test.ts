@@ -2,7 +2,20 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { OrgInbox } from "../src/org-inbox/org-inbox";
-import { connect, expectCountsExact, expectProblem, ingestOk, json, newOrg, type Socket, type TestOrg, twilioPost, walkConversations } from "./helpers";
+import {
+  connect,
+  expectCountsExact,
+  expectProblem,
+  ingestOk,
+  json,
+  newOrg,
+  type Socket,
+  sleep,
+  type TestOrg,
+  twilioPost,
+  until,
+  walkConversations,
+} from "./helpers";
 
 // SPEC 17 snooze: archived until a time; woken (unarchived, unread, snoozed_until null, one
 // conversation.updated) by OrgInbox's alarm at that time, by an inbound message, or by
@@ -11,7 +24,6 @@ import { connect, expectCountsExact, expectProblem, ingestOk, json, newOrg, type
 
 const inboxOf = (orgId: string) => env.ORG_INBOX.get(env.ORG_INBOX.idFromName(orgId));
 const iso = (ms: number) => new Date(ms).toISOString();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let phones = 0;
 const nextPhone = () => `+1415558${String(1000 + ++phones).padStart(4, "0")}`;
@@ -43,16 +55,6 @@ const expectAwake = (c: { archived: boolean; snoozed_until: string | null; unrea
 };
 
 const alarmOf = (orgId: string) => runInDurableObject(inboxOf(orgId), (_instance: OrgInbox, state) => state.storage.getAlarm());
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await sleep(100);
-  }
-}
 
 async function withSnoozeViews(org: TestOrg) {
   const { data: sys } = await json(await org.as(org.owner)("/conversations/views"));

@@ -85,6 +85,16 @@ export const newConversation = (orgId: string, contactId: string, now: number, i
 export const activityPreview = (a: Pick<Activity, "type" | "body" | "subject" | "callSummary" | "callTranscript" | "status">) =>
   preview(a.body || a.subject || a.callSummary || a.callTranscript || (a.type === "call" ? `Call (${a.status})` : ""));
 
+/** What a conversation holds of its newest activity (and the list order it gives the thread). */
+export const lastActivityOf = (a: Activity) => ({
+  lastActivityId: a.id,
+  lastActivityType: a.type,
+  lastActivityDirection: a.direction,
+  lastActivityPreview: activityPreview(a),
+  lastActivityAt: a.occurredAt,
+  sortAt: a.occurredAt,
+});
+
 /**
  * Stores one touchpoint: contact and conversation when missing, the activity
  * unless its dedup key exists, and the conversation aggregates — one D1 batch.
@@ -295,14 +305,7 @@ export function conversationChanges(
 ): Partial<Conversation> {
   const changes: Partial<Conversation> = { updatedAt: now };
   if (conversation.lastActivityAt == null || activity.occurredAt >= conversation.lastActivityAt) {
-    Object.assign(changes, {
-      lastActivityId: activity.id,
-      lastActivityType: activity.type,
-      lastActivityDirection: activity.direction,
-      lastActivityPreview: activityPreview(activity),
-      lastActivityAt: activity.occurredAt,
-      sortAt: activity.occurredAt,
-    });
+    Object.assign(changes, lastActivityOf(activity));
   }
   // An inbound activity unarchives, and so wakes a snoozed conversation (SPEC 17).
   if (activity.direction === "inbound") Object.assign(changes, { archived: false, snoozedUntil: null });

@@ -5,7 +5,7 @@ import { type Activity, activities, type Channel, contacts, conversations } from
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { newActivity, requireMedia } from "./activity";
 import { contactOptedOut, isOptedOut } from "./consent";
-import { activityPreview } from "./ingest";
+import { lastActivityOf } from "./ingest";
 import { type Outbox, silentOutbox } from "./outbox";
 import { pickChannel } from "./pick-channel";
 import { resolveSendAt } from "./scheduled";
@@ -128,12 +128,7 @@ export async function createOutbound(db: Db, orgId: string, input: OutboundInput
           db
             .update(conversations)
             .set({
-              lastActivityId: activity.id,
-              lastActivityType: activity.type,
-              lastActivityDirection: activity.direction,
-              lastActivityPreview: activityPreview(activity),
-              lastActivityAt: now,
-              sortAt: now,
+              ...lastActivityOf(activity),
               updatedAt: now,
               ...(sends ? { unreadCount: 0, awaitingReplySince: null, slaDueAt: null } : {}),
               ...(draftStatements.length ? { pendingSuggestionId: null } : {}),

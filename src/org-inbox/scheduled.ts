@@ -5,7 +5,7 @@ import { type Activity, activities, type Channel, type Conversation, channels, c
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { addBusinessMinutes } from "../sla/business-time";
 import { isOptedOut } from "./consent";
-import { activityPreview } from "./ingest";
+import { lastActivityOf } from "./ingest";
 import type { Outbox } from "./outbox";
 import { pickChannel } from "./pick-channel";
 import { bucketOf, tallyMove } from "./tallies";
@@ -110,11 +110,11 @@ async function channelFor(db: Db, orgId: string, message: Activity, conversation
  * own batch (a conditional update on `scheduled`, so a second firing finds nothing): queued
  * with the conversation's changes and handed to the send queue at once (`handOver`, before
  * the next one: a failure later in the run strands none), or failed with the refusal.
- * Answers the messages queued and whether more were due.
+ * More than RELEASE_MAX due: the alarm is re-armed for a time already past (armWake), so the
+ * next run comes at once.
  */
 export async function releaseDue(db: Db, orgId: string, out: Outbox, handOver: (message: Activity) => Promise<unknown>, by = Date.now(), now = Date.now()) {
   const due = await dueScheduledQuery(db, orgId, by).all();
-  const queued: Activity[] = [];
   // Two due messages of one thread: the second sees the first's changes.
   const threads = new Map<string, Conversation>();
   for (const { message, conversation: read, contact } of due) {
@@ -138,8 +138,7 @@ export async function releaseDue(db: Db, orgId: string, out: Outbox, handOver: (
       );
       continue;
     }
-    const sent: Activity = {
-      ...message,
+    const release = {
       status: "queued",
       toAddr: to,
       channelId: channel.id,
@@ -148,44 +147,20 @@ export async function releaseDue(db: Db, orgId: string, out: Outbox, handOver: (
       occurredAt: now,
       updatedAt: now,
     };
-    const after: Conversation = {
-      ...conversation,
-      lastActivityId: sent.id,
-      lastActivityType: sent.type,
-      lastActivityDirection: sent.direction,
-      lastActivityPreview: activityPreview(sent),
-      lastActivityAt: now,
-      sortAt: now,
-      updatedAt: now,
-      // Sent now, after every inbound of the thread: the wait is over.
-      awaitingReplySince: null,
-      slaDueAt: null,
-    };
+    const sent: Activity = { ...message, ...release };
+    // Sent now, after every inbound of the thread: the wait is over.
+    const set = { ...lastActivityOf(sent), updatedAt: now, awaitingReplySince: null, slaDueAt: null };
+    const after: Conversation = { ...conversation, ...set };
     await db.batch([
-      db
-        .update(activities)
-        .set({ status: "queued", toAddr: to, channelId: channel.id, fromAddr: channel.address, provider: channel.provider, occurredAt: now, updatedAt: now })
-        .where(still),
+      db.update(activities).set(release).where(still),
       db
         .update(conversations)
-        .set({
-          lastActivityId: after.lastActivityId,
-          lastActivityType: after.lastActivityType,
-          lastActivityDirection: after.lastActivityDirection,
-          lastActivityPreview: after.lastActivityPreview,
-          lastActivityAt: now,
-          sortAt: now,
-          updatedAt: now,
-          awaitingReplySince: null,
-          slaDueAt: null,
-        })
+        .set(set)
         .where(and(eq(conversations.orgId, orgId), eq(conversations.id, conversation.id))),
       ...tallyMove(db, orgId, bucketOf(conversation), bucketOf(after)),
       ...out.add(messageUpdated(sent), { type: "conversation.updated", conversationId: conversation.id, objectId: conversation.id }),
     ]);
     threads.set(conversation.id, after);
-    queued.push(sent);
     await handOver(sent);
   }
-  return { queued, more: due.length === RELEASE_MAX };
 }
