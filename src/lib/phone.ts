@@ -1,10 +1,21 @@
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
 import { invalid } from "./errors";
 
+/** Inputs normalized lately (region + input → E.164 or null): a contact's number arrives again and again, and parsing it again cost a POST /activities about 2 % of its CPU. */
+const recent = new Map<string, string | null>();
+const RECENT_MAX = 2_000;
+
 /** E.164 or null when the input cannot be a phone number. */
 export function toE164(input: string, defaultRegion = "US"): string | null {
+  const key = `${defaultRegion}\u0000${input}`;
+  const known = recent.get(key);
+  if (known !== undefined) return known;
   const parsed = parsePhoneNumberFromString(input.trim(), defaultRegion as CountryCode);
-  return parsed?.isValid() ? parsed.number : null;
+  const e164 = parsed?.isValid() ? parsed.number : null;
+  // Oldest out first (a Map keeps insertion order).
+  if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value as string);
+  recent.set(key, e164);
+  return e164;
 }
 
 export function requireE164(input: string, path: string, defaultRegion?: string): string {

@@ -1,8 +1,9 @@
-import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { driverRows, insertRows, jsonUpdates } from "../db/json-rows";
+import { memo } from "../db/memo";
 import {
   type Activity,
   activities,
@@ -75,10 +76,10 @@ export type GroupOutcome = { ok: IngestResult; thread?: Thread; consent?: boolea
 
 const dedupKey = (provider: string | null, id: string | null | undefined) => (id ? `${provider ?? ""}\u0000${id}` : null);
 const slices = <T>(items: T[], n: number) => Array.from({ length: Math.ceil(items.length / n) }, (_, i) => items.slice(i * n, i * n + n));
-/** `(a, b) IN (VALUES (?, ?), …)`: two bound parameters a pair. */
-const pairIn = (a: SQLiteColumn, b: SQLiteColumn, pairs: readonly (readonly [string, string])[]) =>
+/** `(a, b) IN (VALUES (?, ?), …)` of `n` pairs: placeholders a0, b0, a1, b1, … (two bound parameters a pair). */
+const pairIn = (a: SQLiteColumn, b: SQLiteColumn, n: number) =>
   sql`(${a}, ${b}) IN (VALUES ${sql.join(
-    pairs.map(([x, y]) => sql`(${x}, ${y})`),
+    Array.from({ length: n }, (_, i) => sql`(${sql.placeholder(`a${i}`)}, ${sql.placeholder(`b${i}`)})`),
     sql`, `,
   )})`;
 const distinct = (values: (string | null | undefined)[]) => [...new Set(values.filter((v): v is string => !!v))];
@@ -118,13 +119,33 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
   let sla = DEFAULT_SLA as typeof DEFAULT_SLA;
   let setterMode: string | undefined;
   const reads = new Reads();
+  // Each read's SQL is built once per shape (src/db/memo.ts): its lists' lengths are in its key.
+  const p = sql.placeholder;
+  const listOf = (name: string, n: number) => Array.from({ length: n }, (_, i) => p(`${name}${i}`));
+  const valuesOf = (name: string, list: readonly unknown[]) => Object.fromEntries(list.map((v, i) => [`${name}${i}`, v]));
   const pairs = inputs.filter((i) => i.providerMessageId).map((i) => [i.provider ?? "", i.providerMessageId!] as const);
   for (const chunk of slices(pairs, PAIRS)) {
     reads.add<Activity>(
-      db
-        .select()
-        .from(activities)
-        .where(and(eq(activities.orgId, orgId), pairIn(activities.provider, activities.providerMessageId, chunk))),
+      memo(
+        db,
+        `group.duplicates.${chunk.length}`,
+        () =>
+          db
+            .select()
+            .from(activities)
+            .where(and(eq(activities.orgId, p("org")), pairIn(activities.provider, activities.providerMessageId, chunk.length))),
+        {
+          org: orgId,
+          ...valuesOf(
+            "a",
+            chunk.map(([a]) => a),
+          ),
+          ...valuesOf(
+            "b",
+            chunk.map(([, b]) => b),
+          ),
+        },
+      ),
       (rows) => {
         for (const a of rows) dupRows.set(dedupKey(a.provider, a.providerMessageId)!, a);
       },
@@ -137,53 +158,110 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       if (c.email) byEmail.set(c.email, c);
     }
   };
-  const contactLookups: (SQL | undefined)[] = [];
   const refs = inputs.map((i) => i.contact);
-  for (const [column, values] of [
-    [contacts.id, distinct(refs.map((r) => ("id" in r ? r.id : null)))],
-    [contacts.phone, distinct(refs.map((r) => ("phone" in r ? r.phone : null)))],
-    [contacts.email, distinct(refs.map((r) => ("email" in r ? r.email : null)))],
+  for (const [by, values] of [
+    ["id", distinct(refs.map((r) => ("id" in r ? r.id : null)))],
+    ["phone", distinct(refs.map((r) => ("phone" in r ? r.phone : null)))],
+    ["email", distinct(refs.map((r) => ("email" in r ? r.email : null)))],
   ] as const) {
-    for (const chunk of slices(values, ID_CHUNK)) contactLookups.push(and(eq(contacts.orgId, orgId), inArray(column, chunk)));
-  }
-  for (const where of contactLookups) {
-    reads.add<Contact>(db.select().from(contacts).where(where), keep);
-    reads.add<Conversation>(
-      db
-        .select()
-        .from(conversations)
-        .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(where)))),
-      (rows) => {
-        for (const cv of rows) conversationOf.set(cv.contactId, cv);
-      },
-    );
+    for (const chunk of slices(values, ID_CHUNK)) {
+      const where = () => and(eq(contacts.orgId, p("org")), inArray(contacts[by], listOf("c", chunk.length)));
+      const bound = { org: orgId, ...valuesOf("c", chunk) };
+      reads.add<Contact>(
+        memo(db, `group.contacts.${by}.${chunk.length}`, () => db.select().from(contacts).where(where()), bound),
+        keep,
+      );
+      reads.add<Conversation>(
+        memo(
+          db,
+          `group.conversations.${by}.${chunk.length}`,
+          () =>
+            db
+              .select()
+              .from(conversations)
+              .where(and(eq(conversations.orgId, p("org")), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(where())))),
+          bound,
+        ),
+        (rows) => {
+          for (const cv of rows) conversationOf.set(cv.contactId, cv);
+        },
+      );
+    }
   }
   const channelKey = (i: IngestInput) => (i.direction === "inbound" && (i.type === "sms" || i.type === "email") && i.to ? `${i.type}:${i.to}` : null);
   const wanted = distinct(inputs.map(channelKey)).map((k) => [k.slice(0, k.indexOf(":")), k.slice(k.indexOf(":") + 1)] as const);
   for (const chunk of slices(wanted, PAIRS)) {
     reads.add<{ id: string; kind: string; address: string }>(
-      db
-        .select({ id: channels.id, kind: channels.kind, address: channels.address })
-        .from(channels)
-        .where(and(eq(channels.orgId, orgId), pairIn(channels.kind, channels.address, chunk))),
+      memo(
+        db,
+        `group.channels.${chunk.length}`,
+        () =>
+          db
+            .select({ id: channels.id, kind: channels.kind, address: channels.address })
+            .from(channels)
+            .where(and(eq(channels.orgId, p("org")), pairIn(channels.kind, channels.address, chunk.length))),
+        {
+          org: orgId,
+          ...valuesOf(
+            "a",
+            chunk.map(([a]) => a),
+          ),
+          ...valuesOf(
+            "b",
+            chunk.map(([, b]) => b),
+          ),
+        },
+      ),
       (rows) => {
         for (const ch of rows) channelIds.set(`${ch.kind}:${ch.address}`, ch.id);
       },
     );
   }
-  reads.add<typeof DEFAULT_SLA>(db.select().from(slaConfigs).where(eq(slaConfigs.orgId, orgId)).limit(1), (rows) => {
-    if (rows[0]) sla = rows[0];
-  });
-  reads.add<{ mode: string }>(db.select({ mode: setterConfigs.mode }).from(setterConfigs).where(eq(setterConfigs.orgId, orgId)).limit(1), (rows) => {
-    setterMode = rows[0]?.mode;
-  });
+  reads.add<typeof DEFAULT_SLA>(
+    memo(
+      db,
+      "group.sla",
+      () =>
+        db
+          .select()
+          .from(slaConfigs)
+          .where(eq(slaConfigs.orgId, p("org")))
+          .limit(1),
+      { org: orgId },
+    ),
+    (rows) => {
+      if (rows[0]) sla = rows[0];
+    },
+  );
+  reads.add<{ mode: string }>(
+    memo(
+      db,
+      "group.setter",
+      () =>
+        db
+          .select({ mode: setterConfigs.mode })
+          .from(setterConfigs)
+          .where(eq(setterConfigs.orgId, p("org")))
+          .limit(1),
+      { org: orgId },
+    ),
+    (rows) => {
+      setterMode = rows[0]?.mode;
+    },
+  );
   const readMedia = (into: Reads, ids: string[]) => {
     for (const chunk of slices(distinct(ids), ID_CHUNK)) {
       into.add<Media>(
-        db
-          .select()
-          .from(media)
-          .where(and(eq(media.orgId, orgId), inArray(media.id, chunk))),
+        memo(
+          db,
+          `group.media.${chunk.length}`,
+          () =>
+            db
+              .select()
+              .from(media)
+              .where(and(eq(media.orgId, p("org")), inArray(media.id, listOf("m", chunk.length)))),
+          { org: orgId, ...valuesOf("m", chunk) },
+        ),
         (rows) => {
           for (const m of rows) mediaRows.set(m.id, m);
         },
@@ -256,9 +334,15 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
     if (isReply(touch)) repliesBefore.set(plan.open, Math.max(before ?? -Infinity, touch.occurredAt));
     if (!plan.open.initial || !(startsWait(touch) || isReply(touch))) continue;
     const after = Math.max(before ?? -Infinity, isReply(touch) ? touch.occurredAt : -Infinity);
-    second.add<StoredWait>(storedWaitQuery(db, sql`${plan.open.initial.id}`, Number.isFinite(after) ? after : null), (rows) => {
-      waits.set(index, rows[0]);
-    });
+    second.add<StoredWait>(
+      memo(db, "group.wait", () => storedWaitQuery(db, sql`${sql.placeholder("conversation")}`, sql.placeholder("replyAt")), {
+        conversation: plan.open.initial.id,
+        replyAt: Number.isFinite(after) ? after : -1,
+      }),
+      (rows) => {
+        waits.set(index, rows[0]);
+      },
+    );
   }
   readMedia(
     second,

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { preview } from "../conversations/present";
 import type { ConversationWithContact } from "../conversations/queries";
 import type { Db } from "../db/client";
+import { memo, placeholdersOf, shapeOf } from "../db/memo";
 import {
   type Activity,
   activities,
@@ -102,45 +103,89 @@ export const lastActivityOf = (a: Activity) => ({
  */
 export async function ingest(db: Db, orgId: string, input: IngestInput, out = silentOutbox(db, orgId), now = Date.now()): Promise<IngestResult> {
   const ref = input.contact;
-  const contactMatch = and(
-    eq(contacts.orgId, orgId),
-    "id" in ref ? eq(contacts.id, ref.id) : "phone" in ref ? eq(contacts.phone, ref.phone) : eq(contacts.email, ref.email),
-  );
+  const by = "id" in ref ? "id" : "phone" in ref ? "phone" : "email";
   const channelKind = input.direction === "inbound" && (input.type === "sms" || input.type === "email") && input.to ? input.type : null;
-  const conversationOfContact = db
-    .select({ id: conversations.id })
-    .from(conversations)
-    .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch))));
   const touch = { type: input.type, direction: input.direction, status: input.status, occurredAt: input.occurredAt };
   const affectsWait = startsWait(touch) || isReply(touch);
-  // Every read the ingest needs, in one round trip.
-  const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait, setterRows] = await db.batch([
+  // Every read the ingest needs, in one round trip; each statement's SQL built once (src/db/memo.ts).
+  const values = {
+    org: orgId,
+    ref: "id" in ref ? ref.id : "phone" in ref ? ref.phone : ref.email,
+    provider: input.provider ?? "",
+    pmid: input.providerMessageId ?? "",
+    dedups: input.providerMessageId ? 1 : 0,
+    kind: channelKind ?? "sms",
+    to: input.to ?? "",
+    routed: channelKind ? 1 : 0,
+    replyAt: isReply(touch) ? input.occurredAt : -1,
+  };
+  const p = sql.placeholder;
+  const contactMatch = () => and(eq(contacts.orgId, p("org")), eq(contacts[by], p("ref")));
+  const conversationOfContact = () =>
     db
-      .select()
-      .from(activities)
-      .where(
-        and(
-          eq(activities.orgId, orgId),
-          eq(activities.provider, input.provider ?? ""),
-          eq(activities.providerMessageId, input.providerMessageId ?? ""),
-          sql`${input.providerMessageId ? 1 : 0} = 1`,
-        ),
-      )
-      .limit(1),
-    db.select().from(contacts).where(contactMatch).limit(1),
-    db
-      .select()
+      .select({ id: conversations.id })
       .from(conversations)
-      .where(and(eq(conversations.orgId, orgId), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch))))
-      .limit(1),
-    db.select().from(slaConfigs).where(eq(slaConfigs.orgId, orgId)).limit(1),
-    db
-      .select({ id: channels.id })
-      .from(channels)
-      .where(and(eq(channels.orgId, orgId), eq(channels.kind, channelKind ?? "sms"), eq(channels.address, input.to ?? ""), sql`${channelKind ? 1 : 0} = 1`))
-      .limit(1),
-    storedWaitQuery(db, affectsWait ? sql`(${conversationOfContact})` : sql`NULL`, isReply(touch) ? input.occurredAt : null),
-    db.select({ mode: setterConfigs.mode }).from(setterConfigs).where(eq(setterConfigs.orgId, orgId)).limit(1),
+      .where(and(eq(conversations.orgId, p("org")), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch()))));
+  const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait, setterRows] = await db.batch([
+    memo(
+      db,
+      "ingest.duplicate",
+      () =>
+        db
+          .select()
+          .from(activities)
+          .where(
+            and(eq(activities.orgId, p("org")), eq(activities.provider, p("provider")), eq(activities.providerMessageId, p("pmid")), sql`${p("dedups")} = 1`),
+          )
+          .limit(1),
+      values,
+    ),
+    memo(db, `ingest.contact.${by}`, () => db.select().from(contacts).where(contactMatch()).limit(1), values),
+    memo(
+      db,
+      `ingest.conversation.${by}`,
+      () =>
+        db
+          .select()
+          .from(conversations)
+          .where(and(eq(conversations.orgId, p("org")), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch()))))
+          .limit(1),
+      values,
+    ),
+    memo(
+      db,
+      "ingest.sla",
+      () =>
+        db
+          .select()
+          .from(slaConfigs)
+          .where(eq(slaConfigs.orgId, p("org")))
+          .limit(1),
+      values,
+    ),
+    memo(
+      db,
+      "ingest.channel",
+      () =>
+        db
+          .select({ id: channels.id })
+          .from(channels)
+          .where(and(eq(channels.orgId, p("org")), eq(channels.kind, p("kind")), eq(channels.address, p("to")), sql`${p("routed")} = 1`))
+          .limit(1),
+      values,
+    ),
+    memo(db, `ingest.wait.${by}.${affectsWait}`, () => storedWaitQuery(db, affectsWait ? sql`(${conversationOfContact()})` : sql`NULL`, p("replyAt")), values),
+    memo(
+      db,
+      "ingest.setter",
+      () =>
+        db
+          .select({ mode: setterConfigs.mode })
+          .from(setterConfigs)
+          .where(eq(setterConfigs.orgId, p("org")))
+          .limit(1),
+      values,
+    ),
   ]);
   const existing = dupRows[0];
   if (existing) return { activity: existing, media: await loadMedia(db, orgId, existing.mediaIds), duplicate: true };
@@ -182,12 +227,31 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
   };
   const tallies = tallyMove(db, orgId, found ? bucketOf(found) : null, after, stored);
   const insertAt = statements.length;
+  // The activity's insert and the thread's update are the same few shapes every time: built once (src/db/memo.ts).
+  const activityShape = shapeOf(activity);
+  const changedShape = shapeOf(changes);
   statements.push(
-    db.insert(activities).values(activity).onConflictDoNothing().returning({ id: activities.id }),
-    db
-      .update(conversations)
-      .set({ ...changes, ...(inbound ? { unreadCount: sql`${conversations.unreadCount} + 1` } : {}) })
-      .where(and(eq(conversations.id, conversation.id), stored)),
+    memo(
+      db,
+      `ingest.insert.${activityShape}`,
+      () => db.insert(activities).values(placeholdersOf(activity)).onConflictDoNothing().returning({ id: activities.id }),
+      activity,
+    ),
+    memo(
+      db,
+      `ingest.update.${changedShape}.${inbound}`,
+      () =>
+        db
+          .update(conversations)
+          .set({ ...(placeholdersOf(changes) as unknown as Partial<Conversation>), ...(inbound ? { unreadCount: sql`${conversations.unreadCount} + 1` } : {}) })
+          .where(
+            and(
+              eq(conversations.id, sql.placeholder("_conversation")),
+              sql`EXISTS (SELECT 1 FROM ${activities} WHERE ${activities.id} = ${sql.placeholder("_activity")})`,
+            ),
+          ),
+      { ...changes, _conversation: conversation.id, _activity: activity.id },
+    ),
     ...tallies,
   );
   if (consent !== null && !contactIsNew) {

@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { type Placeholder, type SQL, sql } from "drizzle-orm";
 import { type Db, oneRow } from "../db/client";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
@@ -36,7 +36,7 @@ export function replyWaitWith(stored: StoredWait | undefined, event: Touch): num
  * for the conversation `conversationId` names (an id, or a subquery yielding one).
  * Both walk activities_direction_idx.
  */
-export function storedWaitQuery(db: Db, conversationId: SQL, replyAt: number | null) {
+export function storedWaitQuery(db: Db, conversationId: SQL, replyAt: number | null | Placeholder) {
   const missed = sql.join(
     MISSED_CALL_STATUSES.map((s) => sql`${s}`),
     sql`, `,

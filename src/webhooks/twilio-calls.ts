@@ -3,7 +3,6 @@ import { z } from "zod";
 import { settings } from "../config/settings";
 import { activities, unroutableEvents } from "../db/schema";
 import { findInShards } from "../db/shards";
-import type { Bindings } from "../env";
 import { log } from "../lib/log";
 import { toE164 } from "../lib/phone";
 import { isDisplayUrl } from "../lib/schemas";
@@ -49,7 +48,7 @@ async function applyDetails(hook: Hook, call: { id: string; orgId: string }, p: 
 }
 
 // Every callback names its call; what else it carries (status, recording, transcript) is read by applyDetails.
-const callCallback = (_env: Bindings) => twilioParams({ CallSid: z.string().min(1) });
+const callCallback = (_region: string) => twilioParams({ CallSid: z.string().min(1) });
 
 /**
  * POST /webhooks/twilio/calls: status, recording and transcription callbacks, all keyed by

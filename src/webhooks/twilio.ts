@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { requireTwilioAuthToken } from "../config/secrets";
 import { settings } from "../config/settings";
-import type { AppEnv, Bindings } from "../env";
+import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { toE164 } from "../lib/phone";
 import { inbox } from "../org-inbox/client";
@@ -35,9 +35,9 @@ export const twilio: ProviderSource = {
 export const twilioParams = <S extends z.ZodRawShape>(shape: S) => z.object(shape).catchall(z.string());
 
 /** A phone number as Twilio sends it, in E.164 (the deployment's region for national numbers). */
-const phone = (env: Bindings) =>
+const phone = (region: string) =>
   z.string().transform((s, ctx) => {
-    const e164 = toE164(s, settings(env).defaultPhoneRegion);
+    const e164 = toE164(s, region);
     if (e164) return e164;
     ctx.addIssue({ code: "custom", message: "not a phone number" });
     return z.NEVER;
@@ -46,8 +46,8 @@ const phone = (env: Bindings) =>
 /** The first of `names` that is present (an empty value counts: it is then missing), as the sid or status of a callback. */
 const firstOf = (p: Record<string, string | undefined>, ...names: string[]) => names.map((n) => p[n]).find((v) => v !== undefined) ?? "";
 
-const inboundSms = (env: Bindings) =>
-  twilioParams({ To: phone(env), From: phone(env), Body: z.string().optional(), NumMedia: z.string().optional() }).transform((p, ctx) => {
+const inboundSms = (region: string) =>
+  twilioParams({ To: phone(region), From: phone(region), Body: z.string().optional(), NumMedia: z.string().optional() }).transform((p, ctx) => {
     const sid = firstOf(p, "MessageSid", "SmsMessageSid");
     if (!sid) {
       ctx.addIssue({ code: "custom", message: "no MessageSid" });
@@ -94,7 +94,7 @@ export const twilioMessages: WebhookAdapter<ReturnType<typeof inboundSms>> = {
   },
 };
 
-const messageStatus = (env: Bindings) =>
+const messageStatus = (region: string) =>
   twilioParams({ From: z.string().optional(), ErrorCode: z.string().optional(), ErrorMessage: z.string().optional() }).transform((p, ctx) => {
     const sid = firstOf(p, "MessageSid", "SmsSid");
     const status = firstOf(p, "MessageStatus", "SmsStatus").toLowerCase();
@@ -103,7 +103,7 @@ const messageStatus = (env: Bindings) =>
       return z.NEVER;
     }
     // Our number: the org is found by it.
-    return { sid, status, from: toE164(p.From ?? "", settings(env).defaultPhoneRegion), errorCode: p.ErrorCode ?? null, errorMessage: p.ErrorMessage ?? null };
+    return { sid, status, from: toE164(p.From ?? "", region), errorCode: p.ErrorCode ?? null, errorMessage: p.ErrorMessage ?? null };
   });
 
 /** POST /webhooks/twilio/status: delivery status of our outbound messages, forward-only (OrgInbox applies it). */

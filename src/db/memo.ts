@@ -1,0 +1,96 @@
+import { is, Param, Placeholder, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "./client";
+
+// Hot-path statements whose SQL drizzle builds once. Building a query (its entity checks,
+// its chunks merged into text) was about a sixth of an ingest's CPU in the Worker's
+// isolate (a CPU profile of POST /activities and the Twilio webhook under load, issue 16),
+// and it built the same text every time with other values. A statement here is written
+// with sql.placeholder()s, built on its first use per database handle and key, and bound
+// to each call's values.
+
+/** What drizzle's prepared D1 query offers (drizzle-orm/d1 D1PreparedQuery). */
+type Prepared = {
+  stmt: D1PreparedStatement;
+  getQuery(): { sql: string; params: unknown[] };
+  mapResult(response: unknown, isFromBatch?: boolean): unknown;
+  all(values?: Record<string, unknown>): Promise<unknown>;
+  get(values?: Record<string, unknown>): Promise<unknown>;
+};
+
+/**
+ * The params of a built statement with `values` in its placeholders. Like drizzle's
+ * fillPlaceholders, except that a null or missing value of a column's placeholder (an insert's
+ * or update's value) binds NULL, as drizzle binds a null value it is given directly; its
+ * fillPlaceholders would hand null to the column's encoder (a JSON column would store the
+ * text "null", a boolean one 0).
+ */
+function fill(params: unknown[], values: object) {
+  return params.map((param) => {
+    if (is(param, Placeholder)) return placed(values, param.name);
+    if (is(param, Param) && is(param.value, Placeholder)) {
+      const value = placed(values, param.value.name);
+      return value === null ? null : param.encoder.mapToDriverValue(value);
+    }
+    return param;
+  });
+}
+
+function placed(values: object, name: string) {
+  if (!(name in values)) throw new Error(`memo: no value for placeholder "${name}"`);
+  return (values as Record<string, unknown>)[name] ?? null;
+}
+
+/** A row of placeholders named as `row`'s keys (those with a value): what an insert's values() or an update's set() takes to be memoized. */
+export const placeholdersOf = <T extends object>(row: T) =>
+  Object.fromEntries(
+    Object.keys(row)
+      .filter((k) => (row as Record<string, unknown>)[k] !== undefined)
+      .map((k) => [k, sql.placeholder(k)]),
+  ) as { [K in keyof T]: Placeholder };
+
+/** The shape of `row` for a memo key: its keys that have a value. */
+export const shapeOf = (row: object) =>
+  Object.keys(row)
+    .filter((k) => (row as Record<string, unknown>)[k] !== undefined)
+    .join(",");
+
+const built = new WeakMap<Db, Map<string, Prepared>>();
+
+/** How many statements a handle has built (tests read it: a second call of a key builds nothing). */
+export const builtCount = (db: Db) => built.get(db)?.size ?? 0;
+
+/**
+ * The statement `build()` makes (with `sql.placeholder(name)` where values go), built once
+ * per `db` and `key`, bound to `values`. `key` names the statement's shape: everything
+ * `build` reads besides placeholders must be part of it (an IN list's length, a branch).
+ * The answer goes into `db.batch([...])` like the builder it stands for, or a read runs
+ * with `.all()` or `.get()`; awaiting it directly is refused (its method would be a
+ * guess).
+ */
+export function memo<Q extends BatchItem<"sqlite">>(db: Db, key: string, build: () => Q, values: object): Q {
+  let statements = built.get(db);
+  if (!statements) built.set(db, (statements = new Map()));
+  let p = statements.get(key);
+  if (!p) statements.set(key, (p = (build() as unknown as { _prepare(): Prepared })._prepare()));
+  const prepared = p;
+  const bound = {
+    // What db.batch reads of a builder (drizzle-orm/d1 session batch): the statement, its SQL and params, and the row mapping.
+    _prepare: () => ({
+      stmt: prepared.stmt,
+      getQuery: () => {
+        const query = prepared.getQuery();
+        return { sql: query.sql, params: fill(query.params, values) };
+      },
+      mapResult: (response: unknown, isFromBatch?: boolean) => prepared.mapResult(response, isFromBatch),
+    }),
+    // drizzle's own runs fill with its fillPlaceholders: reads only (their placeholders are plain values).
+    all: () => prepared.all(values as Record<string, unknown>),
+    get: () => prepared.get(values as Record<string, unknown>),
+    // biome-ignore lint/suspicious/noThenProperty: awaiting a memo must fail loudly, not resolve to the object.
+    then: () => {
+      throw new Error(`memo ${key}: put it in db.batch or call .all() or .get()`);
+    },
+  };
+  return bound as unknown as Q;
+}
