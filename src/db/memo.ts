@@ -70,10 +70,16 @@ export const builtCount = (db: Db) => built.get(db)?.size ?? 0;
  */
 export function memo<Q extends BatchItem<"sqlite">>(db: Db, key: string, build: () => Q, values: object): Q {
   let statements = built.get(db);
-  if (!statements) built.set(db, (statements = new Map()));
-  let p = statements.get(key);
-  if (!p) statements.set(key, (p = (build() as unknown as { _prepare(): Prepared })._prepare()));
-  const prepared = p;
+  if (!statements) {
+    statements = new Map();
+    built.set(db, statements);
+  }
+  let known = statements.get(key);
+  if (!known) {
+    known = (build() as unknown as { _prepare(): Prepared })._prepare();
+    statements.set(key, known);
+  }
+  const prepared = known;
   const bound = {
     // What db.batch reads of a builder (drizzle-orm/d1 session batch): the statement, its SQL and params, and the row mapping.
     _prepare: () => ({

@@ -122,7 +122,10 @@ export function webhook<S extends z.ZodType>(adapter: WebhookAdapter<S>) {
   const schemas = new Map<string, S>();
   const schemaFor = (region: string) => {
     let schema = schemas.get(region);
-    if (!schema) schemas.set(region, (schema = adapter.payload(region)));
+    if (!schema) {
+      schema = adapter.payload(region);
+      schemas.set(region, schema);
+    }
     return schema;
   };
   return async (c: Context<AppEnv>) => {
