@@ -35,7 +35,7 @@ import {
   unknownContact,
 } from "./ingest";
 import { silentOutbox } from "./outbox";
-import { isReply, replyWaitWith, type StoredWait, startsWait, storedWaitQuery } from "./reply-wait";
+import { isReply, replyWaitWith, type StoredWait, startsWait, storedWaitsQuery } from "./reply-wait";
 import { bucketOf, tallyMoves } from "./tallies";
 
 // Group commit (SPEC 15): the ingests that queued in OrgInbox while its last write was in
@@ -327,6 +327,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
   const waits = new Map<number, StoredWait>();
   const second = new Reads();
   const repliesBefore = new Map<Open, number>();
+  const asks: { index: number; conversation: string; replyAt: number }[] = [];
   for (const [index, plan] of plans.entries()) {
     if (plan.kind !== "store") continue;
     const touch = inputs[index];
@@ -334,13 +335,16 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
     if (isReply(touch)) repliesBefore.set(plan.open, Math.max(before ?? -Infinity, touch.occurredAt));
     if (!plan.open.initial || !(startsWait(touch) || isReply(touch))) continue;
     const after = Math.max(before ?? -Infinity, isReply(touch) ? touch.occurredAt : -Infinity);
-    second.add<StoredWait>(
-      memo(db, "group.wait", () => storedWaitQuery(db, sql`${sql.placeholder("conversation")}`, sql.placeholder("replyAt")), {
-        conversation: plan.open.initial.id,
-        replyAt: Number.isFinite(after) ? after : -1,
-      }),
+    asks.push({ index, conversation: plan.open.initial.id, replyAt: Number.isFinite(after) ? after : -1 });
+  }
+  if (asks.length) {
+    second.add<StoredWait & { i: number }>(
+      storedWaitsQuery(
+        db,
+        asks.map(({ conversation, replyAt }) => ({ conversation, replyAt })),
+      ),
       (rows) => {
-        waits.set(index, rows[0]);
+        for (const row of rows) waits.set(asks[row.i].index, row);
       },
     );
   }

@@ -1,5 +1,6 @@
 import { type Placeholder, type SQL, sql } from "drizzle-orm";
 import { type Db, oneRow } from "../db/client";
+import { memo } from "../db/memo";
 
 // SPEC 7: a conversation waits from its earliest inbound sms/email or missed
 // inbound call not yet followed (by occurred_at) by an outbound sms/email/call. An
@@ -37,6 +38,12 @@ export function replyWaitWith(stored: StoredWait | undefined, event: Touch): num
  * Both walk activities_direction_idx.
  */
 export function storedWaitQuery(db: Db, conversationId: SQL, replyAt: number | null | Placeholder) {
+  // From one row: a builder (not raw SQL) is what a D1 batch accepts.
+  return db.select(waitColumns(conversationId, sql`${replyAt ?? -1}`)).from(oneRow());
+}
+
+/** The two columns of a stored wait, for the conversation `conversationId` names and a reply at `replyAt` (-1: none). */
+function waitColumns(conversationId: SQL, replyAt: SQL) {
   const missed = sql.join(
     MISSED_CALL_STATUSES.map((s) => sql`${s}`),
     sql`, `,
@@ -45,15 +52,32 @@ export function storedWaitQuery(db: Db, conversationId: SQL, replyAt: number | n
     WHERE conversation_id = ${conversationId} AND direction = 'outbound' AND type IN ('sms', 'email', 'call')
       AND NOT (type IN ('sms', 'email') AND (status IN ('scheduled', 'canceled') OR (status = 'failed' AND send_attempts = 0)))
     ORDER BY occurred_at DESC LIMIT 1)`;
-  // From one row: a builder (not raw SQL) is what a D1 batch accepts.
-  return db
-    .select({
-      last_reply: sql<number | null>`${lastReply}`,
-      first_waiting: sql<number | null>`(SELECT occurred_at FROM activities
+  return {
+    last_reply: sql<number | null>`${lastReply}`,
+    first_waiting: sql<number | null>`(SELECT occurred_at FROM activities
         WHERE conversation_id = ${conversationId} AND direction = 'inbound'
-          AND occurred_at > MAX(COALESCE(${lastReply}, -1), ${replyAt ?? -1})
+          AND occurred_at > MAX(COALESCE(${lastReply}, -1), ${replyAt})
           AND (type IN ('sms', 'email') OR (type = 'call' AND status IN (${missed})))
         ORDER BY occurred_at ASC LIMIT 1)`,
-    })
-    .from(oneRow());
+  };
 }
+
+/** A stored-wait question of a group commit: the thread, and the reply its item counts from (-1: none). */
+export type WaitAsk = { conversation: string; replyAt: number };
+
+/**
+ * Many stored waits in one statement (a group commit's, one row per ask, `i` its index in
+ * `asks`): the asks travel as one JSON parameter, so a group of 500 items asks in one
+ * statement, not 500 (each of which D1 prepared, ran and answered on its own). Built once
+ * (src/db/memo.ts); each row's two subqueries are storedWaitQuery's.
+ */
+export const storedWaitsQuery = (db: Db, asks: WaitAsk[]) =>
+  memo(
+    db,
+    "reply-wait.many",
+    () =>
+      db
+        .select({ i: sql<number>`ask.key`.as("i"), ...waitColumns(sql`json_extract(ask.value, '$.conversation')`, sql`json_extract(ask.value, '$.replyAt')`) })
+        .from(sql`json_each(${sql.placeholder("asks")}) AS ask`),
+    { asks: JSON.stringify(asks) },
+  );
