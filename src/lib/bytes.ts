@@ -2,8 +2,14 @@
 const enc = new TextEncoder();
 
 /** Lowercase hex, two digits a byte. */
-export const hex = (bytes: ArrayBuffer | Uint8Array) =>
-  [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+export const hex = (bytes: ArrayBuffer | Uint8Array) => {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let out = "";
+  for (const b of view) out += HEX[b];
+  return out;
+};
 
 /** SHA-256 of bytes, or of text as UTF-8, in hex. */
 export async function sha256Hex(data: ArrayBuffer | ArrayBufferView | string) {

@@ -1,9 +1,17 @@
 import { hex } from "./bytes";
 
+/** Random bytes drawn 4 KiB at a time (one getRandomValues call per 256 ids, not per id). */
+const pool = new Uint8Array(4096);
+let drawn = pool.length;
+
 /** UUID v7: 48-bit millisecond timestamp, then random bits, so ids sort by creation time. */
 export function uuidv7(now = Date.now()): string {
-  const b = new Uint8Array(16);
-  crypto.getRandomValues(b);
+  if (drawn === pool.length) {
+    crypto.getRandomValues(pool);
+    drawn = 0;
+  }
+  const b = pool.slice(drawn, drawn + 16);
+  drawn += 16;
   let t = now;
   for (let i = 5; i >= 0; i--) {
     b[i] = t % 256;

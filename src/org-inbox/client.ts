@@ -69,15 +69,40 @@ function unwrap<T>(answer: InboxAnswer<T>): T {
   return answer.ok;
 }
 
-export function inbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string): InboxClient {
-  const stub = orgInbox(env, orgId) as unknown as Record<string, (orgId: string, ...args: unknown[]) => Promise<InboxAnswer<unknown>>>;
-  const answer: Record<string, (...args: unknown[]) => Promise<InboxAnswer<unknown>>> = {};
-  const client: Record<string, unknown> = { answer };
-  for (const name of Object.keys(METHODS)) {
-    answer[name] = (...args) => stub[name](orgId, ...args);
-    client[name] = async (...args: unknown[]) => unwrap(await stub[name](orgId, ...args));
+type Stub = Record<string, (orgId: string, ...args: unknown[]) => Promise<InboxAnswer<unknown>>>;
+
+// The methods live on two prototypes made once, not as closures made per call (making them
+// per request was about 1.5 % of an ingest's CPU).
+class Answers {
+  constructor(
+    readonly stub: Stub,
+    readonly orgId: string,
+  ) {}
+}
+class Client {
+  readonly answer: Answers;
+  constructor(
+    readonly stub: Stub,
+    readonly orgId: string,
+  ) {
+    this.answer = new Answers(stub, orgId);
   }
-  return client as InboxClient;
+}
+for (const name of Object.keys(METHODS)) {
+  Object.defineProperty(Answers.prototype, name, {
+    value(this: Answers, ...args: unknown[]) {
+      return this.stub[name](this.orgId, ...args);
+    },
+  });
+  Object.defineProperty(Client.prototype, name, {
+    async value(this: Client, ...args: unknown[]) {
+      return unwrap(await this.stub[name](this.orgId, ...args));
+    },
+  });
+}
+
+export function inbox(env: Pick<Bindings, "ORG_INBOX">, orgId: string): InboxClient {
+  return new Client(orgInbox(env, orgId) as unknown as Stub, orgId) as unknown as InboxClient;
 }
 
 /**
