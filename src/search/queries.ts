@@ -62,44 +62,15 @@ export function sparseSearch(db: Db, orgId: string, where: SQL, messages: string
     .limit(limit + 1);
 }
 
-/** How many conversations of the list (from the cursor) set the dense walk's lowest "near" rowid (denseSearch). */
-export const NEAR_WINDOW = 1000;
-
 /**
  * Many matches: the list walked in its own order (the index of its filters), each
  * conversation kept when it is in the set of matched conversations or its contact
  * matches, until the page is full: no sort, and no row read per match.
- *
- * The set of matched conversations is built once per query (an ephemeral index of
- * conversation rowids, with a Bloom filter) and probed per walked row; `+` keeps it from
- * driving the walk. Building it from every match of the term cost most of the walk (on
- * the 100k seed, node:sqlite: `invoice`'s 10,000 matches, 1.4 ms of the dense arm's 1.6).
- * So it is two sets, each built only if a walked row needs it: `lo` is the lowest rowid
- * among the list's first NEAR_WINDOW conversations (from the cursor; a walk of the list
- * index, about 0.06 ms); a walked conversation with a rowid ≥ lo is checked against the
- * matches with index rowid ≥ lo << 32 (a seek in each doclist, then only those decoded),
- * any other against all matches. Exact for every row either way. When the list's first
- * conversations are recent ones (the seed's are the last rowids), the page comes from
- * the near set alone: the statement took 2.6 → 1.6 ms for `invoice`, 3.1 → 1.9 ms for the
- * phrase; when an old conversation is near the top, lo is low and the near set is about
- * the whole one (as before, plus the window's walk).
  */
 export function denseSearch(db: Db, where: SQL, messages: string, people: string, after: [number, string] | null, limit: number) {
-  const bits = sql.raw(String(ACTIVITY_BITS));
-  const matched = sql`SELECT rowid >> ${bits} FROM activities_fts WHERE activities_fts MATCH ${messages}`;
-  const window = db
-    .select({ wr: sql<number>`${c}.rowid`.as("wr") })
-    .from(c)
-    .where(and(where, keysetOf(after)))
-    .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(NEAR_WINDOW);
-  const lo = sql`(SELECT min(wr) FROM ${window})`;
-  // An IN's set is built the first time a row reaches it. (A range [lo, hi] with the
-  // window's highest rowid too cost more than it saved: 0.25 ms more for `zanzibar`,
-  // whose dense arm does not run.)
-  const inThread = sql`CASE WHEN ${c}.rowid >= ${lo}
-    THEN +${c}.rowid IN (${matched} AND rowid >= (${lo} << ${bits}))
-    ELSE +${c}.rowid IN (${matched}) END`;
+  // Built once per query (an ephemeral index of conversation rowids, with a Bloom filter),
+  // then probed per walked row; `+` keeps it from driving the walk.
+  const inThread = sql`+${c}.rowid IN (SELECT rowid >> ${sql.raw(String(ACTIVITY_BITS))} FROM activities_fts WHERE activities_fts MATCH ${messages})`;
   const byContact = sql`+${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people})`;
   return db
     .select(pageRowid)
