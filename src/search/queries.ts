@@ -97,8 +97,9 @@ export type MessageHit = {
  * conversation to its highest, each match kept when its conversation is the page's (a
  * probe of a ≤ 26-row set), read by rowid and numbered within its conversation. It was
  * a correlated lookup per row (its own cursor on the thread's rowid range): on the 100k
- * seed (node:sqlite) 26 lookups took 1.6 ms for `invoice` and 3.2 ms for the phrase
- * "invoice overdue", against 1.0–1.1 ms for the statement's whole difference now. Its
+ * seed the statement took, in workerd (wrangler d1 execute --local, mean of 150), 2.7 ms
+ * for `invoice`, 3.4 ms for the phrase "invoice overdue", 1.0 ms for `zanzibar`, and
+ * takes 1.9–2.0, 2.3 and 0.5 ms (node:sqlite: 4.0 → 2.6, 6.2 → 3.1, 1.0 → 1.1). Its
  * worst case, a page spread over the shard's conversation rowids, decodes every match of
  * the term once (`invoice`: 10,000 in 0.5 ms, the phrase's 5,000 in 1 ms), what the
  * dense walk's set already decodes.
@@ -174,10 +175,11 @@ export const threadMatch = (orgId: string, conversationId: string, terms: Term[]
  * matches in the shard, the matches read by rowid (`CROSS JOIN` keeps the order: matches
  * first), filtered by org and cursor and sorted; at or over it, the org's contacts walked
  * in id order (contacts_org_id_idx, no sort), each kept when its rowid is in the set of
- * matches, until the page is full. On the 100k seed (node:sqlite) `nakamura`, 1,000
- * contacts of the org's 100,000, took 2.8 ms as one plan (the matches, with the org's
- * token, each contact read by rowid and all sorted) and takes 0.5 ms walked; `okonk*`
- * (5) 0.07 ms then, 0.12 ms now (the gate). The MATCH leaves out the org's token, as
+ * matches, until the page is full. On the 100k seed (workerd, wrangler d1 execute
+ * --local, mean of 150) `nakamura`, 1,000 contacts of the org's 100,000, took 2.95 ms as
+ * one plan (the matches, with the org's token, each contact read by rowid and all
+ * sorted) and takes 0.43 ms walked; `okonk*` (5) and `415 200 004` (10) stay at
+ * 0.05–0.09 ms. The MATCH leaves out the org's token, as
  * the conversation search's (ANDed, `nakamura` read the org's 100,000-entry doclist:
  * 0.6 ms against 0.05 ms): both plans check org_id on the row. As with the dense
  * conversation walk, a shard whose other orgs hold most of the matches makes the walk
