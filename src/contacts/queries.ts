@@ -2,7 +2,7 @@ import { and, desc, eq, getTableColumns, lt, or, type SQL, sql } from "drizzle-o
 import type { Db } from "../db/client";
 import { type Contact, contacts } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
-import { contactHits } from "../search/queries";
+import { contactPage } from "../search/queries";
 import { parseQuery } from "../search/query";
 
 export const toContact = (ct: Contact) => ({
@@ -42,18 +42,25 @@ export const findByAddress = (db: Db, orgId: string, phone: string | null | unde
  */
 export function searchContacts(db: Db, orgId: string, opts: { q?: string; after?: string; limit: number }) {
   const terms = opts.q === undefined ? undefined : parseQuery(opts.q);
+  const columns = getTableColumns(contacts);
+  // A search: the page's rows by rowid (contactPage checked the org and the cursor), sorted by id.
+  if (terms?.length)
+    return db
+      .select(columns)
+      .from(contacts)
+      .where(contactPage(db, orgId, terms, opts.after ?? null, opts.limit))
+      .orderBy(desc(contacts.id))
+      .limit(opts.limit + 1);
   const where = and(
     eq(contacts.orgId, orgId),
     opts.after ? lt(contacts.id, opts.after) : undefined,
     // Only punctuation: nothing matches.
     terms?.length === 0 ? sql`0` : undefined,
   );
-  const columns = getTableColumns(contacts);
-  const query = terms?.length
-    ? (() => {
-        const hits = contactHits(orgId, terms);
-        return db.select(columns).from(hits.from).crossJoin(contacts).where(and(hits.on, where)).$dynamic();
-      })()
-    : db.select(columns).from(contacts).where(where).$dynamic();
-  return query.orderBy(desc(contacts.id)).limit(opts.limit + 1);
+  return db
+    .select(columns)
+    .from(contacts)
+    .where(where)
+    .orderBy(desc(contacts.id))
+    .limit(opts.limit + 1);
 }

@@ -3,13 +3,14 @@ import { contactColumns } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
 import { activities, contacts, conversations } from "../db/schema";
 import { labelsJson } from "../labels/queries";
-import { contactMatch, contactText, type Term, textMatch } from "./query";
+import { contactText, type Term, textMatch } from "./query";
 
 // Search reads (SPEC 16) over the FTS5 indexes of migrations/shard/0008_search.sql.
 // activities_fts's rowid is (conversation rowid << 32) | activity rowid: a match names
 // its conversation with a shift, and a thread's matches are one rowid range, so no
-// query here reads `activities` to find out where a match belongs. Every MATCH carries
-// the org's token, and every row comes back through a join that checks org_id too.
+// query here reads `activities` to find out where a match belongs. No MATCH here carries
+// the org's token (ANDing it reads the org's whole doclist: every message or contact it
+// has); every row comes back through a join or a WHERE that checks org_id instead.
 
 /** Bits of an activities_fts rowid that hold the activity's rowid. */
 const ACTIVITY_BITS = 32;
@@ -89,19 +90,35 @@ export type MessageHit = {
 };
 
 /**
- * The newest matching message (by occurred_at) of the row's conversation, with its text,
- * as JSON (null when only the contact matches): a correlated subquery of the page's select
- * list, so it runs for the page's rows only. The MATCH leaves out the org's token: the
- * rowid range already names the conversation (of the org: the plans' joins checked it),
- * and ANDing every lookup with the org's doclist (all its messages) made it about 4× slower.
+ * The page's newest matching messages: for each conversation of `page` (searchPage's CTE
+ * of the page's ≤ limit + 1 conversation rowids) that has a matching message, the newest
+ * by occurred_at, id, as (cv, ar): the conversation's rowid, the activity's. One FTS5
+ * cursor for the whole page: the MATCH over the rowid range from the page's lowest
+ * conversation to its highest, each match kept when its conversation is the page's (a
+ * probe of a ≤ 26-row set), read by rowid and numbered within its conversation. It was
+ * a correlated lookup per row (its own cursor on the thread's rowid range): on the 100k
+ * seed the statement took, in workerd (wrangler d1 execute --local, mean of 150), 2.7 ms
+ * for `invoice`, 3.4 ms for the phrase "invoice overdue", 1.0 ms for `zanzibar`, and
+ * takes 1.9–2.0, 2.3 and 0.5 ms (node:sqlite: 4.0 → 2.6, 6.2 → 3.1, 1.0 → 1.1). Its
+ * worst case, a page spread over the shard's conversation rowids, decodes every match of
+ * the term once (`invoice`: 10,000 in 0.5 ms, the phrase's 5,000 in 1 ms), what the
+ * dense walk's set already decodes.
+ *
+ * The MATCH leaves out the org's token: `page` holds the org's conversations only (the
+ * plans' joins checked it), and the activity is read by its rowid with org_id checked.
  */
-const newestHit = (orgId: string, messages: string) => sql<string | null>`(
-  SELECT json_object('id', a.id, 'body', a.body, 'subject', a.subject, 'transcript', a.call_transcript, 'summary', a.call_summary)
-  FROM activities AS a WHERE a.org_id = ${orgId} AND a.rowid = (
-    SELECT x.rowid FROM activities_fts AS f JOIN activities AS x ON x.rowid = f.rowid & ${sql.raw(String(ACTIVITY_MASK))}
+const newestHits = (messages: string) => sql`(SELECT cv, ar FROM (
+    SELECT f.rowid >> ${sql.raw(String(ACTIVITY_BITS))} AS cv, x.rowid AS ar,
+      row_number() OVER (PARTITION BY f.rowid >> ${sql.raw(String(ACTIVITY_BITS))} ORDER BY x.occurred_at DESC, x.id DESC) AS n
+    FROM activities_fts AS f JOIN activities AS x ON x.rowid = f.rowid & ${sql.raw(String(ACTIVITY_MASK))}
     WHERE f.activities_fts MATCH ${messages}
-      AND f.rowid BETWEEN (${c}.rowid << ${sql.raw(String(ACTIVITY_BITS))}) AND ((${c}.rowid << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))})
-    ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1))`;
+      AND f.rowid BETWEEN ((SELECT min(rid) FROM page) << ${sql.raw(String(ACTIVITY_BITS))}) AND (((SELECT max(rid) FROM page) << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))})
+      AND (f.rowid >> ${sql.raw(String(ACTIVITY_BITS))}) IN (SELECT DISTINCT rid FROM page)) WHERE n = 1) AS newest`;
+
+/** The newest match's text as JSON (null when only the contact matches: no `newest` row). */
+const newestHit = (orgId: string) => sql<string | null>`(
+  SELECT json_object('id', a.id, 'body', a.body, 'subject', a.subject, 'transcript', a.call_transcript, 'summary', a.call_summary)
+  FROM activities AS a WHERE a.org_id = ${orgId} AND a.rowid = newest.ar)`;
 
 /**
  * A page of the conversation list (its WHERE: conversationWhere) whose messages or contact
@@ -116,8 +133,14 @@ const newestHit = (orgId: string, messages: string) => sql<string | null>`(
  * Each plan is an arm of a UNION ALL behind a gate, a one-row subquery whose WHERE is the
  * counts (scalar subqueries with no outer reference, 0.05 ms): a false gate yields no row,
  * so its arm's loop never starts (a WHERE on the arm itself did not stop it: the arm ran
- * to its end first). Only one arm yields rows; the outer query reads the ≤ limit + 1
- * rowids and sorts them.
+ * to its end first). Only one arm yields rows.
+ *
+ * The arms are the CTE `page` (the ≤ limit + 1 rowids), read by the outer query (the
+ * rows by rowid, then sorted) and by newestHits (the page's matches). drizzle writes no
+ * MATERIALIZED, and SQLite flattens a CTE's use into a plain `IN (SELECT rid FROM page)`,
+ * which ran the chosen plan once per use; each use is `SELECT DISTINCT` (not flattened:
+ * a compound CTE under a DISTINCT), so the plan runs once and its rows are shared
+ * (test/query-plans.test.ts checks that the list index is walked once).
  */
 export function searchPage(db: Db, orgId: string, where: SQL, terms: Term[], after: [number, string] | null, limit: number) {
   const messages = textMatch(terms);
@@ -125,13 +148,16 @@ export function searchPage(db: Db, orgId: string, where: SQL, terms: Term[], aft
   const few = sql`${countMessages(messages)} < ${SPARSE_MATCHES} AND ${countContacts(people)} < ${SPARSE_MATCHES}`;
   const sparse = sparseSearch(db, orgId, where, messages, people, after, limit);
   const dense = denseSearch(db, where, messages, people, after, limit);
+  const page = db
+    .$with("page", { rid: sql<number>`rid` })
+    .as(sql`SELECT rid FROM (SELECT 1 WHERE ${few}) CROSS JOIN ${sparse} UNION ALL SELECT rid FROM (SELECT 1 WHERE NOT (${few})) CROSS JOIN ${dense}`);
   return db
-    .select({ conversation: c, contact: contactColumns, hit: newestHit(orgId, messages), labels: labelsJson(orgId) })
+    .with(page)
+    .select({ conversation: c, contact: contactColumns, hit: newestHit(orgId), labels: labelsJson(orgId) })
     .from(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .where(
-      sql`${c}.rowid IN (SELECT rid FROM (SELECT 1 WHERE ${few}) CROSS JOIN ${sparse} UNION ALL SELECT rid FROM (SELECT 1 WHERE NOT (${few})) CROSS JOIN ${dense})`,
-    )
+    .leftJoin(newestHits(messages), sql`newest.cv = ${c}.rowid`)
+    .where(sql`${c}.rowid IN (SELECT DISTINCT rid FROM page)`)
     .orderBy(desc(c.sortAt), desc(c.id))
     .limit(limit + 1);
 }
@@ -143,11 +169,41 @@ export const threadMatch = (orgId: string, conversationId: string, terms: Term[]
     AND (((SELECT rowid FROM conversations WHERE id = ${conversationId} AND org_id = ${orgId}) << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))}))`;
 
 /**
- * The org's contacts matching `terms`: `from` the index's matches, CROSS JOIN contacts
- * `on` the rowid (the join order stays: matches first, then each contact by rowid; GET
- * /contacts sorts them by id). The cost is the matches', never a walk of the org's contacts.
+ * The org's contacts matching `terms` (GET /contacts?q=), as a condition on contacts.rowid:
+ * the ≤ limit + 1 rowids of the page, newest first by id (searchContacts reads those rows
+ * and sorts them). Two plans behind gates, as searchPage's: under SPARSE_MATCHES contact
+ * matches in the shard, the matches read by rowid (`CROSS JOIN` keeps the order: matches
+ * first), filtered by org and cursor and sorted; at or over it, the org's contacts walked
+ * in id order (contacts_org_id_idx, no sort), each kept when its rowid is in the set of
+ * matches, until the page is full. On the 100k seed (workerd, wrangler d1 execute
+ * --local, mean of 150) `nakamura`, 1,000 contacts of the org's 100,000, took 2.95 ms as
+ * one plan (the matches, with the org's token, each contact read by rowid and all
+ * sorted) and takes 0.43 ms walked; `okonk*` (5) and `415 200 004` (10) stay at
+ * 0.05–0.09 ms. The MATCH leaves out the org's token, as
+ * the conversation search's (ANDed, `nakamura` read the org's 100,000-entry doclist:
+ * 0.6 ms against 0.05 ms): both plans check org_id on the row. As with the dense
+ * conversation walk, a shard whose other orgs hold most of the matches makes the walk
+ * long (cheap index entries, up to all of the org's contacts).
  */
-export const contactHits = (orgId: string, terms: Term[]) => ({
-  from: sql`(SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${contactMatch(orgId, terms)}) AS hit`,
-  on: sql`${contacts}.rowid = hit.r`,
-});
+export function contactPage(db: Db, orgId: string, terms: Term[], after: string | null, limit: number) {
+  const people = contactText(terms);
+  const k = contacts;
+  const few = sql`${countContacts(people)} < ${SPARSE_MATCHES}`;
+  const rid = { rid: sql<number>`${k}.rowid`.as("rid") };
+  const mine = and(eq(k.orgId, orgId), after ? lt(k.id, after) : undefined);
+  const sparse = db
+    .select(rid)
+    .from(sql`(SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit`)
+    .crossJoin(k)
+    .where(and(sql`${k}.rowid = hit.r`, mine))
+    .orderBy(desc(k.id))
+    .limit(limit + 1);
+  // `+` keeps the set of matches (built once, probed per walked contact) from driving the walk.
+  const dense = db
+    .select(rid)
+    .from(k)
+    .where(and(mine, sql`+${k}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people})`))
+    .orderBy(desc(k.id))
+    .limit(limit + 1);
+  return sql`${k}.rowid IN (SELECT rid FROM (SELECT 1 WHERE ${few}) CROSS JOIN ${sparse} UNION ALL SELECT rid FROM (SELECT 1 WHERE NOT (${few})) CROSS JOIN ${dense})`;
+}

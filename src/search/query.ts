@@ -53,9 +53,6 @@ export function parseQuery(q: string): Term[] {
 /** A term as an FTS5 string: its tokens between double quotes (they hold no quote; escaped anyway), `*` after it for a prefix. */
 const ftsString = (tokens: string[], prefix: boolean) => `"${tokens.join(" ").replaceAll('"', '""')}"${prefix ? "*" : ""}`;
 
-/** The org's token in the `org` column of both indexes (migrations/shard/0008_search.sql): the id without hyphens. */
-const orgToken = (orgId: string) => `org : ${ftsString([orgId.toLowerCase().replaceAll("-", "")], false)}`;
-
 /** The MATCH expression over message text (activities_fts), any org's: only where a join checks the org (a thread's rowid range, the conversation search). */
 export const textMatch = (terms: Term[]) => `{body subject transcript summary} : (${terms.map((t) => ftsString(t.tokens, t.prefix)).join(" AND ")})`;
 
@@ -63,16 +60,12 @@ export const textMatch = (terms: Term[]) => `{body subject transcript summary} :
 export const isDigits = (t: Term) => t.tokens.every((x) => /^\d+$/.test(x));
 
 /**
- * The MATCH expression over contacts (contacts_fts) of the org. Neighbouring terms of
- * digits are one run (`+1 415` → 1415, `(415) 555-0142` → 4155550142), a prefix of the
- * phone column, which holds every suffix of the number: the digits are found anywhere in
- * it, as the LIKE of before found them.
+ * The MATCH expression over contacts (contacts_fts), any org's: only where a WHERE checks
+ * the org (GET /contacts, the conversation search). Neighbouring terms of digits are one
+ * run (`+1 415` → 1415, `(415) 555-0142` → 4155550142), a prefix of the phone column,
+ * which holds every suffix of the number: the digits are found anywhere in it, as the
+ * LIKE of before found them.
  */
-export function contactMatch(orgId: string, terms: Term[]) {
-  return `${orgToken(orgId)} AND ${contactText(terms)}`;
-}
-
-/** The same over any org's contacts: only where a join checks the org (the conversation search). */
 export function contactText(terms: Term[]) {
   const parts: string[] = [];
   let digits = "";
