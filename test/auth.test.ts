@@ -19,6 +19,14 @@ describe("bearer tokens (HS256)", () => {
     expect(res.status).toBe(200);
   });
 
+  it("refuses a token once it expires, though it was accepted (and remembered) a moment before", async () => {
+    const soon = await token(org.owner.userId, { expiresIn: Math.floor(Date.now() / 1000) + 2 });
+    expect((await call("/members", { token: soon, org: org.orgId })).status).toBe(200);
+    expect((await call("/members", { token: soon, org: org.orgId })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2_600));
+    await expectProblem(await call("/members", { token: soon, org: org.orgId }), 401, "unauthenticated");
+  });
+
   const refused: [string, () => Promise<Record<string, string>>][] = [
     ["no Authorization header", async () => ({})],
     ["a scheme other than Bearer", async () => ({ authorization: `Basic ${btoa("a:b")}` })],
