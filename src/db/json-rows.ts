@@ -1,5 +1,5 @@
 import { getTableColumns, getTableName } from "drizzle-orm";
-import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 
 // Many rows in one INSERT: the rows travel as one JSON array, bound as a single parameter
 // and unpacked by json_each, so a statement is not cut to D1's 100 bound parameters (two
@@ -30,17 +30,28 @@ export function jsonInserts(d1: D1Database, table: string, rows: DriverRow[], op
   return chunked(rows.map((row) => JSON.stringify(row))).map((json) => into.bind(json));
 }
 
+/** A table's columns as [key, column] pairs, listed once per table (a group commit maps 500 rows at a time). */
+const columnLists = new WeakMap<SQLiteTable, [string, SQLiteColumn][]>();
+const columnsOf = (table: SQLiteTable) => {
+  let list = columnLists.get(table);
+  if (!list) {
+    list = Object.entries(getTableColumns(table)) as [string, SQLiteColumn][];
+    columnLists.set(table, list);
+  }
+  return list;
+};
+
 /** Typed rows of a drizzle table (as its $inferInsert) as D1 rows: each column mapped as drizzle would bind it. */
 export function driverRows<T extends SQLiteTable>(table: T, rows: T["$inferInsert"][]): DriverRow[] {
-  const columns = Object.entries(getTableColumns(table));
-  return rows.map((row) =>
-    Object.fromEntries(
-      columns.map(([key, column]) => {
-        const value = (row as Record<string, unknown>)[key];
-        return [column.name, value === null || value === undefined ? null : column.mapToDriverValue(value)];
-      }),
-    ),
-  );
+  const columns = columnsOf(table);
+  return rows.map((row) => {
+    const out: DriverRow = {};
+    for (const [key, column] of columns) {
+      const value = (row as Record<string, unknown>)[key];
+      out[column.name] = value === null || value === undefined ? null : column.mapToDriverValue(value);
+    }
+    return out;
+  });
 }
 
 /** The INSERTs of typed rows into a drizzle table. */
@@ -60,7 +71,13 @@ export function jsonUpdates(d1: D1Database, table: string, key: string, columns:
       .map((c) => `json_extract(value, '$.${quote(c)}') AS ${quote(c)}`)
       .join(", ")} FROM json_each(?)) AS v WHERE ${quote(table)}.${quote(key)} = v.${quote(key)}`,
   );
-  return chunked(rows.map((r) => JSON.stringify(Object.fromEntries(picked.map((c) => [c, r[c]]))))).map((json) => update.bind(json));
+  return chunked(
+    rows.map((r) => {
+      const row: DriverRow = {};
+      for (const c of picked) row[c] = r[c];
+      return JSON.stringify(row);
+    }),
+  ).map((json) => update.bind(json));
 }
 
 /**

@@ -3,7 +3,7 @@ import { invalid } from "./errors";
 
 /** Inputs normalized lately (region + input → E.164 or null): a contact's number arrives again and again, and parsing it again cost a POST /activities about 2 % of its CPU. */
 const recent = new Map<string, string | null>();
-const RECENT_MAX = 2_000;
+const RECENT_MAX = 10_000;
 
 /** E.164 or null when the input cannot be a phone number. */
 export function toE164(input: string, defaultRegion = "US"): string | null {
