@@ -17,17 +17,31 @@ export const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
  * The INSERTs of `rows` (all with the same columns) into `table`, each under CHUNK_BYTES of
- * JSON; `where`: a condition (SQL of ours, never input) every statement inserts under.
+ * JSON; `where`: a condition (SQL of ours, never input) every row is inserted under, given
+ * the SQL of a row's value of a column.
  */
-export function jsonInserts(d1: D1Database, table: string, rows: DriverRow[], opts: { where?: string } = {}): D1PreparedStatement[] {
+export function jsonInserts(
+  d1: D1Database,
+  table: string,
+  rows: DriverRow[],
+  opts: { where?: (value: (column: string) => string) => string } = {},
+): D1PreparedStatement[] {
   if (!rows.length) return [];
   const columns = Object.keys(rows[0]);
+  /** SQL of the row's value of `column`, for the condition. */
+  const value = (column: string) => {
+    const i = columns.indexOf(column);
+    if (i < 0) throw new Error(`jsonInserts: no column ${column}`);
+    return `json_extract(value, '$[${i}]')`;
+  };
+  // Each row travels as an array of its values in `columns` order: no key repeated per row
+  // (about 40 % of the JSON of a wide row), and a faster stringify than an object's.
   const into = d1.prepare(
     `INSERT INTO ${quote(table)} (${columns.map(quote).join(", ")}) SELECT ${columns
-      .map((c) => `json_extract(value, '$.${quote(c)}')`)
-      .join(", ")} FROM json_each(?)${opts.where ? ` WHERE ${opts.where}` : ""}`,
+      .map((_, i) => `json_extract(value, '$[${i}]')`)
+      .join(", ")} FROM json_each(?)${opts.where ? ` WHERE ${opts.where(value)}` : ""}`,
   );
-  return chunked(rows.map((row) => JSON.stringify(row))).map((json) => into.bind(json));
+  return chunked(rows.map((row) => JSON.stringify(columns.map((c) => row[c])))).map((json) => into.bind(json));
 }
 
 /** A table's columns as [key, column] pairs, listed once per table (a group commit maps 500 rows at a time). */
@@ -66,18 +80,13 @@ export const insertRows = <T extends SQLiteTable>(d1: D1Database, table: T, rows
 export function jsonUpdates(d1: D1Database, table: string, key: string, columns: string[], rows: DriverRow[]): D1PreparedStatement[] {
   if (!rows.length) return [];
   const picked = [key, ...columns];
+  // Each row an array of the key and the columns, in `picked` order (as jsonInserts).
   const update = d1.prepare(
     `UPDATE ${quote(table)} SET ${columns.map((c) => `${quote(c)} = v.${quote(c)}`).join(", ")} FROM (SELECT ${picked
-      .map((c) => `json_extract(value, '$.${quote(c)}') AS ${quote(c)}`)
+      .map((c, i) => `json_extract(value, '$[${i}]') AS ${quote(c)}`)
       .join(", ")} FROM json_each(?)) AS v WHERE ${quote(table)}.${quote(key)} = v.${quote(key)}`,
   );
-  return chunked(
-    rows.map((r) => {
-      const row: DriverRow = {};
-      for (const c of picked) row[c] = r[c];
-      return JSON.stringify(row);
-    }),
-  ).map((json) => update.bind(json));
+  return chunked(rows.map((r) => JSON.stringify(picked.map((c) => r[c])))).map((json) => update.bind(json));
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   slaConfigs,
 } from "../db/schema";
 import { ApiError } from "../lib/errors";
-import { uuidv7 } from "../lib/ids";
+import { uuidv7Sequence } from "../lib/ids";
 import { ID_CHUNK } from "../lib/schemas";
 import { DEFAULT_SLA } from "../sla/due";
 import { consentColumns } from "./consent";
@@ -105,9 +105,7 @@ type Open = { initial: Conversation | null; current: Conversation; contact: Cont
 export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], out = silentOutbox(db, orgId), now = Date.now()): Promise<GroupOutcome[]> {
   // Ids in arrival order, as one-by-one processing makes them (a later ingest, a later
   // id): lists and timelines break ties of time by id.
-  const pool = Array.from({ length: inputs.length * 3 }, () => uuidv7(now)).sort();
-  let drawn = 0;
-  const nextId = () => pool[drawn++];
+  const nextId = uuidv7Sequence(now);
   // 1. What the group needs from D1, in one round trip.
   const dupRows = new Map<string, Activity>();
   const byId = new Map<string, Contact>();

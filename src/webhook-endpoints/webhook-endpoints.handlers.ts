@@ -66,7 +66,7 @@ export const createEndpoint: AppRouteHandler<typeof routes.createEndpoint> = asy
   // The cap and the insert in one statement: creates at once cannot both pass it.
   const inserted = await inOrgShard(c.env, orgId, c.var.db, async (db) => {
     const [insert] = jsonInserts(db.$client, "webhook_endpoints", driverRows(webhookEndpoints, [row]), {
-      where: `(SELECT count(*) FROM "webhook_endpoints" e WHERE e."org_id" = json_extract(value, '$."org_id"')) < ${MAX_ENDPOINTS}`,
+      where: (value) => `(SELECT count(*) FROM "webhook_endpoints" e WHERE e."org_id" = ${value("org_id")}) < ${MAX_ENDPOINTS}`,
     });
     return ((await insert.run()).meta.changes ?? 0) === 1;
   });
