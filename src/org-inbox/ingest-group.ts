@@ -121,6 +121,18 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
   const p = sql.placeholder;
   const listOf = (name: string, n: number) => Array.from({ length: n }, (_, i) => p(`${name}${i}`));
   const valuesOf = (name: string, list: readonly unknown[]) => Object.fromEntries(list.map((v, i) => [`${name}${i}`, v]));
+  /** The values of a pairIn read: the org, and each pair's a<i> and b<i>. */
+  const pairValues = (chunk: readonly (readonly [string, string])[]) => ({
+    org: orgId,
+    ...valuesOf(
+      "a",
+      chunk.map(([a]) => a),
+    ),
+    ...valuesOf(
+      "b",
+      chunk.map(([, b]) => b),
+    ),
+  });
   const pairs = inputs.filter((i) => i.providerMessageId).map((i) => [i.provider ?? "", i.providerMessageId!] as const);
   for (const chunk of slices(pairs, PAIRS)) {
     reads.add<Activity>(
@@ -132,17 +144,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
             .select()
             .from(activities)
             .where(and(eq(activities.orgId, p("org")), pairIn(activities.provider, activities.providerMessageId, chunk.length))),
-        {
-          org: orgId,
-          ...valuesOf(
-            "a",
-            chunk.map(([a]) => a),
-          ),
-          ...valuesOf(
-            "b",
-            chunk.map(([, b]) => b),
-          ),
-        },
+        pairValues(chunk),
       ),
       (rows) => {
         for (const a of rows) dupRows.set(dedupKey(a.provider, a.providerMessageId)!, a);
@@ -198,17 +200,7 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
             .select({ id: channels.id, kind: channels.kind, address: channels.address })
             .from(channels)
             .where(and(eq(channels.orgId, p("org")), pairIn(channels.kind, channels.address, chunk.length))),
-        {
-          org: orgId,
-          ...valuesOf(
-            "a",
-            chunk.map(([a]) => a),
-          ),
-          ...valuesOf(
-            "b",
-            chunk.map(([, b]) => b),
-          ),
-        },
+        pairValues(chunk),
       ),
       (rows) => {
         for (const ch of rows) channelIds.set(`${ch.kind}:${ch.address}`, ch.id);
