@@ -4,19 +4,7 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { driverRows, insertRows, jsonUpdates } from "../db/json-rows";
 import { memo } from "../db/memo";
-import {
-  type Activity,
-  activities,
-  type Contact,
-  type Conversation,
-  channels,
-  contacts,
-  conversations,
-  type Media,
-  media,
-  setterConfigs,
-  slaConfigs,
-} from "../db/schema";
+import { type Activity, activities, type Contact, type Conversation, channels, contacts, conversations, type Media, media } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { uuidv7Sequence } from "../lib/ids";
 import { ID_CHUNK } from "../lib/schemas";
@@ -32,6 +20,8 @@ import {
   keywordChange,
   newContact,
   newConversation,
+  setterModeRead,
+  slaConfigRead,
   unknownContact,
 } from "./ingest";
 import { silentOutbox } from "./outbox";
@@ -207,38 +197,12 @@ export async function ingestGroup(db: Db, orgId: string, inputs: IngestInput[], 
       },
     );
   }
-  reads.add<typeof DEFAULT_SLA>(
-    memo(
-      db,
-      "group.sla",
-      () =>
-        db
-          .select()
-          .from(slaConfigs)
-          .where(eq(slaConfigs.orgId, p("org")))
-          .limit(1),
-      { org: orgId },
-    ),
-    (rows) => {
-      if (rows[0]) sla = rows[0];
-    },
-  );
-  reads.add<{ mode: string }>(
-    memo(
-      db,
-      "group.setter",
-      () =>
-        db
-          .select({ mode: setterConfigs.mode })
-          .from(setterConfigs)
-          .where(eq(setterConfigs.orgId, p("org")))
-          .limit(1),
-      { org: orgId },
-    ),
-    (rows) => {
-      setterMode = rows[0]?.mode;
-    },
-  );
+  reads.add<typeof DEFAULT_SLA>(slaConfigRead(db, orgId), (rows) => {
+    if (rows[0]) sla = rows[0];
+  });
+  reads.add<{ mode: string }>(setterModeRead(db, orgId), (rows) => {
+    setterMode = rows[0]?.mode;
+  });
   const readMedia = (into: Reads, ids: string[]) => {
     for (const chunk of slices(distinct(ids), ID_CHUNK)) {
       into.add<Media>(

@@ -27,6 +27,34 @@ import { activityStored, silentOutbox } from "./outbox";
 import { isReply, replyWaitWith, startsWait, storedWaitQuery } from "./reply-wait";
 import { bucketOf, DAY_MS, tallyMove } from "./tallies";
 
+/** The org's SLA settings, as every ingest reads them (single and group; built once, src/db/memo.ts). */
+export const slaConfigRead = (db: Db, orgId: string) =>
+  memo(
+    db,
+    "ingest.sla",
+    () =>
+      db
+        .select()
+        .from(slaConfigs)
+        .where(eq(slaConfigs.orgId, sql.placeholder("org")))
+        .limit(1),
+    { org: orgId },
+  );
+
+/** The org's setter mode, as every ingest reads it (a draft follows an inbound message in suggestive mode). */
+export const setterModeRead = (db: Db, orgId: string) =>
+  memo(
+    db,
+    "ingest.setter",
+    () =>
+      db
+        .select({ mode: setterConfigs.mode })
+        .from(setterConfigs)
+        .where(eq(setterConfigs.orgId, sql.placeholder("org")))
+        .limit(1),
+    { org: orgId },
+  );
+
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
 export type IngestInput = {
   contact: { id: string } | { phone: string; name?: string | null } | { email: string; name?: string | null };
@@ -152,17 +180,7 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
           .limit(1),
       values,
     ),
-    memo(
-      db,
-      "ingest.sla",
-      () =>
-        db
-          .select()
-          .from(slaConfigs)
-          .where(eq(slaConfigs.orgId, p("org")))
-          .limit(1),
-      values,
-    ),
+    slaConfigRead(db, orgId),
     memo(
       db,
       "ingest.channel",
@@ -175,17 +193,7 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
       values,
     ),
     memo(db, `ingest.wait.${by}.${affectsWait}`, () => storedWaitQuery(db, affectsWait ? sql`(${conversationOfContact()})` : sql`NULL`, p("replyAt")), values),
-    memo(
-      db,
-      "ingest.setter",
-      () =>
-        db
-          .select({ mode: setterConfigs.mode })
-          .from(setterConfigs)
-          .where(eq(setterConfigs.orgId, p("org")))
-          .limit(1),
-      values,
-    ),
+    setterModeRead(db, orgId),
   ]);
   const existing = dupRows[0];
   if (existing) return { activity: existing, media: await loadMedia(db, orgId, existing.mediaIds), duplicate: true };
