@@ -219,6 +219,15 @@ function uuid(prefix, i, k = 0) {
   return `${prefix}-${k.toString(16).padStart(4, "0")}-7000-8000-${hex}`;
 }
 
+/** The fields every report of a seeded run starts with (`kind` null: the plain routes run and --export, which name none). */
+const reportHead = (kind, seeded) => ({
+  date: new Date().toISOString(),
+  ...(kind ? { kind } : {}),
+  conversations: N,
+  activities: seeded.activities,
+  seed_seconds: seeded.seconds,
+});
+
 /** A 32-bit integer hash (lowbias32): which seeded messages and contacts get --search's words, the same every run. */
 function mix(x) {
   let h = x >>> 0;
@@ -537,11 +546,7 @@ async function labelsRun({ base, headers, targets, seeded, tallies }) {
   const health = runs.filter((r) => r.name === "health").reduce((s, r, _, a) => s + r.requests_per_sec / a.length, 0);
   const ratio = (name) => avg(name === "view_counts" ? "view_counts_4_views" : "view_counts_14_views");
   const report = {
-    date: new Date().toISOString(),
-    kind: "labels",
-    conversations: N,
-    activities: seeded.activities,
-    seed_seconds: seeded.seconds,
+    ...reportHead("labels", seeded),
     duration_s: DURATION,
     connections: CONNECTIONS,
     labels: LABEL_COUNT,
@@ -810,10 +815,7 @@ async function main() {
     const health = results.health.requests_per_sec;
     for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / health).toFixed(2));
     const report = {
-      date: new Date().toISOString(),
-      conversations: N,
-      activities: seeded.activities,
-      seed_seconds: seeded.seconds,
+      ...reportHead(null, seeded),
       duration_s: DURATION,
       connections: CONNECTIONS,
       rate_limit_per_minute: RATE_LIMIT,
@@ -1188,11 +1190,7 @@ async function moveRun({ base, headers, targets, inboundWebhook, ingestBody, see
     post_activities: { answered_2xx: answered2xx("post_activities"), stored_on_target: target.api_ingests },
   };
   const report = {
-    date: new Date().toISOString(),
-    kind: "move",
-    conversations: N,
-    activities: seeded.activities,
-    seed_seconds: seeded.seconds,
+    ...reportHead("move", seeded),
     node: process.version,
     health_connections: CONNECTIONS,
     ingest_connections: INGEST_CONNECTIONS,
@@ -1505,11 +1503,7 @@ async function importRun({ base, headers, token, targets, seeded }) {
   console.error(`    ${JSON.stringify(again.summary)}`);
 
   const report = {
-    date: new Date().toISOString(),
-    kind: "import",
-    conversations: N,
-    activities: seeded.activities,
-    seed_seconds: seeded.seconds,
+    ...reportHead("import", seeded),
     duration_s: DURATION,
     node: process.version,
     health: { connections: CONNECTIONS, ...health },
@@ -1847,11 +1841,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
     0,
   );
   const report = {
-    date: new Date().toISOString(),
-    kind: "webhooks",
-    conversations: N,
-    activities: seeded.activities,
-    seed_seconds: seeded.seconds,
+    ...reportHead("webhooks", seeded),
     duration_s: DURATION,
     connections: CONNECTIONS,
     node: process.version,
@@ -2263,11 +2253,7 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   });
   const allRuns = [...Object.values(results), withIndex.health, withIndex.post_activities, withoutIndex.health, withoutIndex.post_activities];
   const report = {
-    date: new Date().toISOString(),
-    kind: "search",
-    conversations: N,
-    activities: seeded.activities,
-    seed_seconds: seeded.seconds,
+    ...reportHead("search", seeded),
     duration_s: DURATION,
     connections: CONNECTIONS,
     node: process.version,
@@ -2500,10 +2486,7 @@ async function exportRun({ base, headers, token, targets, seeded, server, server
   }
   const times = steps.map((s) => s.seconds);
   const report = {
-    date: new Date().toISOString(),
-    conversations: N,
-    activities: seeded.activities,
-    seed_seconds: seeded.seconds,
+    ...reportHead(null, seeded),
     duration_s: DURATION,
     connections: CONNECTIONS,
     node: process.version,

@@ -1,4 +1,6 @@
 // Bytes and their comparisons; nothing of the domain.
+import { remember } from "./remember";
+
 const enc = new TextEncoder();
 
 /** Lowercase hex, two digits a byte. */
@@ -23,4 +25,20 @@ export function constantTimeEqual(a: string, b: string) {
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
+}
+
+/** Imported HMAC keys, by hash, use and secret: a secret is imported once per isolate, not per request (a rotated one imports its own). */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/** The HMAC key of `secret` for `hash` and `use`, imported once; a failed import is not kept, so the next call tries again. */
+export function hmacKey(secret: string, hash: "SHA-1" | "SHA-256", use: "sign" | "verify"): Promise<CryptoKey> {
+  const id = `${hash}\u0000${use}\u0000${secret}`;
+  const known = hmacKeys.get(id);
+  if (known) return known;
+  const key = crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash }, false, [use]);
+  remember(hmacKeys, id, key, 100);
+  key.catch(() => {
+    if (hmacKeys.get(id) === key) hmacKeys.delete(id);
+  });
+  return key;
 }

@@ -1,5 +1,6 @@
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js";
 import { invalid } from "./errors";
+import { remember } from "./remember";
 
 /** Inputs normalized lately (region + input → E.164 or null): a contact's number arrives again and again, and parsing it again cost a POST /activities about 2 % of its CPU. */
 const recent = new Map<string, string | null>();
@@ -12,9 +13,7 @@ export function toE164(input: string, defaultRegion = "US"): string | null {
   if (known !== undefined) return known;
   const parsed = parsePhoneNumberFromString(input.trim(), defaultRegion as CountryCode);
   const e164 = parsed?.isValid() ? parsed.number : null;
-  // Oldest out first (a Map keeps insertion order).
-  if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value as string);
-  recent.set(key, e164);
+  remember(recent, key, e164, RECENT_MAX);
   return e164;
 }
 

@@ -1,12 +1,12 @@
 // Signed media links (SPEC 5): GET /media/{id}?exp=&sig= with sig = HMAC-SHA256(id.exp).
 import { mediaSecret } from "../config/secrets";
 import { settings } from "../config/settings";
-import { constantTimeEqual, hex } from "../lib/bytes";
+import { constantTimeEqual, hex, hmacKey } from "../lib/bytes";
 
 const enc = new TextEncoder();
 
 async function hmac(secret: string, data: string) {
-  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await hmacKey(secret, "SHA-256", "sign");
   return hex(await crypto.subtle.sign("HMAC", key, enc.encode(data)));
 }
 

@@ -4,8 +4,10 @@ import { createRemoteJWKSet, type JWTPayload, type JWTVerifyOptions, errors as j
 import { type AuthConfig, requireAuthConfig } from "../config/secrets";
 import { settings } from "../config/settings";
 import type { AppEnv, Bindings } from "../env";
+import { hmacKey } from "../lib/bytes";
 import { ApiError } from "../lib/errors";
 import { isUuid } from "../lib/ids";
+import { remember } from "../lib/remember";
 
 // One key set per JWKS URL for the isolate's life: jose caches keys and
 // refetches on an unknown `kid`, with its own cooldown.
@@ -16,16 +18,6 @@ const keySet = (url: string) => {
   const set = createRemoteJWKSet(new URL(url));
   keySets.set(url, set);
   return set;
-};
-
-// The imported HS256 key, once per secret for the isolate's life.
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
-const hmacKey = (secret: string) => {
-  const known = hmacKeys.get(secret);
-  if (known) return known;
-  const key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-  hmacKeys.set(secret, key);
-  return key;
 };
 
 const unauthenticated = (detail: string) => new ApiError("unauthenticated", detail, undefined, { "www-authenticate": 'Bearer realm="inbox"' });
@@ -49,8 +41,7 @@ async function verifyToken(token: string, env: Bindings, auth: AuthConfig): Prom
   const hit = verified.get(key);
   if (hit && hit.until > now) return hit.user;
   const { user, exp } = await verifyTokenNow(token, env, auth);
-  if (verified.size >= VERIFIED_MAX) verified.clear();
-  verified.set(key, { user, until: Math.min(now + VERIFIED_TTL_MS, exp * 1000) });
+  remember(verified, key, { user, until: Math.min(now + VERIFIED_TTL_MS, exp * 1000) }, VERIFIED_MAX);
   return user;
 }
 
@@ -65,7 +56,7 @@ async function verifyTokenNow(token: string, env: Bindings, auth: AuthConfig): P
   let payload: JWTPayload;
   try {
     if (auth.kind === "hs256") {
-      ({ payload } = await jwtVerify(token, await hmacKey(auth.secret), { ...options, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, await hmacKey(auth.secret, "SHA-256", "verify"), { ...options, algorithms: ["HS256"] }));
     } else {
       ({ payload } = await jwtVerify(token, keySet(auth.url), { ...options, algorithms: ["RS256", "ES256"] }));
     }

@@ -5,6 +5,7 @@ import { controlDb, rememberedShard, rememberShard, shardByName } from "../db/sh
 import type { AppEnv } from "../env";
 import { ApiError, invalid } from "../lib/errors";
 import { isUuid } from "../lib/ids";
+import { remember } from "../lib/remember";
 import { isWebSocketUpgrade } from "./auth";
 
 // Membership is read on every request; an isolate keeps an answer for a few
@@ -29,8 +30,7 @@ async function membershipOf(env: AppEnv["Bindings"], orgId: string, userId: stri
     .get();
   const membership = row ? { ...row, at: now } : null;
   if (membership) rememberShard(orgId, membership.shard, now);
-  if (memberships.size > 10_000) memberships.clear();
-  memberships.set(key, { membership, until: now + MEMBERSHIP_TTL_MS });
+  remember(memberships, key, { membership, until: now + MEMBERSHIP_TTL_MS }, 10_000);
   return membership;
 }
 

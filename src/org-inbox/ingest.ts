@@ -149,11 +149,9 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
   };
   const p = sql.placeholder;
   const contactMatch = () => and(eq(contacts.orgId, p("org")), eq(contacts[by], p("ref")));
-  const conversationOfContact = () =>
-    db
-      .select({ id: conversations.id })
-      .from(conversations)
-      .where(and(eq(conversations.orgId, p("org")), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch()))));
+  /** The contact's thread (by the contact the input names). */
+  const ofContact = () =>
+    and(eq(conversations.orgId, p("org")), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch())));
   const [dupRows, contactRows, conversationRows, slaRows, channelRows, storedWait, setterRows] = await db.batch([
     memo(
       db,
@@ -169,17 +167,7 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
       values,
     ),
     memo(db, `ingest.contact.${by}`, () => db.select().from(contacts).where(contactMatch()).limit(1), values),
-    memo(
-      db,
-      `ingest.conversation.${by}`,
-      () =>
-        db
-          .select()
-          .from(conversations)
-          .where(and(eq(conversations.orgId, p("org")), inArray(conversations.contactId, db.select({ id: contacts.id }).from(contacts).where(contactMatch()))))
-          .limit(1),
-      values,
-    ),
+    memo(db, `ingest.conversation.${by}`, () => db.select().from(conversations).where(ofContact()).limit(1), values),
     slaConfigRead(db, orgId),
     memo(
       db,
@@ -192,7 +180,12 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
           .limit(1),
       values,
     ),
-    memo(db, `ingest.wait.${by}.${affectsWait}`, () => storedWaitQuery(db, affectsWait ? sql`(${conversationOfContact()})` : sql`NULL`, p("replyAt")), values),
+    memo(
+      db,
+      `ingest.wait.${by}.${affectsWait}`,
+      () => storedWaitQuery(db, affectsWait ? sql`(${db.select({ id: conversations.id }).from(conversations).where(ofContact())})` : sql`NULL`, p("replyAt")),
+      values,
+    ),
     setterModeRead(db, orgId),
   ]);
   const existing = dupRows[0];

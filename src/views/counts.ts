@@ -2,6 +2,7 @@ import { and, count, eq, gt, inArray, lt, type SQL, type SQLWrapper, sql } from 
 import { conversationWhere } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
 import { conversationLabels as cl, conversations as cv, activityDayTallies as dt, labelTallies as lbt, conversationTallies as t } from "../db/schema";
+import { remember } from "../lib/remember";
 import { DAY_MS } from "../org-inbox/tallies";
 import type { ViewFilters } from "./system-views";
 
@@ -231,8 +232,7 @@ export function countsQuery(db: Db, orgId: string, plans: CountPlan[], shape?: s
   if (!layout) {
     layout = layoutOf(fields, select);
     if (shape !== undefined) {
-      if (layouts.size >= LAYOUTS_MAX) layouts.clear();
-      layouts.set(shape, layout);
+      remember(layouts, shape, layout, LAYOUTS_MAX);
     }
   }
   const statements: ReturnType<typeof select>[] = [];

@@ -1,5 +1,6 @@
 import type { View } from "../db/schema";
 import type { AppRouteHandler } from "../env";
+import { remember } from "../lib/remember";
 import { inbox, inOrgShard } from "../org-inbox/client";
 import { countPlan, countsQuery } from "./counts";
 import { memberViews, memberViewsQuery, toView } from "./queries";
@@ -55,8 +56,7 @@ export const viewCounts: AppRouteHandler<typeof routes.viewCounts> = async (c) =
     rows = await inOrgShard(c.env, orgId, db, (shard) => memberViews(shard, orgId, userId));
     const q = plan(rows);
     counts = q.read((await db.batch(q.statements)) as unknown[][]);
-    if (knownViews.size >= KNOWN_VIEWS_MAX) knownViews.clear();
-    knownViews.set(key, rows);
+    remember(knownViews, key, rows, KNOWN_VIEWS_MAX);
   }
   const data = rows.map((v, i) => ({ view_id: v.id, key: v.key, total: counts[i][0], unread: counts[i][1] }));
   return c.json({ data }, 200);

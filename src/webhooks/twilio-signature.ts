@@ -1,28 +1,14 @@
 // X-Twilio-Signature (SPEC 9): base64 HMAC-SHA1, keyed by the auth token, of the URL
 // Twilio called followed by every POST parameter sorted by name, name then value.
-import { constantTimeEqual } from "../lib/bytes";
+import { constantTimeEqual, hmacKey } from "../lib/bytes";
 
 const enc = new TextEncoder();
-
-/** The HMAC key of the last auth token seen: imported once, not per webhook (a rotated token imports its own). */
-let cachedKey: { token: string; key: Promise<CryptoKey> } | null = null;
-function hmacKey(authToken: string) {
-  if (cachedKey?.token !== authToken) {
-    const key = crypto.subtle.importKey("raw", enc.encode(authToken), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
-    cachedKey = { token: authToken, key };
-    // A failed import is not kept: the next webhook tries again.
-    key.catch(() => {
-      if (cachedKey?.key === key) cachedKey = null;
-    });
-  }
-  return cachedKey.key;
-}
 
 export async function twilioSignature(authToken: string, url: string, params: URLSearchParams) {
   const names = [...new Set(params.keys())].sort();
   let data = url;
   for (const name of names) for (const value of params.getAll(name)) data += name + value;
-  const key = await hmacKey(authToken);
+  const key = await hmacKey(authToken, "SHA-1", "sign");
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(data)));
   return btoa(String.fromCharCode(...mac));
 }
