@@ -5,7 +5,7 @@ import { wrap } from "../src/db/client";
 import { builtCount, memo, placeholdersOf, shapeOf } from "../src/db/memo";
 import { slaConfigs } from "../src/db/schema";
 import { uuidv7 } from "../src/lib/ids";
-import { newOrg, shardOf } from "./helpers";
+import { ingestOk, json, newOrg, newOrgOn, shardNameOf, shardOf } from "./helpers";
 
 // src/db/memo.ts: a hot-path statement built once per handle and key, bound to each call's values.
 
@@ -54,5 +54,59 @@ describe("memo", () => {
     const q = memo(db, `memo-test-await-${uuidv7()}`, () => db.select({ x: sql<number>`${sql.placeholder("x")}`.as("x") }).from(sql`(SELECT 1)`), {});
     await expect((async () => await q)()).rejects.toThrow(/put it in db.batch/);
     await expect(db.batch([q])).rejects.toThrow(/no value for placeholder "x"/);
+  });
+
+  it("builds GET /conversations, its search and GET /contacts once per shape, each request with its own values and org", async () => {
+    const a = await newOrg("Memo lists A");
+    const b = await newOrgOn(await shardNameOf(a.orgId), "Memo lists B");
+    const db = wrap(await shardOf(a.orgId));
+    const said = [
+      ["+14155550101", "Ada Alpha", "the alpha plan"],
+      ["+14155550102", "Bo Bravo", "the bravo plan"],
+      ["+14155550103", "Cy Alpha", "the charlie plan"],
+    ];
+    const ids: string[] = [];
+    for (const [phone, name, body] of said) ids.push((await ingestOk(a, { contact: { phone, name }, body })).message.conversation_id);
+    await ingestOk(b, { contact: { phone: "+14155550101", name: "Ada Alpha" }, body: "the alpha plan" });
+    expect((await a.as(a.owner)(`/conversations/${ids[1]}/star`, { method: "POST" })).status).toBe(200);
+    const list = async (org: typeof a, query: string) => {
+      const res = await org.as(org.owner)(query);
+      expect(res.status, await res.clone().text()).toBe(200);
+      return (await json<{ data: { id: string; contact: { id: string }; name?: string }[] }>(res)).data.map((c) => c.id).sort();
+    };
+    // Each shape once, warming its statement; then the same shapes with other values build nothing.
+    await list(a, "/conversations?starred=true");
+    await list(a, "/conversations?q=alpha");
+    await list(a, "/conversations?limit=1");
+    await list(a, "/contacts?q=alpha");
+    const built = builtCount(db);
+    expect(built).toBeGreaterThan(0);
+    expect(await list(a, "/conversations?starred=false")).toEqual([ids[0], ids[2]].sort());
+    expect(await list(a, "/conversations?starred=true")).toEqual([ids[1]]);
+    expect(await list(a, "/conversations?q=bravo")).toEqual([ids[1]]);
+    expect(await list(a, "/conversations?q=alpha")).toEqual([ids[0], ids[2]].sort());
+    expect(await list(b, "/conversations?q=bravo")).toEqual([]);
+    expect(await list(b, "/conversations?q=alpha")).toHaveLength(1);
+    expect(await list(a, "/conversations?limit=1")).toHaveLength(1);
+    const contacts = async (org: typeof a, q: string) => {
+      const res = await org.as(org.owner)(`/contacts?q=${q}`);
+      expect(res.status).toBe(200);
+      return (await json<{ data: { name: string }[] }>(res)).data.map((c) => c.name).sort();
+    };
+    expect(await contacts(a, "alpha")).toEqual(["Ada Alpha", "Cy Alpha"]);
+    expect(await contacts(a, "bravo")).toEqual(["Bo Bravo"]);
+    expect(await contacts(b, "alpha")).toEqual(["Ada Alpha"]);
+    expect(builtCount(db)).toBe(built);
+    // A cursor is another shape (its keyset), built once; the pages walk all three once.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await a.as(a.owner)(`/conversations?limit=1${cursor ? `&cursor=${cursor}` : ""}`);
+      const page = await json<{ data: { id: string }[]; next_cursor: string | null }>(res);
+      seen.push(...page.data.map((c) => c.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual([...ids].sort());
+    expect(builtCount(db)).toBe(built + 1);
   });
 });

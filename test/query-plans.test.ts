@@ -3,12 +3,13 @@ import { describe, expect, it } from "vitest";
 import { changedMessages } from "../src/activities/queries";
 import { searchContacts } from "../src/contacts/queries";
 import { EXPORT_CONVERSATION_PAGE, EXPORT_MESSAGE_PAGE, exportConversationsQuery, exportMessagesQuery, exportThreadQuery } from "../src/conversations/export";
-import { type ConversationFilter, conversationWhere, listConversations, listThread } from "../src/conversations/queries";
+import { type ConversationFilter, conversationPage, conversationWhere, listThread, pageValues, valuesAt } from "../src/conversations/queries";
 import { wrap } from "../src/db/client";
+import { queryOf } from "../src/db/memo";
 import { labelsOfQuery } from "../src/labels/queries";
 import { dueScheduledQuery, nextScheduledQuery } from "../src/org-inbox/scheduled";
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
-import { denseSearch, matchCounts, searchPage, sparseSearch, threadMatch } from "../src/search/queries";
+import { denseSearch, matchCounts, searchConversations, sparseSearch, threadMatch } from "../src/search/queries";
 import { contactText, parseQuery, textMatch } from "../src/search/query";
 import { lostSendsQuery, stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
@@ -20,8 +21,9 @@ import { SYSTEM_VIEWS, type ViewFilters } from "../src/views/system-views";
 // They run on a shard (the control database has the same tables, empty, on a new deployment).
 const shard = env.SHARD_0;
 const db = () => wrap(shard);
-async function plan(query: { toSQL(): { sql: string; params: unknown[] } }) {
-  const { sql, params } = query.toSQL();
+async function plan(query: object) {
+  // A builder, or a statement built once (src/db/memo.ts: its SQL and its bound params).
+  const { sql, params } = queryOf(query);
   const { results } = await shard
     .prepare(`EXPLAIN QUERY PLAN ${sql}`)
     .bind(...params)
@@ -52,7 +54,7 @@ const filters: [string, ConversationFilter][] = [
 describe("EXPLAIN QUERY PLAN", () => {
   it.each(filters)("GET /conversations %s walks an index, no table scan, no sort", async (_name, f) => {
     for (const cursor of [null, CURSOR]) {
-      const steps = await plan(listConversations(db(), ORG, conversationWhere(ORG, USER, f, Date.now()), cursor, 25));
+      const steps = await plan(conversationPage(db(), ORG, USER, f, Date.now(), cursor, 25));
       const onConversations = steps.filter((s) => /\b(conversations)\b/.test(s));
       expect(onConversations.length, steps.join("\n")).toBeGreaterThan(0);
       for (const s of onConversations) expect(s, steps.join("\n")).toMatch(/USING (COVERING )?INDEX conversations_/);
@@ -132,9 +134,7 @@ describe("EXPLAIN QUERY PLAN", () => {
 
   it("a label= list walks the list index in order against the label's links (no sort)", async () => {
     for (const labels of [[L1], [L1, L2]]) {
-      const steps = (
-        await plan(listConversations(db(), ORG, conversationWhere(ORG, USER, { archived: false, label_ids: labels }, Date.now()), CURSOR, 25))
-      ).join("\n");
+      const steps = (await plan(conversationPage(db(), ORG, USER, { archived: false, label_ids: labels }, Date.now(), CURSOR, 25))).join("\n");
       expect(steps).toMatch(/^SEARCH conversations USING INDEX conversations_list_idx \(org_id=\? AND archived=\?/);
       expect(steps).toMatch(/SEARCH conversation_labels USING COVERING INDEX conversation_labels_label_idx \(org_id=\? AND label_id=\?\)/);
       expect(steps).not.toMatch(/TEMP B-TREE FOR ORDER BY|SCAN conversations/);
@@ -249,18 +249,19 @@ describe("EXPLAIN QUERY PLAN", () => {
     const m = textMatch(TERMS);
     const k = contactText(TERMS);
     for (const cursor of [null, CURSOR]) {
-      const sparse = await plan(sparseSearch(db(), ORG, where, m, k, cursor, 25));
+      const values = valuesAt({ org: ORG, messages: m, people: k, ...pageValues(cursor, 25) });
+      const sparse = await plan(sparseSearch(db(), where, cursor !== null, values));
       noScan(sparse);
       // Few matches: the matched conversations are read by rowid (then sorted: at most SPARSE_MATCHES).
       expect(sparse.join("\n"), sparse.join("\n")).toMatch(/SEARCH conversations USING INTEGER PRIMARY KEY \(rowid=\?\)/);
-      const dense = await plan(denseSearch(db(), where, m, k, cursor, 25));
+      const dense = await plan(denseSearch(db(), where, cursor !== null, values));
       noScan(dense);
       // Many matches: the list's own walk, in order, no sort.
       expect(dense.join("\n")).toMatch(/SEARCH conversations USING (COVERING )?INDEX conversations_/);
       expect(dense.join("\n")).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
       // The request's one statement: both plans behind their gates, then the ≤ 26 rows by
       // rowid, each with its newest match (rowid range of the index) and its labels (primary key).
-      const whole = await plan(searchPage(db(), ORG, where, TERMS, cursor, 25));
+      const whole = await plan(searchConversations(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
       noScan(whole);
       const text = whole.join("\n");
       expect(text, text).toMatch(/SEARCH conversations USING (COVERING )?INDEX conversations_/);

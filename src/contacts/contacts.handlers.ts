@@ -10,7 +10,7 @@ import { findContact, searchContacts, toContact } from "./queries";
 export const listContacts: AppRouteHandler<typeof routes.listContacts> = async (c) => {
   const { q, limit = 25, cursor } = c.req.valid("query");
   const after = decodeCursor(cursor, idCursor)?.[0];
-  const rows = await searchContacts(c.var.db, c.get("orgId"), { q, after, limit });
+  const rows = await searchContacts(c.var.db, c.get("orgId"), { q, after, limit }).all();
   const { data, next_cursor } = page(rows, limit, (last) => [last.id]);
   return c.json({ data: data.map(toContact), next_cursor }, 200);
 };

@@ -1,9 +1,11 @@
 import { and, desc, eq, getTableColumns, lt, or, type SQL, sql } from "drizzle-orm";
+import { type At, placeholders } from "../conversations/queries";
 import type { Db } from "../db/client";
+import { memo } from "../db/memo";
 import { type Contact, contacts } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
 import { contactPage } from "../search/queries";
-import { parseQuery } from "../search/query";
+import { contactText, parseQuery } from "../search/query";
 
 export const toContact = (ct: Contact) => ({
   id: ct.id,
@@ -39,28 +41,24 @@ export const findByAddress = (db: Db, orgId: string, phone: string | null | unde
 /**
  * Newest first by id (UUID v7 sorts by creation); `q` (SPEC 16's language) matches name,
  * email or a run of the phone's digits, through the contact index (src/search/): no scan.
+ * The statement is built once per shape (a search or not, a cursor or not: src/db/memo.ts);
+ * run it with `.all()`.
  */
 export function searchContacts(db: Db, orgId: string, opts: { q?: string; after?: string; limit: number }) {
   const terms = opts.q === undefined ? undefined : parseQuery(opts.q);
+  const after = opts.after !== undefined;
+  const values = { org: orgId, after: opts.after, limit: opts.limit + 1, people: terms?.length ? contactText(terms) : undefined };
+  // Only punctuation: nothing matches.
+  const kind = terms === undefined ? "all" : terms.length ? "search" : "none";
+  return memo(db, `contacts:${kind}:${after ? "after" : "first"}`, () => contactList(db, kind, after, placeholders), values);
+}
+
+function contactList(db: Db, kind: "all" | "search" | "none", after: boolean, at: At) {
   const columns = getTableColumns(contacts);
   // A search: the page's rows by rowid (contactPage checked the org and the cursor), sorted by id.
-  if (terms?.length)
-    return db
-      .select(columns)
-      .from(contacts)
-      .where(contactPage(db, orgId, terms, opts.after ?? null, opts.limit))
-      .orderBy(desc(contacts.id))
-      .limit(opts.limit + 1);
-  const where = and(
-    eq(contacts.orgId, orgId),
-    opts.after ? lt(contacts.id, opts.after) : undefined,
-    // Only punctuation: nothing matches.
-    terms?.length === 0 ? sql`0` : undefined,
-  );
-  return db
-    .select(columns)
-    .from(contacts)
-    .where(where)
-    .orderBy(desc(contacts.id))
-    .limit(opts.limit + 1);
+  const where =
+    kind === "search"
+      ? contactPage(db, after, at)
+      : and(eq(contacts.orgId, at("org")), after ? lt(contacts.id, at("after")) : undefined, kind === "none" ? sql`0` : undefined);
+  return db.select(columns).from(contacts).where(where).orderBy(desc(contacts.id)).limit(at<number>("limit"));
 }

@@ -8,7 +8,7 @@ import { ApiError, invalid, notFound, problemBody } from "../lib/errors";
 import type { BulkAction } from "../org-inbox/bulk";
 import { inbox } from "../org-inbox/client";
 import type { StateChange } from "../org-inbox/state";
-import { type MessageHit, searchPage, threadMatch } from "../search/queries";
+import { type MessageHit, searchConversations, threadMatch } from "../search/queries";
 import { parseQuery } from "../search/query";
 import { contactSnippet, messageSnippet } from "../search/snippet";
 import { findMemberView } from "../views/queries";
@@ -16,16 +16,7 @@ import type * as routes from "./conversations.routes";
 import type { BulkBody } from "./conversations.routes";
 import { exportStream } from "./export";
 import { type ConversationOut, toConversation, toMessage, toSuggestion } from "./present";
-import {
-  type ConversationFilter,
-  type ConversationWithContact,
-  conversationWhere,
-  findActivity,
-  listConversations as listRows,
-  listThread,
-  mediaFor,
-  selectConversation,
-} from "./queries";
+import { type ConversationFilter, type ConversationWithContact, conversationPage, findActivity, listThread, mediaFor, selectConversation } from "./queries";
 
 /** The longest snooze (SPEC 17: at most a year ahead). */
 const SNOOZE_MAX_MS = 365 * 86_400_000;
@@ -51,10 +42,10 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
     filters = { ...(given.snoozed === true ? {} : { archived: false }), ...given };
   }
   const orgId = c.get("orgId");
-  const where = conversationWhere(orgId, c.get("userId"), filters, now);
+  const userId = c.get("userId");
   const after = decodeCursor(cursor, timeIdCursor);
   if (q === undefined) {
-    const rows = await listRows(db, orgId, where, after, limit);
+    const rows = await conversationPage(db, orgId, userId, filters, now, after, limit).all();
     const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
     return c.json({ data: data.map((r) => toConversation(r.conversation, r.contact, now, JSON.parse(r.labels) as LabelRef[])), next_cursor }, 200);
   }
@@ -62,7 +53,7 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
   const terms = parseQuery(q);
   if (!terms.length) return c.json({ data: [], next_cursor: null }, 200);
   // One statement: the page, each row's newest matching message and its labels (src/search/queries.ts).
-  const rows = await searchPage(db, orgId, where, terms, after, limit);
+  const rows = await searchConversations(db, orgId, userId, filters, now, terms, after, limit).all();
   const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
   const items = data.map((r) => {
     const hit = r.hit === null ? null : (JSON.parse(r.hit) as MessageHit);

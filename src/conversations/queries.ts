@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { memo } from "../db/memo";
 import { activities, type Conversation, contacts, conversationLabels, conversations, type Media, media } from "../db/schema";
 import { labelsJson } from "../labels/queries";
 import { inChunks } from "../lib/schemas";
@@ -30,44 +31,111 @@ export type ConversationFilter = {
 };
 
 /** The conversation ids with a label (an index range of conversation_labels). */
-export const withLabel = (orgId: string, labelId: string) =>
-  sql`${conversations.id} IN (SELECT ${conversationLabels.conversationId} FROM ${conversationLabels} WHERE ${conversationLabels.orgId} = ${orgId} AND ${conversationLabels.labelId} = ${labelId.toLowerCase()})`;
+export const withLabel = (orgId: unknown, labelId: unknown) =>
+  sql`${conversations.id} IN (SELECT ${conversationLabels.conversationId} FROM ${conversationLabels} WHERE ${conversationLabels.orgId} = ${orgId} AND ${conversationLabels.labelId} = ${labelId})`;
 
-/** The WHERE of a conversation list; absent filters constrain nothing. */
-export function conversationWhere(orgId: string, userId: string, f: ConversationFilter, now: number): SQL {
+/**
+ * A list statement's value by name: the value itself, or, for a statement built once
+ * (src/db/memo.ts), `sql.placeholder(name)`, bound to the value at each run.
+ */
+export type At = <T = string>(name: string) => T;
+
+/** The `at` of a statement built once: each value a placeholder of its name (typed as the value it stands for). */
+export const placeholders: At = (name) => sql.placeholder(name) as never;
+
+/**
+ * What a list's WHERE is made of besides values (a memo key: two filters of one shape
+ * build the same statement): which filters are present, and the booleans that change its
+ * form (unread, overdue, snoozed).
+ */
+export const filterShape = (f: ConversationFilter) =>
+  [
+    f.archived === undefined ? "" : "a",
+    f.scope === "mine" ? "m" : "",
+    f.assigned_to === undefined ? "" : f.assigned_to === "unassigned" ? "n" : "t",
+    f.starred === undefined ? "" : "s",
+    f.unread === undefined ? "" : f.unread ? "u1" : "u0",
+    f.overdue === undefined ? "" : f.overdue ? "o1" : "o0",
+    f.snoozed === undefined ? "" : f.snoozed ? "z1" : "z0",
+    f.contact_id === undefined ? "" : "c",
+    f.active_within_days === undefined ? "" : "d",
+    `l${f.label_ids?.length ?? 0}`,
+  ].join("");
+
+/** The values of a list's WHERE (filterWhere's names; booleans as SQLite's 0/1). */
+export function filterValues(orgId: string, userId: string, f: ConversationFilter, now: number): Record<string, unknown> {
+  const values: Record<string, unknown> = { org: orgId, now };
+  if (f.archived !== undefined) values.archived = f.archived ? 1 : 0;
+  if (f.scope === "mine") values.user = userId;
+  if (f.assigned_to !== undefined && f.assigned_to !== "unassigned") values.assignee = f.assigned_to.toLowerCase();
+  if (f.starred !== undefined) values.starred = f.starred ? 1 : 0;
+  if (f.contact_id !== undefined) values.contact = f.contact_id.toLowerCase();
+  if (f.active_within_days !== undefined) values.since = now - f.active_within_days * 86_400_000;
+  for (const [i, id] of (f.label_ids ?? []).entries()) values[`label${i}`] = id.toLowerCase();
+  return values;
+}
+
+/** The WHERE of a conversation list of filterShape(f), its values by name (`at`, filterValues' names); absent filters constrain nothing. */
+export function filterWhere(f: ConversationFilter, at: At): SQL {
   const c = conversations;
   // Unary + keeps the planner off the sla_due_at range (which would need a sort):
   // overdue lists walk conversations_waiting_sort_idx in list order instead.
-  const overdueNow = and(eq(c.archived, false), sql`${c.slaDueAt} IS NOT NULL`, sql`+${c.slaDueAt} <= ${now}`);
+  const overdueNow = and(eq(c.archived, false), sql`${c.slaDueAt} IS NOT NULL`, sql`+${c.slaDueAt} <= ${at<number>("now")}`);
   return and(
-    eq(c.orgId, orgId),
-    f.archived === undefined ? undefined : eq(c.archived, f.archived),
-    f.scope === "mine" ? eq(c.assignedTo, userId) : undefined,
-    f.assigned_to === undefined ? undefined : f.assigned_to === "unassigned" ? isNull(c.assignedTo) : eq(c.assignedTo, f.assigned_to.toLowerCase()),
-    f.starred === undefined ? undefined : eq(c.starred, f.starred),
+    eq(c.orgId, at("org")),
+    f.archived === undefined ? undefined : sql`${c.archived} = ${at("archived")}`,
+    f.scope === "mine" ? eq(c.assignedTo, at("user")) : undefined,
+    f.assigned_to === undefined ? undefined : f.assigned_to === "unassigned" ? isNull(c.assignedTo) : eq(c.assignedTo, at("assignee")),
+    f.starred === undefined ? undefined : sql`${c.starred} = ${at("starred")}`,
     f.unread === undefined ? undefined : f.unread ? gt(c.unreadCount, 0) : eq(c.unreadCount, 0),
     f.overdue === undefined ? undefined : f.overdue ? overdueNow : sql`NOT (${c.slaDueAt} IS NOT NULL AND ${overdueNow})`,
     f.snoozed === undefined ? undefined : f.snoozed ? sql`${c.snoozedUntil} IS NOT NULL` : isNull(c.snoozedUntil),
-    f.contact_id === undefined ? undefined : eq(c.contactId, f.contact_id.toLowerCase()),
-    f.active_within_days === undefined ? undefined : sql`${c.sortAt} >= ${now - f.active_within_days * 86_400_000}`,
-    ...(f.label_ids ?? []).map((id) => withLabel(orgId, id)),
+    f.contact_id === undefined ? undefined : eq(c.contactId, at("contact")),
+    f.active_within_days === undefined ? undefined : sql`${c.sortAt} >= ${at<number>("since")}`,
+    ...(f.label_ids ?? []).map((_, i) => withLabel(at("org"), at(`label${i}`))),
   )!;
 }
 
+/** The WHERE of a conversation list, with its values in it (filterWhere). */
+export function conversationWhere(orgId: string, userId: string, f: ConversationFilter, now: number): SQL {
+  const values = filterValues(orgId, userId, f, now);
+  return filterWhere(f, valuesAt(values));
+}
+
+/** The keyset after a cursor's (sort_at, id) (pageValues' names): a page costs the same at any depth. */
+export const keysetAfter = (at: At) =>
+  or(lt(conversations.sortAt, at<number>("afterAt")), and(eq(conversations.sortAt, at<number>("afterAt")), lt(conversations.id, at("afterId"))));
+
+/** The values of a page's cursor and size (keysetAfter's names, and `limit`: one row more than the page, to tell a next page). */
+export const pageValues = (after: [number, string] | null, limit: number) => ({ afterAt: after?.[0], afterId: after?.[1], limit: limit + 1 });
+
+/** The `at` of a statement built with its values in it (not memoized: tests, EXPLAIN). */
+export const valuesAt =
+  (values: Record<string, unknown>): At =>
+  (name) =>
+    values[name] as never;
+
 /**
- * Newest activity first; keyset on (sort_at, id), so a page costs the same at any depth.
- * Each row with its labels (labelsJson): the page is one statement, one D1 round trip.
+ * Newest activity first; keyset on (sort_at, id), after the cursor when `after`. Each row
+ * with its labels (labelsJson): the page is one statement, one D1 round trip. Values:
+ * `org`, pageValues'.
  */
-export function listConversations(db: Db, orgId: string, where: SQL, after: [number, string] | null, limit: number) {
+export function listConversations(db: Db, where: SQL, after: boolean, at: At) {
   const c = conversations;
-  const keyset = after ? or(lt(c.sortAt, after[0]), and(eq(c.sortAt, after[0]), lt(c.id, after[1]))) : undefined;
   return db
-    .select({ conversation: c, contact: contactColumns, labels: labelsJson(orgId) })
+    .select({ conversation: c, contact: contactColumns, labels: labelsJson(at("org")) })
     .from(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .where(and(where, keyset))
+    .where(and(where, after ? keysetAfter(at) : undefined))
     .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(limit + 1);
+    .limit(at<number>("limit"));
+}
+
+/** GET /conversations: a page of the list of `f`, its statement built once per shape of filters and cursor (src/db/memo.ts). */
+export function conversationPage(db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, after: [number, string] | null, limit: number) {
+  const values = { ...filterValues(orgId, userId, f, now), ...pageValues(after, limit) };
+  const build = () => listConversations(db, filterWhere(f, placeholders), after !== null, placeholders);
+  return memo(db, `conversations:${filterShape(f)}:${after ? "after" : "first"}`, build, values);
 }
 
 export function listThread(

@@ -100,3 +100,11 @@ export function memo<Q extends BatchItem<"sqlite">>(db: Db, key: string, build: 
   };
   return bound as unknown as Q;
 }
+
+/** The SQL and params a builder or a memo would run (tests EXPLAIN it). */
+export function queryOf(query: object): { sql: string; params: unknown[] } {
+  const q = query as { toSQL?: () => { sql: string; params: unknown[] }; _prepare?: () => Prepared };
+  if (q.toSQL) return q.toSQL();
+  if (q._prepare) return q._prepare().getQuery();
+  throw new Error("queryOf: neither a builder nor a memo");
+}

@@ -34,7 +34,7 @@ export const labelsOfQuery = (db: Db, orgId: string, conversationIds: string[]) 
  * key (labelsOfQuery's order): a correlated subquery for a page's select list, so the
  * page and its labels are one statement. `+` as in labelsOfQuery: the links' primary key.
  */
-export const labelsJson = (orgId: string) => sql<string>`(
+export const labelsJson = (orgId: unknown) => sql<string>`(
   SELECT json_group_array(json_object('id', lb.id, 'name', lb.name, 'color', lb.color) ORDER BY lb.name_key)
   FROM conversation_labels AS cl JOIN labels AS lb ON lb.id = cl.label_id
   WHERE cl.conversation_id = ${conversations}.id AND +cl.org_id = ${orgId})`;

@@ -1,6 +1,17 @@
 import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
-import { contactColumns } from "../conversations/queries";
+import {
+  type At,
+  type ConversationFilter,
+  contactColumns,
+  filterShape,
+  filterValues,
+  filterWhere,
+  keysetAfter,
+  pageValues,
+  placeholders,
+} from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
+import { memo } from "../db/memo";
 import { activities, contacts, conversations } from "../db/schema";
 import { labelsJson } from "../labels/queries";
 import { contactText, type Term, textMatch } from "./query";
@@ -27,16 +38,14 @@ export const SPARSE_MATCHES = 500;
 const c = conversations;
 
 /** How many of the shard's messages (`messages`) or contacts (`people`) match, counted up to SPARSE_MATCHES. */
-const countMessages = (messages: string) =>
+const countMessages = (messages: unknown) =>
   sql<number>`(SELECT count(*) FROM (SELECT 1 FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE_MATCHES}))`;
-const countContacts = (people: string) =>
+const countContacts = (people: unknown) =>
   sql<number>`(SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE_MATCHES}))`;
 
 /** How many of the org's messages and contacts match, counted up to SPARSE_MATCHES each. */
 export const matchCounts = (db: Db, messages: string, people: string) =>
   db.select({ messages: countMessages(messages), contacts: countContacts(people) }).from(oneRow());
-
-const keysetOf = (after: [number, string] | null) => (after ? or(lt(c.sortAt, after[0]), and(eq(c.sortAt, after[0]), lt(c.id, after[1]))) : undefined);
 
 /** What each plan yields: the rowids of the page's conversations, in list order (searchPage reads the rows). */
 const pageRowid = { rid: sql<number>`${c}.rowid`.as("rid") };
@@ -46,20 +55,20 @@ const pageRowid = { rid: sql<number>`${c}.rowid`.as("rid") };
  * bits, contact matches through the contact's conversation), at most SPARSE_MATCHES of
  * each, read by rowid, filtered by the list's WHERE and sorted in list order.
  */
-export function sparseSearch(db: Db, orgId: string, where: SQL, messages: string, people: string, after: [number, string] | null, limit: number) {
+export function sparseSearch(db: Db, where: SQL, after: boolean, at: At) {
   // CROSS JOIN fixes the join order: from the matches to their rows, never the other way.
-  const hits = sql`(SELECT rowid >> ${sql.raw(String(ACTIVITY_BITS))} AS crid FROM (SELECT rowid FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE_MATCHES})
-    UNION SELECT cv.rowid FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE_MATCHES}) AS hit
+  const hits = sql`(SELECT rowid >> ${sql.raw(String(ACTIVITY_BITS))} AS crid FROM (SELECT rowid FROM activities_fts WHERE activities_fts MATCH ${at("messages")} LIMIT ${SPARSE_MATCHES})
+    UNION SELECT cv.rowid FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${at("people")} LIMIT ${SPARSE_MATCHES}) AS hit
     CROSS JOIN contacts AS k CROSS JOIN conversations AS cv
-    WHERE k.rowid = hit.r AND k.org_id = ${orgId} AND cv.org_id = k.org_id AND cv.contact_id = k.id) AS hits`;
+    WHERE k.rowid = hit.r AND k.org_id = ${at("org")} AND cv.org_id = k.org_id AND cv.contact_id = k.id) AS hits`;
   return db
     .select(pageRowid)
     .from(hits)
     .crossJoin(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .where(and(sql`${c}.rowid = hits.crid`, where, keysetOf(after)))
+    .where(and(sql`${c}.rowid = hits.crid`, where, after ? keysetAfter(at) : undefined))
     .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(limit + 1);
+    .limit(at<number>("limit"));
 }
 
 /**
@@ -67,18 +76,18 @@ export function sparseSearch(db: Db, orgId: string, where: SQL, messages: string
  * conversation kept when it is in the set of matched conversations or its contact
  * matches, until the page is full: no sort, and no row read per match.
  */
-export function denseSearch(db: Db, where: SQL, messages: string, people: string, after: [number, string] | null, limit: number) {
+export function denseSearch(db: Db, where: SQL, after: boolean, at: At) {
   // Built once per query (an ephemeral index of conversation rowids, with a Bloom filter),
   // then probed per walked row; `+` keeps it from driving the walk.
-  const inThread = sql`+${c}.rowid IN (SELECT rowid >> ${sql.raw(String(ACTIVITY_BITS))} FROM activities_fts WHERE activities_fts MATCH ${messages})`;
-  const byContact = sql`+${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people})`;
+  const inThread = sql`+${c}.rowid IN (SELECT rowid >> ${sql.raw(String(ACTIVITY_BITS))} FROM activities_fts WHERE activities_fts MATCH ${at("messages")})`;
+  const byContact = sql`+${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${at("people")})`;
   return db
     .select(pageRowid)
     .from(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .where(and(where, keysetOf(after), or(inThread, byContact)))
+    .where(and(where, after ? keysetAfter(at) : undefined, or(inThread, byContact)))
     .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(limit + 1);
+    .limit(at<number>("limit"));
 }
 
 export type MessageHit = {
@@ -107,7 +116,7 @@ export type MessageHit = {
  * The MATCH leaves out the org's token: `page` holds the org's conversations only (the
  * plans' joins checked it), and the activity is read by its rowid with org_id checked.
  */
-const newestHits = (messages: string) => sql`(SELECT cv, ar FROM (
+const newestHits = (messages: unknown) => sql`(SELECT cv, ar FROM (
     SELECT f.rowid >> ${sql.raw(String(ACTIVITY_BITS))} AS cv, x.rowid AS ar,
       row_number() OVER (PARTITION BY f.rowid >> ${sql.raw(String(ACTIVITY_BITS))} ORDER BY x.occurred_at DESC, x.id DESC) AS n
     FROM activities_fts AS f JOIN activities AS x ON x.rowid = f.rowid & ${sql.raw(String(ACTIVITY_MASK))}
@@ -116,14 +125,15 @@ const newestHits = (messages: string) => sql`(SELECT cv, ar FROM (
       AND (f.rowid >> ${sql.raw(String(ACTIVITY_BITS))}) IN (SELECT DISTINCT rid FROM page)) WHERE n = 1) AS newest`;
 
 /** The newest match's text as JSON (null when only the contact matches: no `newest` row). */
-const newestHit = (orgId: string) => sql<string | null>`(
+const newestHit = (orgId: unknown) => sql<string | null>`(
   SELECT json_object('id', a.id, 'body', a.body, 'subject', a.subject, 'transcript', a.call_transcript, 'summary', a.call_summary)
   FROM activities AS a WHERE a.org_id = ${orgId} AND a.rowid = newest.ar)`;
 
 /**
- * A page of the conversation list (its WHERE: conversationWhere) whose messages or contact
- * match `terms`, each row with its newest matching message (`hit`) and its labels: one
- * statement, so one D1 round trip.
+ * A page of the conversation list (its WHERE: filterWhere) whose messages or contact
+ * match the terms, each row with its newest matching message (`hit`) and its labels: one
+ * statement, so one D1 round trip. Values (`at`): `org`, `messages` and `people`
+ * (termValues), pageValues'.
  *
  * The MATCHes leave out the org's token: ANDing it reads the org's whole doclist (every
  * message it has: 10 ms a query at 1M messages, against 1 ms for the term alone), and
@@ -142,24 +152,46 @@ const newestHit = (orgId: string) => sql<string | null>`(
  * a compound CTE under a DISTINCT), so the plan runs once and its rows are shared
  * (test/query-plans.test.ts checks that the list index is walked once).
  */
-export function searchPage(db: Db, orgId: string, where: SQL, terms: Term[], after: [number, string] | null, limit: number) {
-  const messages = textMatch(terms);
-  const people = contactText(terms);
-  const few = sql`${countMessages(messages)} < ${SPARSE_MATCHES} AND ${countContacts(people)} < ${SPARSE_MATCHES}`;
-  const sparse = sparseSearch(db, orgId, where, messages, people, after, limit);
-  const dense = denseSearch(db, where, messages, people, after, limit);
+export function searchPage(db: Db, where: SQL, after: boolean, at: At) {
+  const few = sql`${countMessages(at("messages"))} < ${SPARSE_MATCHES} AND ${countContacts(at("people"))} < ${SPARSE_MATCHES}`;
+  const sparse = sparseSearch(db, where, after, at);
+  const dense = denseSearch(db, where, after, at);
   const page = db
     .$with("page", { rid: sql<number>`rid` })
     .as(sql`SELECT rid FROM (SELECT 1 WHERE ${few}) CROSS JOIN ${sparse} UNION ALL SELECT rid FROM (SELECT 1 WHERE NOT (${few})) CROSS JOIN ${dense}`);
   return db
     .with(page)
-    .select({ conversation: c, contact: contactColumns, hit: newestHit(orgId), labels: labelsJson(orgId) })
+    .select({ conversation: c, contact: contactColumns, hit: newestHit(at("org")), labels: labelsJson(at("org")) })
     .from(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .leftJoin(newestHits(messages), sql`newest.cv = ${c}.rowid`)
+    .leftJoin(newestHits(at("messages")), sql`newest.cv = ${c}.rowid`)
     .where(sql`${c}.rowid IN (SELECT DISTINCT rid FROM page)`)
     .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(limit + 1);
+    .limit(at<number>("limit"));
+}
+
+/** The values of searchPage's `terms`: the FTS5 expressions over messages and over contacts. */
+export const termValues = (terms: Term[]) => ({ messages: textMatch(terms), people: contactText(terms) });
+
+/**
+ * GET /conversations?q=: a page of searchPage, its statement built once per shape of
+ * filters and cursor (src/db/memo.ts). Building it was about a quarter of the samples in a
+ * CPU profile of the Worker's isolate under this route at 100k conversations; memoized,
+ * the server's CPU a request fell about 5 % (most of it is SQLite and D1's plumbing).
+ */
+export function searchConversations(
+  db: Db,
+  orgId: string,
+  userId: string,
+  f: ConversationFilter,
+  now: number,
+  terms: Term[],
+  after: [number, string] | null,
+  limit: number,
+) {
+  const values = { ...filterValues(orgId, userId, f, now), ...termValues(terms), ...pageValues(after, limit) };
+  const build = () => searchPage(db, filterWhere(f, placeholders), after !== null, placeholders);
+  return memo(db, `search:${filterShape(f)}:${after ? "after" : "first"}`, build, values);
 }
 
 /** The thread's messages that match: listThread's WHERE plus this (its order and cursor). */
@@ -169,7 +201,7 @@ export const threadMatch = (orgId: string, conversationId: string, terms: Term[]
     AND (((SELECT rowid FROM conversations WHERE id = ${conversationId} AND org_id = ${orgId}) << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))}))`;
 
 /**
- * The org's contacts matching `terms` (GET /contacts?q=), as a condition on contacts.rowid:
+ * The org's contacts matching the terms (GET /contacts?q=; values `org`, `people`, `after`, `limit`), as a condition on contacts.rowid:
  * the ≤ limit + 1 rowids of the page, newest first by id (searchContacts reads those rows
  * and sorts them). Two plans behind gates, as searchPage's: under SPARSE_MATCHES contact
  * matches in the shard, the matches read by rowid (`CROSS JOIN` keeps the order: matches
@@ -185,25 +217,24 @@ export const threadMatch = (orgId: string, conversationId: string, terms: Term[]
  * conversation walk, a shard whose other orgs hold most of the matches makes the walk
  * long (cheap index entries, up to all of the org's contacts).
  */
-export function contactPage(db: Db, orgId: string, terms: Term[], after: string | null, limit: number) {
-  const people = contactText(terms);
+export function contactPage(db: Db, after: boolean, at: At) {
   const k = contacts;
-  const few = sql`${countContacts(people)} < ${SPARSE_MATCHES}`;
+  const few = sql`${countContacts(at("people"))} < ${SPARSE_MATCHES}`;
   const rid = { rid: sql<number>`${k}.rowid`.as("rid") };
-  const mine = and(eq(k.orgId, orgId), after ? lt(k.id, after) : undefined);
+  const mine = and(eq(k.orgId, at("org")), after ? lt(k.id, at("after")) : undefined);
   const sparse = db
     .select(rid)
-    .from(sql`(SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit`)
+    .from(sql`(SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${at("people")}) AS hit`)
     .crossJoin(k)
     .where(and(sql`${k}.rowid = hit.r`, mine))
     .orderBy(desc(k.id))
-    .limit(limit + 1);
+    .limit(at<number>("limit"));
   // `+` keeps the set of matches (built once, probed per walked contact) from driving the walk.
   const dense = db
     .select(rid)
     .from(k)
-    .where(and(mine, sql`+${k}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people})`))
+    .where(and(mine, sql`+${k}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${at("people")})`))
     .orderBy(desc(k.id))
-    .limit(limit + 1);
+    .limit(at<number>("limit"));
   return sql`${k}.rowid IN (SELECT rid FROM (SELECT 1 WHERE ${few}) CROSS JOIN ${sparse} UNION ALL SELECT rid FROM (SELECT 1 WHERE NOT (${few})) CROSS JOIN ${dense})`;
 }
