@@ -2,6 +2,7 @@ import type { Bindings } from "./env";
 import type { AiJob, SendJob, WebhookJob } from "./jobs";
 import { log } from "./lib/log";
 import { handleWebhookBatch } from "./outbox/queue";
+import { pruneWebhooks } from "./outbox/retention";
 import { sweepWebhooks } from "./outbox/sweep";
 import { handleSendBatch } from "./sending/queue";
 import { requeueLostSends, sweepStuckSends } from "./sending/sweep";
@@ -21,7 +22,7 @@ export const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<unknown>, env:
 /** One job per Cron Trigger schedule. */
 export const CRON_JOBS: Record<string, (env: Bindings) => Promise<unknown>> = {
   "*/5 * * * *": async (env) => ({ sending: await sweepStuckSends(env), lost: await requeueLostSends(env) }),
-  "* * * * *": (env) => sweepWebhooks(env),
+  "* * * * *": async (env) => ({ ...(await sweepWebhooks(env)), pruned: await pruneWebhooks(env) }),
 };
 
 const lookup = <T>(table: Record<string, T>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);

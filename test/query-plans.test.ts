@@ -9,6 +9,7 @@ import { queryOf } from "../src/db/memo";
 import { labelsOfQuery } from "../src/labels/queries";
 import { dueScheduledQuery, nextScheduledQuery } from "../src/org-inbox/scheduled";
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
+import { pruneDeliveriesQuery, pruneEventsQuery } from "../src/outbox/retention";
 import { denseSearch, matchCounts, searchConversations, sparseSearch, threadMatch } from "../src/search/queries";
 import { contactText, parseQuery, textMatch } from "../src/search/query";
 import { lostSendsQuery, stuckSendsQuery } from "../src/sending/sweep";
@@ -229,6 +230,16 @@ describe("EXPLAIN QUERY PLAN", () => {
     const steps = (await plan(lostSendsQuery(db(), Date.now()))).join("\n");
     expect(steps).toMatch(/SEARCH activities USING INDEX activities_queued_idx \(updated_at<\?\)/);
     expect(steps).not.toMatch(/TEMP B-TREE|SCAN activities/);
+  });
+
+  it("the webhook prune reads index ranges: settled deliveries by last change, dispatched events by age, an event's deliveries by event", async () => {
+    const deliveries = (await plan(pruneDeliveriesQuery(db(), Date.now(), 500))).join("\n");
+    expect(deliveries).toMatch(/SEARCH webhook_deliveries USING INDEX webhook_deliveries_settled_idx \(updated_at<\?\)/);
+    expect(deliveries).not.toMatch(/SCAN webhook_deliveries|TEMP B-TREE/);
+    const events = (await plan(pruneEventsQuery(db(), Date.now(), 500))).join("\n");
+    expect(events).toMatch(/SEARCH e USING INDEX webhook_events_dispatched_idx \(created_at<\?\)/);
+    expect(events).toMatch(/SEARCH d USING COVERING INDEX webhook_deliveries_event_idx \(event_id=\?\)/);
+    expect(events).not.toMatch(/SCAN (e|d|webhook_events|webhook_deliveries)\b|TEMP B-TREE/);
   });
 
   it("the contacts list walks its index", async () => {

@@ -376,7 +376,12 @@ export const webhookEvents = sqliteTable(
     dispatchedAt: ms("dispatched_at"),
     createdAt: created(),
   },
-  (t) => [index("webhook_events_org_idx").on(t.orgId, t.seq), index("webhook_events_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} IS NULL`)],
+  (t) => [
+    index("webhook_events_org_idx").on(t.orgId, t.seq),
+    index("webhook_events_undispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} IS NULL`),
+    // Retention (src/outbox/retention.ts): dispatched events, oldest first.
+    index("webhook_events_dispatched_idx").on(t.createdAt).where(sql`${t.dispatchedAt} IS NOT NULL`),
+  ],
 );
 export type WebhookEvent = typeof webhookEvents.$inferSelect;
 
@@ -407,6 +412,10 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_list_idx").on(t.orgId, t.endpointId, t.createdAt, t.id),
     index("webhook_deliveries_status_idx").on(t.orgId, t.endpointId, t.status, t.createdAt, t.id),
     index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // Retention (src/outbox/retention.ts): settled deliveries by their last change, and an
+    // event's deliveries (an event goes only once none is left).
+    index("webhook_deliveries_settled_idx").on(t.updatedAt).where(sql`${t.status} <> 'pending'`),
+    index("webhook_deliveries_event_idx").on(t.eventId),
   ],
 );
 export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;

@@ -159,6 +159,9 @@ export const listDeliveries = apiRoute("admin", {
   operationId: "listWebhookDeliveries",
   tags,
   summary: "The endpoint's deliveries, newest first",
+  description:
+    "A succeeded or failed delivery is kept 30 days after its last change (an attempt, or a retry asked for); a pending one is kept until it settles. " +
+    "Older ones are deleted, with the events no delivery refers to any more.",
   request: {
     params: EndpointParam,
     query: z.object({

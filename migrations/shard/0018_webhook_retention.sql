@@ -1,0 +1,3 @@
+CREATE INDEX IF NOT EXISTS `webhook_deliveries_settled_idx` ON `webhook_deliveries` (`updated_at`) WHERE "webhook_deliveries"."status" <> 'pending';--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS `webhook_deliveries_event_idx` ON `webhook_deliveries` (`event_id`);--> statement-breakpoint
+CREATE INDEX IF NOT EXISTS `webhook_events_dispatched_idx` ON `webhook_events` (`created_at`) WHERE "webhook_events"."dispatched_at" IS NOT NULL;
