@@ -443,4 +443,38 @@ describe("group commit", () => {
     // The arrivals did fall into groups (else this proved nothing).
     expect(grouped).toBeGreaterThanOrEqual(5);
   });
+
+  it("under concurrent load a lone ingest waits a millisecond for the next one and they commit together; alone it does not wait", async () => {
+    const org = await newOrg();
+    const stub = stubOf(org.orgId);
+    const one = (phone: string) =>
+      stub.ingest(org.orgId, {
+        contact: { phone },
+        type: "sms",
+        direction: "inbound",
+        status: "received",
+        body: "linger",
+        provider: "twilio",
+        providerMessageId: `SM${crypto.randomUUID()}`,
+        occurredAt: Date.now(),
+        mediaIds: [],
+      });
+    // One by one, each awaited: each alone (`groups` counts commits of two or more).
+    for (let i = 0; i < 4; i++) await one(`+1415555070${i}`);
+    let before = await groupsOf(org.orgId);
+    expect(before.commits).toBe(0);
+    // Two sent at once arrive one after the other: alone, the first has started its commit when the second comes.
+    await Promise.all([one("+14155550710"), one("+14155550711")]);
+    let after = await groupsOf(org.orgId);
+    expect(after.commits - before.commits).toBe(0);
+    // Concurrent load: bursts of 10 at once make the recent groups large.
+    for (let burst = 0; burst < 3; burst++) await Promise.all(Array.from({ length: 10 }, (_, i) => one(`+141555508${burst}${i}`)));
+    before = await groupsOf(org.orgId);
+    // The same pair now shares one commit: the first waited for the second.
+    await Promise.all([one("+14155550720"), one("+14155550721")]);
+    after = await groupsOf(org.orgId);
+    expect(after.items - before.items).toBe(2);
+    expect(after.commits - before.commits).toBe(1);
+    expect(await count("activities", "org_id = ? AND body = 'linger'", org.orgId)).toBe(4 + 2 + 30 + 2);
+  });
 });
