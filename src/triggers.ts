@@ -22,8 +22,16 @@ export const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<unknown>, env:
 /** One job per Cron Trigger schedule. */
 export const CRON_JOBS: Record<string, (env: Bindings) => Promise<unknown>> = {
   "*/5 * * * *": async (env) => ({ sending: await sweepStuckSends(env), lost: await requeueLostSends(env) }),
-  "* * * * *": async (env) => ({ ...(await sweepWebhooks(env)), pruned: await pruneWebhooks(env) }),
+  "* * * * *": (env) => both(sweepWebhooks(env), pruneWebhooks(env)),
 };
+
+/** The webhook sweep and the prune, each whatever the other does; a failure of either still fails the run (logged by the runtime). */
+async function both(sweep: Promise<object>, prune: Promise<object>) {
+  const [swept, pruned] = await Promise.allSettled([sweep, prune]);
+  if (swept.status === "rejected") throw swept.reason;
+  if (pruned.status === "rejected") throw pruned.reason;
+  return { ...swept.value, pruned: pruned.value };
+}
 
 const lookup = <T>(table: Record<string, T>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
 

@@ -444,37 +444,47 @@ describe("group commit", () => {
     expect(grouped).toBeGreaterThanOrEqual(5);
   });
 
-  it("under concurrent load a lone ingest waits a millisecond for the next one and they commit together; alone it does not wait", async () => {
+  it("under concurrent load a lone ingest waits a millisecond for the next one and they commit together; alone, or after a batch, it does not wait", async () => {
     const org = await newOrg();
     const stub = stubOf(org.orgId);
-    const one = (phone: string) =>
-      stub.ingest(org.orgId, {
-        contact: { phone },
-        type: "sms",
-        direction: "inbound",
-        status: "received",
-        body: "linger",
-        provider: "twilio",
-        providerMessageId: `SM${crypto.randomUUID()}`,
-        occurredAt: Date.now(),
-        mediaIds: [],
+    const input = (phone: string): IngestInput => ({
+      contact: { phone },
+      type: "sms",
+      direction: "inbound",
+      status: "received",
+      body: "linger",
+      provider: "twilio",
+      providerMessageId: `SM${crypto.randomUUID()}`,
+      occurredAt: Date.now(),
+      mediaIds: [],
+    });
+    // Inside the object (no RPC latency): one ingest, then another a timer tick later (0 ms,
+    // which fires before the wait's 1 ms). Whether they shared a commit is what `groups` counts
+    // (commits of two or more items).
+    const pairCommits = (a: string, b: string) =>
+      runInDurableObject(stub, async (o) => {
+        const inbox = o as unknown as { ingest(orgId: string, i: IngestInput): Promise<unknown>; groups: Groups };
+        const before = { ...inbox.groups };
+        const first = inbox.ingest(org.orgId, input(a));
+        await new Promise((r) => setTimeout(r, 0));
+        await Promise.all([first, inbox.ingest(org.orgId, input(b))]);
+        return { commits: inbox.groups.commits - before.commits, items: inbox.groups.items - before.items };
       });
-    // One by one, each awaited: each alone (`groups` counts commits of two or more).
+    const one = (phone: string) => stub.ingest(org.orgId, input(phone));
+    // One by one: each alone.
     for (let i = 0; i < 4; i++) await one(`+1415555070${i}`);
-    let before = await groupsOf(org.orgId);
-    expect(before.commits).toBe(0);
-    // Two sent at once arrive one after the other: alone, the first has started its commit when the second comes.
-    await Promise.all([one("+14155550710"), one("+14155550711")]);
-    let after = await groupsOf(org.orgId);
-    expect(after.commits - before.commits).toBe(0);
-    // Concurrent load: bursts of 10 at once make the recent groups large.
+    expect((await groupsOf(org.orgId)).commits).toBe(0);
+    expect(await pairCommits("+14155550710", "+14155550711")).toEqual({ commits: 0, items: 0 });
+    // A batch of 20 is one caller: no load, no wait.
+    const batched = await stub.ingestMany(
+      org.orgId,
+      Array.from({ length: 20 }, (_, i) => input(`+141555509${String(i).padStart(2, "0")}`)),
+    );
+    expect(batched).toHaveLength(20);
+    expect(await pairCommits("+14155550712", "+14155550713")).toEqual({ commits: 0, items: 0 });
+    // Concurrent load: bursts of 10 callers at once make the recent groups large; the same pair now shares one commit.
     for (let burst = 0; burst < 3; burst++) await Promise.all(Array.from({ length: 10 }, (_, i) => one(`+141555508${burst}${i}`)));
-    before = await groupsOf(org.orgId);
-    // The same pair now shares one commit: the first waited for the second.
-    await Promise.all([one("+14155550720"), one("+14155550721")]);
-    after = await groupsOf(org.orgId);
-    expect(after.items - before.items).toBe(2);
-    expect(after.commits - before.commits).toBe(1);
-    expect(await count("activities", "org_id = ? AND body = 'linger'", org.orgId)).toBe(4 + 2 + 30 + 2);
+    expect(await pairCommits("+14155550720", "+14155550721")).toEqual({ commits: 1, items: 2 });
+    expect(await count("activities", "org_id = ? AND body = 'linger'", org.orgId)).toBe(4 + 2 + 20 + 2 + 30 + 2);
   });
 });

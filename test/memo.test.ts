@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { wrap } from "../src/db/client";
-import { builtCount, memo, placeholdersOf, shapeOf } from "../src/db/memo";
+import { builtCount, MEMO_MAX, memo, placeholdersOf, shapeOf } from "../src/db/memo";
 import { slaConfigs } from "../src/db/schema";
 import { uuidv7 } from "../src/lib/ids";
 import { ingestOk, json, newOrg, newOrgOn, shardNameOf, shardOf } from "./helpers";
@@ -108,5 +108,33 @@ describe("memo", () => {
     } while (cursor);
     expect(seen.sort()).toEqual([...ids].sort());
     expect(builtCount(db)).toBe(built + 1);
+  });
+
+  it("keeps at most MEMO_MAX statements a handle, dropping the least recently used", async () => {
+    const db = wrap(env.SHARD_1);
+    const prefix = `memo-test-cap-${uuidv7()}`;
+    let builds = 0;
+    const read = (key: string) =>
+      memo(
+        db,
+        key,
+        () => {
+          builds++;
+          return db.select({ n: sql<number>`${sql.placeholder("n")}`.as("n") }).from(sql`(SELECT 1)`);
+        },
+        { n: 1 },
+      );
+    for (let i = 0; i < MEMO_MAX; i++) read(`${prefix}-${i}`);
+    expect(builtCount(db)).toBe(MEMO_MAX);
+    // Used again, key 0 is the most recent; a new key then drops key 1, the least recent.
+    read(`${prefix}-0`);
+    read(`${prefix}-new`);
+    expect(builtCount(db)).toBe(MEMO_MAX);
+    expect(builds).toBe(MEMO_MAX + 1);
+    read(`${prefix}-0`);
+    expect(builds).toBe(MEMO_MAX + 1);
+    read(`${prefix}-1`);
+    expect(builds).toBe(MEMO_MAX + 2);
+    expect(await read(`${prefix}-2`).get()).toEqual({ n: 1 });
   });
 });

@@ -124,7 +124,7 @@ describe("webhook retention", () => {
     }
   });
 
-  it("leaves a moving org's rows alone (its fence), prunes its neighbours', and takes them after the move", async () => {
+  it("leaves a fenced org's rows alone (the source of a move), prunes its neighbours', and takes them once the fence is gone", async () => {
     const moving = await newOrg("Retention moving");
     const neighbour = await newOrgOn(await shardNameOf(moving.orgId), "Retention neighbour");
     const [movingRow, neighbourRow] = [
@@ -144,6 +144,50 @@ describe("webhook retention", () => {
     await pruneWebhooks(bindings);
     expect(await exists(moving, "webhook_deliveries", movingRow.deliveryId)).toBe(false);
     expect(await exists(moving, "webhook_events", movingRow.eventId)).toBe(false);
+  });
+
+  it("leaves an org with an open move alone in every shard (its copy in the target has no fence), and prunes it once the move is finished", async () => {
+    const org = await newOrg("Retention open move");
+    const endpointId = await endpointOf(org);
+    // The copy in the target: rows as the move writes them, the target's fence dropped.
+    const row = await aged(org, endpointId, { status: "failed", createdDaysAgo: 31 });
+    const from = await shardNameOf(org.orgId);
+    const to = shardNames().find((n) => n !== from) ?? from;
+    const moveId = crypto.randomUUID();
+    await env.DB.prepare(
+      "INSERT INTO org_moves (id, org_id, from_shard, to_shard, status, tables, created_at, updated_at) VALUES (?, ?, ?, ?, 'copying', '[]', ?, ?)",
+    )
+      .bind(moveId, org.orgId, to, from, Date.now(), Date.now())
+      .run();
+    try {
+      await pruneWebhooks(bindings);
+      expect(await exists(org, "webhook_deliveries", row.deliveryId)).toBe(true);
+      expect(await exists(org, "webhook_events", row.eventId)).toBe(true);
+    } finally {
+      await env.DB.prepare("UPDATE org_moves SET finished_at = ? WHERE id = ?").bind(Date.now(), moveId).run();
+    }
+    await pruneWebhooks(bindings);
+    expect(await exists(org, "webhook_deliveries", row.deliveryId)).toBe(false);
+    expect(await exists(org, "webhook_events", row.eventId)).toBe(false);
+  });
+
+  it("a retry before the prune keeps the delivery; the prune before a retry makes it a 404 (the two serial orders)", async () => {
+    const org = await newOrg("Retention orders");
+    const endpointId = await endpointOf(org);
+    const retried = await aged(org, endpointId, { status: "failed", createdDaysAgo: 31 });
+    const res = await org.as(org.owner)(`/webhook-endpoints/${endpointId}/deliveries/${retried.deliveryId}/retry`, { method: "POST" });
+    expect(res.status).toBe(202);
+    await pruneWebhooks(bindings);
+    expect(await exists(org, "webhook_deliveries", retried.deliveryId)).toBe(true);
+    expect(await exists(org, "webhook_events", retried.eventId)).toBe(true);
+    const pruned = await aged(org, endpointId, { status: "failed", createdDaysAgo: 31 });
+    await pruneWebhooks(bindings);
+    await expectProblem(
+      await org.as(org.owner)(`/webhook-endpoints/${endpointId}/deliveries/${pruned.deliveryId}/retry`, { method: "POST" }),
+      404,
+      "not_found",
+    );
+    expect(await exists(org, "webhook_deliveries", pruned.deliveryId)).toBe(false);
   });
 
   it("races: POST …/retry and the prune on one old failed delivery, 12 rounds → one of the two serial orders, never a 5xx", async () => {

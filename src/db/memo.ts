@@ -1,5 +1,6 @@
 import { is, Param, Placeholder, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { remember } from "../lib/remember";
 import type { Db } from "./client";
 
 // Hot-path statements whose SQL drizzle builds once. Building a query (its entity checks,
@@ -57,6 +58,13 @@ export const shapeOf = (row: object) =>
 
 const built = new WeakMap<Db, Map<string, Prepared>>();
 
+/**
+ * Statements a handle keeps, at most; the least recently used goes first. The shapes a
+ * list can take (its filters, labels and cursor) are many more than are used, and a
+ * client chooses them: a bound keeps the isolate's memory bounded too.
+ */
+export const MEMO_MAX = 500;
+
 /** How many statements a handle has built (tests read it: a second call of a key builds nothing). */
 export const builtCount = (db: Db) => built.get(db)?.size ?? 0;
 
@@ -75,9 +83,13 @@ export function memo<Q extends BatchItem<"sqlite">>(db: Db, key: string, build: 
     built.set(db, statements);
   }
   let known = statements.get(key);
-  if (!known) {
-    known = (build() as unknown as { _prepare(): Prepared })._prepare();
+  if (known) {
+    // Most recently used last (a Map keeps insertion order).
+    statements.delete(key);
     statements.set(key, known);
+  } else {
+    known = (build() as unknown as { _prepare(): Prepared })._prepare();
+    remember(statements, key, known, MEMO_MAX);
   }
   const prepared = known;
   const bound = {

@@ -57,7 +57,8 @@ export type InboxAnswer<T> = { ok: T } | Refusal;
 const refusal = (e: ApiError): Refusal => ({ error: { code: e.code, detail: e.detail, errors: e.errors, headers: e.headers } });
 
 type PendingIngest = { input: IngestInput; resolve: (answer: InboxAnswer<IngestResult>) => void };
-type Group = { orgId: string; items: PendingIngest[] };
+/** `calls`: how many ingest calls (a single ingest, or one batch request) joined the group. */
+type Group = { orgId: string; items: PendingIngest[]; calls: number };
 
 /** Where OrgInbox reads and writes the org's rows. */
 type Home = { name: string; db: Db };
@@ -92,7 +93,7 @@ const MOVE_RETRY_MS = 10_000;
 const SUBSCRIPTIONS_TTL_MS = 60_000;
 /** At most one immediate dispatch job a second per org; the writes in between share a delayed one. */
 const DISPATCH_EVERY_MS = 1000;
-/** A lone ingest waits this long for company (commitGroup), when recent groups averaged over LINGER_ABOVE items. */
+/** A lone ingest waits this long for company (commitGroup), when recent groups averaged over LINGER_ABOVE callers. */
 export const LINGER_MS = 1;
 export const LINGER_ABOVE = 1.5;
 
@@ -277,13 +278,14 @@ export class OrgInbox extends DurableObject<Bindings> {
   /** POST /activities/batch: the items join the queued group in order; one answer per item. */
   ingestMany(orgId: string, inputs: IngestInput[]): Promise<InboxAnswer<IngestResult>[]> {
     if (!this.openGroup) {
-      const group: Group = { orgId, items: [] };
+      const group: Group = { orgId, items: [], calls: 0 };
       this.serialize(() => this.commitGroup(group)).catch(() => undefined);
       // serialize() closed any open group; this one stays open until its turn starts or
       // another kind of write queues behind it (arrival order is kept).
       this.openGroup = group;
     }
     const group = this.openGroup;
+    group.calls++;
     return Promise.all(
       inputs.map(
         (input) =>
@@ -294,24 +296,31 @@ export class OrgInbox extends DurableObject<Bindings> {
     );
   }
 
-  /** Group sizes lately (an exponential average, forgotten after a quiet second): above LINGER_ABOVE, ingests arrive concurrently. */
+  /**
+   * How many calls recent groups gathered (an exponential average; forgotten after a quiet
+   * second since the last commit ended): above LINGER_ABOVE, ingests arrive concurrently.
+   * Calls, not items: one batch request of 500 is one caller, not load.
+   */
   private concurrency = 1;
-  private lastGroupAt = 0;
+  private lastCommitEnded = 0;
 
   /**
-   * A group's turn. Under concurrent load (recent groups held several ingests) a group of
+   * A group's turn. Under concurrent load (recent groups held several callers) a group of
    * one waits a millisecond for the ingests on their way, so they share its reads and its
    * write instead of each paying its own (issue 16: at 16 connections about half the
-   * commits were of one item); alone, an ingest never waits.
+   * commits were of one item); alone, an ingest never waits. The wait is inside the turn:
+   * a write queued meanwhile closes the group and runs after it, as without the wait.
    */
   private async commitGroup(group: Group) {
-    const now = Date.now();
-    if (now - this.lastGroupAt > 1000) this.concurrency = 1;
-    this.lastGroupAt = now;
+    if (Date.now() - this.lastCommitEnded > 1000) this.concurrency = 1;
     if (group.items.length === 1 && this.openGroup === group && this.concurrency > LINGER_ABOVE) await new Promise((r) => setTimeout(r, LINGER_MS));
     if (this.openGroup === group) this.openGroup = null;
-    this.concurrency = this.concurrency * 0.8 + group.items.length * 0.2;
-    await this.commitSlices(group);
+    this.concurrency = this.concurrency * 0.8 + group.calls * 0.2;
+    try {
+      await this.commitSlices(group);
+    } finally {
+      this.lastCommitEnded = Date.now();
+    }
   }
 
   /** A group's items in slices of GROUP_MAX, each slice one commit (one by one if the commit fails). */
