@@ -1,7 +1,6 @@
 import { and, desc, eq, getTableColumns, lt, or, type SQL, sql } from "drizzle-orm";
-import { type At, placeholders } from "../conversations/queries";
 import type { Db } from "../db/client";
-import { memo } from "../db/memo";
+import { type At, memo, placeholders } from "../db/memo";
 import { type Contact, contacts } from "../db/schema";
 import { iso, isoOrNull } from "../lib/time";
 import { contactPage } from "../search/queries";

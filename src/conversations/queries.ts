@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "../db/client";
-import { memo } from "../db/memo";
+import { type At, memo, placeholders, valuesAt } from "../db/memo";
 import { activities, type Conversation, contacts, conversationLabels, conversations, type Media, media } from "../db/schema";
 import { labelsJson } from "../labels/queries";
 import { inChunks } from "../lib/schemas";
@@ -33,15 +34,6 @@ export type ConversationFilter = {
 /** The conversation ids with a label (an index range of conversation_labels). */
 export const withLabel = (orgId: unknown, labelId: unknown) =>
   sql`${conversations.id} IN (SELECT ${conversationLabels.conversationId} FROM ${conversationLabels} WHERE ${conversationLabels.orgId} = ${orgId} AND ${conversationLabels.labelId} = ${labelId})`;
-
-/**
- * A list statement's value by name: the value itself, or, for a statement built once
- * (src/db/memo.ts), `sql.placeholder(name)`, bound to the value at each run.
- */
-export type At = <T = string>(name: string) => T;
-
-/** The `at` of a statement built once: each value a placeholder of its name (typed as the value it stands for). */
-export const placeholders: At = (name) => sql.placeholder(name) as never;
 
 /**
  * What a list's WHERE is made of besides values (a memo key: two filters of one shape
@@ -109,12 +101,6 @@ export const keysetAfter = (at: At) =>
 /** The values of a page's cursor and size (keysetAfter's names, and `limit`: one row more than the page, to tell a next page). */
 export const pageValues = (after: [number, string] | null, limit: number) => ({ afterAt: after?.[0], afterId: after?.[1], limit: limit + 1 });
 
-/** The `at` of a statement built with its values in it (not memoized: tests, EXPLAIN). */
-export const valuesAt =
-  (values: Record<string, unknown>): At =>
-  (name) =>
-    values[name] as never;
-
 /**
  * Newest activity first; keyset on (sort_at, id), after the cursor when `after`. Each row
  * with its labels (labelsJson): the page is one statement, one D1 round trip. Values:
@@ -131,12 +117,27 @@ export function listConversations(db: Db, where: SQL, after: boolean, at: At) {
     .limit(at<number>("limit"));
 }
 
-/** GET /conversations: a page of the list of `f`, its statement built once per shape of filters and cursor (src/db/memo.ts). */
-export function conversationPage(db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, after: [number, string] | null, limit: number) {
-  const values = { ...filterValues(orgId, userId, f, now), ...pageValues(after, limit) };
-  const build = () => listConversations(db, filterWhere(f, placeholders), after !== null, placeholders);
-  return memo(db, `conversations:${filterShape(f)}:${after ? "after" : "first"}`, build, values);
+/**
+ * A statement over the list of `f`, built once per shape of filters and cursor
+ * (src/db/memo.ts): `build` gets the list's WHERE and whether a cursor applies, written
+ * with placeholders; the values are the filter's, the page's (pageValues) and `more`.
+ */
+export function listStatement<Q extends BatchItem<"sqlite">>(
+  db: Db,
+  name: string,
+  who: { orgId: string; userId: string; now: number },
+  f: ConversationFilter,
+  page: { after: [number, string] | null; limit: number },
+  build: (where: SQL, after: boolean) => Q,
+  more: object = {},
+) {
+  const values = { ...filterValues(who.orgId, who.userId, f, who.now), ...pageValues(page.after, page.limit), ...more };
+  return memo(db, `${name}:${filterShape(f)}:${page.after ? "after" : "first"}`, () => build(filterWhere(f, placeholders), page.after !== null), values);
 }
+
+/** GET /conversations: a page of the list of `f` (listConversations, built once per shape). */
+export const conversationPage = (db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, after: [number, string] | null, limit: number) =>
+  listStatement(db, "conversations", { orgId, userId, now }, f, { after, limit }, (where, cursor) => listConversations(db, where, cursor, placeholders));
 
 export function listThread(
   db: Db,

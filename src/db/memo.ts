@@ -1,6 +1,6 @@
 import { is, Param, Placeholder, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { remember } from "../lib/remember";
+import { recall, remember } from "../lib/remember";
 import type { Db } from "./client";
 
 // Hot-path statements whose SQL drizzle builds once. Building a query (its entity checks,
@@ -42,6 +42,22 @@ function placed(values: object, name: string) {
   return (values as Record<string, unknown>)[name] ?? null;
 }
 
+/**
+ * A statement's value by name, for a builder that serves both ways: the value itself
+ * (valuesAt), or, for a statement built once, `sql.placeholder(name)` (placeholders),
+ * bound to the value at each run.
+ */
+export type At = <T = string>(name: string) => T;
+
+/** The `at` of a statement built once: each value a placeholder of its name (typed as the value it stands for). */
+export const placeholders: At = (name) => sql.placeholder(name) as never;
+
+/** The `at` of a statement built with its values in it (not memoized: conversationWhere, tests, EXPLAIN). */
+export const valuesAt =
+  (values: Record<string, unknown>): At =>
+  (name) =>
+    values[name] as never;
+
 /** A row of placeholders named as `row`'s keys (those with a value): what an insert's values() or an update's set() takes to be memoized. */
 export const placeholdersOf = <T extends object>(row: T) =>
   Object.fromEntries(
@@ -82,12 +98,8 @@ export function memo<Q extends BatchItem<"sqlite">>(db: Db, key: string, build: 
     statements = new Map();
     built.set(db, statements);
   }
-  let known = statements.get(key);
-  if (known) {
-    // Most recently used last (a Map keeps insertion order).
-    statements.delete(key);
-    statements.set(key, known);
-  } else {
+  let known = recall(statements, key);
+  if (!known) {
     known = (build() as unknown as { _prepare(): Prepared })._prepare();
     remember(statements, key, known, MEMO_MAX);
   }

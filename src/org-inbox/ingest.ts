@@ -55,6 +55,9 @@ export const setterModeRead = (db: Db, orgId: string) =>
     { org: orgId },
   );
 
+/** True once the activity `activityId` names is stored: what makes the writes that follow it conditional on its insert (a duplicate skips them all). */
+const storedWhen = (activityId: unknown) => sql`EXISTS (SELECT 1 FROM activities WHERE id = ${activityId})`;
+
 /** One touchpoint as every ingest path hands it over (addresses already normalized). */
 export type IngestInput = {
   contact: { id: string } | { phone: string; name?: string | null } | { email: string; name?: string | null };
@@ -214,7 +217,7 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
   const consent = keywordChange(activity, contact);
   if (consent !== null && contactIsNew) Object.assign(contact, consentColumns("sms", consent, now));
 
-  const stored = sql`EXISTS (SELECT 1 FROM activities WHERE id = ${activity.id})`;
+  const stored = storedWhen(activity.id);
   const statements: BatchItem<"sqlite">[] = [];
   if (contactIsNew) statements.push(db.insert(contacts).values(contact));
   if (!found) statements.push(db.insert(conversations).values(conversation));
@@ -245,12 +248,7 @@ export async function ingest(db: Db, orgId: string, input: IngestInput, out = si
         db
           .update(conversations)
           .set({ ...(placeholdersOf(changes) as unknown as Partial<Conversation>), ...(inbound ? { unreadCount: sql`${conversations.unreadCount} + 1` } : {}) })
-          .where(
-            and(
-              eq(conversations.id, sql.placeholder("_conversation")),
-              sql`EXISTS (SELECT 1 FROM ${activities} WHERE ${activities.id} = ${sql.placeholder("_activity")})`,
-            ),
-          ),
+          .where(and(eq(conversations.id, sql.placeholder("_conversation")), storedWhen(sql.placeholder("_activity")))),
       { ...changes, _conversation: conversation.id, _activity: activity.id },
     ),
     ...tallies,

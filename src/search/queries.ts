@@ -1,17 +1,7 @@
 import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
-import {
-  type At,
-  type ConversationFilter,
-  contactColumns,
-  filterShape,
-  filterValues,
-  filterWhere,
-  keysetAfter,
-  pageValues,
-  placeholders,
-} from "../conversations/queries";
+import { type ConversationFilter, contactColumns, keysetAfter, listStatement } from "../conversations/queries";
 import { type Db, oneRow } from "../db/client";
-import { memo } from "../db/memo";
+import { type At, placeholders } from "../db/memo";
 import { activities, contacts, conversations } from "../db/schema";
 import { labelsJson } from "../labels/queries";
 import { contactText, type Term, textMatch } from "./query";
@@ -179,7 +169,7 @@ export const termValues = (terms: Term[]) => ({ messages: textMatch(terms), peop
  * CPU profile of the Worker's isolate under this route at 100k conversations; memoized,
  * the server's CPU a request fell about 5 % (most of it is SQLite and D1's plumbing).
  */
-export function searchConversations(
+export const searchConversations = (
   db: Db,
   orgId: string,
   userId: string,
@@ -188,11 +178,8 @@ export function searchConversations(
   terms: Term[],
   after: [number, string] | null,
   limit: number,
-) {
-  const values = { ...filterValues(orgId, userId, f, now), ...termValues(terms), ...pageValues(after, limit) };
-  const build = () => searchPage(db, filterWhere(f, placeholders), after !== null, placeholders);
-  return memo(db, `search:${filterShape(f)}:${after ? "after" : "first"}`, build, values);
-}
+) =>
+  listStatement(db, "search", { orgId, userId, now }, f, { after, limit }, (where, cursor) => searchPage(db, where, cursor, placeholders), termValues(terms));
 
 /** The thread's messages that match: listThread's WHERE plus this (its order and cursor). */
 export const threadMatch = (orgId: string, conversationId: string, terms: Term[]) =>
