@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
-import { eq, sql } from "drizzle-orm";
+import { eq, getTableColumns, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { wrap } from "../src/db/client";
 import { builtCount, MEMO_MAX, memo, placeholdersOf, shapeOf } from "../src/db/memo";
-import { slaConfigs } from "../src/db/schema";
+import { contacts, conversations, slaConfigs } from "../src/db/schema";
 import { uuidv7 } from "../src/lib/ids";
 import { ingestOk, json, newOrg, newOrgOn, shardNameOf, shardOf } from "./helpers";
 
@@ -136,5 +136,42 @@ describe("memo", () => {
     read(`${prefix}-1`);
     expect(builds).toBe(MEMO_MAX + 2);
     expect(await read(`${prefix}-2`).get()).toEqual({ n: 1 });
+  });
+
+  it("maps rows as drizzle does: nested objects, column decoders, sql decoders, a left join's missing row as null", async () => {
+    const org = await newOrg("Memo rows");
+    await ingestOk(org, { contact: { phone: "+14155550111", name: "Row One" }, body: "first" });
+    const db = wrap(await shardOf(org.orgId));
+    await db.update(conversations).set({ starred: true }).where(eq(conversations.orgId, org.orgId));
+    // Every column of conversations (booleans, ms times, nulls), a JSON column (sla_configs.business_hours),
+    // an sql field with mapWith, and a left join that finds nothing (its object must be null, not all-null fields).
+    const build = () =>
+      db
+        .select({
+          conversation: conversations,
+          contact: { id: contacts.id, name: contacts.name, phone: contacts.phone },
+          twice: sql<number>`${sql.placeholder("n")} * 2`.mapWith(Number).as("twice"),
+          label: sql<string>`'x' || ${sql.placeholder("tag")}`.as("label"),
+          sla: getTableColumns(slaConfigs),
+        })
+        .from(conversations)
+        .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+        .leftJoin(slaConfigs, sql`${slaConfigs.orgId} = ${sql.placeholder("none")}`)
+        .where(eq(conversations.orgId, sql.placeholder("org")));
+    const values = { n: 21, tag: "y", org: org.orgId, none: "no-such-org" };
+    const drizzles = await build().all(values);
+    const ours = await memo(db, `memo-test-rows-${uuidv7()}`, build, values).all();
+    expect(drizzles).toHaveLength(1);
+    expect(ours).toEqual(drizzles);
+    expect(drizzles[0]).toMatchObject({ conversation: { starred: true, archived: false }, twice: 42, label: "xy", sla: null });
+    expect(await memo(db, `memo-test-rows-${uuidv7()}`, build, values).get()).toEqual(drizzles[0]);
+    // The left join found: its object, with the JSON column decoded.
+    const hours = { timezone: "UTC", days: [1, 2, 3] };
+    await db.insert(slaConfigs).values({ orgId: org.orgId, enabled: true, firstResponseMinutes: 5, businessHours: hours as never, updatedAt: 1 });
+    const found = { ...values, none: org.orgId };
+    const joined = await memo(db, `memo-test-rows-${uuidv7()}`, build, found).all();
+    expect(joined).toEqual(await build().all(found));
+    expect(joined[0].sla).toMatchObject({ orgId: org.orgId, enabled: true, businessHours: hours });
+    expect(await memo(db, `memo-test-rows-${uuidv7()}`, build, { ...values, org: "nobody" }).get()).toBeUndefined();
   });
 });
