@@ -12,7 +12,7 @@
 // (bench/results/profile-<route>.cpuprofile, open it in Chrome DevTools) and prints the
 // functions with the most self time. Routes: health, post_activities (new inbound SMS to
 // the seeded contacts), twilio_inbound_webhook (signed, 10 % redeliveries),
-// list_conversations, search_invoice, search_rare, search_phrase, search_contacts (SEARCH_SEED's words:
+// list_conversations, search_invoice, search_rare, search_common, search_phrase, search_contacts (SEARCH_SEED's words:
 // profile those on a state `npm run bench -- --search` seeded), batch (POST /activities/batch of 500: half to seeded contacts,
 // half to new numbers).
 import { execFileSync, spawn } from "node:child_process";
@@ -125,6 +125,7 @@ const targets = {
   list_conversations: { url: `${base}/conversations?limit=25`, headers },
   search_invoice: { url: `${base}/conversations?q=invoice&limit=25`, headers },
   search_rare: { url: `${base}/conversations?q=zanzibar&limit=25`, headers },
+  search_common: { url: `${base}/conversations?q=message&limit=25`, headers },
   search_phrase: { url: `${base}/conversations?q=${encodeURIComponent('"invoice overdue"')}&limit=25`, headers },
   search_contacts: { url: `${base}/contacts?q=nakamura&limit=25`, headers },
   post_activities: post("/activities", () => JSON.stringify(inbound(seededPhone(sent)))),

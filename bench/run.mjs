@@ -1954,7 +1954,7 @@ async function webhooksRun({ base, headers, targets, ingestBody, seeded, serverL
 
 /**
  * --search's routes: the list narrowed by q (a word in 1 % of messages, one in 0.01 %, a
- * phrase in 0.5 %) and the contact search (a name prefix of 5 contacts, a name of 1 %, a
+ * phrase in 0.5 %, one in every message: "Message k in thread i …") and the contact search (a name prefix of 5 contacts, a name of 1 %, a
  * phone run of 10), each with the SQL (LIKE over the seeded rows, no index) that says
  * which rows it must answer, newest first (the API's order), for the one-request check.
  */
@@ -1962,6 +1962,7 @@ const SEARCHES = [
   { name: "search_1pct", q: "invoice", kind: "conversations", like: "% invoice%" },
   { name: "search_rare", q: "zanzibar", kind: "conversations", like: "% zanzibar%" },
   { name: "search_phrase", q: '"invoice overdue"', kind: "conversations", like: "% invoice overdue%" },
+  { name: "search_common", q: "message", kind: "conversations", like: "%message%" },
   { name: "contacts_name_few", q: "okonk*", kind: "contacts", where: "name LIKE '% Okonkwo'" },
   { name: "contacts_name_1pct", q: "nakamura", kind: "contacts", where: "name LIKE '% Nakamura'" },
   { name: "contacts_phone", q: "415 200 004", kind: "contacts", where: "phone LIKE '%415200004%'" },

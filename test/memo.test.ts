@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { eq, getTableColumns, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { wrap } from "../src/db/client";
-import { builtCount, MEMO_MAX, memo, placeholdersOf, shapeOf } from "../src/db/memo";
+import { builtCount, MEMO_MAX, memo, numbered, placeholdersOf, shapeOf } from "../src/db/memo";
 import { contacts, conversations, slaConfigs } from "../src/db/schema";
 import { uuidv7 } from "../src/lib/ids";
 import { ingestOk, json, newOrg, newOrgOn, shardNameOf, shardOf } from "./helpers";
@@ -173,5 +173,22 @@ describe("memo", () => {
     expect(joined).toEqual(await build().all(found));
     expect(joined[0].sla).toMatchObject({ orgId: org.orgId, enabled: true, businessHours: hours });
     expect(await memo(db, `memo-test-rows-${uuidv7()}`, build, { ...values, org: "nobody" }).get()).toBeUndefined();
+  });
+
+  it("numbers a placeholder once however often it occurs, skips question marks in literals and quoted names, binds once a value", async () => {
+    const db = wrap(env.SHARD_0);
+    const build = () =>
+      db
+        .select({
+          a: sql<string>`${sql.placeholder("x")} || '?' || ${sql.placeholder("y")} || ${sql.placeholder("x")}`.as("a"),
+          b: sql<number>`${7} + 1`.as("b"),
+        })
+        .from(sql`(SELECT 1 AS "odd?name")`);
+    const { sql: text, slots } = numbered(build().toSQL());
+    expect(text).toContain(`?1 || '?' || ?2 || ?1`);
+    expect(text).toContain(`"odd?name"`);
+    expect(slots).toHaveLength(3);
+    expect(await memo(db, `memo-test-numbered-${uuidv7()}`, build, { x: "p", y: "q" }).get()).toEqual({ a: "p?qp", b: 8 });
+    expect(() => numbered({ sql: "SELECT ?, ?", params: [1] })).toThrow(/2 parameters in the SQL, 1 values/);
   });
 });

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { inbox } from "../src/org-inbox/client";
-import { SPARSE_MATCHES } from "../src/search/queries";
+import { SEARCH_WINDOW, SPARSE_MATCHES } from "../src/search/queries";
 import { parseQuery } from "../src/search/query";
 import { messageSnippet, SNIPPET_CHARS } from "../src/search/snippet";
 import { call, expectProblem, ingestOk, json, minutesAgo, newOrgOn, shardNameOf, shardNames, type TestOrg } from "./helpers";
@@ -254,10 +254,84 @@ describe("search with the list's filters, order and cursors", () => {
     const few = await walk(org, "q=lighthouse", 3);
     expect(few.length).toBeGreaterThan(0);
     expect(few).toEqual(listOrder.filter((id: string) => few.includes(id)));
-    // Each hit's match is its newest matching message.
+    // Each hit's match is its newest matching message: by when it happened, not when it was
+    // stored (an older message imported now has the higher rowid), in both plans.
     const [first] = (await search(org, "pelican", "&limit=1")).data;
     const thread = (await get(org, `/conversations/${first.id}/messages?q=pelican&limit=100`)).data;
     expect(first.match.message_id).toBe(thread[0].id);
+    const phone = (await get(org, `/conversations/${first.id}`)).contact.phone;
+    const more = { contact: { phone }, type: "sms", direction: "inbound", provider: "twilio" };
+    const recent = await ingestOk(org, { ...more, body: "lighthouse beam tonight", provider_message_id: sid(), occurred_at: minutesAgo(1) });
+    const late = await ingestOk(org, { ...more, body: "pelican and lighthouse, said long ago", provider_message_id: sid(), occurred_at: minutesAgo(100_000) });
+    const [again] = (await search(org, "pelican", "&limit=1")).data;
+    expect(again.id).toBe(first.id);
+    expect(again.match.message_id).toBe(thread[0].id);
+    expect(again.match.message_id).not.toBe(late.message.id);
+    // The few-matches plan (lighthouse): the newest, stored before the late one.
+    const found = (await search(org, "lighthouse", "&limit=1")).data[0];
+    expect(found.id).toBe(first.id);
+    expect(found.match.message_id).toBe(recent.message.id);
+  });
+
+  it(`many matches beyond the list's first ${SEARCH_WINDOW}: the window answers when it holds a page, the walk when it does not, each result once`, async () => {
+    const org = await newOrgOn("SHARD_1");
+    // Oldest first: OLD conversations all say "walrus" (more than SPARSE_MATCHES messages) and their
+    // contacts are all "Osprey" (more than SPARSE_MATCHES contacts); the NEW ones on top of the list,
+    // more than a window of them, say "walrus" 25 times and "Osprey" never.
+    const old = SPARSE_MATCHES + 20;
+    const fresh = SEARCH_WINDOW + 80;
+    // List positions 0, 20, …, 480: all 25 inside the window.
+    const walrusInNew = new Set(Array.from({ length: 25 }, (_, k) => fresh - 1 - k * 20));
+    const items = Array.from({ length: old + fresh }, (_, i) => {
+      const isOld = i < old;
+      const j = i - old;
+      return {
+        contact: { phone: `+1415700${String(i).padStart(4, "0")}`, name: isOld ? `Osprey ${i}` : `Heron ${j}` },
+        type: "sms",
+        direction: "inbound",
+        body: isOld || walrusInNew.has(j) ? `walrus sighting ${i}` : `plain update ${i}`,
+        provider: "twilio",
+        provider_message_id: `WIN-${i}`,
+        occurred_at: new Date(Date.now() - (old + fresh - i) * 60_000).toISOString(),
+      };
+    });
+    for (let i = 0; i < items.length; i += 500) {
+      const res = await org.as(org.owner)("/activities/batch", { body: { activities: items.slice(i, i + 500) } });
+      expect(res.status).toBe(200);
+      const bad = (await json(res)).results.filter((r: { status: number }) => r.status !== 201);
+      expect(bad, JSON.stringify(bad.slice(0, 2))).toEqual([]);
+    }
+    const list: { id: string; contact: { name: string }; last_activity: { preview: string } }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { data: typeof list; next_cursor: string | null } = await get(
+        org,
+        `/conversations?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
+      list.push(...page.data);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(list).toHaveLength(old + fresh);
+    const walrus = list.filter((c) => c.last_activity.preview.startsWith("walrus")).map((c) => c.id);
+    const osprey = list.filter((c) => c.contact.name.startsWith("Osprey")).map((c) => c.id);
+    expect(walrus).toHaveLength(old + 25);
+    // The window (the newest SEARCH_WINDOW) holds 25 matches: a page of 10 (11 rows) comes from it,
+    // a page of 25 (26 rows) does not (the walk); both walks give every match once, in list order.
+    expect(walrus.indexOf(list[SEARCH_WINDOW].id)).toBe(-1);
+    expect(walrus.slice(0, 25).every((id) => list.findIndex((c) => c.id === id) < SEARCH_WINDOW)).toBe(true);
+    expect(await walk(org, "q=walrus", 10)).toEqual(walrus);
+    expect(await walk(org, "q=walrus", 25)).toEqual(walrus);
+    expect(await walk(org, "q=walrus", 100)).toEqual(walrus);
+    // Each page's match is the conversation's matching message.
+    const [top] = (await search(org, "walrus", "&limit=1")).data;
+    expect(top.match.snippet).toMatch(/^«walrus» sighting \d+$/);
+    // Many contact matches: the walk from the start (the window is for message matches).
+    expect(await walk(org, "q=osprey", 50)).toEqual(osprey);
+    // A filter applies to every plan: starred narrows the window and the walk alike.
+    const starred = [walrus[3], walrus[30], walrus[40]];
+    for (const id of starred) expect((await org.as(org.owner)(`/conversations/${id}/star`, { method: "POST" })).status).toBe(200);
+    const starredList = (await get(org, "/conversations?starred=true&limit=100")).data.map((c: { id: string }) => c.id);
+    expect(await walk(org, "q=walrus&starred=true", 2)).toEqual(starredList);
   });
 });
 

@@ -79,17 +79,73 @@ export function rowMapper(fields: Field[], joinsNotNullableMap: Record<string, b
   };
 }
 
-const mappers = new WeakMap<Prepared, (row: unknown[]) => Record<string, unknown>>();
+/**
+ * A built statement: drizzle's prepared query (its fields and its row mapping) and its
+ * SQL with each placeholder a numbered parameter, one number per placeholder name
+ * (`?3` as often as the name occurs), so a statement that repeats a value (a list's WHERE
+ * in each of a search's plans) binds it once, and stays under D1's 100 parameters.
+ */
+type Built = { prepared: Prepared; stmt: D1PreparedStatement; sql: string; slots: unknown[]; map?: (row: unknown[]) => Record<string, unknown> };
 
-/** A prepared select's rows read as arrays and mapped by its rowMapper; anything else as drizzle runs it. */
-async function readAll(prepared: Prepared, values: Record<string, unknown>): Promise<unknown> {
-  if (!prepared.fields || prepared.customResultMapper) return prepared.all(values);
-  let map = mappers.get(prepared);
-  if (!map) {
-    map = rowMapper(prepared.fields, prepared.joinsNotNullableMap);
-    mappers.set(prepared, map);
+/** Where each `?` of `sql` is, outside string literals and quoted names. */
+function parameterAt(sql: string): number[] {
+  const at: number[] = [];
+  let quote: string | null = null;
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i];
+    if (quote) {
+      if (ch !== quote) continue;
+      // A doubled quote inside a literal is the quote itself: the literal goes on.
+      if (sql[i + 1] === quote) i++;
+      else quote = null;
+    } else if (ch === "'" || ch === '"' || ch === "`") quote = ch;
+    else if (ch === "?") at.push(i);
   }
-  return (await prepared.values(values)).map(map);
+  return at;
+}
+
+/**
+ * `query` with its parameters numbered: a placeholder's every occurrence one number (a
+ * column's placeholder per name and column encoder: two columns of one name may encode
+ * it differently), every other value a number of its own.
+ */
+export function numbered(query: { sql: string; params: unknown[] }): { sql: string; slots: unknown[] } {
+  const at = parameterAt(query.sql);
+  if (at.length !== query.params.length) throw new Error(`memo: ${at.length} parameters in the SQL, ${query.params.length} values`);
+  const slots: unknown[] = [];
+  const byName = new Map<string, Map<unknown, number>>();
+  const numberOf = (param: unknown) => {
+    const name = is(param, Placeholder) ? param.name : is(param, Param) && is(param.value, Placeholder) ? param.value.name : null;
+    if (name === null) return slots.push(param);
+    const encoder = is(param, Param) ? param.encoder : null;
+    const known = byName.get(name) ?? new Map<unknown, number>();
+    byName.set(name, known);
+    const n = known.get(encoder) ?? slots.push(param);
+    known.set(encoder, n);
+    return n;
+  };
+  let out = "";
+  let from = 0;
+  query.params.forEach((param, i) => {
+    out += `${query.sql.slice(from, at[i])}?${numberOf(param)}`;
+    from = at[i] + 1;
+  });
+  return { sql: out + query.sql.slice(from), slots };
+}
+
+function buildOnce(db: Db, builder: unknown): Built {
+  const prepared = (builder as { _prepare(): Prepared })._prepare();
+  const { sql, slots } = numbered(prepared.getQuery());
+  return { prepared, stmt: db.$client.prepare(sql), sql, slots };
+}
+
+/** A built read run with `values`: a select's rows read as arrays and mapped by its rowMapper; anything else as D1 returns it. */
+async function readAll(built: Built, values: object): Promise<unknown[]> {
+  const statement = built.stmt.bind(...fill(built.slots, values));
+  const { fields, customResultMapper, joinsNotNullableMap } = built.prepared;
+  if (!fields || customResultMapper) return (await statement.all()).results;
+  built.map ??= rowMapper(fields, joinsNotNullableMap);
+  return (await statement.raw()).map(built.map);
 }
 
 /**
@@ -145,7 +201,7 @@ export const shapeOf = (row: object) =>
     .filter((k) => (row as Record<string, unknown>)[k] !== undefined)
     .join(",");
 
-const built = new WeakMap<Db, Map<string, Prepared>>();
+const built = new WeakMap<Db, Map<string, Built>>();
 
 /**
  * Statements a handle keeps, at most; the least recently used goes first. The shapes a
@@ -173,23 +229,19 @@ export function memo<Q extends BatchItem<"sqlite">>(db: Db, key: string, build: 
   }
   let known = recall(statements, key);
   if (!known) {
-    known = (build() as unknown as { _prepare(): Prepared })._prepare();
+    known = buildOnce(db, build());
     remember(statements, key, known, MEMO_MAX);
   }
-  const prepared = known;
+  const it = known;
   const bound = {
     // What db.batch reads of a builder (drizzle-orm/d1 session batch): the statement, its SQL and params, and the row mapping.
     _prepare: () => ({
-      stmt: prepared.stmt,
-      getQuery: () => {
-        const query = prepared.getQuery();
-        return { sql: query.sql, params: fill(query.params, values) };
-      },
-      mapResult: (response: unknown, isFromBatch?: boolean) => prepared.mapResult(response, isFromBatch),
+      stmt: it.stmt,
+      getQuery: () => ({ sql: it.sql, params: fill(it.slots, values) }),
+      mapResult: (response: unknown, isFromBatch?: boolean) => it.prepared.mapResult(response, isFromBatch),
     }),
-    // drizzle's own runs fill with its fillPlaceholders: reads only (their placeholders are plain values).
-    all: () => readAll(prepared, values as Record<string, unknown>),
-    get: () => readAll(prepared, values as Record<string, unknown>).then((rows) => (Array.isArray(rows) ? rows[0] : rows)),
+    all: () => readAll(it, values),
+    get: () => readAll(it, values).then((rows) => rows[0]),
     // biome-ignore lint/suspicious/noThenProperty: awaiting a memo must fail loudly, not resolve to the object.
     then: () => {
       throw new Error(`memo ${key}: put it in db.batch or call .all() or .get()`);

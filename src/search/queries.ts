@@ -1,6 +1,6 @@
-import { and, desc, eq, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
 import { type ConversationFilter, contactColumns, keysetAfter, listStatement } from "../conversations/queries";
-import { type Db, oneRow } from "../db/client";
+import type { Db } from "../db/client";
 import { type At, placeholders } from "../db/memo";
 import { activities, contacts, conversations } from "../db/schema";
 import { labelsJson } from "../labels/queries";
@@ -18,66 +18,95 @@ const ACTIVITY_BITS = 32;
 const ACTIVITY_MASK = 0xffffffff;
 
 /**
- * Matches counted before a list query picks its plan: under this many (messages and
- * contacts each) the matched conversations are read by rowid and sorted (a bounded
- * set); at or over it the list is walked in its own order, each conversation checked
- * against the index, until the page is full (docs/decisions.md, Search).
+ * Matches counted before a search picks its plan: under this many (messages and contacts
+ * each) the matched conversations are read by rowid and sorted (a bounded set); at or
+ * over it the list is walked in its own order (docs/decisions.md, Search).
  */
 export const SPARSE_MATCHES = 500;
 
+/**
+ * The window plan's length: the list's first this many conversations (after the cursor)
+ * are checked against the messages matched in their rowid range, and give the page when
+ * they hold one.
+ */
+export const SEARCH_WINDOW = 500;
+
 const c = conversations;
-
-/** How many of the shard's messages (`messages`) or contacts (`people`) match, counted up to SPARSE_MATCHES. */
-const countMessages = (messages: unknown) =>
-  sql<number>`(SELECT count(*) FROM (SELECT 1 FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE_MATCHES}))`;
-const countContacts = (people: unknown) =>
-  sql<number>`(SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE_MATCHES}))`;
-
-/** How many of the org's messages and contacts match, counted up to SPARSE_MATCHES each. */
-export const matchCounts = (db: Db, messages: string, people: string) =>
-  db.select({ messages: countMessages(messages), contacts: countContacts(people) }).from(oneRow());
-
-/** What each plan yields: the rowids of the page's conversations, in list order (searchPage reads the rows). */
-const pageRowid = { rid: sql<number>`${c}.rowid`.as("rid") };
+const BITS = sql.raw(String(ACTIVITY_BITS));
+const MASK = sql.raw(String(ACTIVITY_MASK));
+const SPARSE = sql.raw(String(SPARSE_MATCHES));
+const WINDOW = sql.raw(String(SEARCH_WINDOW));
 
 /**
- * Few matches: the conversations that hold them (message matches by their rowid's high
- * bits, contact matches through the contact's conversation), at most SPARSE_MATCHES of
- * each, read by rowid, filtered by the list's WHERE and sorted in list order.
+ * The ≤ limit + 1 rowids of a search page, each with its newest matching message's rowid
+ * when the plan read it (`ar`; values: `org`, `messages`, `people`, `limit`,
+ * and the list's `where` and cursor's), as one SELECT of one column `rid`, three plans in
+ * it, each behind a LIMIT that is 0 unless it is the one (a LIMIT of 0 ends an arm
+ * before its first row; a WHERE on an arm did not stop it, and a gate of joined CTEs cost
+ * as much as running it). The CTEs are MATERIALIZED, so each runs once however often it
+ * is read (drizzle writes no MATERIALIZED: this is the body of searchPage's `page`,
+ * written as a subquery with a WITH of its own).
+ *
+ * - `counted`: the shard's matches, each side counted up to SPARSE_MATCHES (0.05 ms).
+ *   The MATCHes leave out the org's token (ANDing it reads the org's whole doclist: every
+ *   message it has), and every plan reaches rows only through a check of the org (the
+ *   list's WHERE, the contact's org_id): so under SPARSE_MATCHES each, every match of the
+ *   org is among them.
+ * - few (both under): the matches read by rowid (message matches by their rowid's high
+ *   bits, contact matches through the contact's conversation), filtered by the list's
+ *   WHERE and sorted (`CROSS JOIN`: from the matches to their rows, never the other way).
+ * - wide (many message matches, few contact ones): the window. The list's first
+ *   SEARCH_WINDOW conversations (its index, no row read besides what its filters read),
+ *   then the messages matched in their rowid range (a match's rowid is its conversation's
+ *   rowid << 32 | its own), each kept when its conversation is in the window, and the
+ *   contacts matched. It answers when it found limit + 1 or held the whole rest of the
+ *   list. On the 100k seed (node:sqlite, prepared and run as local D1 does) `invoice`,
+ *   10,000 messages, took 3.7 ms a statement and takes 2.3 ms; a word in every message,
+ *   89 ms and 3.2 ms: the dense walk's set holds every matched conversation, the window
+ *   what is in its range.
+ * - otherwise (many contact matches, or a window short of a page): the dense walk, the
+ *   list in its order, each conversation kept when it is in the set of matched
+ *   conversations or its contact matches, until the page is full: no sort, no row read
+ *   per match, but the set is built from every match (about 1 ms for 10,000).
  */
-export function sparseSearch(db: Db, where: SQL, after: boolean, at: At) {
-  // CROSS JOIN fixes the join order: from the matches to their rows, never the other way.
-  const hits = sql`(SELECT rowid >> ${sql.raw(String(ACTIVITY_BITS))} AS crid FROM (SELECT rowid FROM activities_fts WHERE activities_fts MATCH ${at("messages")} LIMIT ${SPARSE_MATCHES})
-    UNION SELECT cv.rowid FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${at("people")} LIMIT ${SPARSE_MATCHES}) AS hit
-    CROSS JOIN contacts AS k CROSS JOIN conversations AS cv
-    WHERE k.rowid = hit.r AND k.org_id = ${at("org")} AND cv.org_id = k.org_id AND cv.contact_id = k.id) AS hits`;
-  return db
-    .select(pageRowid)
-    .from(hits)
-    .crossJoin(c)
-    .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .where(and(sql`${c}.rowid = hits.crid`, where, after ? keysetAfter(at) : undefined))
-    .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(at<number>("limit"));
-}
-
-/**
- * Many matches: the list walked in its own order (the index of its filters), each
- * conversation kept when it is in the set of matched conversations or its contact
- * matches, until the page is full: no sort, and no row read per match.
- */
-export function denseSearch(db: Db, where: SQL, after: boolean, at: At) {
-  // Built once per query (an ephemeral index of conversation rowids, with a Bloom filter),
-  // then probed per walked row; `+` keeps it from driving the walk.
-  const inThread = sql`+${c}.rowid IN (SELECT rowid >> ${sql.raw(String(ACTIVITY_BITS))} FROM activities_fts WHERE activities_fts MATCH ${at("messages")})`;
-  const byContact = sql`+${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${at("people")})`;
-  return db
-    .select(pageRowid)
-    .from(c)
-    .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .where(and(where, after ? keysetAfter(at) : undefined, or(inThread, byContact)))
-    .orderBy(desc(c.sortAt), desc(c.id))
-    .limit(at<number>("limit"));
+function pageRowids(where: SQL, at: At) {
+  const messages = at("messages");
+  const people = at("people");
+  const limit = at<number>("limit");
+  const order = sql`ORDER BY ${c.sortAt} DESC, ${c.id} DESC`;
+  // Each matched conversation with its newest matching message (`ar`, by occurred_at then
+  // id: SQLite's max() gives its row's bare columns), read while the matches are at hand.
+  const sparse = sql`SELECT ${c}.rowid AS rid, hits.ar AS ar FROM (
+      SELECT crid, ar, max(newest) FROM (
+        SELECT f.rowid >> ${BITS} AS crid, x.rowid AS ar, printf('%020d:%s', x.occurred_at, x.id) AS newest
+          FROM (SELECT rowid FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE}) AS f
+          CROSS JOIN activities AS x ON x.rowid = f.rowid & ${MASK}
+        UNION ALL SELECT cv.rowid, NULL, '' FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE}) AS hit
+          CROSS JOIN contacts AS k CROSS JOIN conversations AS cv
+          WHERE k.rowid = hit.r AND k.org_id = ${at("org")} AND cv.org_id = k.org_id AND cv.contact_id = k.id)
+      GROUP BY crid) AS hits
+    CROSS JOIN ${c} WHERE ${c}.rowid = hits.crid AND ${where} ${order}
+    LIMIT (SELECT CASE WHEN few THEN ${limit} ELSE 0 END FROM counted)`;
+  // `+` keeps the sets (built once, probed per walked row) from driving the walk.
+  const dense = sql`SELECT ${c}.rowid AS rid, NULL AS ar FROM ${c} JOIN ${contacts} ON ${contacts.id} = ${c.contactId}
+    WHERE ${where} AND (+${c}.rowid IN (SELECT rowid >> ${BITS} FROM activities_fts WHERE activities_fts MATCH ${messages})
+      OR +${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people}))
+    ${order} LIMIT (SELECT CASE WHEN needed THEN ${limit} ELSE 0 END FROM walk)`;
+  return sql`SELECT rid, ar FROM (WITH
+    counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
+      (SELECT count(*) FROM (SELECT 1 FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE})) AS m,
+      (SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE})) AS p)),
+    win AS MATERIALIZED (SELECT ${c}.rowid AS rid, ${c.sortAt} AS s, ${c.id} AS id, ${c.contactId} AS cid FROM ${c} WHERE ${where} ${order}
+      LIMIT (SELECT CASE WHEN wide THEN ${WINDOW} ELSE 0 END FROM counted)),
+    hitw AS MATERIALIZED (SELECT rid, s, id FROM win
+      WHERE rid IN (SELECT rowid >> ${BITS} FROM activities_fts WHERE activities_fts MATCH ${messages}
+          AND rowid BETWEEN ((SELECT min(rid) FROM win) << ${BITS}) AND (((SELECT max(rid) FROM win) << ${BITS}) | ${MASK}))
+        OR cid IN (SELECT k.id FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit CROSS JOIN contacts AS k ON k.rowid = hit.r WHERE k.org_id = ${at("org")})
+      ORDER BY s DESC, id DESC LIMIT ${limit}),
+    walk AS MATERIALIZED (SELECT NOT few AND (NOT wide OR ((SELECT count(*) FROM hitw) < ${limit} AND (SELECT count(*) FROM win) >= ${WINDOW})) AS needed FROM counted)
+    SELECT rid, ar FROM (${sparse})
+    UNION ALL SELECT rid, NULL FROM hitw WHERE NOT (SELECT needed FROM walk)
+    UNION ALL SELECT rid, ar FROM (${dense}))`;
 }
 
 export type MessageHit = {
@@ -89,73 +118,41 @@ export type MessageHit = {
 };
 
 /**
- * The page's newest matching messages: for each conversation of `page` (searchPage's CTE
- * of the page's ≤ limit + 1 conversation rowids) that has a matching message, the newest
- * by occurred_at, id, as (cv, ar): the conversation's rowid, the activity's. One FTS5
- * cursor for the whole page: the MATCH over the rowid range from the page's lowest
- * conversation to its highest, each match kept when its conversation is the page's (a
- * probe of a ≤ 26-row set), read by rowid and numbered within its conversation. It was
- * a correlated lookup per row (its own cursor on the thread's rowid range): on the 100k
- * seed the statement took, in workerd (wrangler d1 execute --local, mean of 150), 2.7 ms
- * for `invoice`, 3.4 ms for the phrase "invoice overdue", 1.0 ms for `zanzibar`, and
- * takes 1.9–2.0, 2.3 and 0.5 ms (node:sqlite: 4.0 → 2.6, 6.2 → 3.1, 1.0 → 1.1). Its
- * worst case, a page spread over the shard's conversation rowids, decodes every match of
- * the term once (`invoice`: 10,000 in 0.5 ms, the phrase's 5,000 in 1 ms), what the
- * dense walk's set already decodes.
- *
- * The MATCH leaves out the org's token: `page` holds the org's conversations only (the
- * plans' joins checked it), and the activity is read by its rowid with org_id checked.
+ * The page row's newest matching message (by occurred_at, id) as JSON, null when only its
+ * contact matched. The few-matches plan found it with its matches (`page.ar`); for the
+ * others it is read here: the messages matched in the conversation's rowid range (one
+ * FTS5 cursor a row of the page), by rowid, newest first. One cursor over the page's
+ * whole range, shared by its rows, was cheaper when the page's rowids were close (0.07
+ * against 0.4 ms) but cost 1.2 ms when they were spread over the shard, and its three
+ * more reads of the page cost 0.4–1.4 ms to prepare, which local D1 does each request.
  */
-const newestHits = (messages: unknown) => sql`(SELECT cv, ar FROM (
-    SELECT f.rowid >> ${sql.raw(String(ACTIVITY_BITS))} AS cv, x.rowid AS ar,
-      row_number() OVER (PARTITION BY f.rowid >> ${sql.raw(String(ACTIVITY_BITS))} ORDER BY x.occurred_at DESC, x.id DESC) AS n
-    FROM activities_fts AS f JOIN activities AS x ON x.rowid = f.rowid & ${sql.raw(String(ACTIVITY_MASK))}
-    WHERE f.activities_fts MATCH ${messages}
-      AND f.rowid BETWEEN ((SELECT min(rid) FROM page) << ${sql.raw(String(ACTIVITY_BITS))}) AND (((SELECT max(rid) FROM page) << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))})
-      AND (f.rowid >> ${sql.raw(String(ACTIVITY_BITS))}) IN (SELECT DISTINCT rid FROM page)) WHERE n = 1) AS newest`;
-
-/** The newest match's text as JSON (null when only the contact matches: no `newest` row). */
-const newestHit = (orgId: unknown) => sql<string | null>`(
+const newestHit = (at: At) => sql<string | null>`(
   SELECT json_object('id', a.id, 'body', a.body, 'subject', a.subject, 'transcript', a.call_transcript, 'summary', a.call_summary)
-  FROM activities AS a WHERE a.org_id = ${orgId} AND a.rowid = newest.ar)`;
+  FROM activities AS a
+  WHERE a.rowid = coalesce(page.ar, (
+      SELECT x.rowid FROM (SELECT rowid & ${MASK} AS r FROM activities_fts WHERE activities_fts MATCH ${at("messages")}
+          AND rowid BETWEEN ${c}.rowid << ${BITS} AND (${c}.rowid << ${BITS}) | ${MASK}) AS hit
+        CROSS JOIN activities AS x ON x.rowid = hit.r
+      ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1))
+    AND a.org_id = ${at("org")})`;
 
 /**
  * A page of the conversation list (its WHERE: filterWhere) whose messages or contact
  * match the terms, each row with its newest matching message (`hit`) and its labels: one
  * statement, so one D1 round trip. Values (`at`): `org`, `messages` and `people`
- * (termValues), pageValues'.
- *
- * The MATCHes leave out the org's token: ANDing it reads the org's whole doclist (every
- * message it has: 10 ms a query at 1M messages, against 1 ms for the term alone), and
- * every plan reaches rows only through a join that checks the org (the list's WHERE, the
- * contact's org_id). So the counts are the shard's matches: under SPARSE_MATCHES each,
- * every match of the org is among them and the sparse plan is exact; else the dense one.
- * Each plan is an arm of a UNION ALL behind a gate, a one-row subquery whose WHERE is the
- * counts (scalar subqueries with no outer reference, 0.05 ms): a false gate yields no row,
- * so its arm's loop never starts (a WHERE on the arm itself did not stop it: the arm ran
- * to its end first). Only one arm yields rows.
- *
- * The arms are the CTE `page` (the ≤ limit + 1 rowids), read by the outer query (the
- * rows by rowid, then sorted) and by newestHits (the page's matches). drizzle writes no
- * MATERIALIZED, and SQLite flattens a CTE's use into a plain `IN (SELECT rid FROM page)`,
- * which ran the chosen plan once per use; each use is `SELECT DISTINCT` (not flattened:
- * a compound CTE under a DISTINCT), so the plan runs once and its rows are shared
- * (test/query-plans.test.ts checks that the list index is walked once).
+ * (termValues), pageValues'. `page` (pageRowids: each row's rowid, and its newest match
+ * when its plan found it) is read once.
  */
 export function searchPage(db: Db, where: SQL, after: boolean, at: At) {
-  const few = sql`${countMessages(at("messages"))} < ${SPARSE_MATCHES} AND ${countContacts(at("people"))} < ${SPARSE_MATCHES}`;
-  const sparse = sparseSearch(db, where, after, at);
-  const dense = denseSearch(db, where, after, at);
-  const page = db
-    .$with("page", { rid: sql<number>`rid` })
-    .as(sql`SELECT rid FROM (SELECT 1 WHERE ${few}) CROSS JOIN ${sparse} UNION ALL SELECT rid FROM (SELECT 1 WHERE NOT (${few})) CROSS JOIN ${dense}`);
+  const page = db.$with("page", { rid: sql<number>`rid`, ar: sql<number | null>`ar` }).as(pageRowids(after ? and(where, keysetAfter(at))! : where, at));
+  // CROSS JOIN: from the page's ≤ limit + 1 rowids to their rows.
   return db
     .with(page)
-    .select({ conversation: c, contact: contactColumns, hit: newestHit(at("org")), labels: labelsJson(at("org")) })
-    .from(c)
+    .select({ conversation: c, contact: contactColumns, hit: newestHit(at), labels: labelsJson(at("org")) })
+    .from(page)
+    .crossJoin(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
-    .leftJoin(newestHits(at("messages")), sql`newest.cv = ${c}.rowid`)
-    .where(sql`${c}.rowid IN (SELECT DISTINCT rid FROM page)`)
+    .where(sql`${c}.rowid = page.rid`)
     .orderBy(desc(c.sortAt), desc(c.id))
     .limit(at<number>("limit"));
 }
@@ -206,7 +203,7 @@ export const threadMatch = (orgId: string, conversationId: string, terms: Term[]
  */
 export function contactPage(db: Db, after: boolean, at: At) {
   const k = contacts;
-  const few = sql`${countContacts(at("people"))} < ${SPARSE_MATCHES}`;
+  const few = sql`(SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ${at("people")} LIMIT ${SPARSE})) < ${SPARSE}`;
   const rid = { rid: sql<number>`${k}.rowid`.as("rid") };
   const mine = and(eq(k.orgId, at("org")), after ? lt(k.id, at("after")) : undefined);
   const sparse = db
