@@ -1,5 +1,5 @@
 import { env } from "cloudflare:test";
-import { eq, getTableColumns, sql } from "drizzle-orm";
+import { eq, getTableColumns, Param, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { wrap } from "../src/db/client";
 import { builtCount, MEMO_MAX, memo, numbered, placeholdersOf, shapeOf } from "../src/db/memo";
@@ -190,5 +190,13 @@ describe("memo", () => {
     expect(slots).toHaveLength(3);
     expect(await memo(db, `memo-test-numbered-${uuidv7()}`, build, { x: "p", y: "q" }).get()).toEqual({ a: "p?qp", b: 8 });
     expect(() => numbered({ sql: "SELECT ?, ?", params: [1] })).toThrow(/2 parameters in the SQL, 1 values/);
+    // Doubled quotes and backticks stay literal; one name under two column encoders is two numbers.
+    const quoted = numbered({ sql: "SELECT 'it''s ?', `a?b`, ?, ?", params: [sql.placeholder("v"), sql.placeholder("v")] });
+    expect(quoted.sql).toBe("SELECT 'it''s ?', `a?b`, ?1, ?1");
+    const json = new Param(sql.placeholder("v"), slaConfigs.businessHours);
+    const flag = new Param(sql.placeholder("v"), slaConfigs.enabled);
+    const twice = numbered({ sql: "SELECT ?, ?, ?, ?", params: [json, flag, json, sql.placeholder("v")] });
+    expect(twice.sql).toBe("SELECT ?1, ?2, ?1, ?3");
+    expect(twice.slots).toEqual([json, flag, sql.placeholder("v")]);
   });
 });

@@ -1,11 +1,12 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { wrap } from "../src/db/client";
 import { inbox } from "../src/org-inbox/client";
-import { SEARCH_WINDOW, SPARSE_MATCHES } from "../src/search/queries";
+import { SEARCH_WINDOW, SPARSE_MATCHES, searchPlanOf } from "../src/search/queries";
 import { parseQuery } from "../src/search/query";
 import { messageSnippet, SNIPPET_CHARS } from "../src/search/snippet";
-import { call, expectProblem, ingestOk, json, minutesAgo, newOrgOn, shardNameOf, shardNames, type TestOrg } from "./helpers";
+import { call, expectProblem, ingestOk, json, minutesAgo, newOrgOn, shardNameOf, shardNames, shardOf, type TestOrg } from "./helpers";
 
 // SPEC 16: search over message text and contacts, through the FTS5 indexes each shard
 // keeps with triggers (migrations/shard/0008_search.sql).
@@ -319,6 +320,17 @@ describe("search with the list's filters, order and cursors", () => {
     // a page of 25 (26 rows) does not (the walk); both walks give every match once, in list order.
     expect(walrus.indexOf(list[SEARCH_WINDOW].id)).toBe(-1);
     expect(walrus.slice(0, 25).every((id) => list.findIndex((c) => c.id === id) < SEARCH_WINDOW)).toBe(true);
+    // Which plan answers a first page (the statement's own CTEs, read apart).
+    const db = wrap(await shardOf(org.orgId));
+    const plan = async (q: string, limit: number) => {
+      const row = (await searchPlanOf(db, org.orgId, org.owner.userId, { archived: false }, Date.now(), parseQuery(q), null, limit).get())!;
+      return { few: Boolean(row.few), wide: Boolean(row.wide), walk: Boolean(row.needed) };
+    };
+    expect(await plan("walrus", 10)).toEqual({ few: false, wide: true, walk: false });
+    expect(await plan("walrus", 25)).toEqual({ few: false, wide: true, walk: true });
+    expect(await plan("osprey", 25)).toEqual({ few: false, wide: false, walk: true });
+    expect(await plan("heron", 25)).toEqual({ few: false, wide: false, walk: true });
+    expect(await plan("sighting 5", 25)).toEqual({ few: true, wide: false, walk: false });
     expect(await walk(org, "q=walrus", 10)).toEqual(walrus);
     expect(await walk(org, "q=walrus", 25)).toEqual(walrus);
     expect(await walk(org, "q=walrus", 100)).toEqual(walrus);

@@ -10,7 +10,14 @@ describe("iso", () => {
       fc.property(fc.integer({ min: -8_640_000_000_000_000, max: 8_640_000_000_000_000 }), (ms) => {
         expect(iso(ms)).toBe(new Date(ms).toISOString());
       }),
-      { numRuns: 5000 },
+      { numRuns: 2000 },
+    );
+    // Around now, where the API's times are: the ms, the day and the year boundaries.
+    fc.assert(
+      fc.property(fc.integer({ min: 1_500_000_000_000, max: 2_500_000_000_000 }), (ms) => {
+        expect(iso(ms)).toBe(new Date(ms).toISOString());
+      }),
+      { numRuns: 20000 },
     );
     // The stored range, densely: 1970 to 9999.
     fc.assert(
@@ -38,6 +45,10 @@ describe("iso", () => {
     ];
     for (const ms of edges) expect(iso(ms), String(ms)).toBe(new Date(ms).toISOString());
     expect(iso(Date.UTC(2000, 1, 29, 23, 59, 59, 999))).toBe("2000-02-29T23:59:59.999Z");
+    expect(iso(-0)).toBe("1970-01-01T00:00:00.000Z");
+    // What Date refuses, iso refuses the same way.
+    expect(() => iso(Number.NaN)).toThrow(RangeError);
+    expect(() => iso(8_640_000_000_000_001)).toThrow(RangeError);
     expect(isoOrNull(null)).toBeNull();
     expect(isoOrNull(undefined)).toBeNull();
     expect(isoOrNull(0)).toBe("1970-01-01T00:00:00.000Z");

@@ -53,7 +53,6 @@ export function rowMapper(fields: Field[], joinsNotNullableMap: Record<string, b
     // A column of a table at depth 2 ({ conversation: { id } }): it decides whether its object is a left join's null.
     table: joinsNotNullableMap && is(field, Column) && path.length === 2 ? getTableName(field.table) : null,
   }));
-  const nullable = joinsNotNullableMap && Object.values(joinsNotNullableMap).some((notNull) => !notNull) ? joinsNotNullableMap : null;
   return (row: unknown[]) => {
     const result: Record<string, unknown> = {};
     const nullify: Record<string, string | false> = {};
@@ -67,14 +66,15 @@ export function rowMapper(fields: Field[], joinsNotNullableMap: Record<string, b
       const raw = row[i];
       const value = raw === null ? null : decoder.mapFromDriverValue(raw);
       node[key] = value;
-      if (table !== null && nullable) {
+      if (table !== null) {
         const object = parents[0];
         const seen = nullify[object];
         if (seen === undefined) nullify[object] = value === null ? table : false;
         else if (typeof seen === "string" && seen !== table) nullify[object] = false;
       }
     }
-    if (nullable) for (const [object, table] of Object.entries(nullify)) if (typeof table === "string" && !nullable[table]) result[object] = null;
+    if (joinsNotNullableMap)
+      for (const [object, table] of Object.entries(nullify)) if (typeof table === "string" && !joinsNotNullableMap[table]) result[object] = null;
     return result;
   };
 }
@@ -143,7 +143,9 @@ function buildOnce(db: Db, builder: unknown): Built {
 async function readAll(built: Built, values: object): Promise<unknown[]> {
   const statement = built.stmt.bind(...fill(built.slots, values));
   const { fields, customResultMapper, joinsNotNullableMap } = built.prepared;
-  if (!fields || customResultMapper) return (await statement.all()).results;
+  // drizzle's relational queries (db.query.…) map rows their own way, differently for one row and many.
+  if (customResultMapper) throw new Error("memo: a relational query is not memoized; use a select");
+  if (!fields) return (await statement.all()).results;
   built.map ??= rowMapper(fields, joinsNotNullableMap);
   return (await statement.raw()).map(built.map);
 }

@@ -36,6 +36,8 @@ const BITS = sql.raw(String(ACTIVITY_BITS));
 const MASK = sql.raw(String(ACTIVITY_MASK));
 const SPARSE = sql.raw(String(SPARSE_MATCHES));
 const WINDOW = sql.raw(String(SEARCH_WINDOW));
+/** Added to an occurred_at (ms, at least -8.64e15: Date's range) to make it positive in a text key. */
+const TIME_SHIFT = sql.raw("10000000000000000");
 
 /**
  * The ≤ limit + 1 rowids of a search page, each with its newest matching message's rowid
@@ -69,16 +71,18 @@ const WINDOW = sql.raw(String(SEARCH_WINDOW));
  *   conversations or its contact matches, until the page is full: no sort, no row read
  *   per match, but the set is built from every match (about 1 ms for 10,000).
  */
-function pageRowids(where: SQL, at: At) {
+function searchPlans(where: SQL, at: At) {
   const messages = at("messages");
   const people = at("people");
   const limit = at<number>("limit");
   const order = sql`ORDER BY ${c.sortAt} DESC, ${c.id} DESC`;
   // Each matched conversation with its newest matching message (`ar`, by occurred_at then
   // id: SQLite's max() gives its row's bare columns), read while the matches are at hand.
+  // The key is text: occurred_at shifted to be positive (an import may date before 1970),
+  // 20 digits, then the id.
   const sparse = sql`SELECT ${c}.rowid AS rid, hits.ar AS ar FROM (
       SELECT crid, ar, max(newest) FROM (
-        SELECT f.rowid >> ${BITS} AS crid, x.rowid AS ar, printf('%020d:%s', x.occurred_at, x.id) AS newest
+        SELECT f.rowid >> ${BITS} AS crid, x.rowid AS ar, printf('%020d:%s', x.occurred_at + ${TIME_SHIFT}, x.id) AS newest
           FROM (SELECT rowid FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE}) AS f
           CROSS JOIN activities AS x ON x.rowid = f.rowid & ${MASK}
         UNION ALL SELECT cv.rowid, NULL, '' FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE}) AS hit
@@ -92,8 +96,7 @@ function pageRowids(where: SQL, at: At) {
     WHERE ${where} AND (+${c}.rowid IN (SELECT rowid >> ${BITS} FROM activities_fts WHERE activities_fts MATCH ${messages})
       OR +${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people}))
     ${order} LIMIT (SELECT CASE WHEN needed THEN ${limit} ELSE 0 END FROM walk)`;
-  return sql`SELECT rid, ar FROM (WITH
-    counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
+  const ctes = sql`counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
       (SELECT count(*) FROM (SELECT 1 FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE})) AS m,
       (SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE})) AS p)),
     win AS MATERIALIZED (SELECT ${c}.rowid AS rid, ${c.sortAt} AS s, ${c.id} AS id, ${c.contactId} AS cid FROM ${c} WHERE ${where} ${order}
@@ -103,10 +106,36 @@ function pageRowids(where: SQL, at: At) {
           AND rowid BETWEEN ((SELECT min(rid) FROM win) << ${BITS}) AND (((SELECT max(rid) FROM win) << ${BITS}) | ${MASK}))
         OR cid IN (SELECT k.id FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit CROSS JOIN contacts AS k ON k.rowid = hit.r WHERE k.org_id = ${at("org")})
       ORDER BY s DESC, id DESC LIMIT ${limit}),
-    walk AS MATERIALIZED (SELECT NOT few AND (NOT wide OR ((SELECT count(*) FROM hitw) < ${limit} AND (SELECT count(*) FROM win) >= ${WINDOW})) AS needed FROM counted)
+    walk AS MATERIALIZED (SELECT NOT few AND (NOT wide OR ((SELECT count(*) FROM hitw) < ${limit} AND (SELECT count(*) FROM win) >= ${WINDOW})) AS needed FROM counted)`;
+  return { ctes, sparse, dense };
+}
+
+function pageRowids(where: SQL, at: At) {
+  const { ctes, sparse, dense } = searchPlans(where, at);
+  return sql`SELECT rid, ar FROM (WITH ${ctes}
     SELECT rid, ar FROM (${sparse})
     UNION ALL SELECT rid, NULL FROM hitw WHERE NOT (SELECT needed FROM walk)
     UNION ALL SELECT rid, ar FROM (${dense}))`;
+}
+
+/** Which of pageRowids' plans a search page takes (tests; the same CTEs): few (the matches by rowid), wide and not needed (the window), else the dense walk. */
+export function searchPlanOf(
+  db: Db,
+  orgId: string,
+  userId: string,
+  f: ConversationFilter,
+  now: number,
+  terms: Term[],
+  after: [number, string] | null,
+  limit: number,
+) {
+  const build = (where: SQL, cursor: boolean) =>
+    db
+      .select({ few: sql<number>`few`, wide: sql<number>`wide`, needed: sql<number>`needed` })
+      .from(
+        sql`(WITH ${searchPlans(cursor ? and(where, keysetAfter(placeholders))! : where, placeholders).ctes} SELECT few, wide, (SELECT needed FROM walk) AS needed FROM counted) AS plan`,
+      );
+  return listStatement(db, "search-plan", { orgId, userId, now }, f, { after, limit }, build, termValues(terms));
 }
 
 export type MessageHit = {
