@@ -1,4 +1,5 @@
 import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { type ConversationFilter, contactColumns, keysetAfter, listStatement } from "../conversations/queries";
 import type { Db } from "../db/client";
 import { type At, placeholders } from "../db/memo";
@@ -118,25 +119,24 @@ function pageRowids(where: SQL, at: At) {
     UNION ALL SELECT rid, ar FROM (${dense}))`;
 }
 
+/**
+ * A search statement over the list of `f` (listStatement: built once per shape of filters
+ * and cursor, src/db/memo.ts), `build` given the list's WHERE and whether a cursor applies;
+ * values: the filter's, the page's and the terms' (termValues).
+ */
+const searchStatement =
+  <Q extends BatchItem<"sqlite">>(name: string, build: (db: Db, where: SQL, cursor: boolean) => Q) =>
+  (db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, terms: Term[], after: [number, string] | null, limit: number) =>
+    listStatement(db, name, { orgId, userId, now }, f, { after, limit }, (where, cursor) => build(db, where, cursor), termValues(terms));
+
 /** Which of pageRowids' plans a search page takes (tests; the same CTEs): few (the matches by rowid), wide and not needed (the window), else the dense walk. */
-export function searchPlanOf(
-  db: Db,
-  orgId: string,
-  userId: string,
-  f: ConversationFilter,
-  now: number,
-  terms: Term[],
-  after: [number, string] | null,
-  limit: number,
-) {
-  const build = (where: SQL, cursor: boolean) =>
-    db
-      .select({ few: sql<number>`few`, wide: sql<number>`wide`, needed: sql<number>`needed` })
-      .from(
-        sql`(WITH ${searchPlans(cursor ? and(where, keysetAfter(placeholders))! : where, placeholders).ctes} SELECT few, wide, (SELECT needed FROM walk) AS needed FROM counted) AS plan`,
-      );
-  return listStatement(db, "search-plan", { orgId, userId, now }, f, { after, limit }, build, termValues(terms));
-}
+export const searchPlanOf = searchStatement("search-plan", (db, where, cursor) =>
+  db
+    .select({ few: sql<number>`few`, wide: sql<number>`wide`, needed: sql<number>`needed` })
+    .from(
+      sql`(WITH ${searchPlans(cursor ? and(where, keysetAfter(placeholders))! : where, placeholders).ctes} SELECT few, wide, (SELECT needed FROM walk) AS needed FROM counted) AS plan`,
+    ),
+);
 
 export type MessageHit = {
   id: string;
@@ -195,17 +195,7 @@ export const termValues = (terms: Term[]) => ({ messages: textMatch(terms), peop
  * CPU profile of the Worker's isolate under this route at 100k conversations; memoized,
  * the server's CPU a request fell about 5 % (most of it is SQLite and D1's plumbing).
  */
-export const searchConversations = (
-  db: Db,
-  orgId: string,
-  userId: string,
-  f: ConversationFilter,
-  now: number,
-  terms: Term[],
-  after: [number, string] | null,
-  limit: number,
-) =>
-  listStatement(db, "search", { orgId, userId, now }, f, { after, limit }, (where, cursor) => searchPage(db, where, cursor, placeholders), termValues(terms));
+export const searchConversations = searchStatement("search", (db, where, cursor) => searchPage(db, where, cursor, placeholders));
 
 /** The thread's messages that match: listThread's WHERE plus this (its order and cursor). */
 export const threadMatch = (orgId: string, conversationId: string, terms: Term[]) =>
