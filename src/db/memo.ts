@@ -22,9 +22,6 @@ type Prepared = {
   joinsNotNullableMap?: Record<string, boolean>;
   getQuery(): { sql: string; params: unknown[] };
   mapResult(response: unknown, isFromBatch?: boolean): unknown;
-  all(values?: Record<string, unknown>): Promise<unknown>;
-  get(values?: Record<string, unknown>): Promise<unknown>;
-  values(values?: Record<string, unknown>): Promise<unknown[][]>;
 };
 
 type Decoder = { mapFromDriverValue(value: unknown): unknown };
@@ -85,7 +82,7 @@ export function rowMapper(fields: Field[], joinsNotNullableMap: Record<string, b
  * (`?3` as often as the name occurs), so a statement that repeats a value (a list's WHERE
  * in each of a search's plans) binds it once, and stays under D1's 100 parameters.
  */
-type Built = { prepared: Prepared; stmt: D1PreparedStatement; sql: string; slots: unknown[]; map?: (row: unknown[]) => Record<string, unknown> };
+type Built = { prepared: Prepared; stmt: D1PreparedStatement; sql: string; slots: unknown[]; map: ((row: unknown[]) => Record<string, unknown>) | null };
 
 /** Where each `?` of `sql` is, outside string literals and quoted names. */
 function parameterAt(sql: string): number[] {
@@ -136,17 +133,16 @@ export function numbered(query: { sql: string; params: unknown[] }): { sql: stri
 function buildOnce(db: Db, builder: unknown): Built {
   const prepared = (builder as { _prepare(): Prepared })._prepare();
   const { sql, slots } = numbered(prepared.getQuery());
-  return { prepared, stmt: db.$client.prepare(sql), sql, slots };
+  const map = prepared.fields ? rowMapper(prepared.fields, prepared.joinsNotNullableMap) : null;
+  return { prepared, stmt: db.$client.prepare(sql), sql, slots, map };
 }
 
 /** A built read run with `values`: a select's rows read as arrays and mapped by its rowMapper; anything else as D1 returns it. */
 async function readAll(built: Built, values: object): Promise<unknown[]> {
   const statement = built.stmt.bind(...fill(built.slots, values));
-  const { fields, customResultMapper, joinsNotNullableMap } = built.prepared;
   // drizzle's relational queries (db.query.…) map rows their own way, differently for one row and many.
-  if (customResultMapper) throw new Error("memo: a relational query is not memoized; use a select");
-  if (!fields) return (await statement.all()).results;
-  built.map ??= rowMapper(fields, joinsNotNullableMap);
+  if (built.prepared.customResultMapper) throw new Error("memo: a relational query is not memoized; use a select");
+  if (!built.map) return (await statement.all()).results;
   return (await statement.raw()).map(built.map);
 }
 

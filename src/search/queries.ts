@@ -37,6 +37,16 @@ const BITS = sql.raw(String(ACTIVITY_BITS));
 const MASK = sql.raw(String(ACTIVITY_MASK));
 const SPARSE = sql.raw(String(SPARSE_MATCHES));
 const WINDOW = sql.raw(String(SEARCH_WINDOW));
+/**
+ * The rowid range of activities_fts holding the messages of the conversations whose
+ * rowids run from `lo` to `hi` (one conversation: the same twice).
+ */
+const threadsRange = (lo: unknown, hi: unknown) => sql`BETWEEN (${lo} << ${BITS}) AND ((${hi} << ${BITS}) | ${MASK})`;
+
+/** How many rows of an FTS5 table match, counted up to SPARSE_MATCHES (at most that many doclist entries read). */
+const matchesUpTo = (fts: "activities_fts" | "contacts_fts", match: unknown) =>
+  sql`(SELECT count(*) FROM (SELECT 1 FROM ${sql.raw(fts)} WHERE ${sql.raw(fts)} MATCH ${match} LIMIT ${SPARSE}))`;
+
 /** Added to an occurred_at (ms, at least -8.64e15: Date's range) to make it positive in a text key. */
 const TIME_SHIFT = sql.raw("10000000000000000");
 
@@ -98,13 +108,12 @@ function searchPlans(where: SQL, at: At) {
       OR +${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people}))
     ${order} LIMIT (SELECT CASE WHEN needed THEN ${limit} ELSE 0 END FROM walk)`;
   const ctes = sql`counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
-      (SELECT count(*) FROM (SELECT 1 FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE})) AS m,
-      (SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ${people} LIMIT ${SPARSE})) AS p)),
+      ${matchesUpTo("activities_fts", messages)} AS m, ${matchesUpTo("contacts_fts", people)} AS p)),
     win AS MATERIALIZED (SELECT ${c}.rowid AS rid, ${c.sortAt} AS s, ${c.id} AS id, ${c.contactId} AS cid FROM ${c} WHERE ${where} ${order}
       LIMIT (SELECT CASE WHEN wide THEN ${WINDOW} ELSE 0 END FROM counted)),
     hitw AS MATERIALIZED (SELECT rid, s, id FROM win
       WHERE rid IN (SELECT rowid >> ${BITS} FROM activities_fts WHERE activities_fts MATCH ${messages}
-          AND rowid BETWEEN ((SELECT min(rid) FROM win) << ${BITS}) AND (((SELECT max(rid) FROM win) << ${BITS}) | ${MASK}))
+          AND rowid ${threadsRange(sql`(SELECT min(rid) FROM win)`, sql`(SELECT max(rid) FROM win)`)})
         OR cid IN (SELECT k.id FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit CROSS JOIN contacts AS k ON k.rowid = hit.r WHERE k.org_id = ${at("org")})
       ORDER BY s DESC, id DESC LIMIT ${limit}),
     walk AS MATERIALIZED (SELECT NOT few AND (NOT wide OR ((SELECT count(*) FROM hitw) < ${limit} AND (SELECT count(*) FROM win) >= ${WINDOW})) AS needed FROM counted)`;
@@ -121,21 +130,27 @@ function pageRowids(where: SQL, at: At) {
 
 /**
  * A search statement over the list of `f` (listStatement: built once per shape of filters
- * and cursor, src/db/memo.ts), `build` given the list's WHERE and whether a cursor applies;
- * values: the filter's, the page's and the terms' (termValues).
+ * and cursor, src/db/memo.ts), `build` given the list's WHERE with the cursor's keyset in
+ * it; values: the filter's, the page's and the terms' (termValues).
  */
 const searchStatement =
-  <Q extends BatchItem<"sqlite">>(name: string, build: (db: Db, where: SQL, cursor: boolean) => Q) =>
+  <Q extends BatchItem<"sqlite">>(name: string, build: (db: Db, where: SQL) => Q) =>
   (db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, terms: Term[], after: [number, string] | null, limit: number) =>
-    listStatement(db, name, { orgId, userId, now }, f, { after, limit }, (where, cursor) => build(db, where, cursor), termValues(terms));
+    listStatement(
+      db,
+      name,
+      { orgId, userId, now },
+      f,
+      { after, limit },
+      (where, cursor) => build(db, cursor ? and(where, keysetAfter(placeholders))! : where),
+      termValues(terms),
+    );
 
 /** Which of pageRowids' plans a search page takes (tests; the same CTEs): few (the matches by rowid), wide and not needed (the window), else the dense walk. */
-export const searchPlanOf = searchStatement("search-plan", (db, where, cursor) =>
+export const searchPlanOf = searchStatement("search-plan", (db, where) =>
   db
     .select({ few: sql<number>`few`, wide: sql<number>`wide`, needed: sql<number>`needed` })
-    .from(
-      sql`(WITH ${searchPlans(cursor ? and(where, keysetAfter(placeholders))! : where, placeholders).ctes} SELECT few, wide, (SELECT needed FROM walk) AS needed FROM counted) AS plan`,
-    ),
+    .from(sql`(WITH ${searchPlans(where, placeholders).ctes} SELECT few, wide, (SELECT needed FROM walk) AS needed FROM counted) AS plan`),
 );
 
 export type MessageHit = {
@@ -160,20 +175,20 @@ const newestHit = (at: At) => sql<string | null>`(
   FROM activities AS a
   WHERE a.rowid = coalesce(page.ar, (
       SELECT x.rowid FROM (SELECT rowid & ${MASK} AS r FROM activities_fts WHERE activities_fts MATCH ${at("messages")}
-          AND rowid BETWEEN ${c}.rowid << ${BITS} AND (${c}.rowid << ${BITS}) | ${MASK}) AS hit
+          AND rowid ${threadsRange(sql`${c}.rowid`, sql`${c}.rowid`)}) AS hit
         CROSS JOIN activities AS x ON x.rowid = hit.r
       ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1))
     AND a.org_id = ${at("org")})`;
 
 /**
- * A page of the conversation list (its WHERE: filterWhere) whose messages or contact
+ * A page of the conversation list (its WHERE: filterWhere, and the cursor's keyset) whose messages or contact
  * match the terms, each row with its newest matching message (`hit`) and its labels: one
  * statement, so one D1 round trip. Values (`at`): `org`, `messages` and `people`
  * (termValues), pageValues'. `page` (pageRowids: each row's rowid, and its newest match
  * when its plan found it) is read once.
  */
-export function searchPage(db: Db, where: SQL, after: boolean, at: At) {
-  const page = db.$with("page", { rid: sql<number>`rid`, ar: sql<number | null>`ar` }).as(pageRowids(after ? and(where, keysetAfter(at))! : where, at));
+export function searchPage(db: Db, where: SQL, at: At) {
+  const page = db.$with("page", { rid: sql<number>`rid`, ar: sql<number | null>`ar` }).as(pageRowids(where, at));
   // CROSS JOIN: from the page's ≤ limit + 1 rowids to their rows.
   return db
     .with(page)
@@ -195,13 +210,13 @@ export const termValues = (terms: Term[]) => ({ messages: textMatch(terms), peop
  * CPU profile of the Worker's isolate under this route at 100k conversations; memoized,
  * the server's CPU a request fell about 5 % (most of it is SQLite and D1's plumbing).
  */
-export const searchConversations = searchStatement("search", (db, where, cursor) => searchPage(db, where, cursor, placeholders));
+export const searchConversations = searchStatement("search", (db, where) => searchPage(db, where, placeholders));
 
 /** The thread's messages that match: listThread's WHERE plus this (its order and cursor). */
-export const threadMatch = (orgId: string, conversationId: string, terms: Term[]) =>
-  sql`${activities}.rowid IN (SELECT rowid & ${sql.raw(String(ACTIVITY_MASK))} FROM activities_fts WHERE activities_fts MATCH ${textMatch(terms)}
-    AND rowid BETWEEN ((SELECT rowid FROM conversations WHERE id = ${conversationId} AND org_id = ${orgId}) << ${sql.raw(String(ACTIVITY_BITS))})
-    AND (((SELECT rowid FROM conversations WHERE id = ${conversationId} AND org_id = ${orgId}) << ${sql.raw(String(ACTIVITY_BITS))}) | ${sql.raw(String(ACTIVITY_MASK))}))`;
+export function threadMatch(orgId: string, conversationId: string, terms: Term[]) {
+  const thread = sql`(SELECT rowid FROM conversations WHERE id = ${conversationId} AND org_id = ${orgId})`;
+  return sql`${activities}.rowid IN (SELECT rowid & ${MASK} FROM activities_fts WHERE activities_fts MATCH ${textMatch(terms)} AND rowid ${threadsRange(thread, thread)})`;
+}
 
 /**
  * The org's contacts matching the terms (GET /contacts?q=; values `org`, `people`, `after`, `limit`), as a condition on contacts.rowid:
@@ -222,7 +237,7 @@ export const threadMatch = (orgId: string, conversationId: string, terms: Term[]
  */
 export function contactPage(db: Db, after: boolean, at: At) {
   const k = contacts;
-  const few = sql`(SELECT count(*) FROM (SELECT 1 FROM contacts_fts WHERE contacts_fts MATCH ${at("people")} LIMIT ${SPARSE})) < ${SPARSE}`;
+  const few = sql`${matchesUpTo("contacts_fts", at("people"))} < ${SPARSE}`;
   const rid = { rid: sql<number>`${k}.rowid`.as("rid") };
   const mine = and(eq(k.orgId, at("org")), after ? lt(k.id, at("after")) : undefined);
   const sparse = db
