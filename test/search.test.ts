@@ -1,10 +1,11 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { wrap } from "../src/db/client";
 import { inbox } from "../src/org-inbox/client";
 import { SEARCH_WINDOW, SPARSE_MATCHES, searchPlanOf } from "../src/search/queries";
-import { parseQuery } from "../src/search/query";
+import { fold, parseQuery } from "../src/search/query";
 import { messageSnippet, SNIPPET_CHARS } from "../src/search/snippet";
 import { call, expectProblem, ingestOk, json, minutesAgo, newOrgOn, shardNameOf, shardNames, shardOf, type TestOrg } from "./helpers";
 
@@ -490,5 +491,23 @@ describe("the query parser and the snippet", () => {
     expect(s.endsWith("…")).toBe(true);
     expect(s).toContain("the «needle» is here");
     expect(messageSnippet([null, "Re: Café"], parseQuery("cafe"))).toBe("Re: «Café»");
+  });
+
+  it("reads a long text no further than the snippet can show: the same snippet as its first 400 characters", () => {
+    // 2,000 more hits after the first: the cut stops looking 160 characters past it.
+    const long = `${"lorem ipsum ".repeat(10)}the needle is here ${"and a needle ".repeat(2000)}`;
+    const q = parseQuery("needle");
+    const s = messageSnippet([long], q);
+    expect(s).toBe(messageSnippet([long.slice(0, 400)], q));
+    expect(s.length).toBeLessThanOrEqual(SNIPPET_CHARS);
+    expect(s).toMatch(/^…lorem ipsum .*the «needle» is here and a «needle» .*…$/);
+  });
+
+  it("folds ASCII by lowercasing and anything else as the tokenizer does (NFD, marks removed, lowercase)", () => {
+    const nfd = (t: string) => t.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+    expect(fold("JOSÉ")).toBe("jose");
+    expect(fold("Ångström")).toBe("angstrom");
+    expect(fold("MiXeD42")).toBe("mixed42");
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" })), (t) => fold(t) === nfd(t)));
   });
 });

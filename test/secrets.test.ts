@@ -65,6 +65,13 @@ describe("GET /health", () => {
     for (const p of body.problems) expect(p.effect).toEqual(expect.any(String));
   });
 
+  it("measures a secret's length in UTF-8 bytes: 16 two-byte characters are enough, 31 ASCII ones are not", async () => {
+    const problems = async (secret: string) => (await json(await fetchWith({ AUTH_JWT_SECRET: secret }, "/health"))).problems ?? [];
+    expect(await problems("é".repeat(16))).toEqual([]);
+    expect((await problems("é".repeat(15))).map((p: any) => [p.setting, p.issue])).toEqual([["AUTH_JWT_SECRET", "too_short"]]);
+    expect((await problems("x".repeat(31))).map((p: any) => [p.setting, p.issue])).toEqual([["AUTH_JWT_SECRET", "too_short"]]);
+  });
+
   it("logs each problem once per isolate, naming the setting", async () => {
     const lines: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: unknown) => void lines.push(String(line)));

@@ -12,11 +12,12 @@ export const MIN_SECRET_BYTES = 32;
 /** A secret that refuses (this file) or a setting whose value was not used (src/config/settings.ts). */
 export type { ConfigProblem };
 
-const bytes = (s: string) => new TextEncoder().encode(s).byteLength;
+/** UTF-8 bytes of `s`; a string of at least `atLeast` UTF-16 units has at least as many bytes, and is not encoded (checked each request). */
+const bytesAtLeast = (s: string, atLeast: number) => s.length >= atLeast || new TextEncoder().encode(s).byteLength >= atLeast;
 
 function hmacKeyProblem(name: string, value: string | undefined, effect: string): ConfigProblem | null {
   if (!value) return { setting: name, issue: "missing", effect };
-  if (bytes(value) < MIN_SECRET_BYTES) return { setting: name, issue: "too_short", effect };
+  if (!bytesAtLeast(value, MIN_SECRET_BYTES)) return { setting: name, issue: "too_short", effect };
   return null;
 }
 

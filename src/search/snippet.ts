@@ -34,7 +34,11 @@ function matcher(terms: Term[], digitRuns: boolean): Matcher {
 function cut(text: string, hit: Matcher): string | null {
   const flat = text.replace(/\s+/g, " ").trim();
   const spans: [number, number][] = [];
-  for (const m of flat.matchAll(TOKEN)) if (hit(fold(m[0]))) spans.push([m.index, m.index + m[0].length]);
+  for (const m of flat.matchAll(TOKEN)) {
+    // Nothing past SNIPPET_CHARS after the first hit is shown (the snippet starts at most LEAD·2 before it).
+    if (spans.length && m.index > spans[0][0] + SNIPPET_CHARS) break;
+    if (hit(fold(m[0]))) spans.push([m.index, m.index + m[0].length]);
+  }
   if (!spans.length) return null;
   let start = Math.max(0, spans[0][0] - LEAD);
   // Start at a word: back to the space before, unless that loses the lead entirely.
@@ -71,9 +75,13 @@ function head(text: string) {
   return flat.length <= SNIPPET_CHARS ? flat : `${flat.slice(0, SNIPPET_CHARS - 1).trimEnd()}…`;
 }
 
+/** A page's rows share its terms: their matcher is built once. */
+const messageMatchers = new WeakMap<Term[], Matcher>();
+
 /** The snippet of a message: the first of its texts (body, subject, transcript, summary) with a hit. */
 export function messageSnippet(texts: (string | null)[], terms: Term[]): string {
-  const hit = matcher(terms, false);
+  const hit = messageMatchers.get(terms) ?? matcher(terms, false);
+  messageMatchers.set(terms, hit);
   for (const text of texts) {
     const s = text ? cut(text, hit) : null;
     if (s) return s;
