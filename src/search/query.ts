@@ -23,7 +23,7 @@ const MIN_PREFIX = 2;
 
 const tokensOf = (text: string) => text.match(TOKEN) ?? [];
 
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^[^\u0080-\uffff]*$/;
 
 /**
  * Lowercase, accents removed: how the index compares tokens (for highlighting; the index
