@@ -285,8 +285,11 @@ describe("EXPLAIN QUERY PLAN", () => {
       // The window's matches: one cursor over its rowid range.
       expect(text, text).toMatch(/SCAN activities_fts VIRTUAL TABLE INDEX 0:M\d+></);
       // Each CTE runs once, however often it is read.
-      for (const cte of ["counted", "win", "hitw", "walk"]) expect(text.match(new RegExp(`MATERIALIZE ${cte}$`, "gm"))?.length, `${cte}\n${text}`).toBe(1);
+      for (const cte of ["counted", "win", "hm", "hitw", "walk"])
+        expect(text.match(new RegExp(`MATERIALIZE ${cte}$`, "gm"))?.length, `${cte}\n${text}`).toBe(1);
       expect(text, text).toMatch(/SEARCH a USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+      // A window row's newest match: its thread newest first, by the thread's index.
+      expect(text, text).toMatch(/SEARCH a USING COVERING INDEX activities_thread_idx \(conversation_id=\?\)/);
       expect(text, text).toMatch(/SEARCH cl USING (COVERING )?INDEX sqlite_autoindex_conversation_labels_1 \(conversation_id=\?\)/);
     }
   });

@@ -257,7 +257,20 @@ describe("search with the list's filters, order and cursors", () => {
     expect(few.length).toBeGreaterThan(0);
     expect(few).toEqual(listOrder.filter((id: string) => few.includes(id)));
     // Each hit's match is its newest matching message: by when it happened, not when it was
-    // stored (an older message imported now has the higher rowid), in both plans.
+    // stored (an older message imported now has the higher rowid), in both plans: the window
+    // (pelican: all 40 conversations are in it) finds it in the thread, the few-matches plan
+    // with its matches.
+    const plan = (await searchPlanOf(
+      wrap(await shardOf(org.orgId)),
+      org.orgId,
+      org.owner.userId,
+      { archived: false },
+      Date.now(),
+      parseQuery("pelican"),
+      null,
+      1,
+    ).get())!;
+    expect([plan.few, plan.wide, plan.needed].map(Boolean)).toEqual([false, true, false]);
     const [first] = (await search(org, "pelican", "&limit=1")).data;
     const thread = (await get(org, `/conversations/${first.id}/messages?q=pelican&limit=100`)).data;
     expect(first.match.message_id).toBe(thread[0].id);
@@ -282,13 +295,15 @@ describe("search with the list's filters, order and cursors", () => {
     // more than a window of them, say "walrus" 25 times and "Osprey" never.
     const old = SPARSE_MATCHES + 20;
     const fresh = SEARCH_WINDOW + 80;
-    // List positions 0, 20, …, 480: all 25 inside the window.
-    const walrusInNew = new Set(Array.from({ length: 25 }, (_, k) => fresh - 1 - k * 20));
+    // List positions 0, 20, …, 460: 24 inside the window; and at position 2 a contact named Walrus
+    // (the window's 25th match, by its contact only).
+    const walrusInNew = new Set(Array.from({ length: 24 }, (_, k) => fresh - 1 - k * 20));
+    const walrusContact = fresh - 3;
     const items = Array.from({ length: old + fresh }, (_, i) => {
       const isOld = i < old;
       const j = i - old;
       return {
-        contact: { phone: `+1415700${String(i).padStart(4, "0")}`, name: isOld ? `Osprey ${i}` : `Heron ${j}` },
+        contact: { phone: `+1415700${String(i).padStart(4, "0")}`, name: isOld ? `Osprey ${i}` : j === walrusContact ? `Heron Walrus ${j}` : `Heron ${j}` },
         type: "sms",
         direction: "inbound",
         body: isOld || walrusInNew.has(j) ? `walrus sighting ${i}` : `plain update ${i}`,
@@ -314,7 +329,7 @@ describe("search with the list's filters, order and cursors", () => {
       cursor = page.next_cursor;
     } while (cursor);
     expect(list).toHaveLength(old + fresh);
-    const walrus = list.filter((c) => c.last_activity.preview.startsWith("walrus")).map((c) => c.id);
+    const walrus = list.filter((c) => c.last_activity.preview.startsWith("walrus") || c.contact.name.includes("Walrus")).map((c) => c.id);
     const osprey = list.filter((c) => c.contact.name.startsWith("Osprey")).map((c) => c.id);
     expect(walrus).toHaveLength(old + 25);
     // The window (the newest SEARCH_WINDOW) holds 25 matches: a page of 10 (11 rows) comes from it,
@@ -335,9 +350,12 @@ describe("search with the list's filters, order and cursors", () => {
     expect(await walk(org, "q=walrus", 10)).toEqual(walrus);
     expect(await walk(org, "q=walrus", 25)).toEqual(walrus);
     expect(await walk(org, "q=walrus", 100)).toEqual(walrus);
-    // Each page's match is the conversation's matching message.
-    const [top] = (await search(org, "walrus", "&limit=1")).data;
-    expect(top.match.snippet).toMatch(/^«walrus» sighting \d+$/);
+    // Each page's match is the conversation's matching message; the window's contact-only match has none.
+    const top3 = (await search(org, "walrus", "&limit=3")).data;
+    expect(top3.map((c: { id: string }) => c.id)).toEqual(walrus.slice(0, 3));
+    expect(top3[0].match.snippet).toMatch(/^«walrus» sighting \d+$/);
+    expect(top3[0].match.message_id).toEqual(expect.any(String));
+    expect(top3[1].match).toEqual({ message_id: null, snippet: `Heron «Walrus» ${walrusContact} · +1415700${String(old + walrusContact).padStart(4, "0")}` });
     // Many contact matches: the walk from the start (the window is for message matches).
     expect(await walk(org, "q=osprey", 50)).toEqual(osprey);
     // A filter applies to every plan: starred narrows the window and the walk alike.
