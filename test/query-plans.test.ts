@@ -10,7 +10,7 @@ import { labelsOfQuery } from "../src/labels/queries";
 import { dueScheduledQuery, nextScheduledQuery } from "../src/org-inbox/scheduled";
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
 import { pruneDeliveriesQuery, pruneEventsQuery } from "../src/outbox/retention";
-import { searchConversations, threadMatch } from "../src/search/queries";
+import { searchAll, searchWalk, searchWindow, threadMatch } from "../src/search/queries";
 import { parseQuery } from "../src/search/query";
 import { lostSendsQuery, stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
@@ -268,7 +268,7 @@ describe("EXPLAIN QUERY PLAN", () => {
     for (const cursor of [null, CURSOR]) {
       // The request's one statement: three plans behind their LIMITs, then the ≤ 26 rows by
       // rowid, each with its newest match (its rowid range of the index) and its labels.
-      const whole = await plan(searchConversations(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
+      const whole = await plan(searchAll(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
       noScan(whole);
       const text = whole.join("\n");
       // The few matches read by rowid (then sorted: at most SPARSE_MATCHES), the page's rows by rowid.
@@ -276,7 +276,7 @@ describe("EXPLAIN QUERY PLAN", () => {
       // The window and the dense walk: the list's own index, in its order, no sort.
       expect(text.match(/SEARCH conversations USING (COVERING )?INDEX conversations_/g)?.length, text).toBe(2);
       // No sort in the select that walks the list index (a sort is a sibling of its select's SEARCH).
-      const rows = await planRows(searchConversations(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
+      const rows = await planRows(searchAll(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
       for (const walk of rows.filter((r) => /SEARCH conversations USING (COVERING )?INDEX conversations_/.test(r.detail)))
         expect(
           rows.filter((r) => r.parent === walk.parent && /TEMP B-TREE FOR ORDER BY/.test(r.detail)),
@@ -291,6 +291,27 @@ describe("EXPLAIN QUERY PLAN", () => {
       // A window row's newest match: its thread newest first, by the thread's index.
       expect(text, text).toMatch(/SEARCH a USING COVERING INDEX activities_thread_idx \(conversation_id=\?\)/);
       expect(text, text).toMatch(/SEARCH cl USING (COVERING )?INDEX sqlite_autoindex_conversation_labels_1 \(conversation_id=\?\)/);
+      // A remembered plan's statement alone (searchConversations): the window, or the walk;
+      // neither counts the matches, each walks the list's index once, in its order.
+      for (const [name, alone] of [
+        ["window", searchWindow],
+        ["walk", searchWalk],
+      ] as const) {
+        const steps = await plan(alone(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
+        noScan(steps);
+        const one = steps.join("\n");
+        expect(one, `${name}\n${one}`).not.toMatch(/MATERIALIZE counted|SEARCH f USING|SCAN f\b/);
+        expect(one.match(/SEARCH conversations USING (COVERING )?INDEX conversations_/g)?.length, `${name}\n${one}`).toBe(1);
+        const tree = await planRows(alone(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
+        const listWalk = tree.find((r) => /SEARCH conversations USING (COVERING )?INDEX conversations_/.test(r.detail))!;
+        expect(
+          tree.filter((r) => r.parent === listWalk.parent && /TEMP B-TREE FOR ORDER BY/.test(r.detail)),
+          `${name}\n${one}`,
+        ).toEqual([]);
+      }
+      const windowAlone = (await plan(searchWindow(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25))).join("\n");
+      for (const cte of ["win", "hm", "hitw"]) expect(windowAlone.match(new RegExp(`MATERIALIZE ${cte}$`, "gm"))?.length, `${cte}\n${windowAlone}`).toBe(1);
+      expect(windowAlone, windowAlone).toMatch(/SEARCH a USING COVERING INDEX activities_thread_idx \(conversation_id=\?\)/);
     }
   });
 
@@ -308,12 +329,12 @@ describe("EXPLAIN QUERY PLAN", () => {
       active_within_days: 7,
       label_ids: labels,
     };
-    const { sql, params } = queryOf(searchConversations(db(), ORG, USER, f, Date.now(), TERMS, CURSOR, 25));
+    const { sql, params } = queryOf(searchAll(db(), ORG, USER, f, Date.now(), TERMS, CURSOR, 25));
     // Numbered parameters, one a value: the WHERE is in three plans, the terms in five places.
     expect(params.length, sql).toBeLessThan(40);
     expect(Math.max(...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])))).toBe(params.length);
     expect(sql).not.toMatch(/\?(?!\d)/);
-    noScan(await plan(searchConversations(db(), ORG, USER, f, Date.now(), TERMS, CURSOR, 25)));
+    noScan(await plan(searchAll(db(), ORG, USER, f, Date.now(), TERMS, CURSOR, 25)));
   });
 
   it("a thread's matches, read by rowid and index", async () => {

@@ -1,10 +1,10 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { wrap } from "../src/db/client";
 import { inbox } from "../src/org-inbox/client";
-import { SEARCH_WINDOW, SPARSE_MATCHES, searchPlanOf } from "../src/search/queries";
+import { rememberedPlans, SEARCH_WINDOW, SPARSE_MATCHES, searchPlanOf } from "../src/search/queries";
 import { fold, parseQuery } from "../src/search/query";
 import { messageSnippet, SNIPPET_CHARS } from "../src/search/snippet";
 import { call, expectProblem, ingestOk, json, minutesAgo, newOrgOn, shardNameOf, shardNames, shardOf, type TestOrg } from "./helpers";
@@ -363,6 +363,52 @@ describe("search with the list's filters, order and cursors", () => {
     for (const id of starred) expect((await org.as(org.owner)(`/conversations/${id}/star`, { method: "POST" })).status).toBe(200);
     const starredList = (await get(org, "/conversations?starred=true&limit=100")).data.map((c: { id: string }) => c.id);
     expect(await walk(org, "q=walrus&starred=true", 2)).toEqual(starredList);
+
+    // A search's plan is remembered (per isolate) and its statement alone runs next time;
+    // the plan decides only the cost: any plan remembered gives the same pages.
+    const heron = list.filter((c) => c.contact.name.startsWith("Heron")).map((c) => c.id);
+    const sighting5 = list.filter((c) => / 5$/.test(c.last_activity.preview)).map((c) => c.id);
+    const expected: [string, number, string[]][] = [
+      ["walrus", 10, walrus],
+      ["walrus", 25, walrus],
+      ["osprey", 50, osprey],
+      ["heron", 25, heron],
+      ["sighting 5", 25, sighting5],
+    ];
+    const remembered = () =>
+      [...rememberedPlans].filter(([key]) => key.includes(org.orgId)).map(([key, v]) => [JSON.parse(key)[3], JSON.parse(key)[4], v.plan]);
+    rememberedPlans.clear();
+    for (const [q, limit] of expected) await search(org, q, `&limit=${limit}`);
+    expect(remembered()).toEqual([
+      ['{body subject transcript summary} : ("walrus")', 10, "window"],
+      ['{body subject transcript summary} : ("walrus")', 25, "walk"],
+      ['{body subject transcript summary} : ("osprey")', 50, "walk"],
+      ['{body subject transcript summary} : ("heron")', 25, "walk"],
+    ]);
+    for (const [q, limit, ids] of expected) expect(await walk(org, `q=${encodeURIComponent(q)}`, limit), `${q} ${limit}`).toEqual(ids);
+    for (const plan of ["window", "walk"] as const) {
+      const spy = vi.spyOn(rememberedPlans, "get").mockReturnValue({ plan, until: Number.POSITIVE_INFINITY });
+      try {
+        for (const [q, limit, ids] of expected) expect(await walk(org, `q=${encodeURIComponent(q)}`, limit), `${plan}: ${q} ${limit}`).toEqual(ids);
+        expect(spy).toHaveBeenCalled();
+      } finally {
+        spy.mockRestore();
+      }
+    }
+    // A remembered window that no longer answers (a page of 25 needs 26 rows; it holds 25) is run
+    // again with all three plans, which picks the walk and remembers it.
+    rememberedPlans.clear();
+    await search(org, "walrus", "&limit=10");
+    const key = [...rememberedPlans.keys()].find((k) => k.includes(org.orgId))!;
+    const limit25 = key.replace(/,10,false\]$/, ",25,false]");
+    expect(limit25).not.toBe(key);
+    rememberedPlans.set(limit25, { plan: "window", until: Date.now() + 60_000 });
+    expect((await search(org, "walrus", "&limit=25")).data.map((c: { id: string }) => c.id)).toEqual(walrus.slice(0, 25));
+    expect(rememberedPlans.get(limit25)?.plan).toBe("walk");
+    // Forgotten after PLAN_MEMORY_MS: searchAll runs again.
+    rememberedPlans.set(key, { plan: "walk", until: Date.now() - 1 });
+    await search(org, "walrus", "&limit=10");
+    expect(rememberedPlans.get(key)?.plan).toBe("window");
   });
 });
 
@@ -527,5 +573,8 @@ describe("the query parser and the snippet", () => {
     expect(fold("Ångström")).toBe("angstrom");
     expect(fold("MiXeD42")).toBe("mixed42");
     fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: "grapheme" }), fc.string({ unit: "binary" })), (t) => fold(t) === nfd(t)));
+    // The snippet splits ASCII text with [A-Za-z0-9]+: the tokenizer's classes (letters, numbers, private use) on ASCII.
+    fc.assert(fc.property(fc.string(), (t) => String(t.match(/[\p{L}\p{N}\p{Co}]+/gu)) === String(t.match(/[A-Za-z0-9]+/g))));
+    expect(messageSnippet(["Invoice #42, INVOICE-7 and invoices"], parseQuery("invoice"))).toBe("«Invoice» #42, «INVOICE»-7 and invoices");
   });
 });

@@ -53,7 +53,7 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
   const terms = parseQuery(q);
   if (!terms.length) return c.json({ data: [], next_cursor: null }, 200);
   // One statement: the page, each row's newest matching message and its labels (src/search/queries.ts).
-  const rows = await searchConversations(db, orgId, userId, filters, now, terms, after, limit).all();
+  const rows = await searchConversations(db, orgId, userId, filters, now, terms, after, limit);
   const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
   const items = data.map((r) => {
     const hit = r.hit === null ? null : (JSON.parse(r.hit) as MessageHit);

@@ -92,7 +92,7 @@ function searchPlans(where: SQL, at: At) {
   // id: SQLite's max() gives its row's bare columns), read while the matches are at hand.
   // The key is text: occurred_at shifted to be positive (an import may date before 1970),
   // 20 digits, then the id.
-  const sparse = sql`SELECT ${c}.rowid AS rid, hits.ar AS ar FROM (
+  const sparse = sql`SELECT ${c}.rowid AS rid, hits.ar AS ar, 'few' AS plan FROM (
       SELECT crid, ar, max(newest) FROM (
         SELECT f.rowid >> ${BITS} AS crid, x.rowid AS ar, printf('%020d:%s', x.occurred_at + ${TIME_SHIFT}, x.id) AS newest
           FROM (SELECT rowid FROM activities_fts WHERE activities_fts MATCH ${messages} LIMIT ${SPARSE}) AS f
@@ -104,22 +104,25 @@ function searchPlans(where: SQL, at: At) {
     CROSS JOIN ${c} WHERE ${c}.rowid = hits.crid AND ${where} ${order}
     LIMIT (SELECT CASE WHEN few THEN ${limit} ELSE 0 END FROM counted)`;
   // `+` keeps the sets (built once, probed per walked row) from driving the walk.
-  const dense = sql`SELECT ${c}.rowid AS rid, NULL AS ar FROM ${c} JOIN ${contacts} ON ${contacts.id} = ${c.contactId}
+  const dense = (rows: SQL) => sql`SELECT ${c}.rowid AS rid, NULL AS ar, 'walk' AS plan FROM ${c} JOIN ${contacts} ON ${contacts.id} = ${c.contactId}
     WHERE ${where} AND (+${c}.rowid IN (SELECT rowid >> ${BITS} FROM activities_fts WHERE activities_fts MATCH ${messages})
       OR +${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people}))
-    ${order} LIMIT (SELECT CASE WHEN needed THEN ${limit} ELSE 0 END FROM walk)`;
-  const ctes = sql`counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
-      ${matchesUpTo("activities_fts", messages)} AS m, ${matchesUpTo("contacts_fts", people)} AS p)),
-    win AS MATERIALIZED (SELECT ${c}.rowid AS rid, ${c.sortAt} AS s, ${c.id} AS id, ${c.contactId} AS cid FROM ${c} WHERE ${where} ${order}
-      LIMIT (SELECT CASE WHEN wide THEN ${WINDOW} ELSE 0 END FROM counted)),
+    ${order} LIMIT ${rows}`;
+  // The window's CTEs, `rows` its length (0 when the plan is another).
+  const window = (rows: SQL) => sql`win AS MATERIALIZED (SELECT ${c}.rowid AS rid, ${c.sortAt} AS s, ${c.id} AS id FROM ${c} WHERE ${where} ${order}
+      LIMIT ${rows}),
     hm AS MATERIALIZED (SELECT rowid AS fr FROM activities_fts WHERE activities_fts MATCH ${messages}
       AND rowid ${threadsRange(sql`(SELECT min(rid) FROM win)`, sql`(SELECT max(rid) FROM win)`)}),
     hitw AS MATERIALIZED (SELECT rid, s, id FROM win
       WHERE rid IN (SELECT fr >> ${BITS} FROM hm)
-        OR cid IN (SELECT k.id FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit CROSS JOIN contacts AS k ON k.rowid = hit.r WHERE k.org_id = ${at("org")})
-      ORDER BY s DESC, id DESC LIMIT ${limit}),
+        OR rid IN (SELECT cv.rowid FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit
+          CROSS JOIN contacts AS k CROSS JOIN conversations AS cv WHERE k.rowid = hit.r AND k.org_id = ${at("org")} AND cv.org_id = k.org_id AND cv.contact_id = k.id)
+      ORDER BY s DESC, id DESC LIMIT ${limit})`;
+  const ctes = sql`counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
+      ${matchesUpTo("activities_fts", messages)} AS m, ${matchesUpTo("contacts_fts", people)} AS p)),
+    ${window(sql`(SELECT CASE WHEN wide THEN ${WINDOW} ELSE 0 END FROM counted)`)},
     walk AS MATERIALIZED (SELECT NOT few AND (NOT wide OR ((SELECT count(*) FROM hitw) < ${limit} AND (SELECT count(*) FROM win) >= ${WINDOW})) AS needed FROM counted)`;
-  return { ctes, sparse, dense };
+  return { ctes, sparse, dense, window, limit };
 }
 
 /**
@@ -133,12 +136,32 @@ function searchPlans(where: SQL, at: At) {
 const windowNewest = sql`coalesce((SELECT a.rowid FROM activities AS a WHERE a.conversation_id = hitw.id
     AND ((hitw.rid << ${BITS}) | a.rowid) IN (SELECT fr FROM hm) ORDER BY a.occurred_at DESC, a.id DESC LIMIT 1), 0)`;
 
+/**
+ * The page's rows of the three plans (searchPlans), each with the plan that gave it
+ * (`plan`: few, window, walk; remembered for the term by searchConversations).
+ */
 function pageRowids(where: SQL, at: At) {
-  const { ctes, sparse, dense } = searchPlans(where, at);
-  return sql`SELECT rid, ar FROM (WITH ${ctes}
-    SELECT rid, ar FROM (${sparse})
-    UNION ALL SELECT rid, ${windowNewest} FROM hitw WHERE NOT (SELECT needed FROM walk)
-    UNION ALL SELECT rid, ar FROM (${dense}))`;
+  const { ctes, sparse, dense, limit } = searchPlans(where, at);
+  return sql`SELECT rid, ar, plan FROM (WITH ${ctes}
+    SELECT rid, ar, plan FROM (${sparse})
+    UNION ALL SELECT rid, ${windowNewest}, 'window' FROM hitw WHERE NOT (SELECT needed FROM walk)
+    UNION ALL SELECT rid, ar, plan FROM (${dense(sql`(SELECT CASE WHEN needed THEN ${limit} ELSE 0 END FROM walk)`)}))`;
+}
+
+/**
+ * The window alone, for a term whose last search took it: no count, no other plan. It
+ * answered when it gave limit + 1 rows, or held the whole rest of the list (`window-all`:
+ * fewer than SEARCH_WINDOW rows after the cursor); else its rows are not the page.
+ */
+function windowRowids(where: SQL, at: At) {
+  const { window } = searchPlans(where, at);
+  return sql`SELECT rid, ar, plan FROM (WITH ${window(WINDOW)}
+    SELECT rid, ${windowNewest} AS ar, CASE WHEN (SELECT count(*) FROM win) < ${WINDOW} THEN 'window-all' ELSE 'window' END AS plan FROM hitw)`;
+}
+
+/** The dense walk alone, for a term whose last search took it: correct whatever the counts. */
+function walkRowids(where: SQL, at: At) {
+  return searchPlans(where, at).dense(sql`${at<number>("limit")}`);
 }
 
 /**
@@ -201,12 +224,12 @@ const newestHit = (at: At) => sql<string | null>`(
  * (termValues), pageValues'. `page` (pageRowids: each row's rowid, and its newest match
  * when its plan found it) is read once.
  */
-export function searchPage(db: Db, where: SQL, at: At) {
-  const page = db.$with("page", { rid: sql<number>`rid`, ar: sql<number | null>`ar` }).as(pageRowids(where, at));
+export function searchPage(db: Db, where: SQL, at: At, rowids: (where: SQL, at: At) => SQL = pageRowids) {
+  const page = db.$with("page", { rid: sql<number>`rid`, ar: sql<number | null>`ar`, plan: sql<Plan>`plan` }).as(rowids(where, at));
   // CROSS JOIN: from the page's ≤ limit + 1 rowids to their rows.
   return db
     .with(page)
-    .select({ conversation: c, contact: contactColumns, hit: newestHit(at), labels: labelsJson(at("org")) })
+    .select({ conversation: c, contact: contactColumns, hit: newestHit(at), labels: labelsJson(at("org")), plan: sql<Plan>`page.plan` })
     .from(page)
     .crossJoin(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
@@ -218,13 +241,72 @@ export function searchPage(db: Db, where: SQL, at: At) {
 /** The values of searchPage's `terms`: the FTS5 expressions over messages and over contacts. */
 export const termValues = (terms: Term[]) => ({ messages: textMatch(terms), people: contactText(terms) });
 
+/** The plan that gave a search page's rows (pageRowids, windowRowids, walkRowids). */
+export type Plan = "few" | "window" | "window-all" | "walk";
+
 /**
- * GET /conversations?q=: a page of searchPage, its statement built once per shape of
- * filters and cursor (src/db/memo.ts). Building it was about a quarter of the samples in a
- * CPU profile of the Worker's isolate under this route at 100k conversations; memoized,
- * the server's CPU a request fell about 5 % (most of it is SQLite and D1's plumbing).
+ * A page of searchPage with its three plans, the counts picking one: each statement is
+ * built once per shape of filters and cursor (src/db/memo.ts). Building it was about a
+ * quarter of the samples in a CPU profile of the Worker's isolate under this route at 100k
+ * conversations; memoized, the server's CPU a request fell about 5 %.
  */
-export const searchConversations = searchStatement("search", (db, where) => searchPage(db, where, placeholders));
+export const searchAll = searchStatement("search", (db, where) => searchPage(db, where, placeholders));
+/** searchPage with the window alone (windowRowids). */
+export const searchWindow = searchStatement("search-window", (db, where) => searchPage(db, where, placeholders, windowRowids));
+/** searchPage with the dense walk alone (walkRowids). */
+export const searchWalk = searchStatement("search-walk", (db, where) => searchPage(db, where, placeholders, walkRowids));
+
+/** How long a term's plan is remembered after the statement with all three plans picked it. */
+export const PLAN_MEMORY_MS = 60_000;
+/** Terms remembered per isolate (the oldest forgotten first). */
+export const PLAN_MEMORY_ENTRIES = 500;
+
+/**
+ * The plan the counts picked for a search (its org, member, filters, terms, limit and
+ * whether it had a cursor) the last
+ * time searchAll ran it, per isolate, for PLAN_MEMORY_MS: the window or the walk. Only
+ * speed depends on it, never a result: the walk is right whatever the counts, and the
+ * window's rows are used only when it answered (else searchAll runs). Exported for tests.
+ */
+export const rememberedPlans = new Map<string, { plan: "window" | "walk"; until: number }>();
+
+function remember(key: string, plan: Plan | undefined) {
+  rememberedPlans.delete(key);
+  // few: searchAll is the few plan's statement; no row: nothing learned.
+  if (plan !== "window" && plan !== "walk") return;
+  if (rememberedPlans.size >= PLAN_MEMORY_ENTRIES) rememberedPlans.delete(rememberedPlans.keys().next().value as string);
+  rememberedPlans.set(key, { plan, until: Date.now() + PLAN_MEMORY_MS });
+}
+
+/**
+ * GET /conversations?q=: the ≤ limit + 1 rows of a search page (searchPage's). A search
+ * whose plan is remembered runs that plan's statement alone: a third of searchAll's to
+ * prepare (local D1 prepares every statement it is sent) and without the counts and the
+ * gates. A window that did not answer (fewer than limit + 1 rows, and more of the list
+ * below it) costs a second statement, searchAll, which also sets the plan again.
+ */
+export async function searchConversations(
+  db: Db,
+  orgId: string,
+  userId: string,
+  f: ConversationFilter,
+  now: number,
+  terms: Term[],
+  after: [number, string] | null,
+  limit: number,
+) {
+  // What decides whether the window answers: the list (org, member, filters), the terms, the page's size, a first page or not.
+  const key = JSON.stringify([orgId, userId, f, textMatch(terms), limit, after !== null]);
+  const known = rememberedPlans.get(key);
+  if (known && known.until > Date.now()) {
+    if (known.plan === "walk") return await searchWalk(db, orgId, userId, f, now, terms, after, limit).all();
+    const rows = await searchWindow(db, orgId, userId, f, now, terms, after, limit).all();
+    if (rows.length > limit || rows[0]?.plan === "window-all") return rows;
+  }
+  const rows = await searchAll(db, orgId, userId, f, now, terms, after, limit).all();
+  remember(key, rows[0]?.plan);
+  return rows;
+}
 
 /** The thread's messages that match: listThread's WHERE plus this (its order and cursor). */
 export function threadMatch(orgId: string, conversationId: string, terms: Term[]) {

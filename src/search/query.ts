@@ -24,6 +24,8 @@ const MIN_PREFIX = 2;
 const tokensOf = (text: string) => text.match(TOKEN) ?? [];
 
 const ASCII = /^[^\u0080-\uffff]*$/;
+/** No character past U+007F (no mark to remove, and unicode61's token characters are [A-Za-z0-9]). */
+export const isAscii = (text: string) => ASCII.test(text);
 
 /**
  * Lowercase, accents removed: how the index compares tokens (for highlighting; the index

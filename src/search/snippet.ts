@@ -1,4 +1,4 @@
-import { fold, isDigits, type Term } from "./query";
+import { fold, isAscii, isDigits, type Term } from "./query";
 
 // The `match.snippet` of a search hit: the matched text around its first hit, at most
 // SNIPPET_CHARS characters, each matched token wrapped in « ». Cut here, from the row,
@@ -12,6 +12,9 @@ const CLOSE = "»";
 const LEAD = 40;
 
 const TOKEN = /[\p{L}\p{N}\p{Co}]+/gu;
+/** TOKEN on ASCII text (a Unicode property class costs more per character). */
+const ASCII_TOKEN = /[A-Za-z0-9]+/g;
+const lower = (token: string) => token.toLowerCase();
 
 type Matcher = (folded: string) => boolean;
 
@@ -34,10 +37,12 @@ function matcher(terms: Term[], digitRuns: boolean): Matcher {
 function cut(text: string, hit: Matcher): string | null {
   const flat = text.replace(/\s+/g, " ").trim();
   const spans: [number, number][] = [];
-  for (const m of flat.matchAll(TOKEN)) {
+  const ascii = isAscii(flat);
+  const folded = ascii ? lower : fold;
+  for (const m of flat.matchAll(ascii ? ASCII_TOKEN : TOKEN)) {
     // Nothing past SNIPPET_CHARS after the first hit is shown (the snippet starts at most LEAD·2 before it).
     if (spans.length && m.index > spans[0][0] + SNIPPET_CHARS) break;
-    if (hit(fold(m[0]))) spans.push([m.index, m.index + m[0].length]);
+    if (hit(folded(m[0]))) spans.push([m.index, m.index + m[0].length]);
   }
   if (!spans.length) return null;
   let start = Math.max(0, spans[0][0] - LEAD);
