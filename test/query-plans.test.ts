@@ -10,7 +10,7 @@ import { labelsOfQuery } from "../src/labels/queries";
 import { dueScheduledQuery, nextScheduledQuery } from "../src/org-inbox/scheduled";
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
 import { pruneDeliveriesQuery, pruneEventsQuery } from "../src/outbox/retention";
-import { searchAll, searchWalk, searchWindow, threadMatch } from "../src/search/queries";
+import { searchAll, searchFew, searchWalk, searchWindow, threadMatch } from "../src/search/queries";
 import { parseQuery } from "../src/search/query";
 import { lostSendsQuery, stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
@@ -309,6 +309,11 @@ describe("EXPLAIN QUERY PLAN", () => {
           `${name}\n${one}`,
         ).toEqual([]);
       }
+      // The few-matches plan alone: its counts, then the matches read by rowid; no walk of the list.
+      const fewAlone = await plan(searchFew(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
+      noScan(fewAlone);
+      expect(fewAlone.join("\n"), fewAlone.join("\n")).toMatch(/MATERIALIZE counted/);
+      expect(fewAlone.join("\n"), fewAlone.join("\n")).not.toMatch(/INDEX conversations_(list|all|assignee|starred|unread|snoozed|waiting_sort)_idx/);
       const windowAlone = (await plan(searchWindow(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25))).join("\n");
       for (const cte of ["win", "hm", "hitw"]) expect(windowAlone.match(new RegExp(`MATERIALIZE ${cte}$`, "gm"))?.length, `${cte}\n${windowAlone}`).toBe(1);
       expect(windowAlone, windowAlone).toMatch(/SEARCH a USING COVERING INDEX activities_thread_idx \(conversation_id=\?\)/);

@@ -384,9 +384,10 @@ describe("search with the list's filters, order and cursors", () => {
       ['{body subject transcript summary} : ("walrus")', 25, "walk"],
       ['{body subject transcript summary} : ("osprey")', 50, "walk"],
       ['{body subject transcript summary} : ("heron")', 25, "walk"],
+      ['{body subject transcript summary} : ("sighting" AND "5")', 25, "few"],
     ]);
     for (const [q, limit, ids] of expected) expect(await walk(org, `q=${encodeURIComponent(q)}`, limit), `${q} ${limit}`).toEqual(ids);
-    for (const plan of ["window", "walk"] as const) {
+    for (const plan of ["few", "window", "walk"] as const) {
       const spy = vi.spyOn(rememberedPlans, "get").mockReturnValue({ plan, until: Number.POSITIVE_INFINITY });
       try {
         for (const [q, limit, ids] of expected) expect(await walk(org, `q=${encodeURIComponent(q)}`, limit), `${plan}: ${q} ${limit}`).toEqual(ids);

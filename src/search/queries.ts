@@ -118,11 +118,12 @@ function searchPlans(where: SQL, at: At) {
         OR rid IN (SELECT cv.rowid FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit
           CROSS JOIN contacts AS k CROSS JOIN conversations AS cv WHERE k.rowid = hit.r AND k.org_id = ${at("org")} AND cv.org_id = k.org_id AND cv.contact_id = k.id)
       ORDER BY s DESC, id DESC LIMIT ${limit})`;
-  const ctes = sql`counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
-      ${matchesUpTo("activities_fts", messages)} AS m, ${matchesUpTo("contacts_fts", people)} AS p)),
+  const counted = sql`counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
+      ${matchesUpTo("activities_fts", messages)} AS m, ${matchesUpTo("contacts_fts", people)} AS p))`;
+  const ctes = sql`${counted},
     ${window(sql`(SELECT CASE WHEN wide THEN ${WINDOW} ELSE 0 END FROM counted)`)},
     walk AS MATERIALIZED (SELECT NOT few AND (NOT wide OR ((SELECT count(*) FROM hitw) < ${limit} AND (SELECT count(*) FROM win) >= ${WINDOW})) AS needed FROM counted)`;
-  return { ctes, sparse, dense, window, limit };
+  return { ctes, counted, sparse, dense, window, limit };
 }
 
 /**
@@ -157,6 +158,12 @@ function windowRowids(where: SQL, at: At) {
   const { window } = searchPlans(where, at);
   return sql`SELECT rid, ar, plan FROM (WITH ${window(WINDOW)}
     SELECT rid, ${windowNewest} AS ar, CASE WHEN (SELECT count(*) FROM win) < ${WINDOW} THEN 'window-all' ELSE 'window' END AS plan FROM hitw)`;
+}
+
+/** The few-matches plan alone, for a term whose last search took it: no row when the counts are no longer few. */
+function fewRowids(where: SQL, at: At) {
+  const { counted, sparse } = searchPlans(where, at);
+  return sql`SELECT rid, ar, plan FROM (WITH ${counted} ${sparse})`;
 }
 
 /** The dense walk alone, for a term whose last search took it: correct whatever the counts. */
@@ -253,6 +260,8 @@ export type Plan = "few" | "window" | "window-all" | "walk";
 export const searchAll = searchStatement("search", (db, where) => searchPage(db, where, placeholders));
 /** searchPage with the window alone (windowRowids). */
 export const searchWindow = searchStatement("search-window", (db, where) => searchPage(db, where, placeholders, windowRowids));
+/** searchPage with the few-matches plan alone (fewRowids). */
+export const searchFew = searchStatement("search-few", (db, where) => searchPage(db, where, placeholders, fewRowids));
 /** searchPage with the dense walk alone (walkRowids). */
 export const searchWalk = searchStatement("search-walk", (db, where) => searchPage(db, where, placeholders, walkRowids));
 
@@ -263,17 +272,18 @@ export const PLAN_MEMORY_ENTRIES = 500;
 
 /**
  * The plan the counts picked for a search (its org, member, filters, terms, limit and
- * whether it had a cursor) the last
- * time searchAll ran it, per isolate, for PLAN_MEMORY_MS: the window or the walk. Only
- * speed depends on it, never a result: the walk is right whatever the counts, and the
- * window's rows are used only when it answered (else searchAll runs). Exported for tests.
+ * whether it had a cursor) the last time searchAll ran it, per isolate, for
+ * PLAN_MEMORY_MS. Only speed depends on it, never a result: the walk is right whatever
+ * the counts, the few-matches statement counts again and gives no row when they are no
+ * longer few, and the window's rows are used only when it answered; else searchAll runs.
+ * Exported for tests.
  */
-export const rememberedPlans = new Map<string, { plan: "window" | "walk"; until: number }>();
+export const rememberedPlans = new Map<string, { plan: "few" | "window" | "walk"; until: number }>();
 
 function remember(key: string, plan: Plan | undefined) {
   rememberedPlans.delete(key);
-  // few: searchAll is the few plan's statement; no row: nothing learned.
-  if (plan !== "window" && plan !== "walk") return;
+  // No row: nothing learned (searchAll ran every plan's gate and found nothing).
+  if (plan !== "few" && plan !== "window" && plan !== "walk") return;
   if (rememberedPlans.size >= PLAN_MEMORY_ENTRIES) rememberedPlans.delete(rememberedPlans.keys().next().value as string);
   rememberedPlans.set(key, { plan, until: Date.now() + PLAN_MEMORY_MS });
 }
@@ -281,9 +291,10 @@ function remember(key: string, plan: Plan | undefined) {
 /**
  * GET /conversations?q=: the ≤ limit + 1 rows of a search page (searchPage's). A search
  * whose plan is remembered runs that plan's statement alone: a third of searchAll's to
- * prepare (local D1 prepares every statement it is sent) and without the counts and the
- * gates. A window that did not answer (fewer than limit + 1 rows, and more of the list
- * below it) costs a second statement, searchAll, which also sets the plan again.
+ * prepare (local D1 prepares every statement it is sent), without the other plans' arms
+ * and gates. A window that did not answer (fewer than limit + 1 rows, and more of the
+ * list below it) or a few-matches statement with no row costs a second statement,
+ * searchAll, which also sets the plan again.
  */
 export async function searchConversations(
   db: Db,
@@ -300,8 +311,14 @@ export async function searchConversations(
   const known = rememberedPlans.get(key);
   if (known && known.until > Date.now()) {
     if (known.plan === "walk") return await searchWalk(db, orgId, userId, f, now, terms, after, limit).all();
-    const rows = await searchWindow(db, orgId, userId, f, now, terms, after, limit).all();
-    if (rows.length > limit || rows[0]?.plan === "window-all") return rows;
+    if (known.plan === "few") {
+      // Its counts checked again in the statement: no row when they are no longer few (or nothing matched).
+      const rows = await searchFew(db, orgId, userId, f, now, terms, after, limit).all();
+      if (rows.length) return rows;
+    } else {
+      const rows = await searchWindow(db, orgId, userId, f, now, terms, after, limit).all();
+      if (rows.length > limit || rows[0]?.plan === "window-all") return rows;
+    }
   }
   const rows = await searchAll(db, orgId, userId, f, now, terms, after, limit).all();
   remember(key, rows[0]?.plan);
