@@ -288,11 +288,14 @@ describe("search with the list's filters, order and cursors", () => {
     expect(found.match.message_id).toBe(recent.message.id);
   });
 
-  it(`many matches beyond the list's first ${SEARCH_WINDOW}: the window answers when it holds a page, the walk when it does not, each result once`, async () => {
+  /**
+   * An org whose list has more than a window of conversations with few matches of "walrus" on
+   * top and many below: OLD ones (more than SPARSE_MATCHES) all say "walrus" and their contacts
+   * are all "Osprey"; the NEW ones, more than a window of them, say "walrus" 24 times, and one
+   * contact is named Walrus.
+   */
+  async function windowOrg() {
     const org = await newOrgOn("SHARD_1");
-    // Oldest first: OLD conversations all say "walrus" (more than SPARSE_MATCHES messages) and their
-    // contacts are all "Osprey" (more than SPARSE_MATCHES contacts); the NEW ones on top of the list,
-    // more than a window of them, say "walrus" 25 times and "Osprey" never.
     const old = SPARSE_MATCHES + 20;
     const fresh = SEARCH_WINDOW + 80;
     // List positions 0, 20, …, 460: 24 inside the window; and at position 2 a contact named Walrus
@@ -332,6 +335,11 @@ describe("search with the list's filters, order and cursors", () => {
     const walrus = list.filter((c) => c.last_activity.preview.startsWith("walrus") || c.contact.name.includes("Walrus")).map((c) => c.id);
     const osprey = list.filter((c) => c.contact.name.startsWith("Osprey")).map((c) => c.id);
     expect(walrus).toHaveLength(old + 25);
+    return { org, list, walrus, osprey, old, walrusContact };
+  }
+
+  it(`many matches beyond the list's first ${SEARCH_WINDOW}: the window answers when it holds a page, the walk when it does not, each result once`, async () => {
+    const { org, list, walrus, osprey, old, walrusContact } = await windowOrg();
     // The window (the newest SEARCH_WINDOW) holds 25 matches: a page of 10 (11 rows) comes from it,
     // a page of 25 (26 rows) does not (the walk); both walks give every match once, in list order.
     expect(walrus.indexOf(list[SEARCH_WINDOW].id)).toBe(-1);
@@ -363,9 +371,11 @@ describe("search with the list's filters, order and cursors", () => {
     for (const id of starred) expect((await org.as(org.owner)(`/conversations/${id}/star`, { method: "POST" })).status).toBe(200);
     const starredList = (await get(org, "/conversations?starred=true&limit=100")).data.map((c: { id: string }) => c.id);
     expect(await walk(org, "q=walrus&starred=true", 2)).toEqual(starredList);
+  });
 
-    // A search's plan is remembered (per isolate) and its statement alone runs next time;
-    // the plan decides only the cost: any plan remembered gives the same pages.
+  it("a search's plan is remembered, and decides the cost, never the page", async () => {
+    const { org, list, walrus, osprey } = await windowOrg();
+    // Remembered per isolate; the plan's statement alone runs next time.
     const heron = list.filter((c) => c.contact.name.startsWith("Heron")).map((c) => c.id);
     const sighting5 = list.filter((c) => / 5$/.test(c.last_activity.preview)).map((c) => c.id);
     const expected: [string, number, string[]][] = [
@@ -380,21 +390,47 @@ describe("search with the list's filters, order and cursors", () => {
     rememberedPlans.clear();
     for (const [q, limit] of expected) await search(org, q, `&limit=${limit}`);
     expect(remembered()).toEqual([
-      ['{body subject transcript summary} : ("walrus")', 10, "window"],
-      ['{body subject transcript summary} : ("walrus")', 25, "walk"],
-      ['{body subject transcript summary} : ("osprey")', 50, "walk"],
-      ['{body subject transcript summary} : ("heron")', 25, "walk"],
-      ['{body subject transcript summary} : ("sighting" AND "5")', 25, "few"],
+      [["walrus"], 10, "window"],
+      [["walrus"], 25, "walk"],
+      [["osprey"], 50, "walk"],
+      [["heron"], 25, "walk"],
+      [["sighting", "5"], 25, "few"],
     ]);
-    for (const [q, limit, ids] of expected) expect(await walk(org, `q=${encodeURIComponent(q)}`, limit), `${q} ${limit}`).toEqual(ids);
-    for (const plan of ["few", "window", "walk"] as const) {
-      const spy = vi.spyOn(rememberedPlans, "get").mockReturnValue({ plan, until: Number.POSITIVE_INFINITY });
+    // Case aside, the same search: WALRUS takes walrus's remembered plan (no new entry).
+    await search(org, "WALRUS", "&limit=10");
+    expect(remembered()).toHaveLength(5);
+    // Every page whole (ids, matches, whether more follow): searchAll's, then each plan forced on every query.
+    const pages = async (q: string, limit: number) => {
+      const out: unknown[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { data: { id: string; match: unknown }[]; next_cursor: string | null } = await get(
+          org,
+          `/conversations?q=${encodeURIComponent(q)}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        );
+        out.push(
+          page.data.map((c) => ({ id: c.id, match: c.match })),
+          page.next_cursor ? "more" : "end",
+        );
+        cursor = page.next_cursor;
+      } while (cursor);
+      return out;
+    };
+    const forcing = async <T>(plan: "few" | "window" | "walk" | null, run: () => Promise<T>) => {
+      const spy = vi.spyOn(rememberedPlans, "get").mockReturnValue(plan ? { plan, until: Number.POSITIVE_INFINITY } : undefined);
       try {
-        for (const [q, limit, ids] of expected) expect(await walk(org, `q=${encodeURIComponent(q)}`, limit), `${plan}: ${q} ${limit}`).toEqual(ids);
-        expect(spy).toHaveBeenCalled();
+        return await run();
       } finally {
+        expect(spy).toHaveBeenCalled();
         spy.mockRestore();
       }
+    };
+    const byAll = await forcing(null, () => Promise.all(expected.map(([q, limit]) => pages(q, limit))));
+    const idsOf = (p: unknown[]) => (p.filter((x) => Array.isArray(x)) as { id: string }[][]).flat().map((c) => c.id);
+    for (const [i, [q, limit, ids]] of expected.entries()) expect(idsOf(byAll[i]), `${q} ${limit}`).toEqual(ids);
+    for (const plan of ["few", "window", "walk"] as const) {
+      const forced = await forcing(plan, () => Promise.all(expected.map(([q, limit]) => pages(q, limit))));
+      for (const [i, [q, limit]] of expected.entries()) expect(forced[i], `${plan}: ${q} ${limit}`).toEqual(byAll[i]);
     }
     // A remembered window that no longer answers (a page of 25 needs 26 rows; it holds 25) is run
     // again with all three plans, which picks the walk and remembers it.
@@ -558,8 +594,8 @@ describe("the query parser and the snippet", () => {
     expect(messageSnippet([null, "Re: Café"], parseQuery("cafe"))).toBe("Re: «Café»");
   });
 
-  it("reads a long text no further than the snippet can show: the same snippet as its first 400 characters", () => {
-    // 2,000 more hits after the first: the cut stops looking 160 characters past it.
+  it("cuts a long text with 2,000 hits as it cuts its first 400 characters", () => {
+    // The cut stops looking 160 characters past the first hit: nothing after it could be shown.
     const long = `${"lorem ipsum ".repeat(10)}the needle is here ${"and a needle ".repeat(2000)}`;
     const q = parseQuery("needle");
     const s = messageSnippet([long], q);

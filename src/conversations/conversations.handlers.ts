@@ -52,7 +52,8 @@ export const listConversations: AppRouteHandler<typeof routes.listConversations>
   // Search (SPEC 16): the same list, narrowed to conversations whose messages or contact match.
   const terms = parseQuery(q);
   if (!terms.length) return c.json({ data: [], next_cursor: null }, 200);
-  // One statement: the page, each row's newest matching message and its labels (src/search/queries.ts).
+  // One statement (two when a remembered plan's does not answer): the page, each row's
+  // newest matching message and its labels (src/search/queries.ts).
   const rows = await searchConversations(db, orgId, userId, filters, now, terms, after, limit);
   const { data, next_cursor } = page(rows, limit, (last) => [last.conversation.sortAt, last.conversation.id]);
   const items = data.map((r) => {

@@ -204,7 +204,8 @@ const built = new WeakMap<Db, Map<string, Built>>();
 /**
  * Statements a handle keeps, at most; the least recently used goes first. The shapes a
  * list can take (its filters, labels and cursor) are many more than are used, and a
- * client chooses them: a bound keeps the isolate's memory bounded too.
+ * client chooses them: a bound keeps the isolate's memory bounded too. A conversation
+ * search can hold four a shape (src/search/queries.ts: all three plans, and each alone).
  */
 export const MEMO_MAX = 500;
 

@@ -52,9 +52,9 @@ const TIME_SHIFT = sql.raw("10000000000000000");
 
 /**
  * The ≤ limit + 1 rowids of a search page, each with its newest matching message's rowid
- * when the plan read it (`ar`; values: `org`, `messages`, `people`, `limit`,
- * and the list's `where` and cursor's), as one SELECT of one column `rid`, three plans in
- * it, each behind a LIMIT that is 0 unless it is the one (a LIMIT of 0 ends an arm
+ * when the plan read it (`ar`) and the plan that gave it (`plan`; values: `org`,
+ * `messages`, `people`, `limit`, and the list's `where` and cursor's), as one SELECT of
+ * `rid, ar, plan`, three plans in it, each behind a LIMIT that is 0 unless it is the one (a LIMIT of 0 ends an arm
  * before its first row; a WHERE on an arm did not stop it, and a gate of joined CTEs cost
  * as much as running it). The CTEs are MATERIALIZED, so each runs once however often it
  * is read (drizzle writes no MATERIALIZED: this is the body of searchPage's `page`,
@@ -113,9 +113,8 @@ function searchPlans(where: SQL, at: At) {
       LIMIT ${rows}),
     hm AS MATERIALIZED (SELECT rowid AS fr FROM activities_fts WHERE activities_fts MATCH ${messages}
       AND rowid ${threadsRange(sql`(SELECT min(rid) FROM win)`, sql`(SELECT max(rid) FROM win)`)}),
-    hitw AS MATERIALIZED (SELECT rid, s, id FROM win
-      WHERE rid IN (SELECT fr >> ${BITS} FROM hm)
-        OR rid IN (SELECT cv.rowid FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit
+    hitw AS MATERIALIZED (SELECT rid, s, id, bym FROM (SELECT rid, s, id, rid IN (SELECT fr >> ${BITS} FROM hm) AS bym FROM win)
+      WHERE bym OR rid IN (SELECT cv.rowid FROM (SELECT rowid AS r FROM contacts_fts WHERE contacts_fts MATCH ${people}) AS hit
           CROSS JOIN contacts AS k CROSS JOIN conversations AS cv WHERE k.rowid = hit.r AND k.org_id = ${at("org")} AND cv.org_id = k.org_id AND cv.contact_id = k.id)
       ORDER BY s DESC, id DESC LIMIT ${limit})`;
   const counted = sql`counted AS MATERIALIZED (SELECT m < ${SPARSE} AND p < ${SPARSE} AS few, m >= ${SPARSE} AND p < ${SPARSE} AS wide FROM (SELECT
@@ -127,15 +126,16 @@ function searchPlans(where: SQL, at: At) {
 }
 
 /**
- * A window row's newest matching message (its rowid; 0 when only its contact matched): its
- * thread read newest first (activities_thread_idx, by occurred_at then id), each message
- * looked up in the window's matches (`hm`, a set built once), the first found. Cheaper
- * than an FTS5 cursor per row (newestHit's): on the 100k seed `invoice`'s statement went
- * from 1.7 to 0.8 ms in node:sqlite. It reads the thread down to its newest match (a
- * thread whose only match is old is read whole; a contact-only match reads it all).
+ * A window row's newest matching message (its rowid; 0 when only its contact matched,
+ * `bym` false, its thread not read): its thread read newest first
+ * (activities_thread_idx, by occurred_at then id), each message looked up in the window's
+ * matches (`hm`, a set built once), the first found. Cheaper than an FTS5 cursor per row
+ * (newestHit's): on the 100k seed `invoice`'s statement went from 1.7 to 0.8 ms in
+ * node:sqlite. It reads the thread down to its newest match (a thread whose only match is
+ * old is read whole).
  */
-const windowNewest = sql`coalesce((SELECT a.rowid FROM activities AS a WHERE a.conversation_id = hitw.id
-    AND ((hitw.rid << ${BITS}) | a.rowid) IN (SELECT fr FROM hm) ORDER BY a.occurred_at DESC, a.id DESC LIMIT 1), 0)`;
+const windowNewest = sql`CASE WHEN hitw.bym THEN coalesce((SELECT a.rowid FROM activities AS a WHERE a.conversation_id = hitw.id
+    AND ((hitw.rid << ${BITS}) | a.rowid) IN (SELECT fr FROM hm) ORDER BY a.occurred_at DESC, a.id DESC LIMIT 1), 0) ELSE 0 END`;
 
 /**
  * The page's rows of the three plans (searchPlans), each with the plan that gave it
@@ -306,8 +306,11 @@ export async function searchConversations(
   after: [number, string] | null,
   limit: number,
 ) {
-  // What decides whether the window answers: the list (org, member, filters), the terms, the page's size, a first page or not.
-  const key = JSON.stringify([orgId, userId, f, textMatch(terms), limit, after !== null]);
+  // What decides whether the window answers: the list (org, filters, the member only for
+  // scope=mine, the one filter that reads it), the terms (case aside: the index folds
+  // it), the page's size, a first page or not.
+  const words = terms.map((t) => `${t.tokens.join(" ").toLowerCase()}${t.prefix ? "*" : ""}`);
+  const key = JSON.stringify([orgId, f.scope === "mine" ? userId : null, f, words, limit, after !== null]);
   const known = rememberedPlans.get(key);
   if (known && known.until > Date.now()) {
     if (known.plan === "walk") return await searchWalk(db, orgId, userId, f, now, terms, after, limit).all();
