@@ -77,6 +77,8 @@ describe("memo", () => {
     // Each shape once, warming its statement; then the same shapes with other values build nothing.
     await list(a, "/conversations?starred=true");
     await list(a, "/conversations?q=alpha");
+    // Again: its plan is remembered, and the few-matches statement alone is built once too.
+    await list(a, "/conversations?q=alpha");
     await list(a, "/conversations?limit=1");
     await list(a, "/contacts?q=alpha");
     const built = builtCount(db);
