@@ -10,7 +10,7 @@ import { labelsOfQuery } from "../src/labels/queries";
 import { dueScheduledQuery, nextScheduledQuery } from "../src/org-inbox/scheduled";
 import { dueQuery, nextWakeQuery } from "../src/org-inbox/snooze";
 import { pruneDeliveriesQuery, pruneEventsQuery } from "../src/outbox/retention";
-import { searchAll, searchFew, searchWalk, searchWindow, threadMatch } from "../src/search/queries";
+import { SEARCH_WINDOW, searchAll, searchFew, searchWalk, searchWindow, threadMatch } from "../src/search/queries";
 import { parseQuery } from "../src/search/query";
 import { lostSendsQuery, stuckSendsQuery } from "../src/sending/sweep";
 import { overdueCountQuery } from "../src/sla/queries";
@@ -297,12 +297,12 @@ describe("EXPLAIN QUERY PLAN", () => {
         ["window", searchWindow],
         ["walk", searchWalk],
       ] as const) {
-        const steps = await plan(alone(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
+        const steps = await plan(alone(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25, { window: SEARCH_WINDOW }));
         noScan(steps);
         const one = steps.join("\n");
         expect(one, `${name}\n${one}`).not.toMatch(/MATERIALIZE counted|SEARCH f USING|SCAN f\b/);
         expect(one.match(/SEARCH conversations USING (COVERING )?INDEX conversations_/g)?.length, `${name}\n${one}`).toBe(1);
-        const tree = await planRows(alone(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25));
+        const tree = await planRows(alone(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25, { window: SEARCH_WINDOW }));
         const listWalk = tree.find((r) => /SEARCH conversations USING (COVERING )?INDEX conversations_/.test(r.detail))!;
         expect(
           tree.filter((r) => r.parent === listWalk.parent && /TEMP B-TREE FOR ORDER BY/.test(r.detail)),
@@ -314,7 +314,7 @@ describe("EXPLAIN QUERY PLAN", () => {
       noScan(fewAlone);
       expect(fewAlone.join("\n"), fewAlone.join("\n")).toMatch(/MATERIALIZE counted/);
       expect(fewAlone.join("\n"), fewAlone.join("\n")).not.toMatch(/INDEX conversations_(list|all|assignee|starred|unread|snoozed|waiting_sort)_idx/);
-      const windowAlone = (await plan(searchWindow(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25))).join("\n");
+      const windowAlone = (await plan(searchWindow(db(), ORG, USER, f, Date.now(), TERMS, cursor, 25, { window: SEARCH_WINDOW }))).join("\n");
       for (const cte of ["win", "hm", "hitw"]) expect(windowAlone.match(new RegExp(`MATERIALIZE ${cte}$`, "gm"))?.length, `${cte}\n${windowAlone}`).toBe(1);
       expect(windowAlone, windowAlone).toMatch(/SEARCH a USING COVERING INDEX activities_thread_idx \(conversation_id=\?\)/);
     }

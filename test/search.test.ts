@@ -391,7 +391,7 @@ describe("search with the list's filters, order and cursors", () => {
     for (const [q, limit] of expected) await search(org, q, `&limit=${limit}`);
     expect(remembered()).toEqual([
       [["walrus"], 10, "window"],
-      [["walrus"], 25, "walk"],
+      [["walrus"], 25, "wider"],
       [["osprey"], 50, "walk"],
       [["heron"], 25, "walk"],
       [["sighting", "5"], 25, "few"],
@@ -416,7 +416,7 @@ describe("search with the list's filters, order and cursors", () => {
       } while (cursor);
       return out;
     };
-    const forcing = async <T>(plan: "few" | "window" | "walk" | null, run: () => Promise<T>) => {
+    const forcing = async <T>(plan: "few" | "window" | "wider" | "walk" | null, run: () => Promise<T>) => {
       const spy = vi.spyOn(rememberedPlans, "get").mockReturnValue(plan ? { plan, until: Number.POSITIVE_INFINITY } : undefined);
       try {
         return await run();
@@ -428,12 +428,13 @@ describe("search with the list's filters, order and cursors", () => {
     const byAll = await forcing(null, () => Promise.all(expected.map(([q, limit]) => pages(q, limit))));
     const idsOf = (p: unknown[]) => (p.filter((x) => Array.isArray(x)) as { id: string }[][]).flat().map((c) => c.id);
     for (const [i, [q, limit, ids]] of expected.entries()) expect(idsOf(byAll[i]), `${q} ${limit}`).toEqual(ids);
-    for (const plan of ["few", "window", "walk"] as const) {
+    for (const plan of ["few", "window", "wider", "walk"] as const) {
       const forced = await forcing(plan, () => Promise.all(expected.map(([q, limit]) => pages(q, limit))));
       for (const [i, [q, limit]] of expected.entries()) expect(forced[i], `${plan}: ${q} ${limit}`).toEqual(byAll[i]);
     }
     // A remembered window that no longer answers (a page of 25 needs 26 rows; it holds 25) is run
-    // again with all three plans, which picks the walk and remembers it.
+    // again with all three plans, which take the walk and remember the wider window; that one
+    // answers (the old walruses are in the list's first 1,000) and stays remembered.
     rememberedPlans.clear();
     await search(org, "walrus", "&limit=10");
     const key = [...rememberedPlans.keys()].find((k) => k.includes(org.orgId))!;
@@ -441,7 +442,15 @@ describe("search with the list's filters, order and cursors", () => {
     expect(limit25).not.toBe(key);
     rememberedPlans.set(limit25, { plan: "window", until: Date.now() + 60_000 });
     expect((await search(org, "walrus", "&limit=25")).data.map((c: { id: string }) => c.id)).toEqual(walrus.slice(0, 25));
-    expect(rememberedPlans.get(limit25)?.plan).toBe("walk");
+    expect(rememberedPlans.get(limit25)?.plan).toBe("wider");
+    expect((await search(org, "walrus", "&limit=25")).data.map((c: { id: string }) => c.id)).toEqual(walrus.slice(0, 25));
+    expect(rememberedPlans.get(limit25)?.plan).toBe("wider");
+    // A wider window that does not answer either (sighting 5's one match is past the list's first
+    // 1,000): the walk gives the page and is remembered.
+    const sighting = JSON.stringify([...JSON.parse(key).slice(0, 3), ["sighting", "5"], 25, false]);
+    rememberedPlans.set(sighting, { plan: "wider", until: Date.now() + 60_000 });
+    expect((await search(org, "sighting 5", "&limit=25")).data.map((c: { id: string }) => c.id)).toEqual(sighting5);
+    expect(rememberedPlans.get(sighting)?.plan).toBe("walk");
     // Forgotten after PLAN_MEMORY_MS: searchAll runs again.
     rememberedPlans.set(key, { plan: "walk", until: Date.now() - 1 });
     await search(org, "walrus", "&limit=10");

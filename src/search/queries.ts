@@ -32,6 +32,16 @@ export const SPARSE_MATCHES = 500;
  */
 export const SEARCH_WINDOW = 500;
 
+/**
+ * The window tried next, alone, for a search whose window of SEARCH_WINDOW held fewer than a
+ * page (remembered as `wider`). Twice the window: the bench's phrase (0.5 % of messages)
+ * has 24 of a page's 26 rows in the first 500 of a fresh 100k seed, and a window of 1,000
+ * answers it in 1.1–1.4 ms of SQLite against the dense walk's 3; 2,000 cost 4–6 ms there
+ * (the list's first 2,000 conversations span the shard's rowids, so the range holds most
+ * matches).
+ */
+export const WIDER_WINDOW = 2 * SEARCH_WINDOW;
+
 const c = conversations;
 const BITS = sql.raw(String(ACTIVITY_BITS));
 const MASK = sql.raw(String(ACTIVITY_MASK));
@@ -104,7 +114,11 @@ function searchPlans(where: SQL, at: At) {
     CROSS JOIN ${c} WHERE ${c}.rowid = hits.crid AND ${where} ${order}
     LIMIT (SELECT CASE WHEN few THEN ${limit} ELSE 0 END FROM counted)`;
   // `+` keeps the sets (built once, probed per walked row) from driving the walk.
-  const dense = (rows: SQL) => sql`SELECT ${c}.rowid AS rid, NULL AS ar, 'walk' AS plan FROM ${c} JOIN ${contacts} ON ${contacts.id} = ${c.contactId}
+  // `plan`: walk, or short when the window ran and held less than a page (searchAll).
+  const dense = (
+    rows: SQL,
+    plan: SQL = sql`'walk'`,
+  ) => sql`SELECT ${c}.rowid AS rid, NULL AS ar, ${plan} AS plan FROM ${c} JOIN ${contacts} ON ${contacts.id} = ${c.contactId}
     WHERE ${where} AND (+${c}.rowid IN (SELECT rowid >> ${BITS} FROM activities_fts WHERE activities_fts MATCH ${messages})
       OR +${contacts}.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${people}))
     ${order} LIMIT ${rows}`;
@@ -146,7 +160,10 @@ function pageRowids(where: SQL, at: At) {
   return sql`SELECT rid, ar, plan FROM (WITH ${ctes}
     SELECT rid, ar, plan FROM (${sparse})
     UNION ALL SELECT rid, ${windowNewest}, 'window' FROM hitw WHERE NOT (SELECT needed FROM walk)
-    UNION ALL SELECT rid, ar, plan FROM (${dense(sql`(SELECT CASE WHEN needed THEN ${limit} ELSE 0 END FROM walk)`)}))`;
+    UNION ALL SELECT rid, ar, plan FROM (${dense(
+      sql`(SELECT CASE WHEN needed THEN ${limit} ELSE 0 END FROM walk)`,
+      sql`(SELECT CASE WHEN wide THEN 'short' ELSE 'walk' END FROM counted)`,
+    )}))`;
 }
 
 /**
@@ -156,8 +173,9 @@ function pageRowids(where: SQL, at: At) {
  */
 function windowRowids(where: SQL, at: At) {
   const { window } = searchPlans(where, at);
-  return sql`SELECT rid, ar, plan FROM (WITH ${window(WINDOW)}
-    SELECT rid, ${windowNewest} AS ar, CASE WHEN (SELECT count(*) FROM win) < ${WINDOW} THEN 'window-all' ELSE 'window' END AS plan FROM hitw)`;
+  const rows = at<number>("window");
+  return sql`SELECT rid, ar, plan FROM (WITH ${window(sql`${rows}`)}
+    SELECT rid, ${windowNewest} AS ar, CASE WHEN (SELECT count(*) FROM win) < ${rows} THEN 'window-all' ELSE 'window' END AS plan FROM hitw)`;
 }
 
 /** The few-matches plan alone, for a term whose last search took it: no row when the counts are no longer few. */
@@ -178,7 +196,17 @@ function walkRowids(where: SQL, at: At) {
  */
 const searchStatement =
   <Q extends BatchItem<"sqlite">>(name: string, build: (db: Db, where: SQL) => Q) =>
-  (db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, terms: Term[], after: [number, string] | null, limit: number) =>
+  (
+    db: Db,
+    orgId: string,
+    userId: string,
+    f: ConversationFilter,
+    now: number,
+    terms: Term[],
+    after: [number, string] | null,
+    limit: number,
+    more: object = {},
+  ) =>
     listStatement(
       db,
       name,
@@ -186,7 +214,7 @@ const searchStatement =
       f,
       { after, limit },
       (where, cursor) => build(db, cursor ? and(where, keysetAfter(placeholders))! : where),
-      termValues(terms),
+      { ...termValues(terms), ...more },
     );
 
 /** Which of pageRowids' plans a search page takes (tests; the same CTEs): few (the matches by rowid), wide and not needed (the window), else the dense walk. */
@@ -248,8 +276,11 @@ export function searchPage(db: Db, where: SQL, at: At, rowids: (where: SQL, at: 
 /** The values of searchPage's `terms`: the FTS5 expressions over messages and over contacts. */
 export const termValues = (terms: Term[]) => ({ messages: textMatch(terms), people: contactText(terms) });
 
-/** The plan that gave a search page's rows (pageRowids, windowRowids, walkRowids). */
-export type Plan = "few" | "window" | "window-all" | "walk";
+/** The plan that gave a search page's rows (pageRowids, windowRowids, walkRowids): short is the walk after a window that held less than a page. */
+export type Plan = "few" | "window" | "window-all" | "walk" | "short";
+
+/** What a search remembers: its plan, or `wider` (the window of WIDER_WINDOW, after a short one). */
+type Remembered = "few" | "window" | "wider" | "walk";
 
 /**
  * A page of searchPage with its three plans, the counts picking one: each statement is
@@ -258,7 +289,7 @@ export type Plan = "few" | "window" | "window-all" | "walk";
  * conversations; memoized, the server's CPU a request fell about 5 %.
  */
 export const searchAll = searchStatement("search", (db, where) => searchPage(db, where, placeholders));
-/** searchPage with the window alone (windowRowids). */
+/** searchPage with the window alone (windowRowids; value `window`: its length). */
 export const searchWindow = searchStatement("search-window", (db, where) => searchPage(db, where, placeholders, windowRowids));
 /** searchPage with the few-matches plan alone (fewRowids). */
 export const searchFew = searchStatement("search-few", (db, where) => searchPage(db, where, placeholders, fewRowids));
@@ -278,12 +309,13 @@ export const PLAN_MEMORY_ENTRIES = 500;
  * longer few, and the window's rows are used only when it answered; else searchAll runs.
  * Exported for tests.
  */
-export const rememberedPlans = new Map<string, { plan: "few" | "window" | "walk"; until: number }>();
+export const rememberedPlans = new Map<string, { plan: Remembered; until: number }>();
 
-function remember(key: string, plan: Plan | undefined) {
+function remember(key: string, picked: Plan | "wider" | undefined) {
   rememberedPlans.delete(key);
   // No row: nothing learned (searchAll ran every plan's gate and found nothing).
-  if (plan !== "few" && plan !== "window" && plan !== "walk") return;
+  const plan = picked === "short" ? "wider" : picked;
+  if (plan !== "few" && plan !== "window" && plan !== "wider" && plan !== "walk") return;
   if (rememberedPlans.size >= PLAN_MEMORY_ENTRIES) rememberedPlans.delete(rememberedPlans.keys().next().value as string);
   rememberedPlans.set(key, { plan, until: Date.now() + PLAN_MEMORY_MS });
 }
@@ -294,7 +326,9 @@ function remember(key: string, plan: Plan | undefined) {
  * prepare (local D1 prepares every statement it is sent), without the other plans' arms
  * and gates. A window that did not answer (fewer than limit + 1 rows, and more of the
  * list below it) or a few-matches statement with no row costs a second statement,
- * searchAll, which also sets the plan again.
+ * searchAll, which also sets the plan again. A search whose window was short (searchAll
+ * walked after it) tries the window of WIDER_WINDOW alone next; when that is short too,
+ * the walk gives the page and is remembered.
  */
 export async function searchConversations(
   db: Db,
@@ -319,8 +353,15 @@ export async function searchConversations(
       const rows = await searchFew(db, orgId, userId, f, now, terms, after, limit).all();
       if (rows.length) return rows;
     } else {
-      const rows = await searchWindow(db, orgId, userId, f, now, terms, after, limit).all();
+      const length = known.plan === "wider" ? WIDER_WINDOW : SEARCH_WINDOW;
+      const rows = await searchWindow(db, orgId, userId, f, now, terms, after, limit, { window: length }).all();
       if (rows.length > limit || rows[0]?.plan === "window-all") return rows;
+      if (known.plan === "wider") {
+        // Both windows short: the walk, which is right whatever the counts, from now on.
+        const walked = await searchWalk(db, orgId, userId, f, now, terms, after, limit).all();
+        remember(key, "walk");
+        return walked;
+      }
     }
   }
   const rows = await searchAll(db, orgId, userId, f, now, terms, after, limit).all();
