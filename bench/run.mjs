@@ -2232,41 +2232,31 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   await stopServer(server);
   Object.assign(withIndex.post_activities, storedRows(files[org.shard], "idx"));
 
-  // Server 2: the copy made right after the seed, its search triggers dropped.
-  console.error(`  starting a second server on ${NOINDEX_STATE} (no search triggers) …`);
-  const server2 = startServer(NOINDEX_STATE);
-  const serverLog2 = watchServerLog(server2);
-  const withoutIndex = {};
-  try {
-    await waitForHealth(base);
-    await load({ ...targets.health, duration: 2 }); // warm-up, as on the first
-    withoutIndex.health = await measure("GET /health (before POST, no index)", targets.health);
-    withoutIndex.post_activities = await measure("POST /activities (no index)", postActivities("noidx"));
-  } finally {
-    note("stopping server 2");
-    await stopServer(server2);
-  }
-  Object.assign(withoutIndex.post_activities, storedRows(searchSeed.noindex.file, "noidx"));
-  // A second round on fresh processes, server 1 first again (it ran the searches before its
-  // first round): one round of each is at the mercy of a shared machine's minute.
-  const freshRound = async (state, label, prefix) => {
-    const again = startServer(state);
-    watchServerLog(again);
+  // One round on a fresh server of `state`: warm-up, /health, POST /activities (`prefix`
+  // marks its rows), the server stopped, then its rows counted in `file`.
+  const serverRound = async (state, file, label, prefix) => {
+    const fresh = startServer(state);
+    const log = watchServerLog(fresh);
+    const out = {};
     try {
       await waitForHealth(base);
-      await load({ ...targets.health, duration: 2 }); // warm-up
-      const out = { health: await measure(`GET /health (before POST, ${label}, round 2)`, targets.health) };
-      out.post_activities = await measure(`POST /activities (${label}, round 2)`, postActivities(prefix));
-      return out;
+      await load({ ...targets.health, duration: 2 }); // warm-up, as on the first
+      out.health = await measure(`GET /health (before POST, ${label})`, targets.health);
+      out.post_activities = await measure(`POST /activities (${label})`, postActivities(prefix));
     } finally {
-      note(`stopping ${label}, round 2`);
-      await stopServer(again);
+      note(`stopping the server (${label})`);
+      await stopServer(fresh);
     }
+    Object.assign(out.post_activities, storedRows(file, prefix));
+    return { out, log };
   };
-  const withIndex2 = await freshRound(STATE, "with index", "idx2");
-  Object.assign(withIndex2.post_activities, storedRows(files[org.shard], "idx2"));
-  const withoutIndex2 = await freshRound(NOINDEX_STATE, "no index", "noidx2");
-  Object.assign(withoutIndex2.post_activities, storedRows(searchSeed.noindex.file, "noidx2"));
+  // Server 2: the copy made right after the seed, its search triggers dropped.
+  console.error(`  starting a second server on ${NOINDEX_STATE} (no search triggers) …`);
+  const { out: withoutIndex, log: serverLog2 } = await serverRound(NOINDEX_STATE, searchSeed.noindex.file, "no index", "noidx");
+  // A second round on fresh processes, server 1 first again (it ran the searches before its
+  // first round): one round of each is at the mercy of a shared machine's minute.
+  const withIndex2 = (await serverRound(STATE, files[org.shard], "with index, round 2", "idx2")).out;
+  const withoutIndex2 = (await serverRound(NOINDEX_STATE, searchSeed.noindex.file, "no index, round 2", "noidx2")).out;
   const ratioOf = (x) => Number((x.post_activities.requests_per_sec / x.health.requests_per_sec).toFixed(3));
   for (const x of [withIndex, withoutIndex, withIndex2, withoutIndex2]) x.ratio = ratioOf(x);
   withIndex.second_round = withIndex2;

@@ -5,6 +5,7 @@ import type { Db } from "../db/client";
 import { type At, placeholders } from "../db/memo";
 import { activities, contacts, conversations } from "../db/schema";
 import { labelsJson } from "../labels/queries";
+import { remember } from "../lib/remember";
 import { contactText, type Term, textMatch } from "./query";
 
 // Search reads (SPEC 16) over the FTS5 indexes of migrations/shard/0008_search.sql.
@@ -194,19 +195,12 @@ function walkRowids(where: SQL, at: At) {
  * and cursor, src/db/memo.ts), `build` given the list's WHERE with the cursor's keyset in
  * it; values: the filter's, the page's and the terms' (termValues).
  */
+/** What a search page is of: the org's list for the member, its filters, the terms, the cursor and the page's size. */
+type SearchArgs = [db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, terms: Term[], after: [number, string] | null, limit: number];
+
 const searchStatement =
   <Q extends BatchItem<"sqlite">>(name: string, build: (db: Db, where: SQL) => Q) =>
-  (
-    db: Db,
-    orgId: string,
-    userId: string,
-    f: ConversationFilter,
-    now: number,
-    terms: Term[],
-    after: [number, string] | null,
-    limit: number,
-    more: object = {},
-  ) =>
+  (...[db, orgId, userId, f, now, terms, after, limit, more = {}]: [...SearchArgs, more?: object]) =>
     listStatement(
       db,
       name,
@@ -311,13 +305,11 @@ export const PLAN_MEMORY_ENTRIES = 500;
  */
 export const rememberedPlans = new Map<string, { plan: Remembered; until: number }>();
 
-function remember(key: string, picked: Plan | "wider" | undefined) {
-  rememberedPlans.delete(key);
-  // No row: nothing learned (searchAll ran every plan's gate and found nothing).
+function rememberPlan(key: string, picked: Plan | "wider" | undefined) {
   const plan = picked === "short" ? "wider" : picked;
-  if (plan !== "few" && plan !== "window" && plan !== "wider" && plan !== "walk") return;
-  if (rememberedPlans.size >= PLAN_MEMORY_ENTRIES) rememberedPlans.delete(rememberedPlans.keys().next().value as string);
-  rememberedPlans.set(key, { plan, until: Date.now() + PLAN_MEMORY_MS });
+  // No row: nothing learned (searchAll ran every plan's gate and found nothing).
+  if (plan === undefined || plan === "window-all") rememberedPlans.delete(key);
+  else remember(rememberedPlans, key, { plan, until: Date.now() + PLAN_MEMORY_MS }, PLAN_MEMORY_ENTRIES);
 }
 
 /**
@@ -330,16 +322,8 @@ function remember(key: string, picked: Plan | "wider" | undefined) {
  * walked after it) tries the window of WIDER_WINDOW alone next; when that is short too,
  * the walk gives the page and is remembered.
  */
-export async function searchConversations(
-  db: Db,
-  orgId: string,
-  userId: string,
-  f: ConversationFilter,
-  now: number,
-  terms: Term[],
-  after: [number, string] | null,
-  limit: number,
-) {
+export async function searchConversations(...args: SearchArgs) {
+  const [, orgId, userId, f, , terms, after, limit] = args;
   // What decides whether the window answers: the list (org, filters, the member only for
   // scope=mine, the one filter that reads it), the terms (case aside: the index folds
   // it), the page's size, a first page or not.
@@ -347,25 +331,24 @@ export async function searchConversations(
   const key = JSON.stringify([orgId, f.scope === "mine" ? userId : null, f, words, limit, after !== null]);
   const known = rememberedPlans.get(key);
   if (known && known.until > Date.now()) {
-    if (known.plan === "walk") return await searchWalk(db, orgId, userId, f, now, terms, after, limit).all();
+    if (known.plan === "walk") return await searchWalk(...args).all();
     if (known.plan === "few") {
       // Its counts checked again in the statement: no row when they are no longer few (or nothing matched).
-      const rows = await searchFew(db, orgId, userId, f, now, terms, after, limit).all();
+      const rows = await searchFew(...args).all();
       if (rows.length) return rows;
     } else {
-      const length = known.plan === "wider" ? WIDER_WINDOW : SEARCH_WINDOW;
-      const rows = await searchWindow(db, orgId, userId, f, now, terms, after, limit, { window: length }).all();
+      const rows = await searchWindow(...args, { window: known.plan === "wider" ? WIDER_WINDOW : SEARCH_WINDOW }).all();
       if (rows.length > limit || rows[0]?.plan === "window-all") return rows;
       if (known.plan === "wider") {
         // Both windows short: the walk, which is right whatever the counts, from now on.
-        const walked = await searchWalk(db, orgId, userId, f, now, terms, after, limit).all();
-        remember(key, "walk");
+        const walked = await searchWalk(...args).all();
+        rememberPlan(key, "walk");
         return walked;
       }
     }
   }
-  const rows = await searchAll(db, orgId, userId, f, now, terms, after, limit).all();
-  remember(key, rows[0]?.plan);
+  const rows = await searchAll(...args).all();
+  rememberPlan(key, rows[0]?.plan);
   return rows;
 }
 

@@ -32,7 +32,7 @@ export const isAscii = (text: string) => ASCII.test(text);
  * folds on its own). ASCII has no marks to remove: lowercased only (most tokens of a
  * snippet; the NFD round trip was most of the snippet's time).
  */
-export const fold = (token: string) => (ASCII.test(token) ? token.toLowerCase() : token.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase());
+export const fold = (token: string) => (isAscii(token) ? token.toLowerCase() : token.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase());
 
 /** Splits `q` into terms; a term with no token (punctuation only) is dropped, so a q may parse to none. */
 export function parseQuery(q: string): Term[] {

@@ -85,8 +85,11 @@ const messageMatchers = new WeakMap<Term[], Matcher>();
 
 /** The snippet of a message: the first of its texts (body, subject, transcript, summary) with a hit. */
 export function messageSnippet(texts: (string | null)[], terms: Term[]): string {
-  const hit = messageMatchers.get(terms) ?? matcher(terms, false);
-  messageMatchers.set(terms, hit);
+  let hit = messageMatchers.get(terms);
+  if (!hit) {
+    hit = matcher(terms, false);
+    messageMatchers.set(terms, hit);
+  }
   for (const text of texts) {
     const s = text ? cut(text, hit) : null;
     if (s) return s;
