@@ -92,11 +92,14 @@
 //   tables: bytes per message with and without the index), and copies the state to
 //   bench/.state/noindex with the six search triggers dropped from the copy's shard. Then,
 //   in one run, autocannon with the same settings for all: on server 1 (the seeded state)
-//   GET /health, GET /conversations?limit=25, GET /conversations?q=invoice|zanzibar|"invoice
-//   overdue"&limit=25, GET /contacts?q=okonk*|nakamura|415 200 004&limit=25 (each first
+//   GET /health, then GET /conversations?limit=25, GET /conversations?q=invoice|zanzibar|"invoice
+//   overdue"|message&limit=25, GET /contacts?q=okonk*|nakamura|415 200 004&limit=25 (each first
 //   requested once and checked: the expected ids in order, a next_cursor when more match, a
 //   match with a «highlighted» snippet on every conversation; checked again right after its
-//   load, when a search's remembered plan answers), GET /health again and POST
+//   load, when a search's remembered plan answers), each of these read routes in
+//   PAIRED_ROUNDS (3) rounds of GET /health then the route, half the duration each: its
+//   ratio is the median round's (each round the route's req/s over the /health run just
+//   before it; ratio_to_first_health: against the run's first /health), then GET /health again and POST
 //   /activities (post_activities' bodies); server 1 stopped, server 2 on the copy: GET
 //   /health and POST /activities; then a second round of both on fresh processes (server 1,
 //   then server 2). The write cost: each POST run's ratio to the /health run just before it,
@@ -1970,6 +1973,9 @@ const SEARCHES = [
   { name: "contacts_phone", q: "415 200 004", kind: "contacts", where: "phone LIKE '%415200004%'" },
 ].map((s) => ({ ...s, path: `/${s.kind}?q=${encodeURIComponent(s.q)}&limit=25` }));
 
+/** --search: rounds of /health then the route, for each read route's ratio (the median round's). */
+const PAIRED_ROUNDS = 3;
+
 /** Where --search keeps the copy of the state whose shard has no search triggers (inside STATE: git-ignored, removed by the next seed). */
 const NOINDEX_STATE = `${STATE}/noindex`;
 
@@ -2209,13 +2215,38 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   );
   const results = {};
   results.health = await measure("GET /health", targets.health);
-  results.list_conversations = await measure("GET /conversations?limit=25", targets.list_conversations);
+  // Each read route in PAIRED_ROUNDS rounds of /health then the route, DURATION / 2 s each:
+  // its ratio is the median of the rounds' (the route against the /health run just before
+  // it), so a shared machine's slow minute weighs on both sides of a ratio. Its req/s,
+  // p50 and p99 are the median round's. ratio_to_first_health: that round against the
+  // run's first /health (the only ratio before session 13).
+  const paired = async (label, target) => {
+    const rounds = [];
+    for (let i = 1; i <= PAIRED_ROUNDS; i++) {
+      const health = await measure(`GET /health (before ${label}, round ${i})`, { ...targets.health, duration: DURATION / 2 });
+      const route = await measure(`${label} (round ${i})`, { ...target, duration: DURATION / 2 });
+      rounds.push({ ...route, health_requests_per_sec: health.requests_per_sec, ratio: Number((route.requests_per_sec / health.requests_per_sec).toFixed(3)) });
+    }
+    const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[PAIRED_ROUNDS >> 1];
+    return {
+      ...median,
+      ratio_to_health: median.ratio,
+      ratio_to_first_health: Number((median.requests_per_sec / results.health.requests_per_sec).toFixed(3)),
+      rounds: rounds.map(({ requests_per_sec, p50_ms, health_requests_per_sec, ratio }) => ({ requests_per_sec, p50_ms, health_requests_per_sec, ratio })),
+      non_2xx: rounds.reduce((a, r) => a + r.non_2xx, 0),
+      status_codes: rounds.reduce((a, r) => {
+        for (const [k, v] of Object.entries(r.status_codes)) a[k] = (a[k] ?? 0) + v;
+        return a;
+      }, {}),
+    };
+  };
+  results.list_conversations = await paired("GET /conversations?limit=25", targets.list_conversations);
   // Each checked again right after its load: a conversation search's plan is remembered for
   // a minute (src/search/queries.ts), so that answer comes from the remembered plan's
   // statement alone, the first one from all three.
   const checksAfter = {};
   for (const s of SEARCHES) {
-    results[s.name] = await measure(`GET ${s.path}`, { url: `${base}${s.path}`, headers });
+    results[s.name] = await paired(`GET ${s.path}`, { url: `${base}${s.path}`, headers });
     checksAfter[s.name] = await checkSearch(base, headers, s, searchSeed.expected[s.name]);
   }
   console.error(
@@ -2223,7 +2254,7 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
       .map(([k, v]) => `${k} ${v.items}/${v.expected_items}${v.ok ? "" : " WRONG"}`)
       .join(", ")}`,
   );
-  for (const r of Object.values(results)) r.ratio_to_health = Number((r.requests_per_sec / results.health.requests_per_sec).toFixed(3));
+  results.health.ratio_to_health = 1;
   for (const s of SEARCHES) results[s.name].path = s.path;
   // The write cost, each against the /health run just before it (as on the second server).
   const withIndex = { health: await measure("GET /health (before POST, with index)", targets.health) };
@@ -2274,6 +2305,8 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   const goal = (name) => ({
     ratio_to_health: results[name].ratio_to_health,
     ratio_goal_0_4: results[name].ratio_to_health >= 0.4,
+    ratio_by_round: results[name].rounds.map((r) => r.ratio),
+    ratio_to_first_health: results[name].ratio_to_first_health,
     p50_ms: results[name].p50_ms,
     p50_of_1k_run_ms: reference?.results?.[name]?.p50_ms ?? null,
     p50_vs_1k: p50Growth(name),
@@ -2375,6 +2408,9 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
         "",
         "",
       ),
+      `ratio by round (route / the /health just before it; the table's is the median): ${["list_conversations", ...SEARCHES.map((s) => s.name)]
+        .map((k) => `${k} ${results[k].rounds.map((r) => r.ratio).join(", ")}`)
+        .join("; ")}`,
       `POST /activities ratio, round 2 on fresh servers: with index ${withIndex2.ratio} (health ${withIndex2.health.requests_per_sec}), without ${withoutIndex2.ratio} (health ${withoutIndex2.health.requests_per_sec})`,
       `POST ratio difference (without − with, mean of the two rounds ${byRound.join(", ")}; goal ≤ 0.05): ${difference}`,
       `bytes per message (activities + its indexes): ${searchSeed.size.bytes_per_message_without_index} without the index, ${searchSeed.size.bytes_per_message_with_index} with it (activities_fts ${searchSeed.size.activities_fts_bytes_per_message}); contacts_fts ${searchSeed.size.contacts_fts_bytes_per_contact} B a contact`,

@@ -235,15 +235,17 @@ export type MessageHit = {
  * whole range, shared by its rows, was cheaper when the page's rowids were close (0.07
  * against 0.4 ms) but cost 1.2 ms when they were spread over the shard, and its three
  * more reads of the page cost 0.4–1.4 ms to prepare, which local D1 does each request.
+ * `found`: every row's plan gave `page.ar` (the window's and the few-matches statements
+ * alone), so the statement leaves out the lookup it would never run.
  */
-const newestHit = (at: At) => sql<string | null>`(
+const newestHit = (at: At, found: boolean) => sql<string | null>`(
   SELECT json_object('id', a.id, 'body', a.body, 'subject', a.subject, 'transcript', a.call_transcript, 'summary', a.call_summary)
   FROM activities AS a
-  WHERE a.rowid = coalesce(page.ar, (
+  WHERE a.rowid = ${found ? sql`page.ar` : sql`coalesce(page.ar, (
       SELECT x.rowid FROM (SELECT rowid & ${MASK} AS r FROM activities_fts WHERE activities_fts MATCH ${at("messages")}
           AND rowid ${threadsRange(sql`${c}.rowid`, sql`${c}.rowid`)}) AS hit
         CROSS JOIN activities AS x ON x.rowid = hit.r
-      ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1))
+      ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1))`}
     AND a.org_id = ${at("org")})`;
 
 /**
@@ -253,12 +255,12 @@ const newestHit = (at: At) => sql<string | null>`(
  * (termValues), pageValues'. `page` (pageRowids: each row's rowid, and its newest match
  * when its plan found it) is read once.
  */
-export function searchPage(db: Db, where: SQL, at: At, rowids: (where: SQL, at: At) => SQL = pageRowids) {
+export function searchPage(db: Db, where: SQL, at: At, rowids: (where: SQL, at: At) => SQL = pageRowids, found = false) {
   const page = db.$with("page", { rid: sql<number>`rid`, ar: sql<number | null>`ar`, plan: sql<Plan>`plan` }).as(rowids(where, at));
   // CROSS JOIN: from the page's ≤ limit + 1 rowids to their rows.
   return db
     .with(page)
-    .select({ conversation: c, contact: contactColumns, hit: newestHit(at), labels: labelsJson(at("org")), plan: sql<Plan>`page.plan` })
+    .select({ conversation: c, contact: contactColumns, hit: newestHit(at, found), labels: labelsJson(at("org")), plan: sql<Plan>`page.plan` })
     .from(page)
     .crossJoin(c)
     .innerJoin(contacts, eq(contacts.id, c.contactId))
@@ -284,9 +286,9 @@ type Remembered = "few" | "window" | "wider" | "walk";
  */
 export const searchAll = searchStatement("search", (db, where) => searchPage(db, where, placeholders));
 /** searchPage with the window alone (windowRowids; value `window`: its length). */
-export const searchWindow = searchStatement("search-window", (db, where) => searchPage(db, where, placeholders, windowRowids));
+export const searchWindow = searchStatement("search-window", (db, where) => searchPage(db, where, placeholders, windowRowids, true));
 /** searchPage with the few-matches plan alone (fewRowids). */
-export const searchFew = searchStatement("search-few", (db, where) => searchPage(db, where, placeholders, fewRowids));
+export const searchFew = searchStatement("search-few", (db, where) => searchPage(db, where, placeholders, fewRowids, true));
 /** searchPage with the dense walk alone (walkRowids). */
 export const searchWalk = searchStatement("search-walk", (db, where) => searchPage(db, where, placeholders, walkRowids));
 
