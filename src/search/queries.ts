@@ -238,15 +238,16 @@ export type MessageHit = {
  * `found`: every row's plan gave `page.ar` (the window's and the few-matches statements
  * alone), so the statement leaves out the lookup it would never run.
  */
-const newestHit = (at: At, found: boolean) => sql<string | null>`(
-  SELECT json_object('id', a.id, 'body', a.body, 'subject', a.subject, 'transcript', a.call_transcript, 'summary', a.call_summary)
-  FROM activities AS a
-  WHERE a.rowid = ${found ? sql`page.ar` : sql`coalesce(page.ar, (
-      SELECT x.rowid FROM (SELECT rowid & ${MASK} AS r FROM activities_fts WHERE activities_fts MATCH ${at("messages")}
+const newestHit = (at: At, found: boolean) => {
+  const lookup = sql`(SELECT x.rowid FROM (SELECT rowid & ${MASK} AS r FROM activities_fts WHERE activities_fts MATCH ${at("messages")}
           AND rowid ${threadsRange(sql`${c}.rowid`, sql`${c}.rowid`)}) AS hit
         CROSS JOIN activities AS x ON x.rowid = hit.r
-      ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1))`}
-    AND a.org_id = ${at("org")})`;
+      ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1)`;
+  return sql<string | null>`(
+  SELECT json_object('id', a.id, 'body', a.body, 'subject', a.subject, 'transcript', a.call_transcript, 'summary', a.call_summary)
+  FROM activities AS a
+  WHERE a.rowid = ${found ? sql`page.ar` : sql`coalesce(page.ar, ${lookup})`} AND a.org_id = ${at("org")})`;
+};
 
 /**
  * A page of the conversation list (its WHERE: filterWhere, and the cursor's keyset) whose messages or contact
