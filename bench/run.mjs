@@ -99,12 +99,14 @@
 //   load, when a search's remembered plan answers), each of these read routes in
 //   PAIRED_ROUNDS (3) rounds of GET /health then the route, half the duration each: its
 //   ratio is the median round's (each round the route's req/s over the /health run just
-//   before it; ratio_to_first_health: against the run's first /health), then GET /health again and POST
-//   /activities (post_activities' bodies); server 1 stopped, server 2 on the copy: GET
-//   /health and POST /activities; then a second round of both on fresh processes (server 1,
-//   then server 2). The write cost: each POST run's ratio to the /health run just before it,
-//   on its own server, and their difference, the mean of the two rounds (goal within 0.05;
-//   server 2's activities_fts must not grow). Before each measured route it waits while vitest / tsc
+//   before it; ratio_to_first_health: against the run's first /health), then POST
+//   /activities (post_activities' bodies) the same way, in paired rounds with GET /health;
+//   server 1 stopped, server 2 on the copy: the same POST rounds; then both again on fresh
+//   processes (server 1, then server 2). The write cost: on each server the median round's
+//   POST ratio, the two servers' difference, the mean of the two servers' rounds (goal
+//   within 0.05; server 2's activities_fts must not grow). Before the POST rounds, each read
+//   route 300 times one request at a time (sequentialLatency: its own cost, no queue; at
+//   N ≠ 1000 its p50 against the 1k run's too). Before each measured route it waits while vitest / tsc
 //   runs elsewhere (polling every 30 s, up to 10 min; --no-wait: not) and records the
 //   1-min load and those processes before and after each (machine). At N ≠ 1000 each
 //   route's p50 is compared with bench/results/search-1000.json's (goal ≤ 1.5×, and ≥
@@ -2140,6 +2142,35 @@ async function stopServer(server) {
 }
 
 /** One GET of a search route, checked against the rows the seed holds (the same ids, in the same order). */
+/**
+ * A route's latency with nothing else in flight: `n` requests one after another (after 20
+ * unmeasured), each timed from send to its body read. Under the autocannon load the p50
+ * is mostly the queue (10 connections on a server's one thread: about connections ÷
+ * req/s); this one is the request's own cost, the server and the client on the same
+ * machine. Milliseconds: p25, p50, p75, and the mean of the middle 80 %.
+ */
+async function sequentialLatency(url, headers, n = 300) {
+  for (let i = 0; i < 20; i++) await (await fetch(url, { headers })).arrayBuffer();
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch(url, { headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const at = (f) => Number(times[Math.floor(f * (n - 1))].toFixed(2));
+  const middle = times.slice(Math.floor(n * 0.1), Math.ceil(n * 0.9));
+  return {
+    requests: n,
+    p25_ms: at(0.25),
+    p50_ms: at(0.5),
+    p75_ms: at(0.75),
+    trimmed_mean_ms: Number((middle.reduce((a, b) => a + b, 0) / middle.length).toFixed(2)),
+  };
+}
+
 async function checkSearch(base, headers, s, expected) {
   const r = await fetch(`${base}${s.path}`, { headers });
   const body = await r.json().catch(() => null);
@@ -2215,29 +2246,49 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   );
   const results = {};
   results.health = await measure("GET /health", targets.health);
-  // Each read route in PAIRED_ROUNDS rounds of /health then the route, DURATION / 2 s each:
-  // its ratio is the median of the rounds' (the route against the /health run just before
-  // it), so a shared machine's slow minute weighs on both sides of a ratio. Its req/s,
-  // p50 and p99 are the median round's. ratio_to_first_health: that round against the
-  // run's first /health (the only ratio before session 13).
-  const paired = async (label, target) => {
+  // A route in PAIRED_ROUNDS rounds of /health then the route, DURATION / 2 s each: its
+  // ratio is the median of the rounds' (the route against the /health run just before it),
+  // so a shared machine's slow minute weighs on both sides of a ratio. Its req/s, p50 and
+  // p99 are the median round's (`health`: that round's /health); non_2xx and status_codes
+  // are all rounds'.
+  const pairedRounds = async (label, target) => {
     const rounds = [];
     for (let i = 1; i <= PAIRED_ROUNDS; i++) {
       const health = await measure(`GET /health (before ${label}, round ${i})`, { ...targets.health, duration: DURATION / 2 });
       const route = await measure(`${label} (round ${i})`, { ...target, duration: DURATION / 2 });
-      rounds.push({ ...route, health_requests_per_sec: health.requests_per_sec, ratio: Number((route.requests_per_sec / health.requests_per_sec).toFixed(3)) });
+      rounds.push({ health, route, ratio: Number((route.requests_per_sec / health.requests_per_sec).toFixed(3)) });
     }
     const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[PAIRED_ROUNDS >> 1];
-    return {
-      ...median,
-      ratio_to_health: median.ratio,
-      ratio_to_first_health: Number((median.requests_per_sec / results.health.requests_per_sec).toFixed(3)),
-      rounds: rounds.map(({ requests_per_sec, p50_ms, health_requests_per_sec, ratio }) => ({ requests_per_sec, p50_ms, health_requests_per_sec, ratio })),
-      non_2xx: rounds.reduce((a, r) => a + r.non_2xx, 0),
+    const sum = (pick) => ({
+      non_2xx: rounds.reduce((a, r) => a + pick(r).non_2xx, 0),
       status_codes: rounds.reduce((a, r) => {
-        for (const [k, v] of Object.entries(r.status_codes)) a[k] = (a[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(pick(r).status_codes)) a[k] = (a[k] ?? 0) + v;
         return a;
       }, {}),
+    });
+    return {
+      health: { ...median.health, ...sum((r) => r.health) },
+      route: { ...median.route, ...sum((r) => r.route) },
+      ratio: median.ratio,
+      rounds: rounds.map((r) => ({
+        health_requests_per_sec: r.health.requests_per_sec,
+        requests_per_sec: r.route.requests_per_sec,
+        p50_ms: r.route.p50_ms,
+        ratio: r.ratio,
+      })),
+    };
+  };
+  // A read route: ratio_to_first_health is the median round against the run's first /health
+  // (the only ratio before session 13).
+  const paired = async (label, target) => {
+    const { health, route, ratio, rounds } = await pairedRounds(label, target);
+    return {
+      ...route,
+      ratio_to_health: ratio,
+      ratio_to_first_health: Number((route.requests_per_sec / results.health.requests_per_sec).toFixed(3)),
+      rounds,
+      // The rounds' /health (the median round's figures; non_2xx and status_codes of all).
+      paired_health: health,
     };
   };
   results.list_conversations = await paired("GET /conversations?limit=25", targets.list_conversations);
@@ -2256,15 +2307,25 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   );
   results.health.ratio_to_health = 1;
   for (const s of SEARCHES) results[s.name].path = s.path;
-  // The write cost, each against the /health run just before it (as on the second server).
-  const withIndex = { health: await measure("GET /health (before POST, with index)", targets.health) };
-  withIndex.post_activities = await measure("POST /activities (with index)", postActivities("idx"));
+  // Each read route alone, one request at a time (sequentialLatency): its own cost, for the
+  // p50 goal beside the loaded p50.
+  console.error("  one request at a time …");
+  const unloaded = { health: await sequentialLatency(targets.health.url, {}) };
+  unloaded.list_conversations = await sequentialLatency(targets.list_conversations.url, headers);
+  for (const s of SEARCHES) unloaded[s.name] = await sequentialLatency(`${base}${s.path}`, headers);
+  for (const [k, v] of Object.entries(unloaded)) results[k].unloaded = v;
+  // The write cost: POST /activities in paired rounds (pairedRounds) on each server.
+  const postPaired = async (label, prefix) => {
+    const { health, route, ratio, rounds } = await pairedRounds(`POST /activities (${label})`, postActivities(prefix));
+    return { health, post_activities: route, ratio, rounds };
+  };
+  const withIndex = await postPaired("with index", "idx");
   note("stopping server 1");
   await stopServer(server);
   Object.assign(withIndex.post_activities, storedRows(files[org.shard], "idx"));
 
-  // One round on a fresh server of `state`: warm-up, /health, POST /activities (`prefix`
-  // marks its rows), the server stopped, then its rows counted in `file`.
+  // One round on a fresh server of `state`: warm-up, then /health and POST /activities in
+  // paired rounds (`prefix` marks its rows), the server stopped, then its rows counted in `file`.
   const serverRound = async (state, file, label, prefix) => {
     const fresh = startServer(state);
     const log = watchServerLog(fresh);
@@ -2272,8 +2333,7 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
     try {
       await waitForHealth(base);
       await load({ ...targets.health, duration: 2 }); // warm-up, as on the first
-      out.health = await measure(`GET /health (before POST, ${label})`, targets.health);
-      out.post_activities = await measure(`POST /activities (${label})`, postActivities(prefix));
+      Object.assign(out, await postPaired(label, prefix));
     } finally {
       note(`stopping the server (${label})`);
       await stopServer(fresh);
@@ -2288,8 +2348,6 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   // first round): one round of each is at the mercy of a shared machine's minute.
   const withIndex2 = (await serverRound(STATE, files[org.shard], "with index, round 2", "idx2")).out;
   const withoutIndex2 = (await serverRound(NOINDEX_STATE, searchSeed.noindex.file, "no index, round 2", "noidx2")).out;
-  const ratioOf = (x) => Number((x.post_activities.requests_per_sec / x.health.requests_per_sec).toFixed(3));
-  for (const x of [withIndex, withoutIndex, withIndex2, withoutIndex2]) x.ratio = ratioOf(x);
   withIndex.second_round = withIndex2;
   withoutIndex.second_round = withoutIndex2;
   // And both against the first /health of the run (one baseline).
@@ -2302,6 +2360,8 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   // The 1k run's p50s (bench/results/search-1000.json), for the 100k goals.
   const reference = N !== 1000 && existsSync("bench/results/search-1000.json") ? JSON.parse(readFileSync("bench/results/search-1000.json", "utf8")) : null;
   const p50Growth = (name) => (reference?.results?.[name] ? Number((results[name].p50_ms / reference.results[name].p50_ms).toFixed(2)) : null);
+  const unloadedGrowth = (name) =>
+    reference?.results?.[name]?.unloaded ? Number((results[name].unloaded.p50_ms / reference.results[name].unloaded.p50_ms).toFixed(2)) : null;
   const goal = (name) => ({
     ratio_to_health: results[name].ratio_to_health,
     ratio_goal_0_4: results[name].ratio_to_health >= 0.4,
@@ -2311,8 +2371,16 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
     p50_of_1k_run_ms: reference?.results?.[name]?.p50_ms ?? null,
     p50_vs_1k: p50Growth(name),
     p50_goal_1_5x: p50Growth(name) === null ? null : p50Growth(name) <= 1.5,
+    unloaded_p50_ms: results[name].unloaded.p50_ms,
+    unloaded_p50_of_1k_run_ms: reference?.results?.[name]?.unloaded?.p50_ms ?? null,
+    unloaded_p50_vs_1k: unloadedGrowth(name),
+    unloaded_p50_goal_1_5x: unloadedGrowth(name) === null ? null : unloadedGrowth(name) <= 1.5,
   });
-  const allRuns = [...Object.values(results), ...[withIndex, withoutIndex, withIndex2, withoutIndex2].flatMap((x) => [x.health, x.post_activities])];
+  const allRuns = [
+    ...Object.values(results),
+    ...Object.values(results).flatMap((r) => (r.paired_health ? [r.paired_health] : [])),
+    ...[withIndex, withoutIndex, withIndex2, withoutIndex2].flatMap((x) => [x.health, x.post_activities]),
+  ];
   const report = {
     ...reportHead("search", seeded),
     duration_s: DURATION,
@@ -2410,6 +2478,9 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
       ),
       `ratio by round (route / the /health just before it; the table's is the median): ${["list_conversations", ...SEARCHES.map((s) => s.name)]
         .map((k) => `${k} ${results[k].rounds.map((r) => r.ratio).join(", ")}`)
+        .join("; ")}`,
+      `one request at a time, p50 ms (× the 1k run's): ${["health", "list_conversations", ...SEARCHES.map((s) => s.name)]
+        .map((k) => `${k} ${results[k].unloaded.p50_ms}${unloadedGrowth(k) === null ? "" : ` (${unloadedGrowth(k)}×)`}`)
         .join("; ")}`,
       `POST /activities ratio, round 2 on fresh servers: with index ${withIndex2.ratio} (health ${withIndex2.health.requests_per_sec}), without ${withoutIndex2.ratio} (health ${withoutIndex2.health.requests_per_sec})`,
       `POST ratio difference (without − with, mean of the two rounds ${byRound.join(", ")}; goal ≤ 0.05): ${difference}`,
