@@ -2248,9 +2248,9 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   results.health = await measure("GET /health", targets.health);
   // A route in PAIRED_ROUNDS rounds of /health then the route, DURATION / 2 s each: its
   // ratio is the median of the rounds' (the route against the /health run just before it),
-  // so a shared machine's slow minute weighs on both sides of a ratio. Its req/s, p50 and
-  // p99 are the median round's (`health`: that round's /health); non_2xx and status_codes
-  // are all rounds'.
+  // so a shared machine's slow minute weighs on both sides of a ratio. Its req/s is the
+  // median round's (`health`: that round's /health), its p50 and p99 the medians of the
+  // rounds' own; non_2xx and status_codes are all rounds'.
   const pairedRounds = async (label, target) => {
     const rounds = [];
     for (let i = 1; i <= PAIRED_ROUNDS; i++) {
@@ -2259,7 +2259,11 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
       rounds.push({ health, route, ratio: Number((route.requests_per_sec / health.requests_per_sec).toFixed(3)) });
     }
     const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[PAIRED_ROUNDS >> 1];
+    const middle = (values) => [...values].sort((a, b) => a - b)[PAIRED_ROUNDS >> 1];
     const sum = (pick) => ({
+      // Latency: the median of the rounds' (each its own), not the median ratio round's.
+      p50_ms: middle(rounds.map((r) => pick(r).p50_ms)),
+      p99_ms: middle(rounds.map((r) => pick(r).p99_ms)),
       non_2xx: rounds.reduce((a, r) => a + pick(r).non_2xx, 0),
       status_codes: rounds.reduce((a, r) => {
         for (const [k, v] of Object.entries(pick(r).status_codes)) a[k] = (a[k] ?? 0) + v;
@@ -2274,6 +2278,7 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
         health_requests_per_sec: r.health.requests_per_sec,
         requests_per_sec: r.route.requests_per_sec,
         p50_ms: r.route.p50_ms,
+        p99_ms: r.route.p99_ms,
         ratio: r.ratio,
       })),
     };
