@@ -106,7 +106,11 @@
 //   POST ratio, the two servers' difference, the mean of the two servers' rounds (goal
 //   within 0.05; server 2's activities_fts must not grow). Before the POST rounds, each read
 //   route 300 times one request at a time (sequentialLatency: its own cost, no queue; at
-//   N ≠ 1000 its p50 against the 1k run's too). Before each measured route it waits while vitest / tsc
+//   N ≠ 1000 its p50 against the 1k run's too). A 1k run keeps its seeded state
+//   (bench/.search-1000-state, copied before any server starts); a run at another size
+//   then starts a second server on it (port + 1) and measures each read route there too,
+//   in the same rounds and one request at a time: the p50 goal's 1k side from the same
+//   minute of the machine (same_run_p50_vs_1k; the 1k run's file is another day's minute). Before each measured route it waits while vitest / tsc
 //   runs elsewhere (polling every 30 s, up to 10 min; --no-wait: not) and records the
 //   1-min load and those processes before and after each (machine). At N ≠ 1000 each
 //   route's p50 is compared with bench/results/search-1000.json's (goal ≤ 1.5×, and ≥
@@ -598,14 +602,14 @@ const summary = (r) => ({
 });
 
 /** `wrangler dev` on PORT with its D1 and Durable Object state in `persistTo`, in its own process group. */
-function startServer(persistTo) {
+function startServer(persistTo, port = PORT) {
   return spawn(
     "npx",
     [
       "wrangler",
       "dev",
       "--port",
-      String(PORT),
+      String(port),
       "--persist-to",
       persistTo,
       "--config",
@@ -1978,6 +1982,13 @@ const SEARCHES = [
 /** --search: rounds of /health then the route, for each read route's ratio (the median round's). */
 const PAIRED_ROUNDS = 3;
 
+/**
+ * A 1k --search run keeps its seeded state here (copied before any server runs), and a
+ * run at another size starts a second server on it (port + 1): each read route's p50 is
+ * then compared with the 1k seed's in the same rounds, the same minute of the machine.
+ */
+const REFERENCE_STATE = "bench/.search-1000-state";
+
 /** Where --search keeps the copy of the state whose shard has no search triggers (inside STATE: git-ignored, removed by the next seed). */
 const NOINDEX_STATE = `${STATE}/noindex`;
 
@@ -2100,6 +2111,12 @@ function prepareSearch() {
   copy.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   copy.close();
   if (left !== 0) throw new Error(`the copy's shard still has ${left} search triggers`);
+  if (N === 1000) {
+    rmSync(REFERENCE_STATE, { recursive: true, force: true });
+    for (const entry of readdirSync(STATE)) {
+      if (join(STATE, entry) !== NOINDEX_STATE) cpSync(join(STATE, entry), join(REFERENCE_STATE, entry), { recursive: true });
+    }
+  }
   return {
     rows,
     index_complete: rows.activities_fts === rows.activities && rows.contacts_fts === rows.contacts,
@@ -2123,22 +2140,22 @@ async function waitQuiet(phase) {
   return Math.round((Date.now() - t0) / 1000);
 }
 
-/** Stops a server started by startServer (its process group) and waits until PORT no longer answers. */
-async function stopServer(server) {
+/** Stops a server started by startServer (its process group) and waits until its port no longer answers. */
+async function stopServer(server, port = PORT) {
   const exited = new Promise((r) => server.once("exit", r));
   try {
     process.kill(-server.pid, "SIGTERM");
   } catch {}
   await Promise.race([exited, sleep(15_000)]);
   for (let i = 0; i < 60; i++) {
-    const up = await fetch(`http://127.0.0.1:${PORT}/health`).then(
+    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
       () => true,
       () => false,
     );
     if (!up) return;
     await sleep(250);
   }
-  throw new Error(`port ${PORT} still answers after the server was stopped`);
+  throw new Error(`port ${port} still answers after the server was stopped`);
 }
 
 /** One GET of a search route, checked against the rows the seed holds (the same ids, in the same order). */
@@ -2244,6 +2261,20 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
       .map(([k, v]) => `${k} ${v.items}/${v.expected_items}${v.ok ? "" : " WRONG"}`)
       .join(", ")}`,
   );
+  // The 1k seed's server beside this one (REFERENCE_STATE), for the p50s in the same rounds.
+  const refBase = N !== 1000 && existsSync(REFERENCE_STATE) ? `http://127.0.0.1:${PORT + 1}` : null;
+  const refServer = refBase ? startServer(REFERENCE_STATE, PORT + 1) : null;
+  if (refServer) {
+    // Stopped after the reads; if the run fails before, with this process.
+    process.once("exit", () => {
+      try {
+        process.kill(-refServer.pid, "SIGTERM");
+      } catch {}
+    });
+    console.error(`  the 1k seed's server on ${refBase} (${REFERENCE_STATE}) …`);
+    await waitForHealth(refBase);
+    await load({ url: `${refBase}/health`, duration: 2 }); // warm-up, as this one's
+  }
   const results = {};
   results.health = await measure("GET /health", targets.health);
   // A route in PAIRED_ROUNDS rounds of /health then the route, DURATION / 2 s each: its
@@ -2251,12 +2282,14 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   // so a shared machine's slow minute weighs on both sides of a ratio. Its req/s is the
   // median round's (`health`: that round's /health), its p50 and p99 the medians of the
   // rounds' own; non_2xx and status_codes are all rounds'.
-  const pairedRounds = async (label, target) => {
+  // `reference`: the same route on the 1k server, measured after it in each round.
+  const pairedRounds = async (label, target, reference = null) => {
     const rounds = [];
     for (let i = 1; i <= PAIRED_ROUNDS; i++) {
       const health = await measure(`GET /health (before ${label}, round ${i})`, { ...targets.health, duration: DURATION / 2 });
       const route = await measure(`${label} (round ${i})`, { ...target, duration: DURATION / 2 });
-      rounds.push({ health, route, ratio: Number((route.requests_per_sec / health.requests_per_sec).toFixed(3)) });
+      const ref = reference ? await measure(`${label} (the 1k server, round ${i})`, { ...reference, duration: DURATION / 2 }) : null;
+      rounds.push({ health, route, ref, ratio: Number((route.requests_per_sec / health.requests_per_sec).toFixed(3)) });
     }
     const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[PAIRED_ROUNDS >> 1];
     const middle = (values) => [...values].sort((a, b) => a - b)[PAIRED_ROUNDS >> 1];
@@ -2274,21 +2307,30 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
       health: { ...median.health, ...sum((r) => r.health) },
       route: { ...median.route, ...sum((r) => r.route) },
       ratio: median.ratio,
+      ...(reference
+        ? {
+            reference: { ...sum((r) => r.ref), requests_per_sec: middle(rounds.map((r) => r.ref.requests_per_sec)) },
+            p50_vs_reference: middle(rounds.map((r) => Number((r.route.p50_ms / r.ref.p50_ms).toFixed(2)))),
+          }
+        : {}),
       rounds: rounds.map((r) => ({
         health_requests_per_sec: r.health.requests_per_sec,
         requests_per_sec: r.route.requests_per_sec,
         p50_ms: r.route.p50_ms,
         p99_ms: r.route.p99_ms,
         ratio: r.ratio,
+        ...(r.ref ? { reference_requests_per_sec: r.ref.requests_per_sec, reference_p50_ms: r.ref.p50_ms } : {}),
       })),
     };
   };
   // A read route: ratio_to_first_health is the median round against the run's first /health
   // (the only ratio before session 13).
   const paired = async (label, target) => {
-    const { health, route, ratio, rounds } = await pairedRounds(label, target);
+    const reference = refBase ? { ...target, url: target.url.replace(base, refBase) } : null;
+    const { health, route, ratio, rounds, ...versus } = await pairedRounds(label, target, reference);
     return {
       ...route,
+      ...versus,
       ratio_to_health: ratio,
       ratio_to_first_health: Number((route.requests_per_sec / results.health.requests_per_sec).toFixed(3)),
       rounds,
@@ -2319,6 +2361,17 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   unloaded.list_conversations = await sequentialLatency(targets.list_conversations.url, headers);
   for (const s of SEARCHES) unloaded[s.name] = await sequentialLatency(`${base}${s.path}`, headers);
   for (const [k, v] of Object.entries(unloaded)) results[k].unloaded = v;
+  if (refServer) {
+    const refUnloaded = { health: await sequentialLatency(`${refBase}/health`, {}) };
+    refUnloaded.list_conversations = await sequentialLatency(targets.list_conversations.url.replace(base, refBase), headers);
+    for (const s of SEARCHES) refUnloaded[s.name] = await sequentialLatency(`${refBase}${s.path}`, headers);
+    for (const [k, v] of Object.entries(refUnloaded)) {
+      results[k].reference_unloaded = v;
+      results[k].unloaded_p50_vs_reference = Number((results[k].unloaded.p50_ms / v.p50_ms).toFixed(2));
+    }
+    note("stopping the 1k seed's server");
+    await stopServer(refServer, PORT + 1);
+  }
   // The write cost: POST /activities in paired rounds (pairedRounds) on each server.
   const postPaired = async (label, prefix) => {
     const { health, route, ratio, rounds } = await pairedRounds(`POST /activities (${label})`, postActivities(prefix));
@@ -2380,10 +2433,15 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
     unloaded_p50_of_1k_run_ms: reference?.results?.[name]?.unloaded?.p50_ms ?? null,
     unloaded_p50_vs_1k: unloadedGrowth(name),
     unloaded_p50_goal_1_5x: unloadedGrowth(name) === null ? null : unloadedGrowth(name) <= 1.5,
+    // The same run: the 1k seed's server in the same rounds (REFERENCE_STATE).
+    same_run_p50_vs_1k: results[name].p50_vs_reference ?? null,
+    same_run_p50_goal_1_5x: results[name].p50_vs_reference === undefined ? null : results[name].p50_vs_reference <= 1.5,
+    same_run_unloaded_p50_vs_1k: results[name].unloaded_p50_vs_reference ?? null,
+    same_run_unloaded_p50_goal_1_5x: results[name].unloaded_p50_vs_reference === undefined ? null : results[name].unloaded_p50_vs_reference <= 1.5,
   });
   const allRuns = [
     ...Object.values(results),
-    ...Object.values(results).flatMap((r) => (r.paired_health ? [r.paired_health] : [])),
+    ...Object.values(results).flatMap((r) => [r.paired_health, r.reference].filter(Boolean)),
     ...[withIndex, withoutIndex, withIndex2, withoutIndex2].flatMap((x) => [x.health, x.post_activities]),
   ];
   const report = {
@@ -2484,6 +2542,18 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
       `ratio by round (route / the /health just before it; the table's is the median): ${["list_conversations", ...SEARCHES.map((s) => s.name)]
         .map((k) => `${k} ${results[k].rounds.map((r) => r.ratio).join(", ")}`)
         .join("; ")}`,
+      ...(refBase
+        ? [
+            `the 1k seed's server in the same rounds, p50 here ÷ p50 there (median of rounds; one at a time): ${[
+              "health",
+              "list_conversations",
+              ...SEARCHES.map((s) => s.name),
+            ]
+              .filter((k) => results[k].p50_vs_reference !== undefined || results[k].unloaded_p50_vs_reference !== undefined)
+              .map((k) => `${k} ${results[k].p50_vs_reference ?? "-"}× (${results[k].unloaded_p50_vs_reference}×)`)
+              .join("; ")}`,
+          ]
+        : []),
       `one request at a time, p50 ms (× the 1k run's): ${["health", "list_conversations", ...SEARCHES.map((s) => s.name)]
         .map((k) => `${k} ${results[k].unloaded.p50_ms}${unloadedGrowth(k) === null ? "" : ` (${unloadedGrowth(k)}×)`}`)
         .join("; ")}`,
