@@ -2176,14 +2176,12 @@ async function sequentialLatency(url, headers, n = 300) {
     if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  const at = (f) => Number(times[Math.floor(f * (n - 1))].toFixed(2));
-  const middle = times.slice(Math.floor(n * 0.1), Math.ceil(n * 0.9));
+  const middle = [...times].sort((a, b) => a - b).slice(Math.floor(n * 0.1), Math.ceil(n * 0.9));
   return {
     requests: n,
-    p25_ms: at(0.25),
-    p50_ms: at(0.5),
-    p75_ms: at(0.75),
+    p25_ms: quantile(times, 0.25),
+    p50_ms: quantile(times, 0.5),
+    p75_ms: quantile(times, 0.75),
     trimmed_mean_ms: Number((middle.reduce((a, b) => a + b, 0) / middle.length).toFixed(2)),
   };
 }
@@ -2357,15 +2355,20 @@ async function searchRun({ base, headers, targets, ingestBody, seeded, server, s
   // Each read route alone, one request at a time (sequentialLatency): its own cost, for the
   // p50 goal beside the loaded p50.
   console.error("  one request at a time …");
-  const unloaded = { health: await sequentialLatency(targets.health.url, {}) };
-  unloaded.list_conversations = await sequentialLatency(targets.list_conversations.url, headers);
-  for (const s of SEARCHES) unloaded[s.name] = await sequentialLatency(`${base}${s.path}`, headers);
-  for (const [k, v] of Object.entries(unloaded)) results[k].unloaded = v;
+  // Each read route on the server at `server` (this one's base, or the 1k seed's).
+  const readRoutes = [
+    ["health", "/health", {}],
+    ["list_conversations", targets.list_conversations.url.slice(base.length), headers],
+    ...SEARCHES.map((s) => [s.name, s.path, headers]),
+  ];
+  const unloadedOn = async (server) => {
+    const out = {};
+    for (const [name, path, h] of readRoutes) out[name] = await sequentialLatency(`${server}${path}`, h);
+    return out;
+  };
+  for (const [k, v] of Object.entries(await unloadedOn(base))) results[k].unloaded = v;
   if (refServer) {
-    const refUnloaded = { health: await sequentialLatency(`${refBase}/health`, {}) };
-    refUnloaded.list_conversations = await sequentialLatency(targets.list_conversations.url.replace(base, refBase), headers);
-    for (const s of SEARCHES) refUnloaded[s.name] = await sequentialLatency(`${refBase}${s.path}`, headers);
-    for (const [k, v] of Object.entries(refUnloaded)) {
+    for (const [k, v] of Object.entries(await unloadedOn(refBase))) {
       results[k].reference_unloaded = v;
       results[k].unloaded_p50_vs_reference = Number((results[k].unloaded.p50_ms / v.p50_ms).toFixed(2));
     }

@@ -190,14 +190,14 @@ function walkRowids(where: SQL, at: At) {
   return searchPlans(where, at).dense(sql`${at<number>("limit")}`);
 }
 
-/**
- * A search statement over the list of `f` (listStatement: built once per shape of filters
- * and cursor, src/db/memo.ts), `build` given the list's WHERE with the cursor's keyset in
- * it; values: the filter's, the page's and the terms' (termValues).
- */
 /** What a search page is of: the org's list for the member, its filters, the terms, the cursor and the page's size. */
 type SearchArgs = [db: Db, orgId: string, userId: string, f: ConversationFilter, now: number, terms: Term[], after: [number, string] | null, limit: number];
 
+/**
+ * A search statement over the list of `f` (listStatement: built once per shape of filters
+ * and cursor, src/db/memo.ts), `build` given the list's WHERE with the cursor's keyset in
+ * it; values: the filter's, the page's and the terms' (termValues), and `more` (the window's length).
+ */
 const searchStatement =
   <Q extends BatchItem<"sqlite">>(name: string, build: (db: Db, where: SQL) => Q) =>
   (...[db, orgId, userId, f, now, terms, after, limit, more = {}]: [...SearchArgs, more?: object]) =>
@@ -308,7 +308,7 @@ export const PLAN_MEMORY_ENTRIES = 500;
  */
 export const rememberedPlans = new Map<string, { plan: Remembered; until: number }>();
 
-function rememberPlan(key: string, picked: Plan | "wider" | undefined) {
+function rememberPlan(key: string, picked: Plan | undefined) {
   const plan = picked === "short" ? "wider" : picked;
   // No row: nothing learned (searchAll ran every plan's gate and found nothing).
   if (plan === undefined || plan === "window-all") rememberedPlans.delete(key);
